@@ -1,0 +1,14 @@
+// core/parallel.cpp: the thread-count setting behind parallel_for.
+#include "core/parallel.hpp"
+
+#include <atomic>
+
+namespace dqn {
+namespace {
+std::atomic<int> g_threads{1};
+}
+
+void set_num_threads(int threads) { g_threads = std::clamp(threads, 1, kMaxThreads); }
+int num_threads() { return g_threads; }
+
+}  // namespace dqn

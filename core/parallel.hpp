@@ -1,0 +1,76 @@
+// core/parallel.hpp: the project's one place for threads.
+//
+// parallel_for(begin, end, grain, fn) calls fn(lo, hi) on disjoint chunks that cover
+// [begin, end). Work of `grain` items or fewer runs inline on the calling thread, so
+// CartPole-sized work never wakes a thread. Chunk boundaries depend only on the range and the
+// thread count, never on timing, so a reduction that combines per-chunk partials in chunk order
+// (parallel_reduce) gives the same bits for the same thread count.
+//
+// Trap: fn runs inside an OpenMP region and must not throw (an exception cannot cross it).
+// Check inputs before calling parallel_for.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+
+namespace dqn {
+
+// Threads used by parallel_for; defaults to 1 (the project's reproducible default). The CLI's
+// --threads sets it. Values are clamped to [1, kMaxThreads].
+constexpr int kMaxThreads = 64;
+void set_num_threads(int threads);
+int num_threads();
+
+// How many chunks parallel_for would use for n items at this grain.
+inline std::int64_t parallel_chunks(std::int64_t n, std::int64_t grain) {
+  if (n <= 0) return 0;
+  const std::int64_t by_grain = (n + std::max<std::int64_t>(grain, 1) - 1) / std::max<std::int64_t>(grain, 1);
+  return std::max<std::int64_t>(1, std::min<std::int64_t>(num_threads(), by_grain));
+}
+
+template <class Fn>
+void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain, Fn&& fn) {
+  const std::int64_t n = end - begin;
+  const std::int64_t chunks = parallel_chunks(n, grain);
+  if (chunks == 0) return;
+  if (chunks == 1) {
+    fn(begin, end);
+    return;
+  }
+#pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static, 1)
+  for (std::int64_t c = 0; c < chunks; ++c) {
+    fn(begin + n * c / chunks, begin + n * (c + 1) / chunks);
+  }
+}
+
+// Sums partial(lo, hi) over the chunks of parallel_for in chunk order: deterministic for a
+// given thread count (floating-point addition is not associative, so order is part of the result).
+template <class T, class Fn>
+T parallel_reduce(std::int64_t begin, std::int64_t end, std::int64_t grain, Fn&& partial) {
+  const std::int64_t n = end - begin;
+  const std::int64_t chunks = parallel_chunks(n, grain);
+  if (chunks <= 1) return chunks == 0 ? T(0) : partial(begin, end);
+  std::array<T, kMaxThreads> partials{};
+  parallel_for(0, chunks, 1, [&](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t c = lo; c < hi; ++c)
+      partials[c] = partial(begin + n * c / chunks, begin + n * (c + 1) / chunks);
+  });
+  T total = partials[0];
+  for (std::int64_t c = 1; c < chunks; ++c) total += partials[c];
+  return total;
+}
+
+// Sets the thread count for a scope and restores the previous one (tests, benchmarks).
+class ThreadScope {
+ public:
+  explicit ThreadScope(int threads) : saved_(num_threads()) { set_num_threads(threads); }
+  ~ThreadScope() { set_num_threads(saved_); }
+  ThreadScope(const ThreadScope&) = delete;
+  ThreadScope& operator=(const ThreadScope&) = delete;
+
+ private:
+  int saved_;
+};
+
+}  // namespace dqn

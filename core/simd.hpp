@@ -1,0 +1,106 @@
+// core/simd.hpp: the project's one SIMD header (private to core/: kernels include it, nothing
+// above core/ does).
+//
+// VecF is one register of float lanes at the widest width this build targets: AVX-512 (16
+// lanes), AVX2+FMA (8 lanes) or plain scalar (1 lane). Kernels loop over whole vectors and then
+// finish with an explicit scalar tail:
+//
+//   std::int64_t i = 0;
+//   for (; i + VecF::kLanes <= n; i += VecF::kLanes) VecF::load(x + i).mul(s).store(y + i);
+//   for (; i < n; ++i) y[i] = x[i] * s;                      // the tail, never forgotten
+//
+// The scalar fallback keeps the same interface, so every kernel builds and is tested on any CPU.
+#pragma once
+
+#include <cstdint>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define DQN_SIMD_NAME "avx512"
+#elif defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define DQN_SIMD_NAME "avx2"
+#else
+#include <algorithm>
+#include <cmath>
+#define DQN_SIMD_NAME "scalar"
+#endif
+
+namespace dqn::simd {
+
+#if defined(__AVX512F__)
+struct VecF {
+  static constexpr int kLanes = 16;
+  __m512 v;
+  static VecF load(const float* p) { return {_mm512_loadu_ps(p)}; }
+  static VecF set1(float x) { return {_mm512_set1_ps(x)}; }
+  static VecF zero() { return {_mm512_setzero_ps()}; }
+  void store(float* p) const { _mm512_storeu_ps(p, v); }
+  VecF operator+(VecF o) const { return {_mm512_add_ps(v, o.v)}; }
+  VecF operator-(VecF o) const { return {_mm512_sub_ps(v, o.v)}; }
+  VecF operator*(VecF o) const { return {_mm512_mul_ps(v, o.v)}; }
+  VecF operator/(VecF o) const { return {_mm512_div_ps(v, o.v)}; }
+  // this * a + b with one rounding (fused multiply-add).
+  VecF fma(VecF a, VecF b) const { return {_mm512_fmadd_ps(v, a.v, b.v)}; }
+  VecF max(VecF o) const { return {_mm512_max_ps(v, o.v)}; }
+  VecF min(VecF o) const { return {_mm512_min_ps(v, o.v)}; }
+  VecF sqrt() const { return {_mm512_sqrt_ps(v)}; }
+  // Lanes where this > 0 keep `value`, others become 0 (ReLU's mask; 0 maps to 0).
+  VecF where_positive(VecF value) const {
+    return {_mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), value.v)};
+  }
+  // Sum of lanes in a fixed tree order (deterministic).
+  float sum() const { return _mm512_reduce_add_ps(v); }
+};
+#elif defined(__AVX2__) && defined(__FMA__)
+struct VecF {
+  static constexpr int kLanes = 8;
+  __m256 v;
+  static VecF load(const float* p) { return {_mm256_loadu_ps(p)}; }
+  static VecF set1(float x) { return {_mm256_set1_ps(x)}; }
+  static VecF zero() { return {_mm256_setzero_ps()}; }
+  void store(float* p) const { _mm256_storeu_ps(p, v); }
+  VecF operator+(VecF o) const { return {_mm256_add_ps(v, o.v)}; }
+  VecF operator-(VecF o) const { return {_mm256_sub_ps(v, o.v)}; }
+  VecF operator*(VecF o) const { return {_mm256_mul_ps(v, o.v)}; }
+  VecF operator/(VecF o) const { return {_mm256_div_ps(v, o.v)}; }
+  VecF fma(VecF a, VecF b) const { return {_mm256_fmadd_ps(v, a.v, b.v)}; }
+  VecF max(VecF o) const { return {_mm256_max_ps(v, o.v)}; }
+  VecF min(VecF o) const { return {_mm256_min_ps(v, o.v)}; }
+  VecF sqrt() const { return {_mm256_sqrt_ps(v)}; }
+  VecF where_positive(VecF value) const {
+    return {_mm256_and_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ), value.v)};
+  }
+  float sum() const {
+    const __m128 lo = _mm256_castps256_ps128(v);
+    const __m128 hi = _mm256_extractf128_ps(v, 1);
+    __m128 s = _mm_add_ps(lo, hi);
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+};
+#else
+struct VecF {
+  static constexpr int kLanes = 1;
+  float v;
+  static VecF load(const float* p) { return {*p}; }
+  static VecF set1(float x) { return {x}; }
+  static VecF zero() { return {0.0f}; }
+  void store(float* p) const { *p = v; }
+  VecF operator+(VecF o) const { return {v + o.v}; }
+  VecF operator-(VecF o) const { return {v - o.v}; }
+  VecF operator*(VecF o) const { return {v * o.v}; }
+  VecF operator/(VecF o) const { return {v / o.v}; }
+  VecF fma(VecF a, VecF b) const { return {std::fma(v, a.v, b.v)}; }
+  VecF max(VecF o) const { return {std::max(v, o.v)}; }
+  VecF min(VecF o) const { return {std::min(v, o.v)}; }
+  VecF sqrt() const { return {std::sqrt(v)}; }
+  VecF where_positive(VecF value) const { return {v > 0.0f ? value.v : 0.0f}; }
+  float sum() const { return v; }
+};
+#endif
+
+inline const char* isa_name() { return DQN_SIMD_NAME; }
+
+}  // namespace dqn::simd
