@@ -108,6 +108,11 @@ class BasicTensor {
   // Changes the shape; contents become zero. Allocates only when the new size exceeds the
   // capacity this tensor has ever had, which is what keeps steady-state training allocation-free.
   void resize(Shape shape) {
+    resize_for_overwrite(shape);
+    fill(T(0));
+  }
+  // As resize() but leaves the contents unspecified: for outputs a kernel overwrites at once.
+  void resize_for_overwrite(Shape shape) {
     const std::int64_t n = shape.numel();
     if (n > capacity_) {
       const std::size_t bytes = static_cast<std::size_t>(n) * sizeof(T);
@@ -115,7 +120,6 @@ class BasicTensor {
       capacity_ = n;
     }
     shape_ = shape;
-    fill(T(0));
   }
   void fill(T value) { std::fill(data(), data() + numel(), value); }
   void copy_from(View<const T> src) {

@@ -1,0 +1,494 @@
+// core/autodiff.cpp: every op of the tape, its forward and, right under it, its backward.
+//
+// Dispatch: the float tape calls the *_fast kernels, the double tape the *_ref kernels (the
+// gradient checks run in double). Shapes are checked here, once, at the op boundary; the
+// kernels below trust them.
+#include "core/autodiff.hpp"
+
+#include <type_traits>
+
+#include "core/activation.hpp"
+#include "core/elementwise.hpp"
+#include "core/linear.hpp"
+#include "core/loss.hpp"
+#include "core/matmul.hpp"
+#include "core/reduce.hpp"
+
+namespace dqn {
+namespace {
+
+template <class T>
+constexpr bool kFast = std::is_same_v<T, float>;
+
+constexpr std::size_t kReservedNodes = 256;  // more than any network here records in a step
+
+template <class T>
+void axpy(T* y, T alpha, const T* x, std::int64_t n) {
+  if constexpr (kFast<T>) axpy_fast(y, alpha, x, n);
+  else axpy_ref<T>(y, alpha, x, n);
+}
+
+const char* op_name(Op op) {
+  switch (op) {
+    case Op::kInput: return "input";
+    case Op::kU8Input: return "input_u8";
+    case Op::kParam: return "param";
+    case Op::kLinear: return "linear";
+    case Op::kConv2d: return "conv2d";
+    case Op::kRelu: return "relu";
+    case Op::kFlatten: return "flatten";
+    case Op::kGatherActions: return "gather_actions";
+    case Op::kMaxActions: return "max_actions";
+    case Op::kHuber: return "huber";
+    case Op::kAdd: return "add";
+    case Op::kSub: return "sub";
+    case Op::kMul: return "mul";
+    case Op::kScale: return "scale";
+    case Op::kSum: return "sum";
+    case Op::kMean: return "mean";
+    case Op::kRowMean: return "row_mean";
+    case Op::kAddColumn: return "add_column";
+  }
+  return "?";
+}
+
+}  // namespace
+
+template <class T>
+BasicTape<T>::BasicTape() {
+  nodes_.reserve(kReservedNodes);
+}
+
+template <class T>
+void BasicTape<T>::reset() {
+  nodes_.clear();
+  released_ = false;
+}
+
+template <class T>
+const typename BasicTape<T>::Node& BasicTape<T>::node(Value v) const {
+  DQN_CHECK(v.id >= 0 && v.id < static_cast<std::int32_t>(nodes_.size()),
+            "tape: value id ", v.id, " is not on this tape (it has ", nodes_.size(),
+            " values); was the tape reset() after the value was made?");
+  return nodes_[v.id];
+}
+
+template <class T>
+typename BasicTape<T>::Node& BasicTape<T>::push(Op op, Shape shape, bool requires_grad, Value a,
+                                                Value b, Value c) {
+  const auto id = static_cast<std::int32_t>(nodes_.size());
+  if (values_.size() <= nodes_.size()) {  // first time this step is this long: grow the pools
+    values_.emplace_back();
+    grads_.emplace_back();
+    argmax_.emplace_back();
+  }
+  Node& n = nodes_.emplace_back();
+  n.op = op;
+  n.a = a;
+  n.b = b;
+  n.c = c;
+  n.shape = shape;
+  n.requires_grad = requires_grad && grad_enabled_;
+  if (op != Op::kInput && op != Op::kParam && op != Op::kFlatten) {
+    values_[id].resize_for_overwrite(shape);
+    n.data = values_[id].data();
+  }
+  return n;
+}
+
+template <class T>
+T* BasicTape<T>::workspace(std::int64_t floats) {
+  if (workspace_.numel() < floats) workspace_.resize_for_overwrite(Shape{floats});
+  return workspace_.data();
+}
+
+template <class T>
+T BasicTape<T>::item(Value v) const {
+  const Node& n = node(v);
+  DQN_CHECK(n.shape.numel() == 1, "tape.item(): expected a scalar, got shape ", n.shape.str());
+  return n.data[0];
+}
+
+// ---------------------------------------------------------------- leaves
+
+template <class T>
+Value BasicTape<T>::input(View<const T> x) {
+  Node& n = push(Op::kInput, x.shape, false);
+  n.data = const_cast<T*>(x.data);  // never written: inputs have no gradient
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+template <class T>
+Value BasicTape<T>::input_u8(View<const std::uint8_t> x, T scale) {
+  Node& n = push(Op::kU8Input, x.shape, false);
+  if constexpr (kFast<T>) u8_to_float_fast(n.data, x.data, scale, x.numel());
+  else u8_to_float_ref<T>(n.data, x.data, scale, x.numel());
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+template <class T>
+Value BasicTape<T>::param(BasicVariable<T>& v) {
+  DQN_CHECK(v.grad.shape() == v.value.shape(), "tape.param: the variable's grad has shape ",
+            v.grad.shape().str(), " but its value has shape ", v.value.shape().str(),
+            "; construct it with BasicVariable(shape)");
+  Node& n = push(Op::kParam, v.value.shape(), true);
+  n.data = v.value.data();
+  n.variable = &v;
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+// ---------------------------------------------------------------- linear
+// y = x W^T + b  (PyTorch's nn.Linear convention: W is (out, in)).
+
+template <class T>
+Value BasicTape<T>::linear(Value x, Value w, Value b) {
+  const Shape xs = node(x).shape, ws = node(w).shape, bs = node(b).shape;
+  DQN_CHECK(xs.rank == 2 && ws.rank == 2 && ws[1] == xs[1], "linear: x (N,C_in) and w (C_out,C_in) "
+            "must agree on C_in, got x ", xs.str(), " and w ", ws.str());
+  check_shape("linear", "b", Shape{ws[0]}, bs);
+  const std::int64_t N = xs[0], C_in = xs[1], C_out = ws[0];
+  Node& n = push(Op::kLinear, Shape{N, C_out}, needs_grad(x) || needs_grad(w) || needs_grad(b), x,
+                 w, b);
+  const Node &X = nodes_[x.id], &W = nodes_[w.id], &B = nodes_[b.id];
+  if constexpr (kFast<T>) linear_forward_fast(n.data, X.data, W.data, B.data, N, C_in, C_out);
+  else linear_forward_ref<T>(n.data, X.data, W.data, B.data, N, C_in, C_out);
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+// ---------------------------------------------------------------- conv2d
+
+template <class T>
+Conv2dShape BasicTape<T>::conv_shape(const Node& n) const {
+  const Shape xs = nodes_[n.a.id].shape, ws = nodes_[n.b.id].shape;
+  return Conv2dShape{xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], n.stride, n.pad};
+}
+
+template <class T>
+Value BasicTape<T>::conv2d(Value x, Value w, Value b, std::int64_t stride, std::int64_t pad) {
+  const Shape xs = node(x).shape, ws = node(w).shape, bs = node(b).shape;
+  DQN_CHECK(xs.rank == 4 && ws.rank == 4 && ws[1] == xs[1],
+            "conv2d: x (N,C_in,H,W) and w (C_out,C_in,KH,KW) must agree on C_in, got x ", xs.str(),
+            " and w ", ws.str());
+  check_shape("conv2d", "b", Shape{ws[0]}, bs);
+  DQN_CHECK(stride >= 1 && pad >= 0, "conv2d: needs stride >= 1 and pad >= 0, got stride ",
+            stride, " pad ", pad);
+  DQN_CHECK(xs[2] + 2 * pad >= ws[2] && xs[3] + 2 * pad >= ws[3], "conv2d: a ", ws[2], "x", ws[3],
+            " kernel does not fit an input of ", xs[2], "x", xs[3], " with padding ", pad);
+  const Conv2dShape s{xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], stride, pad};
+  Node& n = push(Op::kConv2d, Shape{s.N, s.C_out, s.H_out(), s.W_out()},
+                 needs_grad(x) || needs_grad(w) || needs_grad(b), x, w, b);
+  n.stride = stride;
+  n.pad = pad;
+  const Node &X = nodes_[x.id], &W = nodes_[w.id], &B = nodes_[b.id];
+  if constexpr (kFast<T>)
+    conv2d_forward_fast(n.data, X.data, W.data, B.data, s, workspace(conv2d_workspace_floats(s)));
+  else conv2d_forward_ref<T>(n.data, X.data, W.data, B.data, s);
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+// ---------------------------------------------------------------- relu, flatten
+
+template <class T>
+Value BasicTape<T>::relu(Value x) {
+  const Shape xs = node(x).shape;
+  Node& n = push(Op::kRelu, xs, needs_grad(x), x);
+  if constexpr (kFast<T>) relu_forward_fast(n.data, nodes_[x.id].data, xs.numel());
+  else relu_forward_ref<T>(n.data, nodes_[x.id].data, xs.numel());
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+template <class T>
+Value BasicTape<T>::flatten(Value x) {
+  const Shape xs = node(x).shape;
+  DQN_CHECK(xs.rank >= 1, "flatten: needs at least one dimension, got a scalar");
+  const std::int64_t rows = xs[0];
+  Node& n = push(Op::kFlatten, Shape{rows, rows == 0 ? 0 : xs.numel() / rows}, needs_grad(x), x);
+  n.data = nodes_[x.id].data;  // same memory, new shape
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+// ---------------------------------------------------------------- gather, max over actions
+
+template <class T>
+Value BasicTape<T>::gather_actions(Value q, const std::int64_t* actions) {
+  const Shape qs = node(q).shape;
+  DQN_CHECK(qs.rank == 2, "gather_actions: q must be (N,A), got ", qs.str());
+  for (std::int64_t i = 0; i < qs[0]; ++i)
+    DQN_CHECK(actions[i] >= 0 && actions[i] < qs[1], "gather_actions: action ", actions[i],
+              " at row ", i, " is outside [0, ", qs[1], ")");
+  Node& n = push(Op::kGatherActions, Shape{qs[0]}, needs_grad(q), q);
+  n.actions = actions;
+  if constexpr (kFast<T>) gather_actions_forward_fast(n.data, nodes_[q.id].data, actions, qs[0], qs[1]);
+  else gather_actions_forward_ref<T>(n.data, nodes_[q.id].data, actions, qs[0], qs[1]);
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+template <class T>
+Value BasicTape<T>::max_actions(Value q) {
+  const Shape qs = node(q).shape;
+  DQN_CHECK(qs.rank == 2 && qs[1] >= 1, "max_actions: q must be (N,A) with A >= 1, got ",
+            qs.str());
+  Node& n = push(Op::kMaxActions, Shape{qs[0]}, needs_grad(q), q);
+  BasicTensor<std::int64_t>& argmax = argmax_[nodes_.size() - 1];
+  argmax.resize_for_overwrite(Shape{qs[0]});
+  if constexpr (kFast<T>) max_actions_fast(n.data, argmax.data(), nodes_[q.id].data, qs[0], qs[1]);
+  else max_actions_ref<T>(n.data, argmax.data(), nodes_[q.id].data, qs[0], qs[1]);
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+// ---------------------------------------------------------------- huber
+
+template <class T>
+Value BasicTape<T>::huber(Value pred, Value target, T delta) {
+  const Shape ps = node(pred).shape;
+  check_shape("huber", "target", ps, node(target).shape);
+  DQN_CHECK(delta > T(0), "huber: delta must be > 0, got ", delta);
+  Node& n = push(Op::kHuber, Shape{}, needs_grad(pred) || needs_grad(target), pred, target);
+  n.scalar = delta;
+  const T* p = nodes_[pred.id].data;
+  const T* t = nodes_[target.id].data;
+  if constexpr (kFast<T>) n.data[0] = huber_forward_fast(p, t, ps.numel(), delta);
+  else n.data[0] = huber_forward_ref<T>(p, t, ps.numel(), delta);
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+// ---------------------------------------------------------------- element-wise and reductions
+// Small, cold ops (losses built from primitives, the dueling head): plain loops suffice.
+
+template <class T>
+Value BasicTape<T>::add(Value a, Value b) {
+  const Shape as = node(a).shape;
+  check_shape("add", "b", as, node(b).shape);
+  Node& n = push(Op::kAdd, as, needs_grad(a) || needs_grad(b), a, b);
+  const T *x = nodes_[a.id].data, *y = nodes_[b.id].data;
+  for (std::int64_t i = 0; i < as.numel(); ++i) n.data[i] = x[i] + y[i];
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+template <class T>
+Value BasicTape<T>::sub(Value a, Value b) {
+  const Shape as = node(a).shape;
+  check_shape("sub", "b", as, node(b).shape);
+  Node& n = push(Op::kSub, as, needs_grad(a) || needs_grad(b), a, b);
+  const T *x = nodes_[a.id].data, *y = nodes_[b.id].data;
+  for (std::int64_t i = 0; i < as.numel(); ++i) n.data[i] = x[i] - y[i];
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+template <class T>
+Value BasicTape<T>::mul(Value a, Value b) {
+  const Shape as = node(a).shape;
+  check_shape("mul", "b", as, node(b).shape);
+  Node& n = push(Op::kMul, as, needs_grad(a) || needs_grad(b), a, b);
+  const T *x = nodes_[a.id].data, *y = nodes_[b.id].data;
+  for (std::int64_t i = 0; i < as.numel(); ++i) n.data[i] = x[i] * y[i];
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+template <class T>
+Value BasicTape<T>::scale(Value a, T s) {
+  const Shape as = node(a).shape;
+  Node& n = push(Op::kScale, as, needs_grad(a), a);
+  n.scalar = s;
+  const T* x = nodes_[a.id].data;
+  for (std::int64_t i = 0; i < as.numel(); ++i) n.data[i] = s * x[i];
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+template <class T>
+Value BasicTape<T>::sum(Value a) {
+  const Shape as = node(a).shape;
+  Node& n = push(Op::kSum, Shape{}, needs_grad(a), a);
+  if constexpr (kFast<T>) n.data[0] = sum_fast(nodes_[a.id].data, as.numel());
+  else n.data[0] = sum_ref<T>(nodes_[a.id].data, as.numel());
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+template <class T>
+Value BasicTape<T>::mean(Value a) {
+  const Shape as = node(a).shape;
+  DQN_CHECK(as.numel() > 0, "mean: the input ", as.str(), " is empty");
+  Node& n = push(Op::kMean, Shape{}, needs_grad(a), a);
+  T total;
+  if constexpr (kFast<T>) total = sum_fast(nodes_[a.id].data, as.numel());
+  else total = sum_ref<T>(nodes_[a.id].data, as.numel());
+  n.data[0] = total / static_cast<T>(as.numel());
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+template <class T>
+Value BasicTape<T>::row_mean(Value a) {
+  const Shape as = node(a).shape;
+  DQN_CHECK(as.rank == 2 && as[1] > 0, "row_mean: expected (N,A) with A > 0, got ", as.str());
+  Node& n = push(Op::kRowMean, Shape{as[0], 1}, needs_grad(a), a);
+  const T* x = nodes_[a.id].data;
+  for (std::int64_t i = 0; i < as[0]; ++i) {
+    T total = 0;
+    for (std::int64_t j = 0; j < as[1]; ++j) total += x[i * as[1] + j];
+    n.data[i] = total / static_cast<T>(as[1]);
+  }
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+template <class T>
+Value BasicTape<T>::add_column(Value a, Value c) {
+  const Shape as = node(a).shape;
+  DQN_CHECK(as.rank == 2, "add_column: a must be (N,A), got ", as.str());
+  check_shape("add_column", "c", Shape{as[0], 1}, node(c).shape);
+  Node& n = push(Op::kAddColumn, as, needs_grad(a) || needs_grad(c), a, c);
+  const T *x = nodes_[a.id].data, *col = nodes_[c.id].data;
+  for (std::int64_t i = 0; i < as[0]; ++i)
+    for (std::int64_t j = 0; j < as[1]; ++j) n.data[i * as[1] + j] = x[i * as[1] + j] + col[i];
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+// ---------------------------------------------------------------- backward
+
+template <class T>
+void BasicTape<T>::backward(Value loss) {
+  const Node& l = node(loss);
+  DQN_CHECK(!released_, "backward: the graph was already released by an earlier backward(); run "
+            "the forward pass again (after reset()) before calling backward() once more");
+  DQN_CHECK(l.shape.numel() == 1, "backward: needs a scalar loss, got shape ", l.shape.str(),
+            "; reduce it first with mean() or sum()");
+  DQN_CHECK(l.requires_grad, "backward: the loss does not depend on any parameter that requires "
+            "a gradient (was it computed inside a NoGradScope, or from inputs only?)");
+  // Gradient buffers: parameters accumulate into their own .grad; every other node that needs
+  // one gets a zeroed buffer from the pool.
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    Node& n = nodes_[i];
+    if (!n.requires_grad) continue;
+    if (n.op == Op::kParam) {
+      n.grad = n.variable->grad.data();
+    } else {
+      grads_[i].resize(n.shape);
+      n.grad = grads_[i].data();
+    }
+  }
+  nodes_[loss.id].grad[0] += T(1);
+  for (std::size_t i = nodes_.size(); i-- > 0;) {
+    Node& n = nodes_[i];
+    if (n.requires_grad && n.op != Op::kParam) backward_node(n);
+  }
+  released_ = true;
+}
+
+template <class T>
+void BasicTape<T>::backward_node(Node& n) {
+  Node* A = n.a.id >= 0 ? &nodes_[n.a.id] : nullptr;
+  Node* B = n.b.id >= 0 ? &nodes_[n.b.id] : nullptr;
+  Node* C = n.c.id >= 0 ? &nodes_[n.c.id] : nullptr;
+  auto grad_of = [](Node* x) -> T* { return x && x->requires_grad ? x->grad : nullptr; };
+  const T* dout = n.grad;
+  const std::int64_t numel = n.shape.numel();
+
+  switch (n.op) {
+    case Op::kInput:
+    case Op::kU8Input:
+    case Op::kParam:
+      return;
+    case Op::kLinear: {
+      // dX += dY W,  dW += dY^T X,  db += column sums of dY (the kernel accumulates all three).
+      const std::int64_t N = A->shape[0], C_in = A->shape[1], C_out = B->shape[0];
+      T* dx = grad_of(A);
+      T* dw = grad_of(B);
+      T* db = grad_of(C);
+      if (dw == nullptr) {  // frozen weights (inputs, not params): only dX is needed
+        if (dx == nullptr) return;
+        if constexpr (kFast<T>) matmul_nn_fast(dx, dout, B->data, N, C_out, C_in, true);
+        else matmul_nn_ref<T>(dx, dout, B->data, N, C_out, C_in, true);
+        DQN_CHECK(db == nullptr, "linear: a bias that needs a gradient with a weight that does "
+                  "not is not supported; make both parameters");
+        return;
+      }
+      if constexpr (kFast<T>) linear_backward_fast(dx, dw, db, dout, A->data, B->data, N, C_in, C_out);
+      else linear_backward_ref<T>(dx, dw, db, dout, A->data, B->data, N, C_in, C_out);
+      return;
+    }
+    case Op::kConv2d: {
+      const Conv2dShape s = conv_shape(n);
+      T* dw = grad_of(B);
+      DQN_CHECK(dw != nullptr, "conv2d: backward needs the weight to be a parameter (tape.param)");
+      if constexpr (kFast<T>)
+        conv2d_backward_fast(grad_of(A), dw, grad_of(C), dout, A->data, B->data, s,
+                             workspace(conv2d_workspace_floats(s)));
+      else conv2d_backward_ref<T>(grad_of(A), dw, grad_of(C), dout, A->data, B->data, s);
+      return;
+    }
+    case Op::kRelu:
+      if constexpr (kFast<T>) relu_backward_fast(A->grad, dout, A->data, numel);
+      else relu_backward_ref<T>(A->grad, dout, A->data, numel);
+      return;
+    case Op::kFlatten:
+      axpy<T>(A->grad, T(1), dout, numel);
+      return;
+    case Op::kGatherActions:
+      if constexpr (kFast<T>) gather_actions_backward_fast(A->grad, dout, n.actions, A->shape[0], A->shape[1]);
+      else gather_actions_backward_ref<T>(A->grad, dout, n.actions, A->shape[0], A->shape[1]);
+      return;
+    case Op::kMaxActions: {
+      const std::int64_t* argmax = argmax_[&n - nodes_.data()].data();
+      const std::int64_t actions = A->shape[1];
+      for (std::int64_t i = 0; i < A->shape[0]; ++i) A->grad[i * actions + argmax[i]] += dout[i];
+      return;
+    }
+    case Op::kHuber: {
+      // d/dpred of mean(huber(pred - target)) is clamp(pred - target, -delta, delta) / n, and
+      // d/dtarget is its negative, which is the same formula with the arguments swapped.
+      const std::int64_t count = A->shape.numel();
+      if (T* dp = grad_of(A)) {
+        if constexpr (kFast<T>) huber_backward_fast(dp, A->data, B->data, count, n.scalar, dout[0]);
+        else huber_backward_ref<T>(dp, A->data, B->data, count, n.scalar, dout[0]);
+      }
+      if (T* dt = grad_of(B)) {
+        if constexpr (kFast<T>) huber_backward_fast(dt, B->data, A->data, count, n.scalar, dout[0]);
+        else huber_backward_ref<T>(dt, B->data, A->data, count, n.scalar, dout[0]);
+      }
+      return;
+    }
+    case Op::kAdd:
+      if (T* da = grad_of(A)) axpy<T>(da, T(1), dout, numel);
+      if (T* db = grad_of(B)) axpy<T>(db, T(1), dout, numel);
+      return;
+    case Op::kSub:
+      if (T* da = grad_of(A)) axpy<T>(da, T(1), dout, numel);
+      if (T* db = grad_of(B)) axpy<T>(db, T(-1), dout, numel);
+      return;
+    case Op::kMul:
+      if (T* da = grad_of(A))
+        for (std::int64_t i = 0; i < numel; ++i) da[i] += dout[i] * B->data[i];
+      if (T* db = grad_of(B))
+        for (std::int64_t i = 0; i < numel; ++i) db[i] += dout[i] * A->data[i];
+      return;
+    case Op::kScale:
+      axpy<T>(A->grad, n.scalar, dout, numel);
+      return;
+    case Op::kSum:
+    case Op::kMean: {
+      const std::int64_t count = A->shape.numel();
+      const T g = n.op == Op::kSum ? dout[0] : dout[0] / static_cast<T>(count);
+      for (std::int64_t i = 0; i < count; ++i) A->grad[i] += g;
+      return;
+    }
+    case Op::kRowMean: {
+      const std::int64_t rows = A->shape[0], cols = A->shape[1];
+      for (std::int64_t i = 0; i < rows; ++i)
+        for (std::int64_t j = 0; j < cols; ++j) A->grad[i * cols + j] += dout[i] / static_cast<T>(cols);
+      return;
+    }
+    case Op::kAddColumn: {
+      const std::int64_t rows = n.shape[0], cols = n.shape[1];
+      if (T* da = grad_of(A)) axpy<T>(da, T(1), dout, numel);
+      if (T* dc = grad_of(B))
+        for (std::int64_t i = 0; i < rows; ++i)
+          for (std::int64_t j = 0; j < cols; ++j) dc[i] += dout[i * cols + j];
+      return;
+    }
+  }
+  throw_error("tape: no backward for op ", op_name(n.op));
+}
+
+template class BasicTape<float>;
+template class BasicTape<double>;
+
+}  // namespace dqn

@@ -1,0 +1,153 @@
+// core/autodiff.hpp: a small tape-based (Wengert list) reverse-mode autodiff.
+//
+//   Tape tape;                                   // lives as long as the training loop
+//   tape.reset();                                // each step: forget the graph, keep the buffers
+//   Value x = tape.input(batch);                 // constant input, no gradient
+//   Value h = tape.relu(tape.linear(x, tape.param(w1), tape.param(b1)));
+//   Value q = tape.linear(h, tape.param(w2), tape.param(b2));
+//   Value loss = tape.huber(tape.gather_actions(q, actions), tape.input(targets), 1.0f);
+//   tape.backward(loss);                         // w1.grad += dloss/dw1, ...
+//
+// Each op computes its value at once (eager) and appends a record to the tape; backward() walks
+// the records in reverse and calls each op's backward kernel, written right under its forward in
+// autodiff.cpp. Gradients of leaves (Variables) ACCUMULATE until the caller zeroes them, as in
+// PyTorch. Ops built from primitives (mse = mean(mul(d, d))) need no backward of their own.
+//
+// No allocation in steady state: record i of a step reuses buffer i of the previous step, and a
+// tensor only reallocates when it must grow, so step 2..N of a fixed-shape training loop allocate
+// nothing (tests/alloc checks this).
+//
+// The tape is a template: Tape (float) runs the *_fast kernels; TapeD (double) runs the *_ref
+// kernels, which is what the finite-difference gradient checks use.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/conv2d.hpp"
+#include "core/tensor.hpp"
+
+namespace dqn {
+
+// A leaf that outlives the tape: a parameter's value and its accumulated gradient.
+template <class T>
+struct BasicVariable {
+  BasicTensor<T> value;
+  BasicTensor<T> grad;
+
+  BasicVariable() = default;
+  explicit BasicVariable(Shape shape) : value(shape), grad(shape) {}
+  void zero_grad() { grad.fill(T(0)); }
+};
+using Variable = BasicVariable<float>;
+using VariableD = BasicVariable<double>;
+
+// A handle to a value recorded on a tape (valid until the tape's next reset()).
+struct Value {
+  std::int32_t id = -1;
+};
+
+enum class Op : std::uint8_t {
+  kInput, kParam, kLinear, kConv2d, kRelu, kFlatten, kGatherActions, kMaxActions, kHuber,
+  kAdd, kSub, kMul, kScale, kSum, kMean, kRowMean, kAddColumn, kU8Input
+};
+
+template <class T>
+class BasicTape {
+ public:
+  BasicTape();
+
+  // Forgets the recorded graph; every buffer stays for the next step.
+  void reset();
+  // While false (see NoGradScope) ops compute values but record nothing to differentiate:
+  // for acting and for the target network's forward pass.
+  bool grad_enabled() const { return grad_enabled_; }
+  void set_grad_enabled(bool enabled) { grad_enabled_ = enabled; }
+
+  // ---- leaves ----
+  // A constant input. The tape points at x's memory, which must stay valid until reset().
+  Value input(View<const T> x);
+  // A uint8 input (Atari frames) converted to T and multiplied by `scale` (1/255 in the
+  // Nature CNN) into a tape buffer.
+  Value input_u8(View<const std::uint8_t> x, T scale);
+  // A parameter: its gradient is accumulated into v.grad by backward().
+  Value param(BasicVariable<T>& v);
+
+  // ---- ops (each says its shapes) ----
+  Value linear(Value x, Value w, Value b);  // x (N,C_in)  w (C_out,C_in)  b (C_out) -> (N,C_out)
+  Value conv2d(Value x, Value w, Value b, std::int64_t stride,
+               std::int64_t pad);  // x (N,C,H,W) w (O,C,KH,KW) b (O) -> (N,O,H',W')
+  Value relu(Value x);             // any shape; gradient 0 at 0 (as PyTorch)
+  Value flatten(Value x);          // (N, ...) -> (N, rest); a view, no copy
+  // q (N,A), actions (N) -> (N): q[i, actions[i]]. `actions` must stay valid until reset().
+  Value gather_actions(Value q, const std::int64_t* actions);
+  Value max_actions(Value q);      // (N,A) -> (N); gradient flows to the (first) argmax
+  Value huber(Value pred, Value target, T delta);  // mean over elements -> scalar
+  Value add(Value a, Value b);     // same shapes
+  Value sub(Value a, Value b);
+  Value mul(Value a, Value b);
+  Value scale(Value a, T s);
+  Value sum(Value a);              // -> scalar
+  Value mean(Value a);             // -> scalar
+  Value row_mean(Value a);         // (N,A) -> (N,1)
+  Value add_column(Value a, Value c);  // a (N,A) + c (N,1) broadcast over columns -> (N,A)
+
+  // Fills .grad of every parameter reachable from `loss` (a scalar); the graph is then released.
+  void backward(Value loss);
+
+  const Shape& shape(Value v) const { return node(v).shape; }
+  View<const T> view(Value v) const { return View<const T>{node(v).data, node(v).shape}; }
+  T item(Value v) const;  // the value of a scalar
+  std::int64_t size() const { return static_cast<std::int64_t>(nodes_.size()); }
+
+ private:
+  struct Node {
+    Op op;
+    Value a, b, c;          // inputs (id -1 where unused)
+    T* data = nullptr;      // value
+    T* grad = nullptr;      // gradient buffer, set up by backward() where needed
+    Shape shape;
+    bool requires_grad = false;
+    T scalar = 0;                           // scale factor or huber delta
+    const std::int64_t* actions = nullptr;  // gather
+    std::int64_t stride = 1, pad = 0;       // conv2d
+    BasicVariable<T>* variable = nullptr;   // param
+  };
+
+  const Node& node(Value v) const;
+  Node& push(Op op, Shape shape, bool requires_grad, Value a = {}, Value b = {}, Value c = {});
+  bool needs_grad(Value v) const { return v.id >= 0 && nodes_[v.id].requires_grad; }
+  void backward_node(Node& n);
+  T* workspace(std::int64_t floats);
+  Conv2dShape conv_shape(const Node& n) const;
+
+  std::vector<Node> nodes_;
+  std::vector<BasicTensor<T>> values_;  // values_[i]: node i's own output buffer
+  std::vector<BasicTensor<T>> grads_;   // grads_[i]: node i's gradient buffer
+  std::vector<BasicTensor<std::int64_t>> argmax_;  // argmax_[i]: max_actions node i's argmax
+  BasicTensor<T> workspace_;
+  bool grad_enabled_ = true;
+  bool released_ = false;
+};
+
+using Tape = BasicTape<float>;
+using TapeD = BasicTape<double>;
+
+// Turns gradient recording off for a scope: `{ NoGradScope guard(tape); ...target forward... }`.
+template <class T>
+class BasicNoGradScope {
+ public:
+  explicit BasicNoGradScope(BasicTape<T>& tape) : tape_(tape), saved_(tape.grad_enabled()) {
+    tape.set_grad_enabled(false);
+  }
+  ~BasicNoGradScope() { tape_.set_grad_enabled(saved_); }
+  BasicNoGradScope(const BasicNoGradScope&) = delete;
+  BasicNoGradScope& operator=(const BasicNoGradScope&) = delete;
+
+ private:
+  BasicTape<T>& tape_;
+  bool saved_;
+};
+using NoGradScope = BasicNoGradScope<float>;
+
+}  // namespace dqn

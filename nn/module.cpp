@@ -1,0 +1,173 @@
+// nn/module.cpp: Linear, Conv2d, ReLU, Flatten and Sequential.
+#include "nn/module.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "core/activation.hpp"
+#include "core/error.hpp"
+#include "core/linear.hpp"
+
+namespace dqn {
+namespace {
+
+// PyTorch's default initialisation for Linear and Conv2d: weight and bias both uniform in
+// +-1/sqrt(fan_in) (kaiming_uniform_ with a = sqrt(5) reduces to this bound).
+void init_uniform_fan_in(Variable& v, std::int64_t fan_in, Rng& rng) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+  for (std::int64_t i = 0; i < v.value.numel(); ++i)
+    v.value[i] = static_cast<float>(rng.uniform(-bound, bound));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Linear
+
+Linear::Linear(std::int64_t in, std::int64_t out, Rng& rng)
+    : weight(Shape{out, in}), bias(Shape{out}), in_features(in), out_features(out) {
+  DQN_CHECK(in >= 1 && out >= 1, "Linear: needs in_features >= 1 and out_features >= 1, got ",
+            in, " and ", out);
+  init_uniform_fan_in(weight, in, rng);
+  init_uniform_fan_in(bias, in, rng);
+}
+
+Value Linear::forward(Tape& tape, Value x) {
+  return tape.linear(x, tape.param(weight), tape.param(bias));
+}
+
+void Linear::infer(ConstTensorView x, Tensor& y) {
+  const Shape out = output_shape(x.shape);
+  y.resize_for_overwrite(out);
+  linear_forward_fast(y.data(), x.data, weight.value.data(), bias.value.data(), x.shape[0],
+                      in_features, out_features);
+}
+
+Shape Linear::output_shape(const Shape& input) const {
+  DQN_CHECK(input.rank == 2 && input[1] == in_features, "Linear(", in_features, ", ",
+            out_features, "): expected input (N,", in_features, "), got ", input.str());
+  return Shape{input[0], out_features};
+}
+
+void Linear::parameters(const std::string& prefix, std::vector<NamedVariable>& out) {
+  out.push_back({prefix + ".weight", &weight});
+  out.push_back({prefix + ".bias", &bias});
+}
+
+std::string Linear::describe() const {
+  return "Linear(" + std::to_string(in_features) + ", " + std::to_string(out_features) + ")";
+}
+
+// ---------------------------------------------------------------- Conv2d
+
+Conv2d::Conv2d(std::int64_t in_c, std::int64_t out_c, std::int64_t k, std::int64_t s,
+               std::int64_t p, Rng& rng)
+    : weight(Shape{out_c, in_c, k, k}),
+      bias(Shape{out_c}),
+      in_channels(in_c),
+      out_channels(out_c),
+      kernel(k),
+      stride(s),
+      pad(p) {
+  DQN_CHECK(in_c >= 1 && out_c >= 1 && k >= 1 && s >= 1 && p >= 0,
+            "Conv2d: needs channels >= 1, kernel >= 1, stride >= 1, padding >= 0; got in ", in_c,
+            " out ", out_c, " kernel ", k, " stride ", s, " padding ", p);
+  init_uniform_fan_in(weight, in_c * k * k, rng);
+  init_uniform_fan_in(bias, in_c * k * k, rng);
+}
+
+Value Conv2d::forward(Tape& tape, Value x) {
+  return tape.conv2d(x, tape.param(weight), tape.param(bias), stride, pad);
+}
+
+void Conv2d::infer(ConstTensorView x, Tensor& y) {
+  const Shape out = output_shape(x.shape);
+  const Conv2dShape s{x.shape[0], in_channels, x.shape[2], x.shape[3], out_channels,
+                      kernel, kernel, stride, pad};
+  const std::int64_t scratch = conv2d_workspace_floats(s);
+  if (workspace_.numel() < scratch) workspace_.resize_for_overwrite(Shape{scratch});
+  y.resize_for_overwrite(out);
+  conv2d_forward_fast(y.data(), x.data, weight.value.data(), bias.value.data(), s,
+                      workspace_.data());
+}
+
+Shape Conv2d::output_shape(const Shape& input) const {
+  DQN_CHECK(input.rank == 4 && input[1] == in_channels, "Conv2d(", in_channels, ", ",
+            out_channels, "): expected input (N,", in_channels, ",H,W), got ", input.str());
+  const Conv2dShape s{input[0], in_channels, input[2], input[3], out_channels,
+                      kernel, kernel, stride, pad};
+  DQN_CHECK(input[2] + 2 * pad >= kernel && input[3] + 2 * pad >= kernel, "Conv2d: a ", kernel,
+            "x", kernel, " kernel does not fit an input of ", input[2], "x", input[3]);
+  return Shape{input[0], out_channels, s.H_out(), s.W_out()};
+}
+
+void Conv2d::parameters(const std::string& prefix, std::vector<NamedVariable>& out) {
+  out.push_back({prefix + ".weight", &weight});
+  out.push_back({prefix + ".bias", &bias});
+}
+
+std::string Conv2d::describe() const {
+  return "Conv2d(" + std::to_string(in_channels) + ", " + std::to_string(out_channels) +
+         ", kernel_size=" + std::to_string(kernel) + ", stride=" + std::to_string(stride) +
+         (pad ? ", padding=" + std::to_string(pad) : std::string()) + ")";
+}
+
+// ---------------------------------------------------------------- ReLU, Flatten
+
+void ReLU::infer(ConstTensorView x, Tensor& y) {
+  y.resize_for_overwrite(x.shape);
+  relu_forward_fast(y.data(), x.data, x.numel());
+}
+
+Shape Flatten::output_shape(const Shape& input) const {
+  DQN_CHECK(input.rank >= 1, "Flatten: needs at least one dimension");
+  return Shape{input[0], input[0] == 0 ? 0 : input.numel() / input[0]};
+}
+
+void Flatten::infer(ConstTensorView x, Tensor& y) {
+  y.resize_for_overwrite(output_shape(x.shape));
+  y.copy_from(View<const float>{x.data, y.shape()});
+}
+
+// ---------------------------------------------------------------- Sequential
+
+void Sequential::add(std::unique_ptr<Module> module) {
+  modules_.push_back(std::move(module));
+  activations_.emplace_back();
+}
+
+Value Sequential::forward(Tape& tape, Value x) {
+  for (auto& m : modules_) x = m->forward(tape, x);
+  return x;
+}
+
+void Sequential::infer(ConstTensorView x, Tensor& y) {
+  DQN_CHECK(!modules_.empty(), "Sequential: infer() on an empty Sequential");
+  ConstTensorView current = x;
+  for (std::size_t i = 0; i + 1 < modules_.size(); ++i) {
+    modules_[i]->infer(current, activations_[i]);
+    current = activations_[i].view();
+  }
+  modules_.back()->infer(current, y);
+}
+
+Shape Sequential::output_shape(const Shape& input) const {
+  Shape s = input;
+  for (const auto& m : modules_) s = m->output_shape(s);
+  return s;
+}
+
+void Sequential::parameters(const std::string& prefix, std::vector<NamedVariable>& out) {
+  for (std::size_t i = 0; i < modules_.size(); ++i)
+    modules_[i]->parameters(prefix + "." + std::to_string(i), out);
+}
+
+std::string Sequential::describe() const {
+  std::string text = "Sequential(";
+  for (std::size_t i = 0; i < modules_.size(); ++i) {
+    text += (i ? ", " : "");
+    text += modules_[i]->describe();
+  }
+  return text + ")";
+}
+
+}  // namespace dqn

@@ -1,0 +1,196 @@
+// nn/qnetwork.cpp: building the MLP and Nature CNN, dueling heads, target-network updates.
+#include "nn/qnetwork.hpp"
+
+#include "core/elementwise.hpp"
+#include "core/error.hpp"
+
+namespace dqn {
+namespace {
+
+// Nature CNN layers (Mnih et al. 2015): (out_channels, kernel, stride) for each convolution.
+struct ConvLayer {
+  std::int64_t out_channels, kernel, stride;
+};
+constexpr ConvLayer kNatureConvs[] = {{32, 8, 4}, {64, 4, 2}, {64, 3, 1}};
+constexpr std::int64_t kNatureHidden = 512;
+constexpr std::int64_t kMaxWidth = 1 << 16;  // a sanity bound on layer widths
+
+std::string join_shape(const std::vector<std::int64_t>& dims, const char* sep) {
+  std::string s;
+  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? sep : "") + std::to_string(dims[i]);
+  return s;
+}
+
+}  // namespace
+
+void NetworkSpec::validate() const {
+  DQN_CHECK(num_actions >= 1 && num_actions <= kMaxWidth, "network: num_actions must be in [1, ",
+            kMaxWidth, "], got ", num_actions);
+  if (kind == NetworkKind::kMlp) {
+    DQN_CHECK(observation_shape.size() == 1 && observation_shape[0] >= 1,
+              "network: an MLP needs a flat observation (obs_dim), got (",
+              join_shape(observation_shape, ","), ")");
+    DQN_CHECK(!hidden.empty(), "network: an MLP needs at least one hidden layer (--hidden 256,256)");
+    for (std::int64_t h : hidden)
+      DQN_CHECK(h >= 1 && h <= kMaxWidth, "network: hidden widths must be in [1, ", kMaxWidth,
+                "], got ", h);
+  } else {
+    DQN_CHECK(observation_shape.size() == 3 && observation_shape[1] == 84 &&
+                  observation_shape[2] == 84 && observation_shape[0] >= 1,
+              "network: the Nature CNN expects (frames,84,84) observations, got (",
+              join_shape(observation_shape, ","), ")");
+  }
+}
+
+std::string NetworkSpec::describe() const {
+  std::string s;
+  if (kind == NetworkKind::kMlp)
+    s = "mlp " + std::to_string(observation_shape[0]) + "-" + join_shape(hidden, "-") + "-" +
+        std::to_string(num_actions);
+  else
+    s = "nature-cnn " + join_shape(observation_shape, "x") + " -> " + std::to_string(num_actions);
+  return dueling ? s + " dueling" : s;
+}
+
+QNetwork::QNetwork(const NetworkSpec& spec, Rng& rng) : spec_(spec) {
+  spec.validate();
+  net_ = std::make_unique<Sequential>();
+  std::int64_t features = 0;
+  if (spec.kind == NetworkKind::kMlp) {
+    std::int64_t width = spec.observation_shape[0];
+    for (std::int64_t h : spec.hidden) {
+      net_->add(std::make_unique<Linear>(width, h, rng));
+      net_->add(std::make_unique<ReLU>());
+      width = h;
+    }
+    features = width;
+    if (!spec.dueling) net_->add(std::make_unique<Linear>(width, spec.num_actions, rng));
+  } else {
+    std::int64_t channels = spec.observation_shape[0];
+    for (const ConvLayer& c : kNatureConvs) {
+      net_->add(std::make_unique<Conv2d>(channels, c.out_channels, c.kernel, c.stride, 0, rng));
+      net_->add(std::make_unique<ReLU>());
+      channels = c.out_channels;
+    }
+    net_->add(std::make_unique<Flatten>());
+    const Shape trunk = net_->output_shape(Shape{1, spec.observation_shape[0], 84, 84});
+    features = trunk[1];  // 64 * 7 * 7 = 3136
+    if (!spec.dueling) {
+      net_->add(std::make_unique<Linear>(features, kNatureHidden, rng));
+      net_->add(std::make_unique<ReLU>());
+      net_->add(std::make_unique<Linear>(kNatureHidden, spec.num_actions, rng));
+    }
+  }
+  if (spec.dueling) {
+    value_ = std::make_unique<Sequential>();
+    advantage_ = std::make_unique<Sequential>();
+    if (spec.kind == NetworkKind::kNatureCnn) {  // Wang et al. 2016: two 512-unit streams
+      value_->add(std::make_unique<Linear>(features, kNatureHidden, rng));
+      value_->add(std::make_unique<ReLU>());
+      value_->add(std::make_unique<Linear>(kNatureHidden, 1, rng));
+      advantage_->add(std::make_unique<Linear>(features, kNatureHidden, rng));
+      advantage_->add(std::make_unique<ReLU>());
+      advantage_->add(std::make_unique<Linear>(kNatureHidden, spec.num_actions, rng));
+    } else {
+      value_->add(std::make_unique<Linear>(features, 1, rng));
+      advantage_->add(std::make_unique<Linear>(features, spec.num_actions, rng));
+    }
+    net_->parameters("features", parameters_);
+    value_->parameters("value", parameters_);
+    advantage_->parameters("advantage", parameters_);
+  } else {
+    net_->parameters("net", parameters_);
+  }
+}
+
+Value QNetwork::forward(Tape& tape, ConstTensorView obs) {
+  DQN_CHECK(spec_.kind == NetworkKind::kMlp, "QNetwork: float observations go to an MLP; the "
+            "Nature CNN takes uint8 frames");
+  return forward_value(tape, tape.input(obs));
+}
+
+Value QNetwork::forward(Tape& tape, View<const std::uint8_t> frames) {
+  DQN_CHECK(spec_.kind == NetworkKind::kNatureCnn, "QNetwork: uint8 frames go to the Nature CNN");
+  return forward_value(tape, tape.input_u8(frames, kPixelScale));
+}
+
+Value QNetwork::forward_value(Tape& tape, Value x) {
+  Value h = net_->forward(tape, x);
+  if (!spec_.dueling) return h;
+  // Q = V + (A - mean_a A): subtracting the mean makes V and A identifiable (Wang et al. eq. 9).
+  const Value v = value_->forward(tape, h);
+  const Value a = advantage_->forward(tape, h);
+  const Value centred = tape.add_column(a, tape.scale(tape.row_mean(a), -1.0f));
+  return tape.add_column(centred, v);
+}
+
+void QNetwork::infer(ConstTensorView obs, Tensor& q) {
+  DQN_CHECK(spec_.kind == NetworkKind::kMlp, "QNetwork::infer: float observations need an MLP");
+  infer_from_float(obs, q);
+}
+
+void QNetwork::infer(View<const std::uint8_t> frames, Tensor& q) {
+  DQN_CHECK(spec_.kind == NetworkKind::kNatureCnn, "QNetwork::infer: frames need the Nature CNN");
+  scaled_frames_.resize_for_overwrite(frames.shape);
+  u8_to_float_fast(scaled_frames_.data(), frames.data, kPixelScale, frames.numel());
+  infer_from_float(scaled_frames_.view(), q);
+}
+
+void QNetwork::infer_from_float(ConstTensorView x, Tensor& q) {
+  if (!spec_.dueling) {
+    net_->infer(x, q);
+    return;
+  }
+  net_->infer(x, features_);
+  value_->infer(features_.view(), value_out_);
+  advantage_->infer(features_.view(), advantage_out_);
+  const std::int64_t n = advantage_out_.dim(0), actions = advantage_out_.dim(1);
+  q.resize_for_overwrite(Shape{n, actions});
+  for (std::int64_t i = 0; i < n; ++i) {
+    float mean = 0;
+    for (std::int64_t j = 0; j < actions; ++j) mean += advantage_out_[i * actions + j];
+    mean /= static_cast<float>(actions);
+    for (std::int64_t j = 0; j < actions; ++j)
+      q[i * actions + j] = (advantage_out_[i * actions + j] + -mean) + value_out_[i];
+  }
+}
+
+std::int64_t QNetwork::parameter_count() const {
+  std::int64_t n = 0;
+  for (const auto& p : parameters_) n += p.variable->value.numel();
+  return n;
+}
+
+std::string QNetwork::describe() const {
+  std::string s = spec_.describe() + ": " + net_->describe();
+  if (spec_.dueling) s += " value " + value_->describe() + " advantage " + advantage_->describe();
+  return s;
+}
+
+void QNetwork::zero_grad() {
+  for (auto& p : parameters_) p.variable->zero_grad();
+}
+
+void QNetwork::check_same_spec(const QNetwork& other, const char* what) const {
+  DQN_CHECK(spec_ == other.spec_, what, ": networks differ (", spec_.describe(), " vs ",
+            other.spec_.describe(), ")");
+}
+
+void QNetwork::copy_from(const QNetwork& source) {
+  check_same_spec(source, "copy_from");
+  for (std::size_t i = 0; i < parameters_.size(); ++i)
+    parameters_[i].variable->value.copy_from(source.parameters_[i].variable->value.view());
+}
+
+void QNetwork::polyak_from(const QNetwork& source, float tau) {
+  check_same_spec(source, "polyak_from");
+  DQN_CHECK(tau >= 0.0f && tau <= 1.0f, "polyak_from: tau must be in [0, 1], got ", tau);
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    Tensor& target = parameters_[i].variable->value;
+    const Tensor& online = source.parameters_[i].variable->value;
+    for (std::int64_t k = 0; k < target.numel(); ++k)
+      target[k] = tau * online[k] + (1.0f - tau) * target[k];
+  }
+}
+
+}  // namespace dqn

@@ -1,0 +1,77 @@
+// nn/qnetwork.hpp: the two Q-networks of the project, described by a NetworkSpec so that a
+// checkpoint alone can rebuild its model.
+//
+//   MLP (the seed's DQNNetwork): obs_dim -> hidden[0] -> ReLU -> ... -> n_actions, parameters
+//     named net.0.weight, net.2.weight, ... exactly as the PyTorch Sequential names them.
+//   Nature CNN (Mnih et al. 2015, "Human-level control through deep reinforcement learning",
+//     Methods: Model architecture): uint8 (4,84,84) scaled by 1/255 inside the network ->
+//     conv 32 8x8 stride 4 -> ReLU -> conv 64 4x4 s2 -> ReLU -> conv 64 3x3 s1 -> ReLU ->
+//     flatten (3136) -> fc 512 -> ReLU -> fc n_actions. Named net.0, net.2, net.4, net.7, net.9.
+//   Dueling (Wang et al. 2016, eq. 9), an option of both: Q = V + A - mean_a(A), with the
+//     trunk named features.*, the heads value.* and advantage.*.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/module.hpp"
+
+namespace dqn {
+
+enum class NetworkKind : std::uint8_t { kMlp = 0, kNatureCnn = 1 };
+
+struct NetworkSpec {
+  NetworkKind kind = NetworkKind::kMlp;
+  std::vector<std::int64_t> observation_shape{4};  // (obs_dim) or (4,84,84)
+  std::int64_t num_actions = 2;
+  std::vector<std::int64_t> hidden{256, 256};      // MLP hidden widths (unused by the CNN)
+  bool dueling = false;
+
+  // Throws dqn::Error naming the bad field and its valid range.
+  void validate() const;
+  std::string describe() const;  // "mlp 4-256-256-2", "nature-cnn 4x84x84 -> 6 dueling"
+  friend bool operator==(const NetworkSpec&, const NetworkSpec&) = default;
+};
+
+// The scale that maps uint8 pixels to [0, 1] inside the Nature CNN.
+constexpr float kPixelScale = 1.0f / 255.0f;
+
+class QNetwork {
+ public:
+  QNetwork(const NetworkSpec& spec, Rng& rng);
+
+  // Q-values (N, num_actions) for a batch of observations, recorded on the tape.
+  Value forward(Tape& tape, ConstTensorView obs);               // MLP: float (N, obs_dim)
+  Value forward(Tape& tape, View<const std::uint8_t> frames);   // CNN: uint8 (N,4,84,84)
+  Value forward_value(Tape& tape, Value x);                     // from an input already on the tape
+
+  // Tape-free inference into q (N, num_actions), for acting.
+  void infer(ConstTensorView obs, Tensor& q);
+  void infer(View<const std::uint8_t> frames, Tensor& q);
+
+  const NetworkSpec& spec() const { return spec_; }
+  // Every parameter with its PyTorch-style name, in a fixed order.
+  const std::vector<NamedVariable>& parameters() const { return parameters_; }
+  std::int64_t parameter_count() const;
+  std::string describe() const;
+
+  void zero_grad();
+  // Target-network updates: hard copy, and Polyak averaging theta' <- tau theta + (1-tau) theta'.
+  void copy_from(const QNetwork& source);
+  void polyak_from(const QNetwork& source, float tau);
+
+ private:
+  void check_same_spec(const QNetwork& other, const char* what) const;
+  void infer_from_float(ConstTensorView x, Tensor& q);
+
+  NetworkSpec spec_;
+  std::unique_ptr<Sequential> net_;        // the whole network, or the trunk when dueling
+  std::unique_ptr<Sequential> value_;      // dueling heads (null otherwise)
+  std::unique_ptr<Sequential> advantage_;
+  std::vector<NamedVariable> parameters_;
+  Tensor scaled_frames_, features_, value_out_, advantage_out_;  // infer() buffers
+};
+
+}  // namespace dqn
