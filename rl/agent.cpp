@@ -1,0 +1,140 @@
+// rl/agent.cpp: TD targets, the update step and target-network refreshes.
+#include "rl/agent.hpp"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.hpp"
+#include "core/reduce.hpp"
+
+namespace dqn {
+
+void td_targets(float* y, const float* rewards, const float* terminated, const float* next_values,
+                std::int64_t n, float gamma) {
+  for (std::int64_t i = 0; i < n; ++i)
+    y[i] = rewards[i] + gamma * (1.0f - terminated[i]) * next_values[i];
+}
+
+void next_state_values(float* next_values, const float* q_target, const float* q_online,
+                       std::int64_t n, std::int64_t actions) {
+  if (q_online == nullptr) {
+    max_actions_fast(next_values, nullptr, q_target, n, actions);
+    return;
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::int64_t best = 0;
+    for (std::int64_t a = 1; a < actions; ++a)
+      if (q_online[i * actions + a] > q_online[i * actions + best]) best = a;
+    next_values[i] = q_target[i * actions + best];
+  }
+}
+
+double linear_epsilon(double start, double end, std::int64_t steps, std::int64_t step) {
+  const double progress = std::min(1.0, static_cast<double>(step) / static_cast<double>(steps));
+  return start + progress * (end - start);
+}
+
+namespace {
+NetworkSpec checked(const NetworkSpec& spec) {
+  spec.validate();
+  return spec;
+}
+}  // namespace
+
+DqnAgent::DqnAgent(const NetworkSpec& spec, const Config& config, Rng& init_rng)
+    : spec_(checked(spec)),
+      gamma_(static_cast<float>(config.gamma)),
+      huber_delta_(static_cast<float>(config.huber_delta)),
+      max_grad_norm_(static_cast<float>(config.max_grad_norm)),
+      tau_(static_cast<float>(config.tau)),
+      double_dqn_(config.double_dqn),
+      online_(spec, init_rng),
+      target_(spec, init_rng),
+      adam_(online_.parameters(), AdamHyper{config.lr, 0.9, 0.999, config.adam_eps}) {
+  target_.copy_from(online_);  // the target starts as an exact copy
+}
+
+std::int64_t greedy_action(QNetwork& net, const float* obs, Tensor& q) {
+  const NetworkSpec& spec = net.spec();
+  net.infer(ConstTensorView{obs, Shape{1, spec.observation_shape[0]}}, q);
+  std::int64_t best = 0;
+  max_actions_fast(nullptr, &best, q.data(), 1, spec.num_actions);
+  return best;
+}
+
+std::int64_t greedy_action(QNetwork& net, const std::uint8_t* frames, Tensor& q) {
+  const auto& s = net.spec().observation_shape;
+  net.infer(View<const std::uint8_t>{frames, Shape{1, s[0], s[1], s[2]}}, q);
+  std::int64_t best = 0;
+  max_actions_fast(nullptr, &best, q.data(), 1, net.spec().num_actions);
+  return best;
+}
+
+std::int64_t DqnAgent::greedy(const float* obs) { return greedy_action(online_, obs, act_q_); }
+
+std::int64_t DqnAgent::greedy(const std::uint8_t* frames) {
+  return greedy_action(online_, frames, act_q_);
+}
+
+UpdateStats DqnAgent::update(const Batch& batch) {
+  const std::int64_t n = batch.size, actions = spec_.num_actions;
+  const bool pixels = spec_.kind == NetworkKind::kNatureCnn;
+  tape_.reset();
+  if (next_values_.numel() != n) {
+    next_values_.resize(Shape{n});
+    targets_.resize(Shape{n});
+  }
+
+  // 1. Targets, without gradients: y = r + gamma * (1 - terminated) * V(s').
+  {
+    NoGradScope no_grad(tape_);
+    const Value q_next = pixels ? target_.forward(tape_, batch.next_frames.view())
+                                : target_.forward(tape_, batch.next_obs.view());
+    const float* q_online_next = nullptr;
+    if (double_dqn_) {
+      const Value q = pixels ? online_.forward(tape_, batch.next_frames.view())
+                             : online_.forward(tape_, batch.next_obs.view());
+      q_online_next = tape_.view(q).data;
+    }
+    next_state_values(next_values_.data(), tape_.view(q_next).data, q_online_next, n, actions);
+    td_targets(targets_.data(), batch.rewards.data(), batch.terminated.data(),
+               next_values_.data(), n, gamma_);
+  }
+
+  // 2. Online Q(s, a) and the Huber loss against the fixed targets.
+  const Value q = pixels ? online_.forward(tape_, batch.frames.view())
+                         : online_.forward(tape_, batch.obs.view());
+  const Value q_taken = tape_.gather_actions(q, batch.actions.data());
+  const Value loss = huber_loss(tape_, q_taken, tape_.input(targets_.view()), huber_delta_);
+
+  UpdateStats stats;
+  stats.loss = tape_.item(loss);
+  const ConstTensorView qa = tape_.view(q_taken);
+  double q_sum = 0;
+  for (std::int64_t i = 0; i < n; ++i) q_sum += qa[i];
+  stats.mean_q = static_cast<float>(q_sum / static_cast<double>(n));
+  DQN_CHECK(std::isfinite(stats.loss), "divergence: the loss is ", stats.loss,
+            " (not finite); lower lr or check the rewards");
+  DQN_CHECK(std::isfinite(stats.mean_q), "divergence: the mean Q-value is ", stats.mean_q,
+            " (not finite); lower lr or check the rewards");
+
+  // 3. Gradients, clipping, Adam.
+  online_.zero_grad();
+  tape_.backward(loss);
+  if (max_grad_norm_ > 0) {
+    stats.grad_norm = clip_grad_norm(online_.parameters(), max_grad_norm_);
+  } else {
+    stats.grad_norm = static_cast<float>(std::sqrt(grad_sq_norm(online_.parameters())));
+  }
+  DQN_CHECK(std::isfinite(stats.grad_norm), "divergence: the gradient norm is ", stats.grad_norm,
+            " (not finite); lower lr or check the rewards");
+  adam_.step();
+  return stats;
+}
+
+void DqnAgent::update_target() {
+  if (tau_ >= 1.0f) target_.copy_from(online_);
+  else target_.polyak_from(online_, tau_);
+}
+
+}  // namespace dqn

@@ -1,0 +1,89 @@
+// rl/agent.hpp: the DQN agent (Mnih et al. 2015): an online Q-network trained on replayed
+// minibatches towards targets from a slowly updated copy of itself, acting epsilon-greedily.
+//
+// The TD target, with the one trap that matters marked:
+//
+//   y = r + gamma * (1 - terminated) * max_a' Q_target(s', a')
+//
+// Only *termination* (the MDP really ended: the pole fell, the game is over) cuts the bootstrap.
+// A *truncated* transition (a time limit, such as CartPole's 500 steps) is not terminal: the
+// state s' still has a future, so the target bootstraps from the true final observation s'.
+// The classic PyTorch snippet stores `done = terminated or truncated` and multiplies by
+// (1 - done), which teaches the network that the 500th step of a perfect episode is worth only
+// its reward: it penalises exactly the behaviour it should learn.
+//
+// Double DQN (van Hasselt et al. 2016): the online network picks a' = argmax_a Q_online(s', a),
+// the target network values it: y = r + gamma * (1 - terminated) * Q_target(s', a').
+#pragma once
+
+#include <cstdint>
+
+#include "core/autodiff.hpp"
+#include "core/rng.hpp"
+#include "nn/optim.hpp"
+#include "nn/qnetwork.hpp"
+#include "rl/config.hpp"
+#include "rl/replay.hpp"
+
+namespace dqn {
+
+// y[i] = rewards[i] + gamma * (1 - terminated[i]) * next_values[i]
+void td_targets(float* y, const float* rewards, const float* terminated, const float* next_values,
+                std::int64_t n, float gamma);
+
+// next_values[i] = max_a q_target[i, a] (DQN), or q_target[i, argmax_a q_online[i, a]] (Double
+// DQN, when q_online is not null). Ties go to the first action.
+void next_state_values(float* next_values, const float* q_target, const float* q_online,
+                       std::int64_t n, std::int64_t actions);
+
+// Linear epsilon schedule: epsilon_start at step 0 to epsilon_end at `steps`, then flat.
+double linear_epsilon(double start, double end, std::int64_t steps, std::int64_t step);
+
+// The greedy action argmax_a Q(obs, a) for one observation, through the network's tape-free
+// inference path; q is the caller's reusable buffer. Ties go to the first action.
+std::int64_t greedy_action(QNetwork& net, const float* obs, Tensor& q);
+std::int64_t greedy_action(QNetwork& net, const std::uint8_t* frames, Tensor& q);
+
+struct UpdateStats {
+  float loss = 0;       // Huber loss of the minibatch
+  float mean_q = 0;     // mean Q(s, a) of the taken actions
+  float grad_norm = 0;  // global gradient norm before clipping
+};
+
+class DqnAgent {
+ public:
+  DqnAgent(const NetworkSpec& spec, const Config& config, Rng& init_rng);
+
+  // Greedy action for one observation, without the tape (the acting fast path).
+  std::int64_t greedy(const float* obs);
+  std::int64_t greedy(const std::uint8_t* frames);
+  // Epsilon-greedy: with probability epsilon a uniform random action, else greedy.
+  template <class Obs>
+  std::int64_t act(const Obs* obs, double epsilon, Rng& rng) {
+    if (rng.uniform_double() < epsilon) return rng.uniform_int(0, spec_.num_actions);
+    return greedy(obs);
+  }
+
+  // One gradient step on a minibatch. Throws dqn::Error when the loss, the Q-values or the
+  // gradient norm are not finite (the divergence guard), before the parameters are changed.
+  UpdateStats update(const Batch& batch);
+  // Hard copy (tau = 1) or Polyak averaging of the online network into the target.
+  void update_target();
+
+  QNetwork& online() { return online_; }
+  QNetwork& target() { return target_; }
+  Adam& optimizer() { return adam_; }
+  const NetworkSpec& spec() const { return spec_; }
+
+ private:
+  NetworkSpec spec_;
+  float gamma_, huber_delta_, max_grad_norm_, tau_;
+  bool double_dqn_;
+  QNetwork online_, target_;
+  Adam adam_;
+  Tape tape_;
+  Tensor act_q_;
+  Tensor next_values_, targets_, online_next_q_;
+};
+
+}  // namespace dqn

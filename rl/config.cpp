@@ -1,0 +1,308 @@
+// rl/config.cpp: the field table behind Config::set/to_text/validate, and the presets.
+#include "rl/config.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <variant>
+
+#include "core/error.hpp"
+
+namespace dqn {
+namespace {
+
+using Member = std::variant<std::int64_t Config::*, double Config::*, bool Config::*,
+                            std::string Config::*, std::uint64_t Config::*, int Config::*,
+                            std::vector<std::int64_t> Config::*, TargetUnit Config::*>;
+
+// One row per key: the member, its valid range (numbers) or choices (strings).
+struct Field {
+  const char* key;
+  Member member;
+  double min = 0, max = 0;
+  std::vector<std::string> choices{};
+};
+
+constexpr double kBig = 1e15;
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> table = {
+      {"preset", &Config::preset, 0, 0, {"cartpole", "seed", "atari"}},
+      {"env", &Config::env, 0, 0, {"cartpole", "breakout", "pong"}},
+      {"seed", &Config::seed, 0, 1.8e19},
+      {"threads", &Config::threads, 1, 64},
+      {"total_steps", &Config::total_steps, 1, kBig},
+      {"max_episodes", &Config::max_episodes, 0, kBig},
+      {"hidden", &Config::hidden, 1, 65536},
+      {"dueling", &Config::dueling},
+      {"gamma", &Config::gamma, 0, 1},
+      {"lr", &Config::lr, 1e-12, 10},
+      {"adam_eps", &Config::adam_eps, 1e-16, 1},
+      {"batch_size", &Config::batch_size, 1, 65536},
+      {"buffer_size", &Config::buffer_size, 1, 1e9},
+      {"learning_starts", &Config::learning_starts, 0, kBig},
+      {"train_freq", &Config::train_freq, 1, kBig},
+      {"gradient_steps", &Config::gradient_steps, 1, 1e6},
+      {"target_update_interval", &Config::target_update_interval, 1, kBig},
+      {"target_update_unit", &Config::target_update_unit, 0, 0, {"env_steps", "updates"}},
+      {"tau", &Config::tau, 1e-9, 1},
+      {"epsilon_start", &Config::epsilon_start, 0, 1},
+      {"epsilon_end", &Config::epsilon_end, 0, 1},
+      {"epsilon_steps", &Config::epsilon_steps, 1, kBig},
+      {"huber_delta", &Config::huber_delta, 1e-9, 1e9},
+      {"max_grad_norm", &Config::max_grad_norm, 0, 1e9},
+      {"double_dqn", &Config::double_dqn},
+      {"eval_interval", &Config::eval_interval, 0, kBig},
+      {"eval_episodes", &Config::eval_episodes, 1, 1e6},
+      {"eval_epsilon", &Config::eval_epsilon, 0, 1},
+      {"final_eval_episodes", &Config::final_eval_episodes, 0, 1e6},
+      {"log_interval", &Config::log_interval, 1, kBig},
+      {"checkpoint_interval", &Config::checkpoint_interval, 0, kBig},
+      {"episodic_life", &Config::episodic_life},
+      {"clip_rewards", &Config::clip_rewards},
+      {"noop_max", &Config::noop_max, 0, 1000},
+  };
+  return table;
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+std::string format_number(double v) {
+  std::ostringstream out;
+  out.precision(17);
+  out << v;
+  return out.str();
+}
+
+std::string range_text(const Field& f) {
+  return "[" + format_number(f.min) + ", " + format_number(f.max) + "]";
+}
+
+double parse_number(const Field& f, const std::string& value, bool integer) {
+  errno = 0;
+  char* end = nullptr;
+  const double v = std::strtod(value.c_str(), &end);
+  DQN_CHECK(!value.empty() && end && *end == '\0' && errno == 0 && std::isfinite(v),
+            "config: ", f.key, " must be a number in ", range_text(f), ", got '", value, "'");
+  if (integer)
+    DQN_CHECK(v == std::floor(v), "config: ", f.key, " must be a whole number in ",
+              range_text(f), ", got '", value, "'");
+  DQN_CHECK(v >= f.min && v <= f.max, "config: ", f.key, " must be in ", range_text(f), ", got ",
+            value);
+  return v;
+}
+
+const Field& find_field(const std::string& key) {
+  for (const Field& f : fields())
+    if (key == f.key) return f;
+  throw_error("config: unknown key '", key, "'; did you mean '",
+              closest_match(key, Config::keys()), "'? (all keys: dqn train --help)");
+}
+
+}  // namespace
+
+std::vector<std::string> Config::keys() {
+  std::vector<std::string> out;
+  for (const Field& f : fields()) out.emplace_back(f.key);
+  return out;
+}
+
+std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {
+  // Levenshtein distance, two rows.
+  std::string best;
+  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+  for (const std::string& c : candidates) {
+    std::vector<std::size_t> prev(c.size() + 1), cur(c.size() + 1);
+    for (std::size_t j = 0; j <= c.size(); ++j) prev[j] = j;
+    for (std::size_t i = 1; i <= word.size(); ++i) {
+      cur[0] = i;
+      for (std::size_t j = 1; j <= c.size(); ++j)
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (word[i - 1] != c[j - 1])});
+      std::swap(prev, cur);
+    }
+    if (prev[c.size()] < best_distance) {
+      best_distance = prev[c.size()];
+      best = c;
+    }
+  }
+  return best;
+}
+
+void Config::set(const std::string& raw_key, const std::string& raw_value) {
+  const std::string key = trim(raw_key), value = trim(raw_value);
+  const Field& f = find_field(key);
+  std::visit(
+      [&](auto member) {
+        using T = std::remove_reference_t<decltype(this->*member)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          DQN_CHECK(f.choices.empty() ||
+                        std::find(f.choices.begin(), f.choices.end(), value) != f.choices.end(),
+                    "config: ", key, " must be one of ", [&] {
+                      std::string s;
+                      for (const auto& c : f.choices) s += (s.empty() ? "" : ", ") + c;
+                      return s;
+                    }(), "; got '", value, "'");
+          this->*member = value;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          DQN_CHECK(value == "true" || value == "false" || value == "1" || value == "0",
+                    "config: ", key, " must be true or false, got '", value, "'");
+          this->*member = (value == "true" || value == "1");
+        } else if constexpr (std::is_same_v<T, TargetUnit>) {
+          DQN_CHECK(value == "env_steps" || value == "updates", "config: ", key,
+                    " must be env_steps or updates, got '", value, "'");
+          this->*member = value == "env_steps" ? TargetUnit::kEnvSteps : TargetUnit::kUpdates;
+        } else if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) {
+          std::vector<std::int64_t> widths;
+          std::stringstream in(value);
+          std::string item;
+          while (std::getline(in, item, ','))
+            widths.push_back(static_cast<std::int64_t>(parse_number(f, trim(item), true)));
+          DQN_CHECK(!widths.empty(), "config: ", key, " needs comma-separated widths such as "
+                    "256,256; got '", value, "'");
+          this->*member = widths;
+        } else if constexpr (std::is_same_v<T, double>) {
+          this->*member = parse_number(f, value, false);
+        } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+          DQN_CHECK(!value.empty() && value.find_first_not_of("0123456789") == std::string::npos,
+                    "config: ", key, " must be a non-negative whole number, got '", value, "'");
+          errno = 0;
+          const unsigned long long v = std::strtoull(value.c_str(), nullptr, 10);
+          DQN_CHECK(errno == 0, "config: ", key, " is out of range: '", value, "'");
+          this->*member = v;
+        } else {
+          this->*member = static_cast<T>(parse_number(f, value, true));
+        }
+      },
+      f.member);
+}
+
+std::string Config::to_text() const {
+  std::ostringstream out;
+  out << "# dqn run configuration: re-use with --config FILE\n";
+  for (const Field& f : fields()) {
+    out << f.key << " = ";
+    std::visit(
+        [&](auto member) {
+          using T = std::remove_cv_t<std::remove_reference_t<decltype(this->*member)>>;
+          const auto& v = this->*member;
+          if constexpr (std::is_same_v<T, std::string>) out << v;
+          else if constexpr (std::is_same_v<T, bool>) out << (v ? "true" : "false");
+          else if constexpr (std::is_same_v<T, TargetUnit>)
+            out << (v == TargetUnit::kEnvSteps ? "env_steps" : "updates");
+          else if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) {
+            for (std::size_t i = 0; i < v.size(); ++i) out << (i ? "," : "") << v[i];
+          } else if constexpr (std::is_same_v<T, double>) out << format_number(v);
+          else out << v;
+        },
+        f.member);
+    out << "\n";
+  }
+  return out.str();
+}
+
+void Config::load_file(const std::string& path) {
+  std::ifstream in(path);
+  DQN_CHECK(in.good(), "config: cannot read '", path, "'; check the path");
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    const auto hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    if (trim(line).empty()) continue;
+    const auto eq = line.find('=');
+    DQN_CHECK(eq != std::string::npos, "config: ", path, ":", number,
+              ": expected 'key = value', got '", trim(line), "'");
+    try {
+      set(line.substr(0, eq), line.substr(eq + 1));
+    } catch (const Error& e) {
+      throw_error(path, ":", number, ": ", e.what());
+    }
+  }
+}
+
+void Config::validate() const {
+  DQN_CHECK(epsilon_end <= epsilon_start, "config: epsilon_end (", epsilon_end,
+            ") must not exceed epsilon_start (", epsilon_start, ")");
+  DQN_CHECK(batch_size <= buffer_size, "config: batch_size (", batch_size,
+            ") must not exceed buffer_size (", buffer_size, ")");
+  // Round-trip through the table so every range check in set() also guards direct edits.
+  Config copy;
+  std::istringstream in(to_text());
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto eq = line.find('=');
+    copy.set(line.substr(0, eq), line.substr(eq + 1));
+  }
+}
+
+std::vector<std::string> preset_names() { return {"cartpole", "seed", "atari"}; }
+
+Config make_preset(const std::string& name, const std::string& env) {
+  Config c;
+  if (name == "cartpole") {
+    // Tuned for CartPole-v1 from the rl-zoo DQN settings (lr 2.3e-3, batch 64, buffer 100k,
+    // learning starts 1000, train every 256 env steps with 128 updates, epsilon to 0.04 over the
+    // first 16% of 50k steps), with Double DQN, which reached 475 on every seed in ../PEERS.md.
+    // The target is refreshed once per training round (128 updates), as the rl-zoo's
+    // "every 10 env steps" amounts to with training in rounds of 256 env steps.
+  } else if (name == "seed") {
+    // The classic PyTorch snippet (shared/SEED.md), with its truncation bug fixed.
+    c.total_steps = 1'000'000;
+    c.max_episodes = 500;
+    c.lr = 1e-4;
+    c.batch_size = 64;
+    c.buffer_size = 50000;
+    c.learning_starts = 64;  // trains once the buffer holds one batch
+    c.train_freq = 1;
+    c.gradient_steps = 1;
+    c.target_update_interval = 1000;  // train steps
+    c.target_update_unit = TargetUnit::kUpdates;
+    c.epsilon_start = 1.0;
+    c.epsilon_end = 0.01;
+    c.epsilon_steps = 10000;
+    c.double_dqn = false;
+    c.eval_interval = 0;
+    c.final_eval_episodes = 100;
+  } else if (name == "atari") {
+    // Nature DQN (Mnih et al. 2015) as CleanRL's dqn_atari sets it.
+    c.env = "breakout";
+    c.total_steps = 10'000'000;
+    c.lr = 1e-4;
+    c.buffer_size = 1'000'000;
+    c.batch_size = 32;
+    c.learning_starts = 80000;
+    c.train_freq = 4;
+    c.gradient_steps = 1;
+    c.target_update_interval = 1000;
+    c.target_update_unit = TargetUnit::kEnvSteps;
+    c.epsilon_start = 1.0;
+    c.epsilon_end = 0.01;
+    c.epsilon_steps = 1'000'000;  // the first 10% of 10M steps
+    c.double_dqn = false;
+    c.eval_interval = 250000;
+    c.eval_episodes = 10;
+    c.eval_epsilon = 0.05;
+    c.final_eval_episodes = 30;
+    c.log_interval = 10000;
+    c.checkpoint_interval = 500000;
+  } else {
+    throw_error("unknown preset '", name, "'; valid presets: cartpole, seed, atari (did you mean '",
+                closest_match(name, preset_names()), "'?)");
+  }
+  c.preset = name;
+  if (!env.empty()) c.set("env", env);
+  return c;
+}
+
+}  // namespace dqn

@@ -1,0 +1,81 @@
+// rl/config.hpp: every hyperparameter of a run, in one documented struct, and its presets.
+//
+// A Config is built from a preset (`cartpole`, `seed`, `atari`), then overridden by a config
+// file and `key=value` settings. Each field's comment gives its unit, default and source.
+// Unknown keys and out-of-range values are errors that name the key, the valid range, and the
+// closest valid key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dqn {
+
+enum class TargetUnit : std::uint8_t { kEnvSteps, kUpdates };
+
+struct Config {
+  // ---- run ----
+  std::string preset = "cartpole";
+  std::string env = "cartpole";      // cartpole | breakout | pong
+  std::uint64_t seed = 1;            // fixes the whole run (with the thread count)
+  int threads = 1;                   // parallel_for threads; results are bitwise per count
+  std::int64_t total_steps = 50000;  // env steps (agent steps; Atari: 4 frames each)
+  std::int64_t max_episodes = 0;     // stop after this many episodes (0: no limit)
+
+  // ---- network ----
+  std::vector<std::int64_t> hidden{256, 256};  // MLP hidden widths
+  bool dueling = false;                        // Wang et al. 2016
+
+  // ---- DQN (Mnih et al. 2015) ----
+  double gamma = 0.99;                  // discount
+  double lr = 2.3e-3;                   // Adam learning rate
+  double adam_eps = 1e-8;               // Adam epsilon (PyTorch default; Atari uses 1.5e-4)
+  std::int64_t batch_size = 64;         // transitions per gradient step
+  std::int64_t buffer_size = 100000;    // replay capacity (transitions)
+  std::int64_t learning_starts = 1000;  // env steps before the first update
+  std::int64_t train_freq = 256;        // env steps between training rounds
+  std::int64_t gradient_steps = 128;    // updates per training round
+  std::int64_t target_update_interval = 128;  // in target_update_unit
+  TargetUnit target_update_unit = TargetUnit::kUpdates;
+  double tau = 1.0;                     // 1: hard copy; < 1: Polyak averaging
+  double epsilon_start = 1.0;           // epsilon-greedy, linear schedule over env steps
+  double epsilon_end = 0.04;
+  std::int64_t epsilon_steps = 8000;    // env steps from start to end
+  double huber_delta = 1.0;             // Huber loss threshold
+  double max_grad_norm = 10.0;          // global-norm clipping (0: off)
+  bool double_dqn = true;               // van Hasselt et al. 2016
+
+  // ---- evaluation, logging, checkpoints ----
+  std::int64_t eval_interval = 2500;    // env steps between greedy evaluations (0: never)
+  std::int64_t eval_episodes = 10;      // episodes per periodic evaluation
+  double eval_epsilon = 0.0;            // 0.05 on Atari (Mnih et al. 2015)
+  std::int64_t final_eval_episodes = 100;  // the returned policy, on unseen seeds
+  std::int64_t log_interval = 1000;     // env steps between progress lines
+  std::int64_t checkpoint_interval = 0; // env steps between checkpoints (0: only at the end)
+
+  // ---- Atari (Machado et al. 2018 preprocessing) ----
+  bool episodic_life = true;      // a lost life ends the learning episode (not the game)
+  bool clip_rewards = true;       // learn from sign(reward); scores stay raw
+  std::int64_t noop_max = 30;     // random no-ops on reset
+
+  // Checks every field against its valid range; throws dqn::Error naming the key.
+  void validate() const;
+  // Applies "key=value"; throws for unknown keys (naming the closest) and bad values.
+  void set(const std::string& key, const std::string& value);
+  // One "key = value" line per field; reading it back with set() gives the same Config.
+  std::string to_text() const;
+  // Reads a file of "key = value" lines ('#' starts a comment).
+  void load_file(const std::string& path);
+  static std::vector<std::string> keys();
+};
+
+// Named presets: "cartpole" (our default, tuned to solve CartPole fast), "seed" (the classic
+// PyTorch snippet's settings), "atari" (Nature DQN / CleanRL dqn_atari).
+Config make_preset(const std::string& name, const std::string& env = "");
+std::vector<std::string> preset_names();
+
+// The closest of `candidates` to `word` by edit distance (for "did you mean" hints).
+std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
+
+}  // namespace dqn

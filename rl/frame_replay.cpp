@@ -1,0 +1,100 @@
+// rl/frame_replay.cpp: slot storage and stack reconstruction for Atari replay.
+#include "rl/frame_replay.hpp"
+
+#include <cstring>
+
+#include "core/error.hpp"
+
+namespace dqn {
+
+FrameReplay::FrameReplay(std::int64_t capacity, std::int64_t height, std::int64_t width)
+    : capacity_(capacity), height_(height), width_(width), frame_size_(height * width) {
+  DQN_CHECK(capacity > kStack + 1, "FrameReplay: capacity must exceed ", kStack + 1,
+            " slots, got ", capacity);
+  frames_.assign(static_cast<std::size_t>(capacity * frame_size_), 0);
+  actions_.assign(capacity, 0);
+  rewards_.assign(capacity, 0);
+  terminated_.assign(capacity, 0);
+  truncated_.assign(capacity, 0);
+  episode_start_.assign(capacity, 0);
+  starts_transition_.assign(capacity, 0);
+}
+
+void FrameReplay::write_slot(const std::uint8_t* frame, bool episode_start, bool transition,
+                             std::int64_t action, float reward, bool terminated, bool truncated) {
+  std::memcpy(frames_.data() + next_ * frame_size_, frame, static_cast<std::size_t>(frame_size_));
+  episode_start_[next_] = episode_start;
+  starts_transition_[next_] = transition;
+  actions_[next_] = action;
+  rewards_[next_] = reward;
+  terminated_[next_] = terminated;
+  truncated_[next_] = truncated;
+  next_ = (next_ + 1) % capacity_;
+  if (size_ < capacity_) ++size_;
+}
+
+void FrameReplay::add(const std::uint8_t* newest_frame, bool episode_start, std::int64_t action,
+                      float reward, bool terminated, bool truncated) {
+  write_slot(newest_frame, episode_start, true, action, reward, terminated, truncated);
+}
+
+void FrameReplay::add_final(const std::uint8_t* newest_frame) {
+  write_slot(newest_frame, false, false, 0, 0, false, false);
+}
+
+void FrameReplay::stack_at(std::int64_t slot, std::uint8_t* out) const {
+  // Walk back from the newest frame; once an episode start is met, repeat it for older places.
+  std::int64_t source = slot;
+  for (std::int64_t k = kStack - 1; k >= 0; --k) {
+    std::memcpy(out + k * frame_size_, frames_.data() + source * frame_size_,
+                static_cast<std::size_t>(frame_size_));
+    if (!episode_start_[source]) source = (source - 1 + capacity_) % capacity_;
+  }
+}
+
+bool FrameReplay::sampleable(std::int64_t slot) const {
+  if (!starts_transition_[slot]) return false;
+  const std::int64_t oldest = size_ < capacity_ ? 0 : next_;
+  const std::int64_t age = (slot - oldest + capacity_) % capacity_;  // 0 = the oldest slot
+  if (age >= size_ - 1) return false;  // s' is not written yet
+  // The frames of s reach back to the episode's start or kStack-1 slots, whichever comes first;
+  // all of them must still be stored (not yet overwritten by the circular buffer).
+  for (std::int64_t back = 0; back < kStack - 1; ++back) {
+    if (episode_start_[(slot - back + capacity_) % capacity_]) return true;
+    if (age - back - 1 < 0) return false;
+  }
+  return true;
+}
+
+void FrameReplay::sample(std::int64_t batch_size, Rng& rng, Batch& out) const {
+  DQN_CHECK(batch_size >= 1, "FrameReplay::sample: batch_size must be >= 1, got ", batch_size);
+  DQN_CHECK(size_ >= kStack + 1, "FrameReplay::sample: store at least ", kStack + 1,
+            " frames first (have ", size_, ")");
+  const Shape shape{batch_size, kStack, height_, width_};
+  if (out.frames.shape() != shape) {
+    out.frames.resize(shape);
+    out.next_frames.resize(shape);
+    out.rewards.resize(Shape{batch_size});
+    out.terminated.resize(Shape{batch_size});
+    out.actions.resize(batch_size);
+  }
+  const std::int64_t stack_bytes = kStack * frame_size_;
+  constexpr int kMaxTries = 1000000;  // guards a buffer with no sampleable slot at all
+  for (std::int64_t b = 0; b < batch_size; ++b) {
+    std::int64_t slot = 0;
+    int tries = 0;
+    do {
+      DQN_CHECK(++tries < kMaxTries, "FrameReplay::sample: no complete transition is stored");
+      slot = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(size_)));
+      if (size_ == capacity_) slot = (next_ + slot) % capacity_;
+    } while (!sampleable(slot));
+    stack_at(slot, out.frames.data() + b * stack_bytes);
+    stack_at((slot + 1) % capacity_, out.next_frames.data() + b * stack_bytes);
+    out.actions[b] = actions_[slot];
+    out.rewards[b] = rewards_[slot];
+    out.terminated[b] = terminated_[slot] ? 1.0f : 0.0f;
+  }
+  out.size = batch_size;
+}
+
+}  // namespace dqn

@@ -1,0 +1,68 @@
+// rl/frame_replay.hpp: replay for stacked Atari frames that stores each 84x84 frame once.
+//
+// An observation is a stack of the last 4 frames, and consecutive observations share 3 of them,
+// so storing whole stacks (twice: s and s') would cost 8 frames a transition. Here every slot
+// holds one frame: the newest frame of the observation s_t, with the action, reward and flags
+// of the transition that starts from s_t. Stacks are rebuilt at sample time from the slots
+// before. s' is the stack that ends at the next slot; when an episode ends, its true final
+// frame is written into a slot of its own that starts no transition.
+//
+// Episode boundaries: a stack never takes frames from an earlier episode. Where an episode is
+// younger than the stack, its first frame fills the missing places, which is exactly what the
+// frame-stack preprocessing shows the agent after a reset (envs/atari_preprocessing.hpp fills
+// the stack with the first frame), so sampled stacks equal the observations the agent saw.
+//
+// Cost: 84 * 84 = 7,056 bytes of frame plus 15 bytes of action, reward and flags a slot, about
+// 7.1 KB a transition: 1M transitions fit in 7.1 GB.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/rng.hpp"
+#include "core/tensor.hpp"
+#include "rl/replay.hpp"
+
+namespace dqn {
+
+class FrameReplay {
+ public:
+  static constexpr std::int64_t kStack = 4;
+
+  FrameReplay(std::int64_t capacity, std::int64_t height = 84, std::int64_t width = 84);
+
+  // The transition from observation s_t (given by its newest frame), with the flag saying
+  // whether s_t is the first observation of an episode.
+  void add(const std::uint8_t* newest_frame, bool episode_start, std::int64_t action, float reward,
+           bool terminated, bool truncated);
+  // After the last transition of an episode: the newest frame of the final observation s_T.
+  void add_final(const std::uint8_t* newest_frame);
+
+  // Uniform over transitions whose s and s' are both still stored; fills batch.frames,
+  // batch.next_frames (B,4,H,W), actions, rewards, terminated.
+  void sample(std::int64_t batch_size, Rng& rng, Batch& out) const;
+
+  // Rebuilds the stack ending at slot `slot` into out (4*H*W bytes).
+  void stack_at(std::int64_t slot, std::uint8_t* out) const;
+
+  std::int64_t size() const { return size_; }  // slots written (at most capacity)
+  std::int64_t capacity() const { return capacity_; }
+  static constexpr std::int64_t bytes_per_slot(std::int64_t h = 84, std::int64_t w = 84) {
+    return h * w + static_cast<std::int64_t>(sizeof(std::int64_t) + sizeof(float) + 3);
+  }
+
+ private:
+  bool sampleable(std::int64_t slot) const;
+  void write_slot(const std::uint8_t* frame, bool episode_start, bool transition,
+                  std::int64_t action, float reward, bool terminated, bool truncated);
+
+  std::int64_t capacity_, height_, width_, frame_size_;
+  std::int64_t size_ = 0, next_ = 0;
+  std::vector<std::uint8_t> frames_;
+  std::vector<std::int64_t> actions_;
+  std::vector<float> rewards_;
+  std::vector<std::uint8_t> terminated_, truncated_, episode_start_, starts_transition_;
+};
+
+}  // namespace dqn

@@ -1,0 +1,97 @@
+// rl/replay.cpp: the circular replay buffer for flat observations.
+#include "rl/replay.hpp"
+
+#include <cstring>
+
+#include "core/error.hpp"
+#include "rl/serialize.hpp"
+
+namespace dqn {
+
+ReplayBuffer::ReplayBuffer(std::int64_t capacity, std::int64_t obs_dim)
+    : capacity_(capacity), obs_dim_(obs_dim) {
+  DQN_CHECK(capacity >= 1 && obs_dim >= 1, "ReplayBuffer: needs capacity >= 1 and obs_dim >= 1, "
+            "got ", capacity, " and ", obs_dim);
+  obs_.resize(Shape{capacity, obs_dim});
+  next_obs_.resize(Shape{capacity, obs_dim});
+  rewards_.resize(Shape{capacity});
+  actions_.assign(capacity, 0);
+  terminated_.assign(capacity, 0);
+  truncated_.assign(capacity, 0);
+}
+
+void ReplayBuffer::add(const float* obs, std::int64_t action, float reward, const float* next_obs,
+                       bool terminated, bool truncated) {
+  const std::size_t row = static_cast<std::size_t>(obs_dim_) * sizeof(float);
+  std::memcpy(obs_.data() + next_ * obs_dim_, obs, row);
+  std::memcpy(next_obs_.data() + next_ * obs_dim_, next_obs, row);
+  actions_[next_] = action;
+  rewards_[next_] = reward;
+  terminated_[next_] = terminated;
+  truncated_[next_] = truncated;
+  next_ = (next_ + 1) % capacity_;
+  if (size_ < capacity_) ++size_;
+}
+
+void ReplayBuffer::sample(std::int64_t batch_size, Rng& rng, Batch& out) const {
+  DQN_CHECK(size_ >= 1, "ReplayBuffer::sample: the buffer is empty; store transitions first");
+  DQN_CHECK(batch_size >= 1, "ReplayBuffer::sample: batch_size must be >= 1, got ", batch_size);
+  if (out.obs.shape() != Shape{batch_size, obs_dim_}) {
+    out.obs.resize(Shape{batch_size, obs_dim_});
+    out.next_obs.resize(Shape{batch_size, obs_dim_});
+    out.rewards.resize(Shape{batch_size});
+    out.terminated.resize(Shape{batch_size});
+    out.actions.resize(batch_size);
+  }
+  const std::size_t row = static_cast<std::size_t>(obs_dim_) * sizeof(float);
+  for (std::int64_t b = 0; b < batch_size; ++b) {
+    const auto i = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(size_)));
+    std::memcpy(out.obs.data() + b * obs_dim_, obs_.data() + i * obs_dim_, row);
+    std::memcpy(out.next_obs.data() + b * obs_dim_, next_obs_.data() + i * obs_dim_, row);
+    out.actions[b] = actions_[i];
+    out.rewards[b] = rewards_[i];
+    out.terminated[b] = terminated_[i] ? 1.0f : 0.0f;
+  }
+  out.size = batch_size;
+}
+
+std::int64_t ReplayBuffer::bytes_per_transition() const {
+  return 2 * obs_dim_ * static_cast<std::int64_t>(sizeof(float)) + sizeof(std::int64_t) +
+         sizeof(float) + 2;
+}
+
+void ReplayBuffer::save(std::string& out) const {
+  ByteWriter w(out);
+  w.i64(capacity_);
+  w.i64(obs_dim_);
+  w.i64(size_);
+  w.i64(next_);
+  w.floats(obs_.data(), obs_.numel());
+  w.floats(next_obs_.data(), next_obs_.numel());
+  w.floats(rewards_.data(), rewards_.numel());
+  w.bytes(actions_.data(), actions_.size() * sizeof(std::int64_t));
+  w.bytes(terminated_.data(), terminated_.size());
+  w.bytes(truncated_.data(), truncated_.size());
+}
+
+void ReplayBuffer::load(std::string_view in) {
+  ByteReader r(in, "replay buffer");
+  const std::int64_t capacity = r.i64(), obs_dim = r.i64();
+  DQN_CHECK(capacity == capacity_ && obs_dim == obs_dim_, "replay snapshot holds capacity ",
+            capacity, " x obs_dim ", obs_dim, ", this buffer is ", capacity_, " x ", obs_dim_,
+            ": resume with the run's own config");
+  const std::int64_t size = r.i64(), next = r.i64();
+  DQN_CHECK(size >= 0 && size <= capacity && next >= 0 && next < capacity,
+            "replay snapshot is corrupt (size ", size, ", next ", next, ")");
+  r.floats(obs_.data(), obs_.numel());
+  r.floats(next_obs_.data(), next_obs_.numel());
+  r.floats(rewards_.data(), rewards_.numel());
+  r.bytes(actions_.data(), actions_.size() * sizeof(std::int64_t));
+  r.bytes(terminated_.data(), terminated_.size());
+  r.bytes(truncated_.data(), truncated_.size());
+  r.expect_end();
+  size_ = size;
+  next_ = next;
+}
+
+}  // namespace dqn

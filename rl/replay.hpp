@@ -1,0 +1,56 @@
+// rl/replay.hpp: experience replay (Lin 1992; Mnih et al. 2015), preallocated circular storage
+// sampled uniformly from an explicit Rng.
+//
+// ReplayBuffer holds flat float observations (CartPole): obs, action, reward, next obs,
+// terminated, truncated. The next observation of a transition that ended an episode is the
+// episode's true final observation, never the next episode's first one (that is what lets a
+// truncated transition bootstrap correctly).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/rng.hpp"
+#include "core/tensor.hpp"
+
+namespace dqn {
+
+// A sampled minibatch; its buffers are reused from one sample to the next.
+struct Batch {
+  Tensor obs, next_obs;                // (B, obs_dim)
+  TensorU8 frames, next_frames;        // (B, 4, 84, 84) for frame replay
+  std::vector<std::int64_t> actions;   // (B)
+  Tensor rewards;                      // (B)
+  Tensor terminated;                   // (B), 1.0 where the episode terminated (no bootstrap)
+  std::int64_t size = 0;
+};
+
+class ReplayBuffer {
+ public:
+  ReplayBuffer(std::int64_t capacity, std::int64_t obs_dim);
+
+  void add(const float* obs, std::int64_t action, float reward, const float* next_obs,
+           bool terminated, bool truncated);
+  // Draws batch_size indices uniformly (with replacement) from the stored transitions.
+  void sample(std::int64_t batch_size, Rng& rng, Batch& out) const;
+
+  std::int64_t size() const { return size_; }
+  std::int64_t capacity() const { return capacity_; }
+  std::int64_t obs_dim() const { return obs_dim_; }
+  bool truncated(std::int64_t i) const { return truncated_[i] != 0; }
+  std::int64_t bytes_per_transition() const;
+
+  // Raw contents for run snapshots (resume continues bit-exactly).
+  void save(std::string& out) const;
+  void load(std::string_view in);
+
+ private:
+  std::int64_t capacity_, obs_dim_;
+  std::int64_t size_ = 0, next_ = 0;
+  Tensor obs_, next_obs_, rewards_;
+  std::vector<std::int64_t> actions_;
+  std::vector<std::uint8_t> terminated_, truncated_;
+};
+
+}  // namespace dqn

@@ -1,0 +1,385 @@
+// rl/trainer.cpp: the training loop, evaluation, metrics and run snapshots.
+#include "rl/trainer.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "core/parallel.hpp"
+#include "nn/checkpoint.hpp"
+#include "rl/serialize.hpp"
+
+namespace dqn {
+namespace {
+
+// Rng streams split from the run's seed: one each for the env, exploration, replay sampling,
+// network initialisation and evaluation, so changing one consumer never shifts another.
+enum Stream : std::uint64_t { kEnvStream = 1, kActStream, kReplayStream, kInitStream, kEvalStream };
+// Evaluation episodes use env seeds far from training's, so the policy is scored on starts the
+// run never trained on. Periodic evaluations and the final one use disjoint ranges too.
+constexpr std::uint64_t kEvalSeedBase = 1'000'000'000ULL;
+constexpr std::uint64_t kFinalEvalSeedBase = 2'000'000'000ULL;
+constexpr std::size_t kRecentEpisodes = 20;  // the "recent mean return" of progress lines
+constexpr char kSnapshotMagic[] = "DQNSNAP1";
+
+double now_seconds() {
+  using clock = std::chrono::steady_clock;
+  return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+}
+
+std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+void write_params(ByteWriter& w, const QNetwork& net) {
+  for (const auto& p : net.parameters()) w.floats(p.variable->value.data(), p.variable->value.numel());
+}
+void read_params(ByteReader& r, QNetwork& net) {
+  for (const auto& p : net.parameters()) r.floats(p.variable->value.data(), p.variable->value.numel());
+}
+
+}  // namespace
+
+EnvOptions env_options_for(const Config& config) {
+  EnvOptions options;
+  options.noop_max = config.noop_max;
+  options.clip_rewards = config.clip_rewards;
+  return options;
+}
+
+NetworkSpec network_spec_for(const Config& config, const Env& env) {
+  NetworkSpec spec;
+  const Shape obs = env.observation_shape();
+  spec.kind = env.observation_is_u8() ? NetworkKind::kNatureCnn : NetworkKind::kMlp;
+  spec.observation_shape.assign(obs.dims.begin(), obs.dims.begin() + obs.rank);
+  spec.num_actions = env.num_actions();
+  spec.hidden = config.hidden;
+  spec.dueling = config.dueling;
+  return spec;
+}
+
+EvalResult evaluate(QNetwork& net, Env& env, std::int64_t episodes, std::uint64_t first_seed,
+                    double epsilon, Rng& rng) {
+  EvalResult result;
+  Tensor q;
+  result.episodes = episodes;
+  if (episodes <= 0) return result;
+  double sum = 0, sum_sq = 0;
+  result.min = 1e300;
+  result.max = -1e300;
+  for (std::int64_t e = 0; e < episodes; ++e) {
+    env.reset(first_seed + static_cast<std::uint64_t>(e));
+    double score = 0;
+    while (true) {
+      // Epsilon-greedy with the same draw order as DqnAgent::act.
+      std::int64_t action;
+      if (rng.uniform_double() < epsilon) action = rng.uniform_int(0, env.num_actions());
+      else if (env.observation_is_u8()) action = greedy_action(net, env.observation_u8(), q);
+      else action = greedy_action(net, env.observation_f32(), q);
+      const StepResult r = env.step(action);
+      score += r.raw_reward;
+      if (r.terminated || r.truncated) break;
+    }
+    sum += score;
+    sum_sq += score * score;
+    result.min = std::min(result.min, score);
+    result.max = std::max(result.max, score);
+  }
+  result.mean = sum / static_cast<double>(episodes);
+  result.std = std::sqrt(std::max(0.0, sum_sq / static_cast<double>(episodes) - result.mean * result.mean));
+  return result;
+}
+
+Trainer::Trainer(const Config& config, const std::string& out_dir) : Trainer(config, out_dir, false) {}
+
+Trainer::Trainer(const Config& config, const std::string& out_dir, bool resuming)
+    : config_(config), out_dir_(out_dir) {
+  config_.validate();
+  set_num_threads(config_.threads);
+  const Rng root(config_.seed);
+  act_rng_ = root.split(kActStream);
+  replay_rng_ = root.split(kReplayStream);
+  eval_rng_ = root.split(kEvalStream);
+  Rng init_rng = root.split(kInitStream);
+
+  env_ = make_env(config_.env, env_options_for(config_));
+  eval_env_ = make_env(config_.env, env_options_for(config_));
+  DQN_CHECK(!env_->observation_is_u8(), "train: env '", config_.env, "' has pixel observations; "
+            "training from pixels needs the frame replay buffer, which is not built yet");
+  const NetworkSpec spec = network_spec_for(config_, *env_);
+  agent_ = std::make_unique<DqnAgent>(spec, config_, init_rng);
+  best_ = std::make_unique<QNetwork>(spec, init_rng);
+  best_->copy_from(agent_->online());
+  replay_ = std::make_unique<ReplayBuffer>(config_.buffer_size, spec.observation_shape[0]);
+  obs_.resize(static_cast<std::size_t>(spec.observation_shape[0]));
+
+  if (!out_dir_.empty()) {
+    std::filesystem::create_directories(out_dir_);
+    const auto mode = resuming ? std::ios::app : std::ios::trunc;
+    metrics_.open(out_dir_ + "/metrics.jsonl", mode);
+    timing_.open(out_dir_ + "/timing.jsonl", mode);
+    DQN_CHECK(metrics_.good() && timing_.good(), "train: cannot write into '", out_dir_,
+              "'; check the folder's permissions");
+    if (!resuming) {
+      std::ofstream(out_dir_ + "/config.txt") << config_.to_text();
+    }
+  }
+  if (!resuming) {
+    env_->reset(root.split(kEnvStream).next_u64());
+    start_episode();
+  }
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::start_episode() {
+  const float* o = env_->observation_f32();
+  std::copy(o, o + obs_.size(), obs_.begin());
+  episode_return_ = 0;
+  episode_length_ = 0;
+}
+
+TrainResult Trainer::run(std::int64_t stop_at_step) {
+  const double start = now_seconds();
+  const std::int64_t start_step = step_;
+  const double wall_before = wall_seconds_;
+  auto limit_reached = [&] {
+    return step_ >= config_.total_steps ||
+           (config_.max_episodes > 0 && episodes_ >= config_.max_episodes);
+  };
+  while (!limit_reached()) {
+    if ((stop_at_step > 0 && step_ >= stop_at_step) || (stop_ && stop_->load())) {
+      wall_seconds_ = wall_before + now_seconds() - start;
+      if (!out_dir_.empty()) save_snapshot(out_dir_ + "/snapshot.bin");
+      TrainResult paused;
+      paused.env_steps = step_;
+      paused.episodes = episodes_;
+      paused.updates = updates_;
+      paused.wall_seconds = wall_seconds_;
+      return paused;
+    }
+    // select -> step -> store
+    const double epsilon = linear_epsilon(config_.epsilon_start, config_.epsilon_end,
+                                          config_.epsilon_steps, step_);
+    const std::int64_t action = agent_->act(obs_.data(), epsilon, act_rng_);
+    const StepResult r = env_->step(action);
+    // After a final step the env still shows that episode's last observation: the true s'.
+    const float* next_obs = env_->observation_f32();
+    replay_->add(obs_.data(), action, r.reward, next_obs, r.terminated, r.truncated);
+    std::copy(next_obs, next_obs + obs_.size(), obs_.begin());
+    episode_return_ += r.raw_reward;
+    ++episode_length_;
+    ++step_;
+    if (r.terminated || r.truncated) {
+      log_episode(episode_return_, episode_length_);
+      env_->reset();
+      start_episode();
+    }
+    // train
+    if (step_ >= config_.learning_starts && step_ % config_.train_freq == 0 &&
+        replay_->size() >= config_.batch_size)
+      train_round();
+    if (config_.target_update_unit == TargetUnit::kEnvSteps &&
+        step_ % config_.target_update_interval == 0)
+      agent_->update_target();
+    // evaluate
+    if (config_.eval_interval > 0 && step_ % config_.eval_interval == 0) periodic_eval();
+    if (progress_ && step_ % config_.log_interval == 0) {
+      TrainProgress p;
+      p.step = step_;
+      p.total_steps = config_.total_steps;
+      p.episodes = episodes_;
+      p.epsilon = epsilon;
+      double sum = 0;
+      for (double x : recent_returns_) sum += x;
+      p.recent_return = recent_returns_.empty() ? 0 : sum / recent_returns_.size();
+      p.loss = last_stats_.loss;
+      const double elapsed = now_seconds() - start;
+      p.steps_per_second = elapsed > 0 ? (step_ - start_step) / elapsed : 0;
+      p.eta_seconds = p.steps_per_second > 0 ? (config_.total_steps - step_) / p.steps_per_second : 0;
+      p.last_eval = last_eval_;
+      progress_(p);
+      if (timing_.is_open())
+        timing_ << "{\"step\":" << step_ << ",\"wall\":" << json_number(wall_before + elapsed)
+                << ",\"steps_per_second\":" << json_number(p.steps_per_second) << "}\n";
+    }
+  }
+  wall_seconds_ = wall_before + now_seconds() - start;
+  return finish();
+}
+
+void Trainer::train_round() {
+  for (std::int64_t g = 0; g < config_.gradient_steps; ++g) {
+    replay_->sample(config_.batch_size, replay_rng_, batch_);
+    try {
+      last_stats_ = agent_->update(batch_);
+    } catch (const Error& e) {
+      throw_error("step ", step_, " (update ", updates_ + 1, "): ", e.what(),
+                  "; the last good checkpoint is kept");
+    }
+    ++updates_;
+    if (config_.target_update_unit == TargetUnit::kUpdates &&
+        updates_ % config_.target_update_interval == 0)
+      agent_->update_target();
+  }
+}
+
+void Trainer::periodic_eval() {
+  const EvalResult e = evaluate(agent_->online(), *eval_env_, config_.eval_episodes,
+                                kEvalSeedBase + static_cast<std::uint64_t>(evals_) * 1000,
+                                config_.eval_epsilon, eval_rng_);
+  ++evals_;
+  last_eval_ = e.mean;
+  // Keep the latest of tied best evaluations: a later network that scores as well has usually
+  // seen more data.
+  if (e.mean >= best_eval_) {
+    best_eval_ = e.mean;
+    best_eval_step_ = step_;
+    best_->copy_from(agent_->online());
+  }
+  if (metrics_.is_open())
+    metrics_ << "{\"type\":\"eval\",\"step\":" << step_ << ",\"mean\":" << json_number(e.mean)
+             << ",\"std\":" << json_number(e.std) << ",\"min\":" << json_number(e.min)
+             << ",\"max\":" << json_number(e.max) << ",\"episodes\":" << e.episodes << "}\n";
+}
+
+void Trainer::log_episode(double ret, std::int64_t length) {
+  ++episodes_;
+  recent_returns_.push_back(ret);
+  if (recent_returns_.size() > kRecentEpisodes) recent_returns_.pop_front();
+  if (!metrics_.is_open()) return;
+  metrics_ << "{\"type\":\"episode\",\"step\":" << step_ << ",\"episode\":" << episodes_
+           << ",\"return\":" << json_number(ret) << ",\"length\":" << length
+           << ",\"epsilon\":"
+           << json_number(linear_epsilon(config_.epsilon_start, config_.epsilon_end,
+                                         config_.epsilon_steps, step_))
+           << ",\"loss\":" << json_number(last_stats_.loss)
+           << ",\"mean_q\":" << json_number(last_stats_.mean_q)
+           << ",\"grad_norm\":" << json_number(last_stats_.grad_norm)
+           << ",\"updates\":" << updates_ << "}\n";
+}
+
+TrainResult Trainer::finish() {
+  TrainResult result;
+  // The returned policy: the best periodic evaluation's network, or the last one without
+  // periodic evaluation.
+  if (config_.eval_interval > 0 && evals_ > 0) agent_->online().copy_from(*best_);
+  Rng final_rng = Rng(config_.seed).split(kEvalStream + 100);
+  result.final_eval = evaluate(agent_->online(), *eval_env_, config_.final_eval_episodes,
+                               kFinalEvalSeedBase, config_.eval_epsilon, final_rng);
+  result.best_eval = evals_ > 0 ? best_eval_ : result.final_eval.mean;
+  result.best_eval_step = best_eval_step_;
+  result.env_steps = step_;
+  result.episodes = episodes_;
+  result.updates = updates_;
+  result.wall_seconds = wall_seconds_;
+  result.finished = true;
+  if (metrics_.is_open())
+    metrics_ << "{\"type\":\"summary\",\"env_steps\":" << step_ << ",\"episodes\":" << episodes_
+             << ",\"updates\":" << updates_ << ",\"best_eval\":" << json_number(result.best_eval)
+             << ",\"best_eval_step\":" << best_eval_step_
+             << ",\"final_eval_mean\":" << json_number(result.final_eval.mean)
+             << ",\"final_eval_std\":" << json_number(result.final_eval.std)
+             << ",\"final_eval_episodes\":" << result.final_eval.episodes << "}\n";
+  if (timing_.is_open())
+    timing_ << "{\"type\":\"summary\",\"wall\":" << json_number(wall_seconds_) << "}\n";
+  if (!out_dir_.empty()) {
+    CheckpointMeta meta;
+    meta.set("env", config_.env);
+    meta.set("env_steps", std::to_string(step_));
+    meta.set("final_eval_mean", json_number(result.final_eval.mean));
+    meta.set("config", config_.to_text());
+    save_checkpoint(out_dir_ + "/model.dqn", agent_->online(), &agent_->optimizer(), meta);
+  }
+  metrics_.flush();
+  timing_.flush();
+  return result;
+}
+
+// ---------------------------------------------------------------- snapshots
+
+void Trainer::save_snapshot(const std::string& path) const {
+  std::string bytes;
+  ByteWriter w(bytes);
+  w.bytes(kSnapshotMagic, 8);
+  w.str(config_.to_text());
+  for (const std::int64_t v : {step_, episodes_, updates_, evals_, episode_length_, best_eval_step_})
+    w.i64(v);
+  for (const double v : {episode_return_, best_eval_, last_eval_, wall_seconds_}) w.f64(v);
+  w.f64(last_stats_.loss);
+  w.f64(last_stats_.mean_q);
+  w.f64(last_stats_.grad_norm);
+  w.u64(recent_returns_.size());
+  for (double x : recent_returns_) w.f64(x);
+  for (const Rng* rng : {&act_rng_, &replay_rng_, &eval_rng_})
+    for (std::uint64_t word : rng->state()) w.u64(word);
+  std::string env_state;
+  env_->save_state(env_state);
+  w.str(env_state);
+  w.floats(obs_.data(), static_cast<std::int64_t>(obs_.size()));
+  write_params(w, agent_->online());
+  write_params(w, agent_->target());
+  write_params(w, *best_);
+  const Adam& adam = agent_->optimizer();
+  w.i64(adam.steps());
+  for (const Tensor& m : adam.first_moments()) w.floats(m.data(), m.numel());
+  for (const Tensor& v : adam.second_moments()) w.floats(v.data(), v.numel());
+  std::string replay;
+  replay_->save(replay);
+  w.str(replay);
+  write_file_atomically(path, bytes);
+}
+
+void Trainer::load_snapshot(const std::string& path) {
+  const std::string bytes = read_file(path);
+  ByteReader r(bytes, "run snapshot");
+  char magic[8];
+  r.bytes(magic, 8);
+  DQN_CHECK(std::string_view(magic, 8) == std::string_view(kSnapshotMagic, 8), "'", path,
+            "' is not a dqn run snapshot");
+  const std::string config_text = r.str();
+  DQN_CHECK(config_text == config_.to_text(), "run snapshot '", path,
+            "' was written with a different config than ", out_dir_, "/config.txt");
+  for (std::int64_t* v : {&step_, &episodes_, &updates_, &evals_, &episode_length_, &best_eval_step_})
+    *v = r.i64();
+  for (double* v : {&episode_return_, &best_eval_, &last_eval_, &wall_seconds_}) *v = r.f64();
+  last_stats_.loss = static_cast<float>(r.f64());
+  last_stats_.mean_q = static_cast<float>(r.f64());
+  last_stats_.grad_norm = static_cast<float>(r.f64());
+  const std::uint64_t recent = r.u64();
+  DQN_CHECK(recent <= kRecentEpisodes, "run snapshot is corrupt (recent returns ", recent, ")");
+  recent_returns_.clear();
+  for (std::uint64_t i = 0; i < recent; ++i) recent_returns_.push_back(r.f64());
+  for (Rng* rng : {&act_rng_, &replay_rng_, &eval_rng_}) {
+    Rng::State s;
+    for (auto& word : s) word = r.u64();
+    rng->set_state(s);
+  }
+  env_->load_state(r.str());
+  r.floats(obs_.data(), static_cast<std::int64_t>(obs_.size()));
+  read_params(r, agent_->online());
+  read_params(r, agent_->target());
+  read_params(r, *best_);
+  Adam& adam = agent_->optimizer();
+  adam.set_steps(r.i64());
+  for (Tensor& m : adam.first_moments()) r.floats(m.data(), m.numel());
+  for (Tensor& v : adam.second_moments()) r.floats(v.data(), v.numel());
+  replay_->load(r.str());
+  r.expect_end();
+}
+
+std::unique_ptr<Trainer> Trainer::resume(const std::string& out_dir) {
+  Config config;
+  config.load_file(out_dir + "/config.txt");
+  std::unique_ptr<Trainer> t(new Trainer(config, out_dir, true));
+  t->load_snapshot(out_dir + "/snapshot.bin");
+  return t;
+}
+
+}  // namespace dqn

@@ -1,0 +1,119 @@
+// No allocation in steady state: once a training step has run, later steps of the same shapes
+// reuse every buffer. This binary replaces the global operator new (all its forms) with a
+// counting one, which is why it is a test executable of its own.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "nn/optim.hpp"
+#include "rl/agent.hpp"
+
+namespace {
+std::atomic<long> g_allocations{0};
+
+void* counted_alloc(std::size_t size, std::size_t alignment) {
+  ++g_allocations;
+  if (size == 0) size = 1;
+  void* p = alignment > alignof(std::max_align_t)
+                ? std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment)
+                : std::malloc(size);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+}  // namespace
+
+void* operator new(std::size_t size) { return counted_alloc(size, 0); }
+void* operator new[](std::size_t size) { return counted_alloc(size, 0); }
+void* operator new(std::size_t size, std::align_val_t a) {
+  return counted_alloc(size, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t size, std::align_val_t a) {
+  return counted_alloc(size, static_cast<std::size_t>(a));
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+using namespace dqn;
+
+namespace {
+
+Batch make_batch(const NetworkSpec& spec, std::int64_t n) {
+  Batch b;
+  b.size = n;
+  Rng rng(3);
+  if (spec.kind == NetworkKind::kMlp) {
+    b.obs.resize(Shape{n, spec.observation_shape[0]});
+    b.next_obs.resize(Shape{n, spec.observation_shape[0]});
+    for (std::int64_t i = 0; i < b.obs.numel(); ++i) {
+      b.obs[i] = rng.uniform_float();
+      b.next_obs[i] = rng.uniform_float();
+    }
+  } else {
+    b.frames.resize(Shape{n, 4, 84, 84});
+    b.next_frames.resize(Shape{n, 4, 84, 84});
+    for (std::int64_t i = 0; i < b.frames.numel(); ++i) {
+      b.frames[i] = static_cast<std::uint8_t>(rng.below(256));
+      b.next_frames[i] = static_cast<std::uint8_t>(rng.below(256));
+    }
+  }
+  b.rewards.resize(Shape{n});
+  b.terminated.resize(Shape{n});
+  b.actions.assign(n, 1);
+  return b;
+}
+
+long allocations_in_steps_after_the_first(const NetworkSpec& spec, std::int64_t batch, int steps) {
+  Config config = make_preset("cartpole");  // Double DQN: the most forward passes per update
+  Rng rng(1);
+  DqnAgent agent(spec, config, rng);
+  const Batch b = make_batch(spec, batch);
+  agent.update(b);
+  agent.update_target();
+  const long before = g_allocations.load();
+  for (int i = 0; i < steps; ++i) {
+    agent.update(b);
+    agent.update_target();
+  }
+  return g_allocations.load() - before;
+}
+
+}  // namespace
+
+TEST_CASE("MLP updates 2..N allocate nothing") {
+  NetworkSpec spec;  // 4-256-256-2
+  CHECK(allocations_in_steps_after_the_first(spec, 64, 20) == 0);
+}
+
+TEST_CASE("Nature CNN updates 2..N allocate nothing") {
+  NetworkSpec spec;
+  spec.kind = NetworkKind::kNatureCnn;
+  spec.observation_shape = {4, 84, 84};
+  spec.num_actions = 6;
+  CHECK(allocations_in_steps_after_the_first(spec, 8, 3) == 0);
+}
+
+TEST_CASE("the greedy action path allocates nothing after its first call") {
+  NetworkSpec spec;
+  Config config = make_preset("cartpole");
+  Rng rng(1);
+  DqnAgent agent(spec, config, rng);
+  const float obs[4] = {0.1f, 0.2f, 0.3f, 0.4f};
+  agent.greedy(obs);
+  const long before = g_allocations.load();
+  for (int i = 0; i < 100; ++i) agent.greedy(obs);
+  CHECK(g_allocations.load() - before == 0);
+}
+
+TEST_CASE("the counting allocator sees allocations, so the zeros above mean something") {
+  const long before = g_allocations.load();
+  Tensor t(Shape{16});
+  CHECK(g_allocations.load() - before >= 1);
+}

@@ -1,0 +1,148 @@
+// Tests for nn/module.hpp and nn/qnetwork.hpp: PyTorch's parameter names and initialisation
+// bounds, tape and tape-free paths agreeing, dueling, target-network updates, shape errors.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "nn/qnetwork.hpp"
+
+using namespace dqn;
+
+namespace {
+NetworkSpec cnn_spec(bool dueling = false) {
+  NetworkSpec s;
+  s.kind = NetworkKind::kNatureCnn;
+  s.observation_shape = {4, 84, 84};
+  s.num_actions = 6;
+  s.dueling = dueling;
+  return s;
+}
+}  // namespace
+
+TEST_CASE("the MLP's parameters carry the names and shapes of the seed's PyTorch Sequential") {
+  Rng rng(1);
+  QNetwork net(NetworkSpec{}, rng);
+  std::vector<std::string> names;
+  for (const auto& p : net.parameters()) names.push_back(p.name + " " + p.variable->value.shape().str());
+  CHECK(names == std::vector<std::string>{"net.0.weight (256,4)", "net.0.bias (256)",
+                                          "net.2.weight (256,256)", "net.2.bias (256)",
+                                          "net.4.weight (2,256)", "net.4.bias (2)"});
+  CHECK(net.parameter_count() == 4 * 256 + 256 + 256 * 256 + 256 + 256 * 2 + 2);
+}
+
+TEST_CASE("the Nature CNN has the layers of Mnih et al. 2015 and 1,687,206 parameters for 6 actions") {
+  Rng rng(1);
+  QNetwork net(cnn_spec(), rng);
+  std::vector<std::string> names;
+  for (const auto& p : net.parameters()) names.push_back(p.name + " " + p.variable->value.shape().str());
+  CHECK(names == std::vector<std::string>{
+                     "net.0.weight (32,4,8,8)", "net.0.bias (32)", "net.2.weight (64,32,4,4)",
+                     "net.2.bias (64)", "net.4.weight (64,64,3,3)", "net.4.bias (64)",
+                     "net.7.weight (512,3136)", "net.7.bias (512)", "net.9.weight (6,512)",
+                     "net.9.bias (6)"});
+  // 8,224 + 32,832 + 36,928 + 1,606,144 + 3,078.
+  CHECK(net.parameter_count() == 1687206);
+}
+
+TEST_CASE("initialisation stays within PyTorch's +-1/sqrt(fan_in) and uses the whole range") {
+  Rng rng(2);
+  QNetwork net(NetworkSpec{}, rng);
+  const Variable& w = *net.parameters()[2].variable;  // net.2.weight, fan_in 256
+  const float bound = 1.0f / 16.0f;
+  float lo = 1, hi = -1;
+  for (std::int64_t i = 0; i < w.value.numel(); ++i) {
+    lo = std::min(lo, w.value[i]);
+    hi = std::max(hi, w.value[i]);
+  }
+  CHECK(lo >= -bound);
+  CHECK(hi <= bound);
+  CHECK(lo < -0.99f * bound);
+  CHECK(hi > 0.99f * bound);
+}
+
+TEST_CASE("tape forward and tape-free inference agree, for the MLP and the dueling CNN") {
+  Rng rng(3);
+  {
+    NetworkSpec spec;
+    spec.dueling = true;
+    QNetwork net(spec, rng);
+    Tensor obs(Shape{5, 4});
+    for (std::int64_t i = 0; i < obs.numel(); ++i) obs[i] = rng.uniform_float();
+    Tape tape;
+    const Value q = net.forward(tape, obs.view());
+    Tensor q2;
+    net.infer(obs.view(), q2);
+    REQUIRE(q2.shape() == Shape{5, 2});
+    for (std::int64_t i = 0; i < 10; ++i) CHECK(q2[i] == doctest::Approx(tape.view(q)[i]).epsilon(1e-5));
+  }
+  {
+    QNetwork net(cnn_spec(true), rng);
+    TensorU8 frames(Shape{2, 4, 84, 84});
+    for (std::int64_t i = 0; i < frames.numel(); ++i) frames[i] = static_cast<std::uint8_t>(rng.below(256));
+    Tape tape;
+    const Value q = net.forward(tape, frames.view());
+    Tensor q2;
+    net.infer(frames.view(), q2);
+    REQUIRE(q2.shape() == Shape{2, 6});
+    for (std::int64_t i = 0; i < 12; ++i) CHECK(q2[i] == doctest::Approx(tape.view(q)[i]).epsilon(1e-4));
+  }
+}
+
+TEST_CASE("dueling Q-values have advantages centred on each row's mean") {
+  Rng rng(4);
+  NetworkSpec spec;
+  spec.dueling = true;
+  spec.num_actions = 3;
+  QNetwork net(spec, rng);
+  // Q = V + A - mean(A), so mean_a Q = V: compare with the value head alone.
+  Tensor obs(Shape{1, 4});
+  obs[0] = 0.3f;
+  Tape tape;
+  const Value q = net.forward(tape, obs.view());
+  CHECK(net.parameters().back().name == "advantage.0.bias");
+  const ConstTensorView qv = tape.view(q);
+  const float mean_q = (qv[0] + qv[1] + qv[2]) / 3.0f;
+  // The value head is the only path to V: check mean Q moves 1:1 with the value bias.
+  Variable& value_bias = *net.parameters()[net.parameters().size() - 3].variable;
+  CHECK(net.parameters()[net.parameters().size() - 3].name == "value.0.bias");
+  value_bias.value[0] += 1.0f;
+  tape.reset();
+  const Value q_shifted = net.forward(tape, obs.view());
+  const ConstTensorView qs = tape.view(q_shifted);
+  CHECK((qs[0] + qs[1] + qs[2]) / 3.0f == doctest::Approx(mean_q + 1.0f));
+}
+
+TEST_CASE("hard copy and Polyak averaging of the target network") {
+  Rng rng(5);
+  QNetwork online(NetworkSpec{}, rng), target(NetworkSpec{}, rng);
+  const float before_online = online.parameters()[0].variable->value[0];
+  const float before_target = target.parameters()[0].variable->value[0];
+  target.polyak_from(online, 0.25f);
+  CHECK(target.parameters()[0].variable->value[0] ==
+        doctest::Approx(0.25f * before_online + 0.75f * before_target));
+  target.copy_from(online);
+  for (std::size_t i = 0; i < online.parameters().size(); ++i) {
+    const Tensor& a = online.parameters()[i].variable->value;
+    const Tensor& b = target.parameters()[i].variable->value;
+    for (std::int64_t k = 0; k < a.numel(); ++k) REQUIRE(a[k] == b[k]);
+  }
+  NetworkSpec other;
+  other.hidden = {128};
+  QNetwork small(other, rng);
+  CHECK_THROWS_WITH_AS(target.copy_from(small), doctest::Contains("mlp 4-128-2"), Error);
+}
+
+TEST_CASE("bad specs and bad inputs are refused with the expected and the given shape") {
+  Rng rng(6);
+  NetworkSpec bad;
+  bad.hidden = {};
+  CHECK_THROWS_WITH_AS(QNetwork(bad, rng), doctest::Contains("at least one hidden layer"), Error);
+  QNetwork net(NetworkSpec{}, rng);
+  Tensor wrong(Shape{3, 5});
+  Tape tape;
+  CHECK_THROWS_WITH_AS(net.forward(tape, wrong.view()), doctest::Contains("(3,5)"), Error);
+  Tensor q;
+  CHECK_THROWS_WITH_AS(net.infer(wrong.view(), q), doctest::Contains("expected input (N,4)"), Error);
+}

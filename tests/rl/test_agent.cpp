@@ -1,0 +1,102 @@
+// Tests for rl/agent.hpp: hand-computed TD targets (the termination/truncation trap), Double
+// DQN's target, the epsilon schedule, and one update step.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "rl/agent.hpp"
+
+using namespace dqn;
+
+TEST_CASE("TD targets for an ongoing, a terminated and a truncated transition") {
+  // gamma 0.9, next-state values 10 for all three.
+  const float rewards[] = {1.0f, 1.0f, 1.0f};
+  // Only termination cuts the bootstrap. The truncated transition (time limit) is stored with
+  // terminated = 0, so it bootstraps exactly like the ongoing one.
+  const float terminated[] = {0.0f, 1.0f, 0.0f};
+  const float next_values[] = {10.0f, 10.0f, 10.0f};
+  float y[3];
+  td_targets(y, rewards, terminated, next_values, 3, 0.9f);
+  CHECK(y[0] == doctest::Approx(1.0f + 0.9f * 10.0f));  // 10
+  CHECK(y[1] == 1.0f);                                 // terminal: reward only
+  CHECK(y[2] == doctest::Approx(10.0f));                // truncated: bootstraps
+}
+
+TEST_CASE("DQN takes the target network's max, Double DQN the target's value of the online argmax") {
+  // Two transitions, three actions.
+  const float q_target[] = {1.0f, 5.0f, 3.0f,  //
+                            2.0f, 0.0f, 7.0f};
+  const float q_online[] = {9.0f, 0.0f, 1.0f,  // online prefers action 0
+                            0.0f, 4.0f, 3.0f};  // online prefers action 1
+  float v[2];
+  next_state_values(v, q_target, nullptr, 2, 3);
+  CHECK(v[0] == 5.0f);
+  CHECK(v[1] == 7.0f);
+  next_state_values(v, q_target, q_online, 2, 3);
+  CHECK(v[0] == 1.0f);  // Q_target(s', argmax online = 0)
+  CHECK(v[1] == 0.0f);  // Q_target(s', argmax online = 1)
+}
+
+TEST_CASE("the linear epsilon schedule hits its ends and stays flat after") {
+  CHECK(linear_epsilon(1.0, 0.01, 10000, 0) == 1.0);
+  CHECK(linear_epsilon(1.0, 0.01, 10000, 5000) == doctest::Approx(0.505));
+  CHECK(linear_epsilon(1.0, 0.01, 10000, 10000) == doctest::Approx(0.01));
+  CHECK(linear_epsilon(1.0, 0.01, 10000, 99999) == doctest::Approx(0.01));
+}
+
+TEST_CASE("an update on a fixed batch lowers the loss on that batch") {
+  Config config = make_preset("cartpole");
+  config.lr = 1e-3;
+  NetworkSpec spec;
+  spec.hidden = {32, 32};
+  Rng rng(5);
+  DqnAgent agent(spec, config, rng);
+  Batch batch;
+  const std::int64_t n = 16;
+  batch.obs.resize(Shape{n, 4});
+  batch.next_obs.resize(Shape{n, 4});
+  batch.rewards.resize(Shape{n});
+  batch.terminated.resize(Shape{n});
+  batch.actions.resize(n);
+  batch.size = n;
+  for (std::int64_t i = 0; i < n * 4; ++i) {
+    batch.obs[i] = static_cast<float>(rng.uniform(-1.0, 1.0));
+    batch.next_obs[i] = static_cast<float>(rng.uniform(-1.0, 1.0));
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    batch.rewards[i] = 1.0f;
+    batch.terminated[i] = 1.0f;  // targets = 1 exactly: a fixed regression problem
+    batch.actions[i] = i % 2;
+  }
+  const UpdateStats first = agent.update(batch);
+  UpdateStats last = first;
+  for (int i = 0; i < 50; ++i) last = agent.update(batch);
+  CHECK(std::isfinite(first.loss));
+  CHECK(last.loss < 0.5f * first.loss);
+  CHECK(first.grad_norm > 0.0f);
+}
+
+TEST_CASE("a non-finite reward stops the update with an error naming the quantity") {
+  Config config = make_preset("cartpole");
+  NetworkSpec spec;
+  spec.hidden = {8};
+  Rng rng(1);
+  DqnAgent agent(spec, config, rng);
+  Batch batch;
+  batch.obs.resize(Shape{2, 4});
+  batch.next_obs.resize(Shape{2, 4});
+  batch.rewards.resize(Shape{2});
+  batch.terminated.resize(Shape{2});
+  batch.actions = {0, 1};
+  batch.size = 2;
+  batch.rewards[0] = std::nanf("");
+  const Tensor before = agent.online().parameters()[0].variable->value.clone();
+  try {
+    agent.update(batch);
+    FAIL("expected an Error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("loss") != std::string::npos);
+  }
+  const Tensor& after = agent.online().parameters()[0].variable->value;
+  for (std::int64_t i = 0; i < after.numel(); ++i) CHECK(after[i] == before[i]);
+}

@@ -1,0 +1,85 @@
+// Tests for rl/replay.hpp: circular storage, true final observations, uniform sampling.
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "rl/replay.hpp"
+
+using namespace dqn;
+
+TEST_CASE("the buffer overwrites its oldest transition once full") {
+  ReplayBuffer buffer(3, 1);
+  for (int i = 0; i < 5; ++i) {
+    const float o = static_cast<float>(i), n = o + 0.5f;
+    buffer.add(&o, i, static_cast<float>(i), &n, false, false);
+  }
+  CHECK(buffer.size() == 3);
+  Batch batch;
+  Rng rng(1);
+  std::vector<int> seen(5, 0);
+  for (int k = 0; k < 100; ++k) {
+    buffer.sample(4, rng, batch);
+    for (std::int64_t b = 0; b < 4; ++b) {
+      ++seen[batch.actions[b]];
+      CHECK(batch.obs[b] == static_cast<float>(batch.actions[b]));  // rows stay together
+      CHECK(batch.next_obs[b] == batch.obs[b] + 0.5f);
+    }
+  }
+  CHECK(seen[0] == 0);
+  CHECK(seen[1] == 0);
+  CHECK(seen[2] > 0);
+}
+
+TEST_CASE("a truncated transition keeps its true final observation and is not terminal") {
+  ReplayBuffer buffer(4, 2);
+  const float obs[] = {1, 2}, final_obs[] = {3, 4};
+  buffer.add(obs, 1, 1.0f, final_obs, /*terminated=*/false, /*truncated=*/true);
+  Batch batch;
+  Rng rng(2);
+  buffer.sample(1, rng, batch);
+  CHECK(batch.next_obs[0] == 3.0f);
+  CHECK(batch.next_obs[1] == 4.0f);
+  CHECK(batch.terminated[0] == 0.0f);
+  CHECK(buffer.truncated(0));
+}
+
+TEST_CASE("sampling is uniform over stored transitions (chi-square at a fixed seed)") {
+  constexpr int kSize = 50, kDraws = 100000;
+  ReplayBuffer buffer(kSize, 1);
+  for (int i = 0; i < kSize; ++i) {
+    const float o = 0;
+    buffer.add(&o, i, 0, &o, false, false);
+  }
+  std::vector<int> counts(kSize, 0);
+  Batch batch;
+  Rng rng(3);
+  for (int k = 0; k < kDraws / 100; ++k) {
+    buffer.sample(100, rng, batch);
+    for (std::int64_t a : batch.actions) ++counts[a];
+  }
+  const double expected = static_cast<double>(kDraws) / kSize;
+  double chi2 = 0;
+  for (int c : counts) chi2 += (c - expected) * (c - expected) / expected;
+  // 49 degrees of freedom: P(chi2 > 85.4) = 0.001.
+  CHECK(chi2 < 85.4);
+}
+
+TEST_CASE("save and load restore the buffer exactly, and a mismatched one is refused") {
+  ReplayBuffer a(8, 2);
+  for (int i = 0; i < 11; ++i) {
+    const float o[] = {static_cast<float>(i), 1}, n[] = {2, static_cast<float>(i)};
+    a.add(o, i % 2, 0.5f * i, n, i % 3 == 0, i % 5 == 0);
+  }
+  std::string blob;
+  a.save(blob);
+  ReplayBuffer b(8, 2);
+  b.load(blob);
+  Batch x, y;
+  Rng r1(9), r2(9);
+  a.sample(16, r1, x);
+  b.sample(16, r2, y);
+  for (std::int64_t i = 0; i < 32; ++i) CHECK(x.obs[i] == y.obs[i]);
+  ReplayBuffer wrong(4, 2);
+  CHECK_THROWS_AS(wrong.load(blob), Error);
+  CHECK_THROWS_AS(b.load(blob.substr(0, blob.size() / 2)), Error);
+}

@@ -1,0 +1,357 @@
+// tools/cli.cpp: the subcommands of `dqn`: train, resume, eval, play, info, trace, bench.
+#include "tools/cli.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include "envs/cartpole.hpp"
+#include "envs/trace.hpp"
+#include "nn/checkpoint.hpp"
+#include "rl/trainer.hpp"
+#include "tools/args.hpp"
+#include "tools/plot.hpp"
+
+namespace dqn::tools {
+namespace {
+
+constexpr const char* kSubcommands =
+    "train, resume, eval, play, info, trace, bench (and, through tools/dqn, test and build)";
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_sigint(int) { g_stop = true; }
+
+std::vector<std::int64_t> parse_int_list(const std::string& text, const std::string& what) {
+  std::vector<std::int64_t> values;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      std::size_t used = 0;
+      values.push_back(std::stoll(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw UsageError(what + ": expected comma-separated whole numbers, got '" + text + "'");
+    }
+  }
+  return values;
+}
+
+// ---------------------------------------------------------------- train / resume
+
+const std::vector<FlagSpec> kTrainFlags = {
+    {"env", true, "cartpole (default), breakout or pong"},
+    {"preset", true, "cartpole (default), seed or atari"},
+    {"config", true, "a config file of 'key = value' lines (a run's config.txt)"},
+    {"set", true, "key=value, overrides the preset and the file; repeatable"},
+    {"seed", true, "the run's seed (default 1)"},
+    {"threads", true, "threads for the kernels (default 1)"},
+    {"steps", true, "total env steps (the config's total_steps)"},
+    {"out", true, "the run folder (default runs/<env>-<preset>-seed<seed>)"},
+    {"help", false, "this text, and every config key"},
+};
+
+Config config_from_args(const Args& args) {
+  const std::string env = args.get("env");
+  std::string preset = args.get("preset");
+  if (preset.empty()) preset = (env == "breakout" || env == "pong") ? "atari" : "cartpole";
+  Config c;
+  try {
+    c = make_preset(preset, env);
+    if (args.has("config")) c.load_file(args.get("config"));
+    for (const std::string& kv : args.all("set")) {
+      const auto eq = kv.find('=');
+      if (eq == std::string::npos)
+        throw UsageError("dqn train: --set needs key=value, got '" + kv + "'");
+      c.set(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    if (args.has("seed")) c.set("seed", args.get("seed"));
+    if (args.has("threads")) c.set("threads", args.get("threads"));
+    if (args.has("steps")) c.set("total_steps", args.get("steps"));
+    if (!env.empty()) c.set("env", env);
+    c.validate();
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    throw UsageError(std::string("dqn train: ") + e.what());
+  }
+  return c;
+}
+
+int run_training(Trainer& trainer, const std::string& out_dir, std::ostream& out) {
+  const Config& c = trainer.config();
+  const bool live = isatty(STDOUT_FILENO) && &out == &std::cout;
+  trainer.on_progress([&](const TrainProgress& p) {
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "step %9lld/%lld  episodes %6lld  return(last 20) %7.1f  eval %6.1f  eps %.3f  "
+                  "loss %.4f  %7.0f steps/s  ETA %4.0fs",
+                  static_cast<long long>(p.step), static_cast<long long>(p.total_steps),
+                  static_cast<long long>(p.episodes), p.recent_return, p.last_eval, p.epsilon,
+                  p.loss, p.steps_per_second, p.eta_seconds);
+    if (live) out << "\r" << line << std::flush;
+    else out << line << "\n";
+  });
+  g_stop = false;
+  trainer.set_stop_flag(&g_stop);
+  auto previous = std::signal(SIGINT, on_sigint);
+  const TrainResult r = trainer.run();
+  std::signal(SIGINT, previous);
+  if (live) out << "\n";
+  if (!r.finished) {
+    out << "stopped at env step " << r.env_steps << "; the run is saved. Continue it with:\n"
+        << "  ./tools/dqn resume " << out_dir << "\n";
+    return 0;
+  }
+  write_learning_curve(out_dir + "/metrics.jsonl", out_dir + "/learning_curve.svg",
+                       c.env + " (" + c.preset + " preset, seed " + std::to_string(c.seed) + ")");
+  char summary[512];
+  std::snprintf(summary, sizeof summary,
+                "done: %lld env steps, %lld episodes, %lld updates in %.1f s\n"
+                "best periodic evaluation %.1f (at step %lld); the returned policy scores "
+                "%.1f +- %.1f over %lld unseen episodes\n",
+                static_cast<long long>(r.env_steps), static_cast<long long>(r.episodes),
+                static_cast<long long>(r.updates), r.wall_seconds, r.best_eval,
+                static_cast<long long>(r.best_eval_step), r.final_eval.mean, r.final_eval.std,
+                static_cast<long long>(r.final_eval.episodes));
+  out << summary << "model: " << out_dir << "/model.dqn\n"
+      << "curve: " << out_dir << "/learning_curve.svg\n"
+      << "metrics: " << out_dir << "/metrics.jsonl\n"
+      << "evaluate it: ./tools/dqn eval " << out_dir << "/model.dqn\n";
+  return 0;
+}
+
+int cmd_train(int argc, char** argv, std::ostream& out) {
+  const Args args(argc, argv, 2, kTrainFlags, "train");
+  if (args.has("help")) {
+    out << usage_text("train", "[options]", kTrainFlags) << "config keys (--set key=value):\n";
+    const Config defaults;
+    std::istringstream text(defaults.to_text());
+    std::string line;
+    std::getline(text, line);  // the header comment
+    while (std::getline(text, line)) out << "  " << line << "\n";
+    return 0;
+  }
+  if (!args.positional().empty())
+    throw UsageError("dqn train: unexpected argument '" + args.positional()[0] + "'");
+  const Config c = config_from_args(args);
+  const std::string out_dir =
+      args.get("out", "runs/" + c.env + "-" + c.preset + "-seed" + std::to_string(c.seed));
+  out << "dqn train: " << c.env << ", preset " << c.preset << ", seed " << c.seed << ", "
+      << c.threads << " thread(s), " << c.total_steps << " env steps -> " << out_dir << "\n";
+  Trainer trainer(c, out_dir);
+  return run_training(trainer, out_dir, out);
+}
+
+int cmd_resume(int argc, char** argv, std::ostream& out) {
+  const std::vector<FlagSpec> flags = {{"help", false, "this text"}};
+  const Args args(argc, argv, 2, flags, "resume");
+  if (args.has("help") || args.positional().size() != 1) {
+    if (!args.has("help")) throw UsageError("dqn resume: expected one run folder\n" + usage_text("resume", "DIR", flags));
+    out << usage_text("resume", "DIR", flags);
+    return 0;
+  }
+  const std::string dir = args.positional()[0];
+  if (!std::filesystem::exists(dir + "/snapshot.bin"))
+    throw Error("dqn resume: '" + dir + "/snapshot.bin' does not exist; resume takes the folder "
+                "of a run that was stopped (Ctrl-C) before it finished");
+  auto trainer = Trainer::resume(dir);
+  out << "dqn resume: continuing " << dir << "\n";
+  return run_training(*trainer, dir, out);
+}
+
+// ---------------------------------------------------------------- eval / info / play
+
+struct LoadedModel {
+  CheckpointInfo info;
+  std::unique_ptr<QNetwork> net;
+  std::string env;
+};
+
+LoadedModel load_model(const std::string& path) {
+  LoadedModel m;
+  m.info = read_checkpoint_info(path);
+  Rng rng(0);
+  m.net = std::make_unique<QNetwork>(m.info.spec, rng);
+  load_checkpoint(path, *m.net, nullptr, nullptr);
+  m.env = m.info.meta.get("env");
+  if (m.env.empty()) m.env = m.info.spec.kind == NetworkKind::kMlp ? "cartpole" : "breakout";
+  return m;
+}
+
+int cmd_eval(int argc, char** argv, std::ostream& out) {
+  const std::vector<FlagSpec> flags = {
+      {"episodes", true, "episodes to play (default 100)"},
+      {"seed", true, "first env seed (default 3000000000: seeds no training run uses)"},
+      {"epsilon", true, "exploration while evaluating (default 0: greedy)"},
+      {"help", false, "this text"}};
+  const Args args(argc, argv, 2, flags, "eval");
+  if (args.has("help")) {
+    out << usage_text("eval", "CHECKPOINT [options]", flags);
+    return 0;
+  }
+  if (args.positional().size() != 1)
+    throw UsageError("dqn eval: expected one checkpoint file\n" + usage_text("eval", "CHECKPOINT [options]", flags));
+  const std::int64_t episodes = args.get_int("episodes", 100, 1, 1000000);
+  const std::int64_t seed = args.get_int("seed", 3000000000LL, 0, INT64_MAX);
+  double epsilon = 0;
+  if (args.has("epsilon")) {
+    Config probe;
+    try {
+      probe.set("eval_epsilon", args.get("epsilon"));
+    } catch (const Error& e) {
+      throw UsageError(std::string("dqn eval: --epsilon: ") + e.what());
+    }
+    epsilon = probe.eval_epsilon;
+  }
+  LoadedModel m = load_model(args.positional()[0]);
+  auto env = make_env(m.env);
+  Rng rng(static_cast<std::uint64_t>(seed), 7);
+  const EvalResult r = evaluate(*m.net, *env, episodes, static_cast<std::uint64_t>(seed), epsilon, rng);
+  char line[256];
+  std::snprintf(line, sizeof line, "%s: %lld episodes, return mean %.2f  std %.2f  min %.0f  max %.0f\n",
+                m.env.c_str(), static_cast<long long>(r.episodes), r.mean, r.std, r.min, r.max);
+  out << line;
+  return 0;
+}
+
+int cmd_info(int argc, char** argv, std::ostream& out) {
+  const std::vector<FlagSpec> flags = {{"help", false, "this text"}};
+  const Args args(argc, argv, 2, flags, "info");
+  if (args.has("help")) {
+    out << usage_text("info", "CHECKPOINT", flags);
+    return 0;
+  }
+  if (args.positional().size() != 1) throw UsageError("dqn info: expected one checkpoint file");
+  LoadedModel m = load_model(args.positional()[0]);
+  out << "network: " << m.net->describe() << "\n"
+      << "parameters: " << m.net->parameter_count() << "\n";
+  for (const auto& p : m.net->parameters())
+    out << "  " << p.name << " " << p.variable->value.shape().str() << "\n";
+  for (const auto& [key, value] : m.info.meta.entries) {
+    if (key == "config") continue;
+    out << key << ": " << value << "\n";
+  }
+  const std::string config = m.info.meta.get("config");
+  if (!config.empty()) out << "config:\n" << config;
+  return 0;
+}
+
+int cmd_play(int argc, char** argv, std::ostream& out) {
+  const std::vector<FlagSpec> flags = {
+      {"seed", true, "env seed (default 0)"},
+      {"delay-ms", true, "milliseconds between frames in the terminal (default 20)"},
+      {"help", false, "this text"}};
+  const Args args(argc, argv, 2, flags, "play");
+  if (args.has("help")) {
+    out << usage_text("play", "CHECKPOINT [options]", flags);
+    return 0;
+  }
+  if (args.positional().size() != 1) throw UsageError("dqn play: expected one checkpoint file");
+  const std::int64_t seed = args.get_int("seed", 0, 0, INT64_MAX);
+  const std::int64_t delay = args.get_int("delay-ms", 20, 0, 10000);
+  LoadedModel m = load_model(args.positional()[0]);
+  if (m.env != "cartpole") throw Error("dqn play: the terminal view draws CartPole only; '" + m.env + "' is not drawn yet");
+  CartPole env;
+  env.reset(static_cast<std::uint64_t>(seed));
+  Tensor q;
+  double score = 0;
+  const bool live = isatty(STDOUT_FILENO) && &out == &std::cout;
+  while (true) {
+    const StepResult r = env.step(greedy_action(*m.net, env.observation_f32(), q));
+    score += r.raw_reward;
+    out << (live ? "\r" : "") << env.render_text() << (live ? "" : "\n") << std::flush;
+    if (live && delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    if (r.terminated || r.truncated) break;
+  }
+  out << (live ? "\n" : "") << "return " << score << "\n";
+  return 0;
+}
+
+// ---------------------------------------------------------------- trace
+
+int cmd_trace(int argc, char** argv, std::ostream& out) {
+  const std::vector<FlagSpec> flags = {
+      {"state", true, "initial state x,x_dot,theta,theta_dot (default 0,0,0,0)"},
+      {"actions", true, "comma-separated actions (0 left, 1 right)"},
+      {"random", true, "instead: this many random-policy episodes with their initial states"},
+      {"seed", true, "seed for --random (default 0)"},
+      {"help", false, "this text"}};
+  const Args args(argc, argv, 2, flags, "trace");
+  if (args.has("help")) {
+    out << usage_text("trace", "[--state S --actions A | --random N --seed S]", flags);
+    return 0;
+  }
+  if (args.has("random")) {
+    print_random_episodes(out, static_cast<std::uint64_t>(args.get_int("seed", 0, 0, INT64_MAX)),
+                          args.get_int("random", 1, 1, 100000));
+    return 0;
+  }
+  if (!args.has("actions"))
+    throw UsageError("dqn trace: give --actions (and --state), or --random N\n" +
+                     usage_text("trace", "[--state S --actions A | --random N --seed S]", flags));
+  CartPoleState state{0, 0, 0, 0};
+  if (args.has("state")) {
+    std::stringstream in(args.get("state"));
+    std::string item;
+    std::vector<double> values;
+    while (std::getline(in, item, ',')) {
+      try {
+        values.push_back(std::stod(item));
+      } catch (const std::exception&) {
+        throw UsageError("dqn trace: --state needs four numbers, got '" + args.get("state") + "'");
+      }
+    }
+    if (values.size() != 4)
+      throw UsageError("dqn trace: --state needs four numbers x,x_dot,theta,theta_dot, got " +
+                       std::to_string(values.size()));
+    for (int i = 0; i < 4; ++i) state[i] = values[i];
+  }
+  const auto actions = parse_int_list(args.get("actions"), "dqn trace: --actions");
+  for (std::int64_t a : actions)
+    if (a != 0 && a != 1)
+      throw UsageError("dqn trace: CartPole actions are 0 (left) and 1 (right), got " + std::to_string(a));
+  trace_cartpole(out, state, actions);
+  return 0;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
+  if (argc < 2) {
+    err << "dqn: no subcommand given; valid subcommands: " << kSubcommands << "\n";
+    return 2;
+  }
+  const std::string command = argv[1];
+  try {
+    if (command == "train") return cmd_train(argc, argv, out);
+    if (command == "resume") return cmd_resume(argc, argv, out);
+    if (command == "eval") return cmd_eval(argc, argv, out);
+    if (command == "info") return cmd_info(argc, argv, out);
+    if (command == "play") return cmd_play(argc, argv, out);
+    if (command == "trace") return cmd_trace(argc, argv, out);
+    if (command == "help" || command == "--help" || command == "-h") {
+      out << "usage: dqn <subcommand> [options]; subcommands: " << kSubcommands << "\n"
+          << "each subcommand takes --help\n";
+      return 0;
+    }
+    err << "dqn: unknown subcommand '" << command << "'; valid subcommands: " << kSubcommands << "\n";
+    return 2;
+  } catch (const UsageError& e) {
+    err << e.what() << "\n";
+    return 2;
+  } catch (const Error& e) {
+    err << "dqn " << command << ": " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    err << "dqn " << command << ": unexpected error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace dqn::tools
