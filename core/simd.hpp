@@ -15,7 +15,15 @@
 #include <cstdint>
 
 #if defined(__AVX512F__)
+// GCC 12's avx512fintrin.h builds "undefined" registers with the `__m512 __Y = __Y;` idiom, which
+// -Wuninitialized flags wherever such an intrinsic (sqrt, extracts, reductions) is inlined. The
+// diagnostic points into the header, so silencing it for the header's lines is enough. A file that
+// includes Eigen before this header needs the same pragma before its first include.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#pragma GCC diagnostic pop
 #define DQN_SIMD_NAME "avx512"
 #elif defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -101,6 +109,8 @@ struct VecF {
 };
 #endif
 
-inline const char* isa_name() { return DQN_SIMD_NAME; }
+inline const char* isa_name() {
+  return DQN_SIMD_NAME;
+}
 
 }  // namespace dqn::simd
