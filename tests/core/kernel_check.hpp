@@ -12,6 +12,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -68,6 +69,47 @@ inline void check_within_bound(const std::vector<float>& got, const std::vector<
   INFO(what, ": ", bad, " of ", got.size(), " elements outside the bound; first at ", first,
        " got ", (bad ? got[first] : 0.0f), " expected ", (bad ? truth[first] : 0.0));
   CHECK(bad == 0);
+}
+
+// Checks an analytic gradient against central differences of the scalar loss() with respect to
+// every element of p (each perturbed by +-h and restored). Central differences have error
+// O(h^2 f''') plus roundoff ~ 1e-16 |loss| / h; for the piecewise-polynomial kernels here, kept
+// away from kinks, the h^2 term is zero or tiny, so with h = 1e-5 in double the two agree to
+// ~1e-9 and tol = 1e-6 (relative to max(1, |gradient|)) leaves a wide margin while any indexing
+// bug is off by O(1).
+template <class Loss>
+void check_gradient(Loss&& loss, std::vector<double>& p, const std::vector<double>& analytic,
+                    const std::string& what, double h = 1e-5, double tol = 1e-6) {
+  REQUIRE(p.size() == analytic.size());
+  std::int64_t bad = 0;
+  std::size_t first = 0;
+  double first_numeric = 0.0;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const double saved = p[i];
+    p[i] = saved + h;
+    const double up = loss();
+    p[i] = saved - h;
+    const double down = loss();
+    p[i] = saved;
+    const double numeric = (up - down) / (2.0 * h);
+    if (!(std::fabs(numeric - analytic[i]) <= tol * std::max(1.0, std::fabs(numeric)))) {
+      if (bad == 0) {
+        first = i;
+        first_numeric = numeric;
+      }
+      ++bad;
+    }
+  }
+  INFO(what, ": ", bad, " of ", p.size(), " gradient entries disagree; first at ", first,
+       " analytic ", (bad ? analytic[first] : 0.0), " numeric ", first_numeric);
+  CHECK(bad == 0);
+}
+
+// sum_i a[i] * b[i] in double: the scalar loss L = <out, g> whose gradient w.r.t. out is g.
+inline double dot(const std::vector<double>& a, const std::vector<double>& b) {
+  double s = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
 }
 
 }  // namespace dqn::test
