@@ -41,6 +41,11 @@ struct VecF {
   static constexpr int kLanes = 16;
   __m512 v;
   static VecF load(const float* p) { return {_mm512_loadu_ps(p)}; }
+  // kLanes bytes widened to floats (Atari frames).
+  static VecF load_u8(const std::uint8_t* p) {
+    return {_mm512_cvtepi32_ps(
+        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))))};
+  }
   static VecF set1(float x) { return {_mm512_set1_ps(x)}; }
   static VecF zero() { return {_mm512_setzero_ps()}; }
   void store(float* p) const { _mm512_storeu_ps(p, v); }
@@ -65,6 +70,10 @@ struct VecF {
   static constexpr int kLanes = 8;
   __m256 v;
   static VecF load(const float* p) { return {_mm256_loadu_ps(p)}; }
+  static VecF load_u8(const std::uint8_t* p) {
+    return {_mm256_cvtepi32_ps(
+        _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))))};
+  }
   static VecF set1(float x) { return {_mm256_set1_ps(x)}; }
   static VecF zero() { return {_mm256_setzero_ps()}; }
   void store(float* p) const { _mm256_storeu_ps(p, v); }
@@ -93,6 +102,7 @@ struct VecF {
   static constexpr int kLanes = 1;
   float v;
   static VecF load(const float* p) { return {*p}; }
+  static VecF load_u8(const std::uint8_t* p) { return {static_cast<float>(*p)}; }
   static VecF set1(float x) { return {x}; }
   static VecF zero() { return {0.0f}; }
   void store(float* p) const { *p = v; }
