@@ -16,6 +16,7 @@
 #include "rl/trainer.hpp"
 #include "tools/args.hpp"
 #include "tools/plot.hpp"
+#include "tools/quick_bench.hpp"
 
 namespace dqn::tools {
 namespace {
@@ -320,6 +321,20 @@ int cmd_trace(int argc, char** argv, std::ostream& out) {
   return 0;
 }
 
+// ---------------------------------------------------------------- bench
+
+int cmd_bench(int argc, char** argv, std::ostream& out) {
+  const std::vector<FlagSpec> flags = {
+      {"seconds", true, "seconds per workload (default 1)"}, {"help", false, "this text"}};
+  const Args args(argc, argv, 2, flags, "bench");
+  if (args.has("help")) {
+    out << usage_text("bench", "[--seconds S]", flags);
+    return 0;
+  }
+  print_quick_bench(out, static_cast<double>(args.get_int("seconds", 1, 1, 600)));
+  return 0;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
@@ -335,6 +350,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (command == "info") return cmd_info(argc, argv, out);
     if (command == "play") return cmd_play(argc, argv, out);
     if (command == "trace") return cmd_trace(argc, argv, out);
+    if (command == "bench") return cmd_bench(argc, argv, out);
     if (command == "help" || command == "--help" || command == "-h") {
       out << "usage: dqn <subcommand> [options]; subcommands: " << kSubcommands << "\n"
           << "each subcommand takes --help\n";
