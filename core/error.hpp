@@ -29,7 +29,7 @@ template <class... Parts>
 }  // namespace dqn
 
 // DQN_CHECK(cond, pieces...): throws dqn::Error built from the pieces when cond is false.
-#define DQN_CHECK(cond, ...)                          \
-  do {                                                \
-    if (!(cond)) ::dqn::throw_error(__VA_ARGS__);     \
+#define DQN_CHECK(cond, ...)                      \
+  do {                                            \
+    if (!(cond)) ::dqn::throw_error(__VA_ARGS__); \
   } while (0)

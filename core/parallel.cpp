@@ -8,7 +8,11 @@ namespace {
 std::atomic<int> g_threads{1};
 }
 
-void set_num_threads(int threads) { g_threads = std::clamp(threads, 1, kMaxThreads); }
-int num_threads() { return g_threads; }
+void set_num_threads(int threads) {
+  g_threads = std::clamp(threads, 1, kMaxThreads);
+}
+int num_threads() {
+  return g_threads;
+}
 
 }  // namespace dqn

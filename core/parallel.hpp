@@ -25,7 +25,8 @@ int num_threads();
 // How many chunks parallel_for would use for n items at this grain.
 inline std::int64_t parallel_chunks(std::int64_t n, std::int64_t grain) {
   if (n <= 0) return 0;
-  const std::int64_t by_grain = (n + std::max<std::int64_t>(grain, 1) - 1) / std::max<std::int64_t>(grain, 1);
+  const std::int64_t by_grain =
+      (n + std::max<std::int64_t>(grain, 1) - 1) / std::max<std::int64_t>(grain, 1);
   return std::max<std::int64_t>(1, std::min<std::int64_t>(num_threads(), by_grain));
 }
 
@@ -38,7 +39,7 @@ void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain, Fn&&
     fn(begin, end);
     return;
   }
-#pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static, 1)
+#pragma omp parallel for num_threads(static_cast <int>(chunks)) schedule(static, 1)
   for (std::int64_t c = 0; c < chunks; ++c) {
     fn(begin + n * c / chunks, begin + n * (c + 1) / chunks);
   }

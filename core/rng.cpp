@@ -19,7 +19,9 @@ std::uint64_t splitmix64(std::uint64_t& x) {
 // 64x64 -> 128-bit products for Lemire's method (a GCC/Clang extension, hence the marker).
 __extension__ typedef unsigned __int128 U128;
 
-std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+std::uint64_t rotl(std::uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 
 }  // namespace
 
@@ -65,9 +67,13 @@ std::int64_t Rng::uniform_int(std::int64_t lo, std::int64_t hi) {
   return lo + static_cast<std::int64_t>(below(static_cast<std::uint64_t>(hi - lo)));
 }
 
-float Rng::uniform_float() { return static_cast<float>(next_u64() >> 40) * 0x1.0p-24f; }
+float Rng::uniform_float() {
+  return static_cast<float>(next_u64() >> 40) * 0x1.0p-24f;
+}
 
-double Rng::uniform_double() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+double Rng::uniform_double() {
+  return static_cast<double>(next_u64() >> 11) * 0x1.0p-53;
+}
 
 double Rng::normal() {
   while (true) {

@@ -15,7 +15,15 @@
 #include <cstdint>
 
 #if defined(__AVX512F__)
+// GCC 12's avx512fintrin.h builds "undefined" registers with the `__m512 __Y = __Y;` idiom, which
+// -Wuninitialized flags wherever such an intrinsic (sqrt, extracts, reductions) is inlined. The
+// diagnostic points into the header, so silencing it for the header's lines is enough. A file that
+// includes Eigen before this header needs the same pragma before its first include.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#pragma GCC diagnostic pop
 #define DQN_SIMD_NAME "avx512"
 #elif defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -33,6 +41,11 @@ struct VecF {
   static constexpr int kLanes = 16;
   __m512 v;
   static VecF load(const float* p) { return {_mm512_loadu_ps(p)}; }
+  // kLanes bytes widened to floats (Atari frames).
+  static VecF load_u8(const std::uint8_t* p) {
+    return {_mm512_cvtepi32_ps(
+        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))))};
+  }
   static VecF set1(float x) { return {_mm512_set1_ps(x)}; }
   static VecF zero() { return {_mm512_setzero_ps()}; }
   void store(float* p) const { _mm512_storeu_ps(p, v); }
@@ -57,6 +70,10 @@ struct VecF {
   static constexpr int kLanes = 8;
   __m256 v;
   static VecF load(const float* p) { return {_mm256_loadu_ps(p)}; }
+  static VecF load_u8(const std::uint8_t* p) {
+    return {_mm256_cvtepi32_ps(
+        _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))))};
+  }
   static VecF set1(float x) { return {_mm256_set1_ps(x)}; }
   static VecF zero() { return {_mm256_setzero_ps()}; }
   void store(float* p) const { _mm256_storeu_ps(p, v); }
@@ -85,6 +102,7 @@ struct VecF {
   static constexpr int kLanes = 1;
   float v;
   static VecF load(const float* p) { return {*p}; }
+  static VecF load_u8(const std::uint8_t* p) { return {static_cast<float>(*p)}; }
   static VecF set1(float x) { return {x}; }
   static VecF zero() { return {0.0f}; }
   void store(float* p) const { *p = v; }
@@ -101,6 +119,8 @@ struct VecF {
 };
 #endif
 
-inline const char* isa_name() { return DQN_SIMD_NAME; }
+inline const char* isa_name() {
+  return DQN_SIMD_NAME;
+}
 
 }  // namespace dqn::simd

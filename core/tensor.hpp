@@ -78,10 +78,12 @@ struct View {
   std::int64_t numel() const { return shape.numel(); }
   std::int64_t dim(int i) const { return shape[i]; }
   // Elements per leading index (the size of one row / one sample).
-  std::int64_t row_size() const { return shape.rank == 0 ? 1 : numel() / std::max<std::int64_t>(shape[0], 1); }
+  std::int64_t row_size() const {
+    return shape.rank == 0 ? 1 : numel() / std::max<std::int64_t>(shape[0], 1);
+  }
   View rows(std::int64_t begin, std::int64_t end) const {
-    DQN_CHECK(shape.rank >= 1 && 0 <= begin && begin <= end && end <= shape[0],
-              "row range [", begin, ",", end, ") is outside a tensor of shape ", shape.str());
+    DQN_CHECK(shape.rank >= 1 && 0 <= begin && begin <= end && end <= shape[0], "row range [",
+              begin, ",", end, ") is outside a tensor of shape ", shape.str());
     return View{data + begin * row_size(), shape.with_rows(end - begin)};
   }
   operator View<const T>() const { return View<const T>{data, shape}; }
@@ -91,7 +93,7 @@ struct View {
 namespace detail {
 constexpr std::size_t kTensorAlignment = 64;
 struct AlignedFree {
-  void operator()(void* p) const { ::operator delete(p, std::align_val_t{kTensorAlignment}); }
+  void operator()(void* p) const { ::operator delete (p, std::align_val_t{kTensorAlignment}); }
 };
 }  // namespace detail
 
@@ -116,15 +118,16 @@ class BasicTensor {
     const std::int64_t n = shape.numel();
     if (n > capacity_) {
       const std::size_t bytes = static_cast<std::size_t>(n) * sizeof(T);
-      data_.reset(static_cast<T*>(::operator new(bytes, std::align_val_t{detail::kTensorAlignment})));
+      data_.reset(
+          static_cast<T*>(::operator new (bytes, std::align_val_t{detail::kTensorAlignment})));
       capacity_ = n;
     }
     shape_ = shape;
   }
   void fill(T value) { std::fill(data(), data() + numel(), value); }
   void copy_from(View<const T> src) {
-    DQN_CHECK(src.shape == shape_, "copy_from: expected a source of shape ", shape_.str(),
-              ", got ", src.shape.str());
+    DQN_CHECK(src.shape == shape_, "copy_from: expected a source of shape ", shape_.str(), ", got ",
+              src.shape.str());
     if (numel() > 0) std::memcpy(data(), src.data, static_cast<std::size_t>(numel()) * sizeof(T));
   }
   BasicTensor clone() const {

@@ -1,0 +1,84 @@
+// bench/bench_linear.cpp: the fully connected layer, forward + backward (dx, dw, db) together as
+// one training step uses it, on the MLP's layers at batch 64, beside raw Eigen GEMMs doing the
+// same three products (the ceiling; no bias, no column sum).
+//
+// Arguments: N, C_in, C_out, threads. FLOPs = 3 GEMMs x 2 N C_in C_out.
+//   bench_linear --benchmark_min_time=0.1
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // see core/matmul.cpp
+#include <benchmark/benchmark.h>
+#include <Eigen/Core>
+
+#include "bench/bench_util.hpp"
+#include "core/linear.hpp"
+#include "core/parallel.hpp"
+
+using namespace dqn;
+using namespace dqn::bench;
+
+namespace {
+
+using MatR = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+template <bool kFast>
+void BM_linear_fwd_bwd(benchmark::State& state) {
+  const std::int64_t N = state.range(0), C_in = state.range(1), C_out = state.range(2);
+  ThreadScope threads(static_cast<int>(state.range(3)));
+  const auto x = random_floats(N * C_in, 1), w = random_floats(C_out * C_in, 2);
+  const auto b = random_floats(C_out, 3), dout = random_floats(N * C_out, 4);
+  std::vector<float> out(N * C_out), dx(N * C_in), dw(C_out * C_in), db(C_out);
+  auto step = [&](bool fast) {
+    std::fill(dx.begin(), dx.end(), 0.0f);
+    std::fill(dw.begin(), dw.end(), 0.0f);
+    std::fill(db.begin(), db.end(), 0.0f);
+    if (fast) {
+      linear_forward_fast(out.data(), x.data(), w.data(), b.data(), N, C_in, C_out);
+      linear_backward_fast(dx.data(), dw.data(), db.data(), dout.data(), x.data(), w.data(), N,
+                           C_in, C_out);
+    } else {
+      linear_forward_ref(out.data(), x.data(), w.data(), b.data(), N, C_in, C_out);
+      linear_backward_ref(dx.data(), dw.data(), db.data(), dout.data(), x.data(), w.data(), N, C_in,
+                          C_out);
+    }
+  };
+  step(false);
+  const auto out_ref = out, dx_ref = dx, dw_ref = dw, db_ref = db;
+  step(true);
+  if (!close_enough(out, out_ref) || !close_enough(dx, dx_ref) || !close_enough(dw, dw_ref) ||
+      !close_enough(db, db_ref))
+    state.SkipWithError("fast output differs from the reference");
+  for (auto _ : state) {
+    step(kFast);
+    benchmark::DoNotOptimize(dw.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOPS"] = gflops(3.0 * 2.0 * N * C_in * C_out);
+}
+
+// The same three products as raw Eigen GEMMs: out = x w^T, dx = dout w, dw = dout^T x.
+void BM_eigen_fwd_bwd(benchmark::State& state) {
+  const std::int64_t N = state.range(0), C_in = state.range(1), C_out = state.range(2);
+  MatR x = MatR::Random(N, C_in), w = MatR::Random(C_out, C_in), dout = MatR::Random(N, C_out);
+  MatR out(N, C_out), dx(N, C_in), dw(C_out, C_in);
+  for (auto _ : state) {
+    out.noalias() = x * w.transpose();
+    dx.noalias() = dout * w;
+    dw.noalias() = dout.transpose() * x;
+    benchmark::DoNotOptimize(dw.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOPS"] = gflops(3.0 * 2.0 * N * C_in * C_out);
+}
+
+void mlp_layers(benchmark::internal::Benchmark* b) {
+  for (auto s : {std::array<std::int64_t, 3>{64, 4, 256}, {64, 256, 256}, {64, 256, 2}})
+    for (int t : {1, 2}) b->Args({s[0], s[1], s[2], t});
+  b->ArgNames({"N", "C_in", "C_out", "threads"});
+}
+
+}  // namespace
+
+BENCHMARK(BM_linear_fwd_bwd<false>)->Name("linear_ref")->Apply(mlp_layers);
+BENCHMARK(BM_linear_fwd_bwd<true>)->Name("linear_fast")->Apply(mlp_layers);
+BENCHMARK(BM_eigen_fwd_bwd)->Name("eigen_3gemm")->Apply(mlp_layers);
+
+BENCHMARK_MAIN();

@@ -1,0 +1,38 @@
+// core/activation.hpp: ReLU, the DQN networks' only nonlinearity.
+//
+// Legend: n elements (any tensor shape, flattened).
+//   x (n)  out (n)  dout (n)  dx (n)
+//
+//   relu_forward_fast(h, z, 64 * 256);
+//   relu_backward_fast(dz, dh, z, 64 * 256);   // dz += dh where z > 0
+//
+// Backward ACCUMULATES into dx. *_ref are plain loops for any T; *_fast are float SIMD; both give
+// identical bits (a select is exact).
+#pragma once
+
+#include <cstdint>
+
+namespace dqn {
+
+// out = max(x, 0), written as x > 0 ? x : 0 so that -0 and NaN map to +0 in both variants.
+// x (n)  out (n)
+template <class T>
+void relu_forward_ref(T* out, const T* x, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = x[i] > T(0) ? x[i] : T(0);
+}
+
+// Accumulates: dx += dout * (x > 0).
+// Trap: ReLU has no derivative at exactly x = 0; like PyTorch (threshold_backward) we use 0
+// there, so a unit sitting at 0 gets no gradient. Using (x >= 0) instead would differ from
+// PyTorch whenever an input is exactly 0 (e.g. a ReLU after a zero-initialised bias).
+// dout (n)  x (n) the forward input  dx (n)
+template <class T>
+void relu_backward_ref(T* dx, const T* dout, const T* x, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i)
+    if (x[i] > T(0)) dx[i] += dout[i];
+}
+
+void relu_forward_fast(float* out, const float* x, std::int64_t n);
+void relu_backward_fast(float* dx, const float* dout, const float* x, std::int64_t n);
+
+}  // namespace dqn

@@ -1,0 +1,43 @@
+// core/linear.cpp: the fast fully connected layer, built on the GEMMs of core/matmul.cpp (which
+// own the threading) plus SIMD bias broadcast and column sums.
+#include "core/linear.hpp"
+
+#include "core/matmul.hpp"
+#include "core/simd.hpp"
+
+namespace dqn {
+
+using simd::VecF;
+
+void linear_forward_fast(float* out, const float* x, const float* w, const float* b, std::int64_t N,
+                         std::int64_t C_in, std::int64_t C_out) {
+  if (b) {
+    // out rows start as the bias, then the GEMM accumulates onto them: one pass over out.
+    for (std::int64_t i = 0; i < N; ++i) {
+      float* row = out + i * C_out;
+      std::int64_t o = 0;
+      for (; o + VecF::kLanes <= C_out; o += VecF::kLanes) VecF::load(b + o).store(row + o);
+      for (; o < C_out; ++o) row[o] = b[o];
+    }
+  }
+  matmul_nt_fast(out, x, w, N, C_in, C_out, /*accumulate=*/b != nullptr);
+}
+
+void linear_backward_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
+                          const float* w, std::int64_t N, std::int64_t C_in, std::int64_t C_out) {
+  if (dx)
+    matmul_nn_fast(dx, dout, w, N, C_out, C_in, /*accumulate=*/true);  // (N,C_out).(C_out,C_in)
+  matmul_tn_fast(dw, dout, x, C_out, N, C_in, /*accumulate=*/true);    // (N,C_out)^T.(N,C_in)
+  if (db) {
+    // Rows in order, lanes across columns: the same addition order as linear_backward_ref.
+    for (std::int64_t i = 0; i < N; ++i) {
+      const float* g = dout + i * C_out;
+      std::int64_t o = 0;
+      for (; o + VecF::kLanes <= C_out; o += VecF::kLanes)
+        (VecF::load(db + o) + VecF::load(g + o)).store(db + o);
+      for (; o < C_out; ++o) db[o] += g[o];
+    }
+  }
+}
+
+}  // namespace dqn

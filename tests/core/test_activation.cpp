@@ -1,0 +1,69 @@
+// Tests for core/activation.hpp: ReLU fast = ref bit for bit, the zero-gradient-at-zero rule, and
+// the ref backward against central differences.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "core/activation.hpp"
+#include "core/parallel.hpp"
+#include "tests/core/kernel_check.hpp"
+
+using namespace dqn;
+using namespace dqn::test;
+
+TEST_CASE("relu fast forward and backward equal the reference exactly on awkward sizes") {
+  // A select is exact, so equality is bitwise; the sizes straddle the vector width and the
+  // thread grain (2^16 + 37 splits over 2 threads).
+  for (int threads : {1, 2}) {
+    ThreadScope scope(threads);
+    for (std::int64_t n : {1, 7, 15, 16, 17, 37, 64 * 256, (1 << 16) + 37}) {
+      CAPTURE(n);
+      auto x = random_floats(n, 1);
+      x[0] = 0.0f;  // exactly zero must behave like the reference (output 0, gradient 0)
+      const auto dout = random_floats(n, 2);
+      std::vector<float> out_f(n), out_r(n);
+      relu_forward_fast(out_f.data(), x.data(), n);
+      relu_forward_ref(out_r.data(), x.data(), n);
+      CHECK(out_f == out_r);
+      auto dx_f = random_floats(n, 3);
+      auto dx_r = dx_f;
+      relu_backward_fast(dx_f.data(), dout.data(), x.data(), n);
+      relu_backward_ref(dx_r.data(), dout.data(), x.data(), n);
+      CHECK(dx_f == dx_r);
+    }
+  }
+}
+
+TEST_CASE("relu gradient is exactly 0 at x = 0, as PyTorch") {
+  const float x[3] = {0.0f, -0.0f, 1e-30f};
+  const float dout[3] = {5.0f, 5.0f, 5.0f};
+  float dx_f[3] = {0, 0, 0}, dx_r[3] = {0, 0, 0};
+  relu_backward_fast(dx_f, dout, x, 3);
+  relu_backward_ref(dx_r, dout, x, 3);
+  CHECK(dx_f[0] == 0.0f);
+  CHECK(dx_f[1] == 0.0f);
+  CHECK(dx_f[2] == 5.0f);  // the smallest positive input already passes the gradient
+  CHECK(dx_r[0] == 0.0f);
+  CHECK(dx_r[1] == 0.0f);
+  CHECK(dx_r[2] == 5.0f);
+}
+
+TEST_CASE("relu backward reference matches central differences in double, away from the kink") {
+  // Inputs are kept at |x| >= 0.1 so that x +- h (h = 1e-5) never crosses 0, where ReLU has no
+  // derivative and a central difference would average the two sides.
+  const std::int64_t n = 50;
+  auto x = random_doubles(n, 7, 0.1, 1.0);
+  const auto sign = random_doubles(n, 8);
+  for (std::int64_t i = 0; i < n; ++i)
+    if (sign[i] < 0) x[i] = -x[i];
+  const auto g = random_doubles(n, 9);
+  std::vector<double> out(n);
+  auto loss = [&] {
+    relu_forward_ref(out.data(), x.data(), n);
+    return dot(out, g);
+  };
+  std::vector<double> dx(n, 0.0);
+  relu_backward_ref(dx.data(), g.data(), x.data(), n);
+  check_gradient(loss, x, dx, "relu dx");
+}

@@ -1,0 +1,95 @@
+// Tests for core/matmul.hpp: the Eigen GEMMs against the triple loops, on awkward and DQN sizes.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "core/matmul.hpp"
+#include "core/parallel.hpp"
+#include "tests/core/kernel_check.hpp"
+
+using namespace dqn;
+using namespace dqn::test;
+
+namespace {
+
+enum class Form { kNN, kNT, kTN };
+
+// Runs the fast float product and checks it against the double reference within the summation
+// bound of kernel_check.hpp, for both accumulate = false and true (C starts random).
+void check_form(Form form, std::int64_t M, std::int64_t K, std::int64_t N) {
+  // A is (M,K) for NN/NT and (K,M) for TN; B is (K,N) for NN/TN and (N,K) for NT: same sizes.
+  const auto a = random_floats(M * K, 1 + M * 1000 + K);
+  const auto b = random_floats(K * N, 2 + N * 1000 + K);
+  const auto c0 = random_floats(M * N, 3);
+  for (bool accumulate : {false, true}) {
+    std::vector<float> c = c0;
+    std::vector<double> truth = to_double(c0), bound = abs_of(to_double(c0));
+    const auto ad = to_double(a), bd = to_double(b), aa = abs_of(ad), ba = abs_of(bd);
+    switch (form) {
+      case Form::kNN:
+        matmul_nn_fast(c.data(), a.data(), b.data(), M, K, N, accumulate);
+        matmul_nn_ref(truth.data(), ad.data(), bd.data(), M, K, N, accumulate);
+        matmul_nn_ref(bound.data(), aa.data(), ba.data(), M, K, N, accumulate);
+        break;
+      case Form::kNT:
+        matmul_nt_fast(c.data(), a.data(), b.data(), M, K, N, accumulate);
+        matmul_nt_ref(truth.data(), ad.data(), bd.data(), M, K, N, accumulate);
+        matmul_nt_ref(bound.data(), aa.data(), ba.data(), M, K, N, accumulate);
+        break;
+      case Form::kTN:
+        matmul_tn_fast(c.data(), a.data(), b.data(), M, K, N, accumulate);
+        matmul_tn_ref(truth.data(), ad.data(), bd.data(), M, K, N, accumulate);
+        matmul_tn_ref(bound.data(), aa.data(), ba.data(), M, K, N, accumulate);
+        break;
+    }
+    check_within_bound(c, truth, bound, K + 1, "matmul");
+  }
+}
+
+const std::int64_t kAwkward[] = {1, 7, 15, 16, 17, 37};
+
+}  // namespace
+
+TEST_CASE("matmul fast NN, NT and TN match the reference on awkward sizes, 1 and 2 threads") {
+  for (int threads : {1, 2}) {
+    ThreadScope scope(threads);
+    for (Form form : {Form::kNN, Form::kNT, Form::kTN})
+      for (std::int64_t M : kAwkward)
+        for (std::int64_t K : kAwkward)
+          for (std::int64_t N : kAwkward) {
+            CAPTURE(threads);
+            CAPTURE(M);
+            CAPTURE(K);
+            CAPTURE(N);
+            check_form(form, M, K, N);
+          }
+  }
+}
+
+TEST_CASE("matmul fast matches the reference on the DQN shapes, split over 2 threads") {
+  ThreadScope scope(2);
+  // MLP at batch 64: forward NT (64,4)->(64,256), (64,256)->(64,256), (64,256)->(64,2);
+  // backward NN dX = dY.W and TN dW = dY^T.X; the Nature CNN head 3136 -> 512 -> 6 at batch 32.
+  check_form(Form::kNT, 64, 4, 256);
+  check_form(Form::kNT, 64, 256, 256);
+  check_form(Form::kNT, 64, 256, 2);
+  check_form(Form::kNN, 64, 256, 256);
+  check_form(Form::kNN, 64, 2, 256);
+  check_form(Form::kTN, 256, 64, 256);
+  check_form(Form::kTN, 256, 64, 4);
+  check_form(Form::kNT, 32, 3136, 512);
+  check_form(Form::kTN, 512, 32, 3136);
+  // The conv im2col GEMMs: w (C_out, C_in*KH*KW) . col (C_in*KH*KW, H_out*W_out).
+  check_form(Form::kNN, 32, 256, 400);
+  check_form(Form::kNN, 64, 512, 81);
+  check_form(Form::kNN, 64, 576, 49);
+}
+
+TEST_CASE("matmul with K = 0 writes zeros, or leaves C unchanged when accumulating") {
+  std::vector<float> c(6, 5.0f);
+  matmul_nn_fast(c.data(), nullptr, nullptr, 2, 0, 3, true);
+  for (float x : c) CHECK(x == 5.0f);
+  matmul_nt_fast(c.data(), nullptr, nullptr, 2, 0, 3, false);
+  for (float x : c) CHECK(x == 0.0f);
+}
