@@ -293,6 +293,12 @@ Contents decode(std::string_view bytes, const std::string& source) {
     o.hyper.beta1 = static_cast<decltype(o.hyper.beta1)>(p.f64());
     o.hyper.beta2 = static_cast<decltype(o.hyper.beta2)>(p.f64());
     o.hyper.eps = static_cast<decltype(o.hyper.eps)>(p.f64());
+    const double lr = static_cast<double>(o.hyper.lr), b1 = static_cast<double>(o.hyper.beta1),
+                 b2 = static_cast<double>(o.hyper.beta2), eps = static_cast<double>(o.hyper.eps);
+    // Written as "in range" tests so that a NaN fails them too.
+    DQN_CHECK(lr > 0 && lr < 1e6 && b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1 && eps > 0 && eps < 1e6,
+              source, ": corrupt: Adam hyperparameters lr ", lr, " betas (", b1, ", ", b2, ") eps ",
+              eps, " are outside their ranges");
     o.steps = p.i64();
     DQN_CHECK(o.steps >= 0, source, ": corrupt: negative optimizer step count ", o.steps);
     const std::uint32_t n = p.count(4 + 2 * kMinTensorBytes, "optimizer moments");
