@@ -350,3 +350,59 @@ TEST_CASE("a writer killed at any moment leaves the old or the new checkpoint, n
   CHECK(saw_b > 0);
   std::filesystem::remove_all(dir);
 }
+
+namespace {
+// Rewrites the CRC so that edited bytes pass the checksum, as a forged file would.
+void forge_crc(std::string& bytes) {
+  const std::uint32_t crc = crc32(bytes.data(), bytes.size() - 4);
+  for (int i = 0; i < 4; ++i)
+    bytes[bytes.size() - 4 + i] = static_cast<char>((crc >> (8 * i)) & 0xFF);
+}
+void rename_first(std::string& bytes, const std::string& from, const std::string& to) {
+  REQUIRE(from.size() == to.size());
+  const std::size_t at = bytes.find(from);
+  REQUIRE(at != std::string::npos);
+  bytes.replace(at, from.size(), to);
+}
+}  // namespace
+
+TEST_CASE("a forged file with a missing, extra or repeated tensor is refused") {
+  Rng rng(11);
+  QNetwork net(mlp_spec(), rng);
+  const std::string good = serialize_checkpoint(net, nullptr, {});
+  QNetwork target(mlp_spec(), rng);
+  const auto before = snapshot(target, nullptr);
+
+  std::string bad = good;
+  rename_first(bad, "net.0.bias", "net.0.bia_");
+  forge_crc(bad);
+  CHECK(message_of(bad, target, nullptr, nullptr) ==
+        "ckpt.bin: parameter net.0.bias is missing from the checkpoint; the file is inconsistent");
+
+  bad = good;
+  rename_first(bad, "net.0.bias", "net.2.bias");
+  forge_crc(bad);
+  CHECK(contains(message_of(bad, target, nullptr, nullptr), "net.2.bias is stored twice"));
+  CHECK(snapshot(target, nullptr) == before);
+}
+
+TEST_CASE("a dueling Nature CNN checkpoint round-trips and rebuilds from its spec") {
+  Rng rng(12);
+  NetworkSpec spec;
+  spec.kind = NetworkKind::kNatureCnn;
+  spec.observation_shape = {4, 84, 84};
+  spec.num_actions = 6;
+  spec.dueling = true;
+  QNetwork net(spec, rng);
+  Adam adam(net.parameters(), AdamHyper{.lr = 6.25e-5, .eps = 1.5e-4});
+  fill_adam(adam, rng, 100);
+  const std::string bytes = serialize_checkpoint(net, &adam, {});
+  const CheckpointInfo info = read_checkpoint_info_bytes(bytes);
+  CHECK(info.spec == spec);
+  CHECK(info.adam_hyper.eps == 1.5e-4);
+  Rng other(13);
+  QNetwork rebuilt(info.spec, other);
+  Adam rebuilt_adam(rebuilt.parameters(), info.adam_hyper);
+  deserialize_checkpoint(bytes, rebuilt, &rebuilt_adam, nullptr);
+  CHECK(snapshot(rebuilt, &rebuilt_adam) == snapshot(net, &adam));
+}
