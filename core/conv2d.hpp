@@ -1,0 +1,100 @@
+// core/conv2d.hpp: 2-D convolution (cross-correlation, PyTorch nn.Conv2d's convention), the
+// Nature-DQN CNN's layers.
+//
+// Legend: N batch, C_in / C_out channels, H, W input height and width, KH, KW kernel size,
+// H_out, W_out output size, stride S (same in both directions), zero padding P on every side.
+//   x (N,C_in,H,W)  w (C_out,C_in,KH,KW)  b (C_out)  out (N,C_out,H_out,W_out)
+//   out[n,co,oh,ow] = b[co] + sum_{ci,kh,kw} w[co,ci,kh,kw] x[n,ci,oh*S-P+kh,ow*S-P+kw]
+// where x outside [0,H) x [0,W) reads as 0.
+//
+//   Conv2dShape s{32, 4, 84, 84, 32, 8, 8, 4, 0};            // Nature CNN layer 1, batch 32
+//   std::vector<float> ws(conv2d_workspace_floats(s));        // at the current num_threads()
+//   conv2d_forward_fast(out, x, w, b, s, ws.data());          // out (32,32,20,20)
+//
+// Backward kernels ACCUMULATE (+=) into dx, dw, db (dx and db may be null: the first layer needs
+// no dx). The fast kernels lower each sample to a GEMM over an im2col matrix
+// col (C_in*KH*KW, H_out*W_out) kept in the caller's workspace (kernels never allocate).
+#pragma once
+
+#include <cstdint>
+
+namespace dqn {
+
+struct Conv2dShape {
+  std::int64_t N, C_in, H, W, C_out, KH, KW, stride, pad;
+  std::int64_t H_out() const { return (H + 2 * pad - KH) / stride + 1; }
+  std::int64_t W_out() const { return (W + 2 * pad - KW) / stride + 1; }
+};
+
+// The seven nested loops. x (N,C_in,H,W)  w (C_out,C_in,KH,KW)  b (C_out) or null
+// out (N,C_out,H_out,W_out)
+template <class T>
+void conv2d_forward_ref(T* out, const T* x, const T* w, const T* b, const Conv2dShape& s) {
+  const std::int64_t Ho = s.H_out(), Wo = s.W_out();
+  for (std::int64_t n = 0; n < s.N; ++n)
+    for (std::int64_t co = 0; co < s.C_out; ++co)
+      for (std::int64_t oh = 0; oh < Ho; ++oh)
+        for (std::int64_t ow = 0; ow < Wo; ++ow) {
+          T sum = b ? b[co] : T(0);
+          for (std::int64_t ci = 0; ci < s.C_in; ++ci)
+            for (std::int64_t kh = 0; kh < s.KH; ++kh) {
+              const std::int64_t ih = oh * s.stride - s.pad + kh;
+              if (ih < 0 || ih >= s.H) continue;
+              for (std::int64_t kw = 0; kw < s.KW; ++kw) {
+                const std::int64_t iw = ow * s.stride - s.pad + kw;
+                if (iw < 0 || iw >= s.W) continue;
+                sum += w[((co * s.C_in + ci) * s.KH + kh) * s.KW + kw] *
+                       x[((n * s.C_in + ci) * s.H + ih) * s.W + iw];
+              }
+            }
+          out[((n * s.C_out + co) * Ho + oh) * Wo + ow] = sum;
+        }
+}
+
+// Accumulates: dx += dL/dx (if dx), dw += dL/dw, db += dL/db (if db), same loops as forward.
+// dout (N,C_out,H_out,W_out)  x, w as forward  dx (N,C_in,H,W)  dw (C_out,C_in,KH,KW)  db (C_out)
+template <class T>
+void conv2d_backward_ref(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
+                         const Conv2dShape& s) {
+  const std::int64_t Ho = s.H_out(), Wo = s.W_out();
+  for (std::int64_t n = 0; n < s.N; ++n)
+    for (std::int64_t co = 0; co < s.C_out; ++co)
+      for (std::int64_t oh = 0; oh < Ho; ++oh)
+        for (std::int64_t ow = 0; ow < Wo; ++ow) {
+          const T g = dout[((n * s.C_out + co) * Ho + oh) * Wo + ow];
+          if (db) db[co] += g;
+          for (std::int64_t ci = 0; ci < s.C_in; ++ci)
+            for (std::int64_t kh = 0; kh < s.KH; ++kh) {
+              const std::int64_t ih = oh * s.stride - s.pad + kh;
+              if (ih < 0 || ih >= s.H) continue;
+              for (std::int64_t kw = 0; kw < s.KW; ++kw) {
+                const std::int64_t iw = ow * s.stride - s.pad + kw;
+                if (iw < 0 || iw >= s.W) continue;
+                const std::int64_t wi = ((co * s.C_in + ci) * s.KH + kh) * s.KW + kw;
+                const std::int64_t xi = ((n * s.C_in + ci) * s.H + ih) * s.W + iw;
+                dw[wi] += g * x[xi];
+                if (dx) dx[xi] += g * w[wi];
+              }
+            }
+        }
+}
+
+// Floats of scratch the fast kernels need for shape s at the CURRENT num_threads() (one im2col
+// and one col2im matrix, plus a private dw/db partial, per thread). Size it after setting the
+// thread count; the caller owns it and may reuse it across layers by taking the maximum.
+std::int64_t conv2d_workspace_floats(const Conv2dShape& s);
+
+// Same contract as conv2d_forward_ref, float only: per sample im2col + one GEMM (w . col) onto
+// the bias. Samples are split over threads; a batch smaller than the thread count (acting, batch
+// 1) splits im2col over input channels and the GEMM over output channels instead.
+void conv2d_forward_fast(float* out, const float* x, const float* w, const float* b,
+                         const Conv2dShape& s, float* workspace);
+
+// Same contract as conv2d_backward_ref (accumulates). Per sample: dw += dout_n . col^T,
+// dcol = w^T . dout_n then col2im into dx. With samples split over threads each thread sums its
+// dw/db into a private partial and the partials are added in thread order: the same bits on
+// every run for a given thread count.
+void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
+                          const float* w, const Conv2dShape& s, float* workspace);
+
+}  // namespace dqn

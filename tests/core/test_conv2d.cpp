@@ -1,0 +1,153 @@
+// Tests for core/conv2d.hpp: fast against ref on a spread of awkward shapes, strides and pads and
+// on the Nature CNN at batch 32 and 1; the ref backward against central differences; bitwise
+// determinism of the threaded backward.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "core/conv2d.hpp"
+#include "core/parallel.hpp"
+#include "tests/core/kernel_check.hpp"
+
+using namespace dqn;
+using namespace dqn::test;
+
+namespace {
+
+std::int64_t x_size(const Conv2dShape& s) {
+  return s.N * s.C_in * s.H * s.W;
+}
+std::int64_t w_size(const Conv2dShape& s) {
+  return s.C_out * s.C_in * s.KH * s.KW;
+}
+std::int64_t out_size(const Conv2dShape& s) {
+  return s.N * s.C_out * s.H_out() * s.W_out();
+}
+
+// Forward and backward of the fast kernel against the double reference within the summation
+// bound of kernel_check.hpp. Terms per element: forward C_in*KH*KW (+ bias); dw and db
+// N*H_out*W_out (+ the prior value); dx at most C_out*KH*KW (+ prior) for stride 1, fewer
+// for larger strides. The bound's sum|terms| comes from the reference on absolute values.
+void check_fast(const Conv2dShape& s, bool with_dx = true) {
+  CAPTURE(s.N);
+  CAPTURE(s.C_in);
+  CAPTURE(s.H);
+  CAPTURE(s.W);
+  CAPTURE(s.C_out);
+  CAPTURE(s.KH);
+  CAPTURE(s.KW);
+  CAPTURE(s.stride);
+  CAPTURE(s.pad);
+  const auto x = random_floats(x_size(s), 31), w = random_floats(w_size(s), 32);
+  const auto b = random_floats(s.C_out, 33), dout = random_floats(out_size(s), 34);
+  const auto xd = to_double(x), wd = to_double(w), bd = to_double(b), gd = to_double(dout);
+  const auto xa = abs_of(xd), wa = abs_of(wd), ba = abs_of(bd), ga = abs_of(gd);
+  std::vector<float> ws(conv2d_workspace_floats(s));
+
+  std::vector<float> out(out_size(s));
+  std::vector<double> truth(out.size()), bound(out.size());
+  conv2d_forward_fast(out.data(), x.data(), w.data(), b.data(), s, ws.data());
+  conv2d_forward_ref(truth.data(), xd.data(), wd.data(), bd.data(), s);
+  conv2d_forward_ref(bound.data(), xa.data(), wa.data(), ba.data(), s);
+  check_within_bound(out, truth, bound, s.C_in * s.KH * s.KW + 1, "conv2d forward");
+
+  // Gradients start non-zero to check that the kernels accumulate.
+  auto dx = random_floats(x_size(s), 35), dw = random_floats(w_size(s), 36);
+  auto db = random_floats(s.C_out, 37);
+  auto dx_t = to_double(dx), dw_t = to_double(dw), db_t = to_double(db);
+  auto dx_b = abs_of(dx_t), dw_b = abs_of(dw_t), db_b = abs_of(db_t);
+  conv2d_backward_fast(with_dx ? dx.data() : nullptr, dw.data(), db.data(), dout.data(), x.data(),
+                       w.data(), s, ws.data());
+  conv2d_backward_ref(with_dx ? dx_t.data() : nullptr, dw_t.data(), db_t.data(), gd.data(),
+                      xd.data(), wd.data(), s);
+  conv2d_backward_ref(with_dx ? dx_b.data() : nullptr, dw_b.data(), db_b.data(), ga.data(),
+                      xa.data(), wa.data(), s);
+  const std::int64_t per_image = s.N * s.H_out() * s.W_out() + 1;
+  check_within_bound(dw, dw_t, dw_b, per_image, "conv2d dw");
+  check_within_bound(db, db_t, db_b, per_image, "conv2d db");
+  if (with_dx) check_within_bound(dx, dx_t, dx_b, s.C_out * s.KH * s.KW + 1, "conv2d dx");
+}
+
+}  // namespace
+
+TEST_CASE("conv2d fast matches the reference on a spread of awkward shapes, strides and pads") {
+  // {N, C_in, H, W, C_out, KH, KW, stride, pad}: sizes from 1, 7, 15, 16, 17, 37, every stride
+  // from 1 to 3, pads 0 to 2, kernels 1 to 5 and non-square, an output of a single pixel.
+  const Conv2dShape shapes[] = {
+      {1, 1, 1, 1, 1, 1, 1, 1, 0},    {7, 3, 15, 16, 17, 3, 3, 1, 1},
+      {2, 16, 17, 15, 7, 3, 3, 2, 1}, {3, 17, 16, 16, 16, 5, 5, 1, 2},
+      {1, 7, 37, 37, 15, 4, 4, 3, 0}, {16, 2, 7, 7, 37, 3, 2, 2, 2},
+      {17, 1, 9, 11, 3, 1, 3, 1, 0},  {5, 15, 8, 8, 1, 8, 8, 4, 2},
+      {4, 37, 6, 7, 17, 2, 2, 2, 0},  {2, 4, 5, 5, 3, 5, 5, 1, 0},
+  };
+  for (int threads : {1, 2}) {
+    ThreadScope scope(threads);
+    CAPTURE(threads);
+    for (const auto& s : shapes) check_fast(s);
+  }
+}
+
+TEST_CASE("conv2d fast matches the reference on the Nature CNN at batch 32, 2 threads") {
+  ThreadScope scope(2);
+  check_fast({32, 4, 84, 84, 32, 8, 8, 4, 0}, /*with_dx=*/false);  // the input needs no gradient
+  check_fast({32, 32, 20, 20, 64, 4, 4, 2, 0});
+  check_fast({32, 64, 9, 9, 64, 3, 3, 1, 0});
+}
+
+TEST_CASE("conv2d fast matches the reference on the Nature CNN at batch 1, 1 and 2 threads") {
+  for (int threads : {1, 2}) {
+    ThreadScope scope(threads);
+    check_fast({1, 4, 84, 84, 32, 8, 8, 4, 0});
+    check_fast({1, 32, 20, 20, 64, 4, 4, 2, 0});
+    check_fast({1, 64, 9, 9, 64, 3, 3, 1, 0});
+  }
+}
+
+TEST_CASE("conv2d backward reference matches central differences in double, stride 2 pad 1") {
+  // out is linear in x, w and b separately: central differences are exact up to roundoff, no kinks.
+  for (const Conv2dShape& s :
+       {Conv2dShape{2, 2, 5, 6, 3, 3, 3, 2, 1}, Conv2dShape{1, 3, 4, 4, 2, 2, 3, 1, 2}}) {
+    auto x = random_doubles(x_size(s), 41), w = random_doubles(w_size(s), 42);
+    auto b = random_doubles(s.C_out, 43);
+    const auto g = random_doubles(out_size(s), 44);
+    std::vector<double> out(out_size(s));
+    auto loss = [&] {
+      conv2d_forward_ref(out.data(), x.data(), w.data(), b.data(), s);
+      return dot(out, g);
+    };
+    std::vector<double> dx(x.size(), 0.0), dw(w.size(), 0.0), db(b.size(), 0.0);
+    conv2d_backward_ref(dx.data(), dw.data(), db.data(), g.data(), x.data(), w.data(), s);
+    check_gradient(loss, x, dx, "conv dx");
+    check_gradient(loss, w, dw, "conv dw");
+    check_gradient(loss, b, db, "conv db");
+  }
+}
+
+TEST_CASE("conv2d forward reference by hand: a 2x2 sum kernel over a padded 2x2 image") {
+  // x = [[1,2],[3,4]], pad 1, 2x2 kernel of ones, stride 1: out (3,3) = windowed sums + b.
+  const Conv2dShape s{1, 1, 2, 2, 1, 2, 2, 1, 1};
+  const double x[4] = {1, 2, 3, 4}, w[4] = {1, 1, 1, 1}, b[1] = {0.5};
+  double out[9];
+  conv2d_forward_ref(out, x, w, b, s);
+  const double expected[9] = {1.5, 3.5, 2.5, 4.5, 10.5, 6.5, 3.5, 7.5, 4.5};
+  for (int i = 0; i < 9; ++i) CHECK(out[i] == expected[i]);
+}
+
+TEST_CASE("conv2d backward fast gives identical bits on repeated runs with 2 threads") {
+  ThreadScope scope(2);
+  const Conv2dShape s{8, 32, 20, 20, 64, 4, 4, 2, 0};
+  const auto x = random_floats(x_size(s), 1), w = random_floats(w_size(s), 2);
+  const auto dout = random_floats(out_size(s), 3);
+  std::vector<float> ws(conv2d_workspace_floats(s));
+  auto run = [&] {
+    std::vector<float> dx(x_size(s), 0.0f), dw(w_size(s), 0.0f), db(s.C_out, 0.0f);
+    conv2d_backward_fast(dx.data(), dw.data(), db.data(), dout.data(), x.data(), w.data(), s,
+                         ws.data());
+    dx.insert(dx.end(), dw.begin(), dw.end());
+    dx.insert(dx.end(), db.begin(), db.end());
+    return dx;
+  };
+  const auto first = run();
+  for (int r = 0; r < 5; ++r) CHECK(run() == first);
+}
