@@ -17,7 +17,10 @@ constexpr std::int64_t kMaxWidth = 1 << 16;  // a sanity bound on layer widths
 
 std::string join_shape(const std::vector<std::int64_t>& dims, const char* sep) {
   std::string s;
-  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? sep : "") + std::to_string(dims[i]);
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    if (i > 0) s += sep;
+    s += std::to_string(dims[i]);
+  }
   return s;
 }
 

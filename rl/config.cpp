@@ -84,7 +84,12 @@ std::string format_number(double v) {
 }
 
 std::string range_text(const Field& f) {
-  return "[" + format_number(f.min) + ", " + format_number(f.max) + "]";
+  std::string text = "[";  // appended piece by piece: GCC 12 -O3 misreads "[" + s (-Wrestrict)
+  text += format_number(f.min);
+  text += ", ";
+  text += format_number(f.max);
+  text += "]";
+  return text;
 }
 
 double parse_number(const Field& f, const std::string& value, bool integer) {
@@ -148,7 +153,10 @@ void Config::set(const std::string& raw_key, const std::string& raw_value) {
                         std::find(f.choices.begin(), f.choices.end(), value) != f.choices.end(),
                     "config: ", key, " must be one of ", [&] {
                       std::string s;
-                      for (const auto& c : f.choices) s += (s.empty() ? "" : ", ") + c;
+                      for (const auto& c : f.choices) {
+                        if (!s.empty()) s += ", ";
+                        s += c;
+                      }
                       return s;
                     }(), "; got '", value, "'");
           this->*member = value;

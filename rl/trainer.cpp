@@ -333,7 +333,7 @@ void Trainer::save_snapshot(const std::string& path) const {
   std::string replay;
   replay_->save(replay);
   w.str(replay);
-  write_file_atomically(path, bytes);
+  write_file_atomic(path, bytes);
 }
 
 void Trainer::load_snapshot(const std::string& path) {

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -180,7 +181,7 @@ LoadedModel load_model(const std::string& path) {
   Rng rng(0);
   m.net = std::make_unique<QNetwork>(m.info.spec, rng);
   load_checkpoint(path, *m.net, nullptr, nullptr);
-  m.env = m.info.meta.get("env");
+  m.env = m.info.meta.get_or("env", "");
   if (m.env.empty()) m.env = m.info.spec.kind == NetworkKind::kMlp ? "cartpole" : "breakout";
   return m;
 }
@@ -238,7 +239,7 @@ int cmd_info(int argc, char** argv, std::ostream& out) {
     if (key == "config") continue;
     out << key << ": " << value << "\n";
   }
-  const std::string config = m.info.meta.get("config");
+  const std::string config = m.info.meta.get_or("config", "");
   if (!config.empty()) out << "config:\n" << config;
   return 0;
 }

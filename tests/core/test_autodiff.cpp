@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/autodiff.hpp"
+#include "core/rng.hpp"
 
 using namespace dqn;
 

@@ -36,8 +36,10 @@ TEST_CASE("samples pair s with its own s', final frames included, and never star
   FrameReplay r(64, 2, 2);
   std::uint8_t value = 0;
   for (int episode = 0; episode < 5; ++episode) {
-    for (int t = 0; t < 6; ++t)
-      r.add(frame(++value).data(), t == 0, t % 3, static_cast<float>(value), t == 5, false);
+    for (int t = 0; t < 6; ++t) {
+      ++value;
+      r.add(frame(value).data(), t == 0, t % 3, static_cast<float>(value), t == 5, false);
+    }
     r.add_final(frame(++value).data());
   }
   Batch batch;

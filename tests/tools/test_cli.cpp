@@ -2,6 +2,7 @@
 // codes (0 ok, 1 runtime error, 2 usage error) and the messages a person acts on.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -71,9 +72,9 @@ TEST_CASE("train writes config, metrics, plot and model, and says where they are
 }
 
 TEST_CASE("train rejects an unknown flag, naming the closest valid one") {
-  const Outcome o = cli({"train", "--sed", "3"});
+  const Outcome o = cli({"train", "--seeed", "3"});
   CHECK(o.code == 2);
-  CHECK(contains(o.err, "unknown flag '--sed'"));
+  CHECK(contains(o.err, "unknown flag '--seeed'"));
   CHECK(contains(o.err, "did you mean '--seed'"));
 }
 
