@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.hpp"
+#include "rl/serialize.hpp"
 
 namespace dqn {
 
@@ -95,6 +96,36 @@ void FrameReplay::sample(std::int64_t batch_size, Rng& rng, Batch& out) const {
     out.terminated[b] = terminated_[slot] ? 1.0f : 0.0f;
   }
   out.size = batch_size;
+}
+
+void FrameReplay::save(std::string& out) const {
+  ByteWriter w(out);
+  for (const std::int64_t v : {capacity_, height_, width_, size_, next_}) w.i64(v);
+  w.bytes(frames_.data(), frames_.size());
+  w.bytes(actions_.data(), actions_.size() * sizeof(std::int64_t));
+  w.bytes(rewards_.data(), rewards_.size() * sizeof(float));
+  for (const auto* flags : {&terminated_, &truncated_, &episode_start_, &starts_transition_})
+    w.bytes(flags->data(), flags->size());
+}
+
+void FrameReplay::load(std::string_view in) {
+  ByteReader r(in, "frame replay");
+  const std::int64_t capacity = r.i64(), height = r.i64(), width = r.i64();
+  DQN_CHECK(capacity == capacity_ && height == height_ && width == width_,
+            "frame replay snapshot holds ", capacity, " slots of ", height, "x", width,
+            ", this buffer has ", capacity_, " of ", height_, "x", width_,
+            ": resume with the run's own config");
+  const std::int64_t size = r.i64(), next = r.i64();
+  DQN_CHECK(size >= 0 && size <= capacity && next >= 0 && next < capacity,
+            "frame replay snapshot is corrupt (size ", size, ", next ", next, ")");
+  r.bytes(frames_.data(), frames_.size());
+  r.bytes(actions_.data(), actions_.size() * sizeof(std::int64_t));
+  r.bytes(rewards_.data(), rewards_.size() * sizeof(float));
+  for (auto* flags : {&terminated_, &truncated_, &episode_start_, &starts_transition_})
+    r.bytes(flags->data(), flags->size());
+  r.expect_end();
+  size_ = size;
+  next_ = next;
 }
 
 }  // namespace dqn

@@ -47,6 +47,9 @@ class FrameReplay {
   void stack_at(std::int64_t slot, std::uint8_t* out) const;
 
   std::int64_t size() const { return size_; }  // slots written (at most capacity)
+  // Raw contents for run snapshots (resume continues bit-exactly).
+  void save(std::string& out) const;
+  void load(std::string_view in);
   std::int64_t capacity() const { return capacity_; }
   static constexpr std::int64_t bytes_per_slot(std::int64_t h = 84, std::int64_t w = 84) {
     return h * w + static_cast<std::int64_t>(sizeof(std::int64_t) + sizeof(float) + 3);

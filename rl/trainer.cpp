@@ -110,14 +110,21 @@ Trainer::Trainer(const Config& config, const std::string& out_dir, bool resuming
 
   env_ = make_env(config_.env, env_options_for(config_));
   eval_env_ = make_env(config_.env, env_options_for(config_));
-  DQN_CHECK(!env_->observation_is_u8(), "train: env '", config_.env, "' has pixel observations; "
-            "training from pixels needs the frame replay buffer, which is not built yet");
+  pixels_ = env_->observation_is_u8();
   const NetworkSpec spec = network_spec_for(config_, *env_);
   agent_ = std::make_unique<DqnAgent>(spec, config_, init_rng);
   best_ = std::make_unique<QNetwork>(spec, init_rng);
   best_->copy_from(agent_->online());
-  replay_ = std::make_unique<ReplayBuffer>(config_.buffer_size, spec.observation_shape[0]);
-  obs_.resize(static_cast<std::size_t>(spec.observation_shape[0]));
+  if (pixels_) {
+    const auto& shape = spec.observation_shape;  // (4, 84, 84)
+    DQN_CHECK(shape[0] == FrameReplay::kStack, "train: frame replay stacks ", FrameReplay::kStack,
+              " frames, the env gives ", shape[0]);
+    frame_replay_ = std::make_unique<FrameReplay>(config_.buffer_size, shape[1], shape[2]);
+    frames_.resize(static_cast<std::size_t>(shape[0] * shape[1] * shape[2]));
+  } else {
+    replay_ = std::make_unique<ReplayBuffer>(config_.buffer_size, spec.observation_shape[0]);
+    obs_.resize(static_cast<std::size_t>(spec.observation_shape[0]));
+  }
 
   if (!out_dir_.empty()) {
     std::filesystem::create_directories(out_dir_);
@@ -139,10 +146,51 @@ Trainer::Trainer(const Config& config, const std::string& out_dir, bool resuming
 Trainer::~Trainer() = default;
 
 void Trainer::start_episode() {
-  const float* o = env_->observation_f32();
-  std::copy(o, o + obs_.size(), obs_.begin());
+  if (pixels_) {
+    const std::uint8_t* o = env_->observation_u8();
+    std::copy(o, o + frames_.size(), frames_.begin());
+  } else {
+    const float* o = env_->observation_f32();
+    std::copy(o, o + obs_.size(), obs_.begin());
+  }
+  episode_start_ = true;
   episode_return_ = 0;
   episode_length_ = 0;
+}
+
+// select -> step -> store, for one env step.
+void Trainer::env_step() {
+  const double epsilon = linear_epsilon(config_.epsilon_start, config_.epsilon_end,
+                                        config_.epsilon_steps, step_);
+  const std::int64_t action = pixels_ ? agent_->act(frames_.data(), epsilon, act_rng_)
+                                      : agent_->act(obs_.data(), epsilon, act_rng_);
+  const StepResult r = env_->step(action);
+  const bool episode_over = r.terminated || r.truncated;
+  // Learning treats a lost life as terminal when episodic_life is on (the game goes on).
+  const bool terminal = r.terminated || (config_.episodic_life && r.life_lost);
+  // After a final step the env still shows that episode's last observation: the true s', which
+  // a truncated transition bootstraps from.
+  if (pixels_) {
+    const std::int64_t frame = static_cast<std::int64_t>(frames_.size()) / FrameReplay::kStack;
+    frame_replay_->add(frames_.data() + frames_.size() - frame, episode_start_, action, r.reward,
+                       terminal, r.truncated);
+    const std::uint8_t* next = env_->observation_u8();
+    std::copy(next, next + frames_.size(), frames_.begin());
+    if (episode_over) frame_replay_->add_final(frames_.data() + frames_.size() - frame);
+  } else {
+    const float* next = env_->observation_f32();
+    replay_->add(obs_.data(), action, r.reward, next, terminal, r.truncated);
+    std::copy(next, next + obs_.size(), obs_.begin());
+  }
+  episode_start_ = false;
+  episode_return_ += r.raw_reward;
+  ++episode_length_;
+  ++step_;
+  if (episode_over) {
+    log_episode(episode_return_, episode_length_);
+    env_->reset();
+    start_episode();
+  }
 }
 
 TrainResult Trainer::run(std::int64_t stop_at_step) {
@@ -164,26 +212,10 @@ TrainResult Trainer::run(std::int64_t stop_at_step) {
       paused.wall_seconds = wall_seconds_;
       return paused;
     }
-    // select -> step -> store
-    const double epsilon = linear_epsilon(config_.epsilon_start, config_.epsilon_end,
-                                          config_.epsilon_steps, step_);
-    const std::int64_t action = agent_->act(obs_.data(), epsilon, act_rng_);
-    const StepResult r = env_->step(action);
-    // After a final step the env still shows that episode's last observation: the true s'.
-    const float* next_obs = env_->observation_f32();
-    replay_->add(obs_.data(), action, r.reward, next_obs, r.terminated, r.truncated);
-    std::copy(next_obs, next_obs + obs_.size(), obs_.begin());
-    episode_return_ += r.raw_reward;
-    ++episode_length_;
-    ++step_;
-    if (r.terminated || r.truncated) {
-      log_episode(episode_return_, episode_length_);
-      env_->reset();
-      start_episode();
-    }
+    env_step();
     // train
     if (step_ >= config_.learning_starts && step_ % config_.train_freq == 0 &&
-        replay_->size() >= config_.batch_size)
+        replay_size() >= config_.batch_size)
       train_round();
     if (config_.target_update_unit == TargetUnit::kEnvSteps &&
         step_ % config_.target_update_interval == 0)
@@ -195,7 +227,8 @@ TrainResult Trainer::run(std::int64_t stop_at_step) {
       p.step = step_;
       p.total_steps = config_.total_steps;
       p.episodes = episodes_;
-      p.epsilon = epsilon;
+      p.epsilon = linear_epsilon(config_.epsilon_start, config_.epsilon_end,
+                                 config_.epsilon_steps, step_);
       double sum = 0;
       for (double x : recent_returns_) sum += x;
       p.recent_return = recent_returns_.empty() ? 0 : sum / recent_returns_.size();
@@ -216,7 +249,8 @@ TrainResult Trainer::run(std::int64_t stop_at_step) {
 
 void Trainer::train_round() {
   for (std::int64_t g = 0; g < config_.gradient_steps; ++g) {
-    replay_->sample(config_.batch_size, replay_rng_, batch_);
+    if (pixels_) frame_replay_->sample(config_.batch_size, replay_rng_, batch_);
+    else replay_->sample(config_.batch_size, replay_rng_, batch_);
     try {
       last_stats_ = agent_->update(batch_);
     } catch (const Error& e) {
@@ -323,6 +357,8 @@ void Trainer::save_snapshot(const std::string& path) const {
   env_->save_state(env_state);
   w.str(env_state);
   w.floats(obs_.data(), static_cast<std::int64_t>(obs_.size()));
+  w.bytes(frames_.data(), frames_.size());
+  w.u64(episode_start_ ? 1 : 0);
   write_params(w, agent_->online());
   write_params(w, agent_->target());
   write_params(w, *best_);
@@ -331,7 +367,8 @@ void Trainer::save_snapshot(const std::string& path) const {
   for (const Tensor& m : adam.first_moments()) w.floats(m.data(), m.numel());
   for (const Tensor& v : adam.second_moments()) w.floats(v.data(), v.numel());
   std::string replay;
-  replay_->save(replay);
+  if (pixels_) frame_replay_->save(replay);
+  else replay_->save(replay);
   w.str(replay);
   write_file_atomic(path, bytes);
 }
@@ -363,6 +400,8 @@ void Trainer::load_snapshot(const std::string& path) {
   }
   env_->load_state(r.str());
   r.floats(obs_.data(), static_cast<std::int64_t>(obs_.size()));
+  r.bytes(frames_.data(), frames_.size());
+  episode_start_ = r.u64() != 0;
   read_params(r, agent_->online());
   read_params(r, agent_->target());
   read_params(r, *best_);
@@ -370,7 +409,8 @@ void Trainer::load_snapshot(const std::string& path) {
   adam.set_steps(r.i64());
   for (Tensor& m : adam.first_moments()) r.floats(m.data(), m.numel());
   for (Tensor& v : adam.second_moments()) r.floats(v.data(), v.numel());
-  replay_->load(r.str());
+  if (pixels_) frame_replay_->load(r.str());
+  else replay_->load(r.str());
   r.expect_end();
 }
 

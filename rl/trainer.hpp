@@ -23,6 +23,7 @@
 #include "envs/env.hpp"
 #include "rl/agent.hpp"
 #include "rl/config.hpp"
+#include "rl/frame_replay.hpp"
 #include "rl/replay.hpp"
 
 namespace dqn {
@@ -78,6 +79,7 @@ class Trainer {
   Trainer(const Config& config, const std::string& out_dir, bool resuming);
   void load_snapshot(const std::string& path);
   void start_episode();
+  void env_step();
   void train_round();
   void periodic_eval();
   void log_episode(double ret, std::int64_t length);
@@ -88,10 +90,17 @@ class Trainer {
   std::unique_ptr<Env> env_, eval_env_;
   std::unique_ptr<DqnAgent> agent_;
   std::unique_ptr<QNetwork> best_;
+  // Flat observations (CartPole) go to ReplayBuffer, frame stacks (Atari) to FrameReplay.
+  bool pixels_ = false;
   std::unique_ptr<ReplayBuffer> replay_;
+  std::unique_ptr<FrameReplay> frame_replay_;
   Batch batch_;
   Rng act_rng_, replay_rng_, eval_rng_;
-  std::vector<float> obs_;  // the current observation (a copy: env buffers change on step)
+  // The current observation (a copy: the env's buffer changes on step), one of the two.
+  std::vector<float> obs_;
+  std::vector<std::uint8_t> frames_;
+  bool episode_start_ = true;  // frames_ is the first observation of an episode
+  std::int64_t replay_size() const { return pixels_ ? frame_replay_->size() : replay_->size(); }
 
   // Counters, all part of the snapshot.
   std::int64_t step_ = 0, episodes_ = 0, updates_ = 0, evals_ = 0;
