@@ -2,12 +2,14 @@
 // the ref backward against central differences.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "core/activation.hpp"
 #include "core/parallel.hpp"
 #include "tests/core/kernel_check.hpp"
+#include "tests/fixtures.hpp"
 
 using namespace dqn;
 using namespace dqn::test;
@@ -66,4 +68,30 @@ TEST_CASE("relu backward reference matches central differences in double, away f
   std::vector<double> dx(n, 0.0);
   relu_backward_ref(dx.data(), g.data(), x.data(), n);
   check_gradient(loss, x, dx, "relu dx");
+}
+
+TEST_CASE("relu matches PyTorch torch.relu and its gradient, zeros included") {
+  // Selects and one addition onto zero: exact, in double and in float (inputs rounded to float
+  // and back compare against the rounded expectation).
+  const auto f = load_fixture("tests/fixtures/core_relu.txt");
+  const auto &x = f.at("x").values, &g = f.at("dout").values;
+  const std::int64_t n = static_cast<std::int64_t>(x.size());
+  std::vector<double> out(n), dx(n, 0.0);
+  relu_forward_ref(out.data(), x.data(), n);
+  relu_backward_ref(dx.data(), g.data(), x.data(), n);
+  CHECK(out == f.at("out").values);
+  CHECK(dx == f.at("dx").values);
+  const auto xf = f.at("x").as_float(), gf = f.at("dout").as_float();
+  std::vector<float> out_f(n), dx_f(n, 0.0f);
+  relu_forward_fast(out_f.data(), xf.data(), n);
+  relu_backward_fast(dx_f.data(), gf.data(), xf.data(), n);
+  CHECK(out_f == f.at("out").as_float());
+  CHECK(dx_f == f.at("dx").as_float());
+  std::int64_t zeros = 0;
+  for (std::int64_t i = 0; i < n; ++i)
+    if (x[i] == 0.0) {
+      ++zeros;
+      CHECK(dx_f[i] == 0.0f);
+    }
+  CHECK(zeros == 4);
 }

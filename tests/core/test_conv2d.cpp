@@ -3,12 +3,14 @@
 // determinism of the threaded backward.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "core/conv2d.hpp"
 #include "core/parallel.hpp"
 #include "tests/core/kernel_check.hpp"
+#include "tests/fixtures.hpp"
 
 using namespace dqn;
 using namespace dqn::test;
@@ -150,4 +152,49 @@ TEST_CASE("conv2d backward fast gives identical bits on repeated runs with 2 thr
   };
   const auto first = run();
   for (int r = 0; r < 5; ++r) CHECK(run() == first);
+}
+
+TEST_CASE("conv2d matches PyTorch nn.Conv2d with stride 2 and padding 1, ref in double and fast") {
+  const auto f = load_fixture("tests/fixtures/core_conv2d.txt");
+  const Conv2dShape s{2, 3, 7, 6, 4, 3, 3, 2, 1};
+  REQUIRE(f.at("x").shape == std::vector<std::int64_t>{2, 3, 7, 6});
+  REQUIRE(f.at("out").shape == std::vector<std::int64_t>{2, 4, s.H_out(), s.W_out()});
+  const auto &x = f.at("x").values, &w = f.at("w").values, &b = f.at("b").values;
+  const auto& g = f.at("dout").values;
+  // Reference in double: at most 27 products of O(1) per element, summed in another order than
+  // oneDNN's: 1e-12 absolute is a wide margin over the ~1e-15 differences.
+  std::vector<double> out(out_size(s)), dx(x.size(), 0.0), dw(w.size(), 0.0), db(b.size(), 0.0);
+  conv2d_forward_ref(out.data(), x.data(), w.data(), b.data(), s);
+  conv2d_backward_ref(dx.data(), dw.data(), db.data(), g.data(), x.data(), w.data(), s);
+  const std::pair<const std::vector<double>*, const char*> checks[] = {
+      {&out, "out"}, {&dx, "dx"}, {&dw, "dw"}, {&db, "db"}};
+  for (const auto& [got, name] : checks) {
+    const auto& want = f.at(name).values;
+    REQUIRE(got->size() == want.size());
+    std::int64_t bad = 0;
+    for (std::size_t i = 0; i < want.size(); ++i)
+      if (!(std::fabs((*got)[i] - want[i]) <= 1e-12)) ++bad;
+    INFO(name);
+    CHECK(bad == 0);
+  }
+  // Fast in float on the rounded inputs: the summation bound with 2 extra terms for the input
+  // rounding (see test_linear.cpp).
+  const auto xf = f.at("x").as_float(), wf = f.at("w").as_float(), bf = f.at("b").as_float();
+  const auto gf = f.at("dout").as_float();
+  std::vector<float> ws(conv2d_workspace_floats(s));
+  std::vector<float> out_f(out.size()), dx_f(x.size(), 0.0f), dw_f(w.size(), 0.0f),
+      db_f(b.size(), 0.0f);
+  conv2d_forward_fast(out_f.data(), xf.data(), wf.data(), bf.data(), s, ws.data());
+  conv2d_backward_fast(dx_f.data(), dw_f.data(), db_f.data(), gf.data(), xf.data(), wf.data(), s,
+                       ws.data());
+  const auto xa = abs_of(x), wa = abs_of(w), ba = abs_of(b), ga = abs_of(g);
+  std::vector<double> out_b(out.size()), dx_b(x.size(), 0.0), dw_b(w.size(), 0.0),
+      db_b(b.size(), 0.0);
+  conv2d_forward_ref(out_b.data(), xa.data(), wa.data(), ba.data(), s);
+  conv2d_backward_ref(dx_b.data(), dw_b.data(), db_b.data(), ga.data(), xa.data(), wa.data(), s);
+  const std::int64_t per_image = s.N * s.H_out() * s.W_out();
+  check_within_bound(out_f, f.at("out").values, out_b, 27 + 3, "fast out vs torch");
+  check_within_bound(dx_f, f.at("dx").values, dx_b, 4 * 9 + 2, "fast dx vs torch");
+  check_within_bound(dw_f, f.at("dw").values, dw_b, per_image + 2, "fast dw vs torch");
+  check_within_bound(db_f, f.at("db").values, db_b, per_image + 2, "fast db vs torch");
 }

@@ -2,12 +2,14 @@
 // backward against central differences in double.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "core/linear.hpp"
 #include "core/parallel.hpp"
 #include "tests/core/kernel_check.hpp"
+#include "tests/fixtures.hpp"
 
 using namespace dqn;
 using namespace dqn::test;
@@ -108,4 +110,45 @@ TEST_CASE("linear backward reference matches central differences in double") {
   check_gradient(loss, x, dx, "dx");
   check_gradient(loss, w, dw, "dw");
   check_gradient(loss, b, db, "db");
+}
+
+TEST_CASE("linear matches PyTorch nn.Linear forward and gradients, ref in double and fast") {
+  const auto f = load_fixture("tests/fixtures/core_linear.txt");
+  const std::int64_t N = 3, C_in = 5, C_out = 4;
+  REQUIRE(f.at("x").shape == std::vector<std::int64_t>{N, C_in});
+  REQUIRE(f.at("w").shape == std::vector<std::int64_t>{C_out, C_in});
+  const auto &x = f.at("x").values, &w = f.at("w").values, &b = f.at("b").values;
+  const auto& g = f.at("dout").values;
+  // Reference in double: only the summation order differs from PyTorch's (5 terms of O(1)):
+  // agreement to 1e-12 absolute is ~1e4 ulps of margin.
+  std::vector<double> out(N * C_out), dx(N * C_in, 0.0), dw(C_out * C_in, 0.0), db(C_out, 0.0);
+  linear_forward_ref(out.data(), x.data(), w.data(), b.data(), N, C_in, C_out);
+  linear_backward_ref(dx.data(), dw.data(), db.data(), g.data(), x.data(), w.data(), N, C_in,
+                      C_out);
+  const std::pair<const std::vector<double>*, const char*> checks[] = {
+      {&out, "out"}, {&dx, "dx"}, {&dw, "dw"}, {&db, "db"}};
+  for (const auto& [got, name] : checks) {
+    const auto& want = f.at(name).values;
+    REQUIRE(got->size() == want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) CHECK(std::fabs((*got)[i] - want[i]) <= 1e-12);
+  }
+  // Fast in float on the rounded inputs: the summation bound with K + 2 terms (the extra 2u per
+  // product covers rounding x and w to float).
+  const auto xf = f.at("x").as_float(), wf = f.at("w").as_float(), bf = f.at("b").as_float();
+  const auto gf = f.at("dout").as_float();
+  std::vector<float> out_f(N * C_out), dx_f(N * C_in, 0.0f), dw_f(C_out * C_in, 0.0f),
+      db_f(C_out, 0.0f);
+  linear_forward_fast(out_f.data(), xf.data(), wf.data(), bf.data(), N, C_in, C_out);
+  linear_backward_fast(dx_f.data(), dw_f.data(), db_f.data(), gf.data(), xf.data(), wf.data(), N,
+                       C_in, C_out);
+  const auto xa = abs_of(x), wa = abs_of(w), ba = abs_of(b), ga = abs_of(g);
+  std::vector<double> out_b(N * C_out), dx_b(N * C_in, 0.0), dw_b(C_out * C_in, 0.0),
+      db_b(C_out, 0.0);
+  linear_forward_ref(out_b.data(), xa.data(), wa.data(), ba.data(), N, C_in, C_out);
+  linear_backward_ref(dx_b.data(), dw_b.data(), db_b.data(), ga.data(), xa.data(), wa.data(), N,
+                      C_in, C_out);
+  check_within_bound(out_f, f.at("out").values, out_b, C_in + 3, "fast out vs torch");
+  check_within_bound(dx_f, f.at("dx").values, dx_b, C_out + 2, "fast dx vs torch");
+  check_within_bound(dw_f, f.at("dw").values, dw_b, N + 2, "fast dw vs torch");
+  check_within_bound(db_f, f.at("db").values, db_b, N + 2, "fast db vs torch");
 }

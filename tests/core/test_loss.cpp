@@ -4,11 +4,13 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/loss.hpp"
 #include "core/parallel.hpp"
 #include "tests/core/kernel_check.hpp"
+#include "tests/fixtures.hpp"
 
 using namespace dqn;
 using namespace dqn::test;
@@ -72,4 +74,34 @@ TEST_CASE("huber backward reference matches central differences in double, away 
   std::vector<double> dpred(n, 0.0);
   huber_backward_ref(dpred.data(), pred.data(), target.data(), n, delta, dloss);
   check_gradient(loss, pred, dpred, "huber dpred");
+}
+
+TEST_CASE("huber matches PyTorch HuberLoss at delta 1 and 0.5, and SmoothL1Loss at delta 1") {
+  const auto f = load_fixture("tests/fixtures/core_huber.txt");
+  const auto &pred = f.at("pred").values, &target = f.at("target").values;
+  const std::int64_t n = static_cast<std::int64_t>(pred.size());
+  const auto pf = f.at("pred").as_float(), tf = f.at("target").as_float();
+  for (const auto& [tag, delta] : {std::pair<std::string, double>{"d1", 1.0}, {"d05", 0.5}}) {
+    CAPTURE(tag);
+    const double want = f.at("loss_" + tag).values[0];
+    // Double: 16 terms summed in a different order: 1e-14 relative.
+    CHECK(huber_forward_ref(pred.data(), target.data(), n, delta) ==
+          doctest::Approx(want).epsilon(1e-14));
+    // Float: inputs rounded to float (relative 2^-24 on values of O(1), differences of O(1)):
+    // 1e-6 relative on the mean is ~16 ulps.
+    CHECK(huber_forward_fast(pf.data(), tf.data(), n, static_cast<float>(delta)) ==
+          doctest::Approx(want).epsilon(1e-6));
+    std::vector<double> dpred(n, 0.0);
+    huber_backward_ref(dpred.data(), pred.data(), target.data(), n, delta, 1.0);
+    std::vector<float> dpred_f(n, 0.0f);
+    huber_backward_fast(dpred_f.data(), pf.data(), tf.data(), n, static_cast<float>(delta), 1.0f);
+    const auto& want_d = f.at("dpred_" + tag).values;
+    for (std::int64_t i = 0; i < n; ++i) {
+      CHECK(std::fabs(dpred[i] - want_d[i]) <= 1e-16);  // one clamp and one multiply
+      // |dpred| <= delta / n; float inputs shift d by ~2^-24 |pred|: 1e-7 absolute.
+      CHECK(std::fabs(dpred_f[i] - want_d[i]) <= 1e-7);
+    }
+  }
+  CHECK(huber_forward_ref(pred.data(), target.data(), n, 1.0) ==
+        doctest::Approx(f.at("smooth_l1").values[0]).epsilon(1e-14));
 }
