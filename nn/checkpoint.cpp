@@ -328,7 +328,10 @@ Contents decode(std::string_view bytes, const std::string& source) {
 // command-line setting that would produce the checkpoint's network.
 std::string join(const std::vector<std::int64_t>& v) {
   std::string s;
-  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) s += ',';  // not (i ? "," : "") + ...: GCC 12 -O3 flags that with a false -Wrestrict
+    s += std::to_string(v[i]);
+  }
   return s;
 }
 
