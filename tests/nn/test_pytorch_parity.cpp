@@ -2,10 +2,13 @@
 // PyTorch 1.13 step for step, on the fixtures written by tests/fixtures/make_nn_fixtures.py (see
 // that script for what each fixture holds and why).
 //
-// Tolerance: |ours - torch| <= 1e-5 * |torch| + 1e-7 per parameter, which covers float sums
-// taken in another order (GEMM blocking, the norm over all gradients) over 5 steps. The absolute
-// 1e-7 term is for parameters whose gradient is near zero: Adam divides g by |g| + eps, so a
-// relative error in a tiny g becomes an absolute one of up to lr * that error.
+// Tolerance: |ours - torch| <= 1e-5 * |torch| + atol per parameter, which covers float sums taken
+// in another order (GEMM blocking, im2col, the norm over all gradients). The absolute term is for
+// parameters whose gradient nearly cancels: Adam divides g by |g| + eps, so a relative error in a
+// tiny g becomes an absolute error of up to lr (1e-4) times that relative error. atol is 1e-7
+// (0.1% of one step's largest move) for the MLP, and 1e-6 (1%) for the Nature CNN, whose fc layer
+// sums only 4 samples per weight gradient, so more of its 1.6 M gradients cancel to near zero
+// (measured: the worst fc weight is at 0.87 x a 1e-7 atol; every other layer below 0.06 x).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -28,7 +31,7 @@ using namespace dqn;
 namespace {
 
 constexpr float kGamma = 0.99f, kMaxNorm = 10.0f;
-constexpr double kLr = 1e-4, kRelTol = 1e-5, kAbsTol = 1e-7;
+constexpr double kLr = 1e-4, kRelTol = 1e-5, kMlpAbsTol = 1e-7, kCnnAbsTol = 1e-6;
 
 // The fixture format of make_nn_fixtures.py: a text header of "name dtype rank dims..." lines up
 // to "END", then the raw little-endian arrays in header order.
@@ -101,13 +104,13 @@ class Fixture {
 };
 
 // Largest violation of the tolerance, as a multiple of it (<= 1 passes).
-double worst_ratio(const float* ours, const std::vector<float>& torch,
+double worst_ratio(const float* ours, const std::vector<float>& torch, double abs_tol,
                    const std::vector<std::int64_t>* index = nullptr) {
   double worst = 0;
   for (std::size_t k = 0; k < torch.size(); ++k) {
     const double o = ours[index ? (*index)[k] : static_cast<std::int64_t>(k)];
     const double t = torch[k];
-    worst = std::max(worst, std::fabs(o - t) / (kAbsTol + kRelTol * std::fabs(t)));
+    worst = std::max(worst, std::fabs(o - t) / (abs_tol + kRelTol * std::fabs(t)));
   }
   return worst;
 }
@@ -180,8 +183,9 @@ TEST_CASE("five DQN updates of the 4-256-256-2 MLP match PyTorch") {
       double worst = 0;
       for (const auto& p : online.parameters()) {
         CAPTURE(p.name);
-        const double ratio = worst_ratio(p.variable->value.data(),
-                                         fx.f32("step" + std::to_string(step) + "." + p.name));
+        const double ratio =
+            worst_ratio(p.variable->value.data(),
+                        fx.f32("step" + std::to_string(step) + "." + p.name), kMlpAbsTol);
         CHECK(ratio <= 1.0);
         worst = std::max(worst, ratio);
       }
@@ -231,7 +235,8 @@ TEST_CASE("two DQN updates of the Nature CNN on uint8 frames match PyTorch") {
   for (const auto& p : params) {
     CAPTURE(p.name);
     const std::vector<std::int64_t> index = fx.i64("step2_index." + p.name);
-    const double ratio = worst_ratio(p.variable->value.data(), fx.f32("step2." + p.name), &index);
+    const double ratio =
+        worst_ratio(p.variable->value.data(), fx.f32("step2." + p.name), kCnnAbsTol, &index);
     CHECK(ratio <= 1.0);
     worst = std::max(worst, ratio);
   }
