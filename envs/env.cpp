@@ -2,6 +2,8 @@
 #include "envs/env.hpp"
 
 #include "core/error.hpp"
+#include "envs/atari_preprocessing.hpp"
+#include "envs/atari_screen.hpp"
 #include "envs/cartpole.hpp"
 
 namespace dqn {
@@ -18,6 +20,11 @@ const std::uint8_t* Env::observation_u8() const {
 
 std::unique_ptr<Env> make_env(const std::string& name, const EnvOptions& options) {
   if (name == "cartpole") return std::make_unique<CartPole>(options.max_episode_steps);
+  if (name == "breakout" || name == "pong") {
+    AtariSettings settings;
+    settings.repeat_action_probability = options.repeat_action_probability;
+    return std::make_unique<AtariPreprocessing>(make_atari_game(name, settings), options);
+  }
   throw_error("make_env: expected one of cartpole, breakout, pong, got '", name, "'");
 }
 

@@ -72,6 +72,9 @@ struct EnvOptions {
   std::int64_t frame_stack = 4;              // frames in one observation (Mnih 2015)
   std::int64_t max_episode_frames = 108000;  // 30 min at 60 Hz (Machado 2018): truncation
   bool clip_rewards = true;                  // StepResult::reward in {-1,0,+1} (Mnih 2015)
+  // Press FIRE once after the no-ops of a reset in games with FIRE in their action set
+  // (baselines' FireResetEnv; Breakout waits for FIRE to serve).
+  bool fire_reset = true;
   // CartPole ---------------------------------------------------------------------------------
   std::int64_t max_episode_steps = 500;  // CartPole-v1's TimeLimit
 };

@@ -67,6 +67,14 @@ class BlobReader {
     std::memcpy(data, blob_.data() + pos_, n);
     pos_ += n;
   }
+  // A field of any length written by put_bytes.
+  std::string get_string() {
+    const auto n = get<std::uint64_t>();
+    need(n);
+    std::string out(blob_.substr(pos_, n));
+    pos_ += n;
+    return out;
+  }
   Rng get_rng() {
     Rng::State s;
     for (auto& w : s) w = get<std::uint64_t>();
