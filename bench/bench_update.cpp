@@ -25,7 +25,8 @@ double forward_macs(const NetworkSpec& spec) {
     return macs + width * spec.num_actions;
   }
   // conv1 20x20x32 outputs x 4*8*8, conv2 9x9x64 x 32*4*4, conv3 7x7x64 x 64*3*3, fc, fc.
-  return 400.0 * 32 * 256 + 81.0 * 64 * 512 + 49.0 * 64 * 576 + 3136.0 * 512 + 512.0 * spec.num_actions;
+  return 400.0 * 32 * 256 + 81.0 * 64 * 512 + 49.0 * 64 * 576 + 3136.0 * 512 +
+         512.0 * spec.num_actions;
 }
 
 Batch make_batch(const NetworkSpec& spec, std::int64_t n, Rng& rng) {
@@ -50,13 +51,16 @@ Batch make_batch(const NetworkSpec& spec, std::int64_t n, Rng& rng) {
   b.terminated.resize(Shape{n});
   b.actions.resize(n);
   for (std::int64_t i = 0; i < n; ++i) {
-    b.actions[i] = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(spec.num_actions)));
+    b.actions[i] =
+        static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(spec.num_actions)));
     b.rewards[i] = 1.0f;
   }
   return b;
 }
 
-NetworkSpec mlp_spec() { return NetworkSpec{}; }  // 4-256-256-2, the seed's network
+NetworkSpec mlp_spec() {
+  return NetworkSpec{};
+}  // 4-256-256-2, the seed's network
 NetworkSpec cnn_spec() {
   NetworkSpec s;
   s.kind = NetworkKind::kNatureCnn;
@@ -80,8 +84,12 @@ void run_update(benchmark::State& state, const NetworkSpec& spec, std::int64_t b
                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void BM_MlpUpdate(benchmark::State& state) { run_update(state, mlp_spec(), 64); }
-void BM_CnnUpdate(benchmark::State& state) { run_update(state, cnn_spec(), 32); }
+void BM_MlpUpdate(benchmark::State& state) {
+  run_update(state, mlp_spec(), 64);
+}
+void BM_CnnUpdate(benchmark::State& state) {
+  run_update(state, cnn_spec(), 32);
+}
 
 void BM_MlpAct(benchmark::State& state) {
   Config config = make_preset("seed");

@@ -24,30 +24,50 @@ constexpr std::size_t kReservedNodes = 256;  // more than any network here recor
 
 template <class T>
 void axpy(T* y, T alpha, const T* x, std::int64_t n) {
-  if constexpr (kFast<T>) axpy_fast(y, alpha, x, n);
-  else axpy_ref<T>(y, alpha, x, n);
+  if constexpr (kFast<T>)
+    axpy_fast(y, alpha, x, n);
+  else
+    axpy_ref<T>(y, alpha, x, n);
 }
 
 const char* op_name(Op op) {
   switch (op) {
-    case Op::kInput: return "input";
-    case Op::kU8Input: return "input_u8";
-    case Op::kParam: return "param";
-    case Op::kLinear: return "linear";
-    case Op::kConv2d: return "conv2d";
-    case Op::kRelu: return "relu";
-    case Op::kFlatten: return "flatten";
-    case Op::kGatherActions: return "gather_actions";
-    case Op::kMaxActions: return "max_actions";
-    case Op::kHuber: return "huber";
-    case Op::kAdd: return "add";
-    case Op::kSub: return "sub";
-    case Op::kMul: return "mul";
-    case Op::kScale: return "scale";
-    case Op::kSum: return "sum";
-    case Op::kMean: return "mean";
-    case Op::kRowMean: return "row_mean";
-    case Op::kAddColumn: return "add_column";
+    case Op::kInput:
+      return "input";
+    case Op::kU8Input:
+      return "input_u8";
+    case Op::kParam:
+      return "param";
+    case Op::kLinear:
+      return "linear";
+    case Op::kConv2d:
+      return "conv2d";
+    case Op::kRelu:
+      return "relu";
+    case Op::kFlatten:
+      return "flatten";
+    case Op::kGatherActions:
+      return "gather_actions";
+    case Op::kMaxActions:
+      return "max_actions";
+    case Op::kHuber:
+      return "huber";
+    case Op::kAdd:
+      return "add";
+    case Op::kSub:
+      return "sub";
+    case Op::kMul:
+      return "mul";
+    case Op::kScale:
+      return "scale";
+    case Op::kSum:
+      return "sum";
+    case Op::kMean:
+      return "mean";
+    case Op::kRowMean:
+      return "row_mean";
+    case Op::kAddColumn:
+      return "add_column";
   }
   return "?";
 }
@@ -67,8 +87,8 @@ void BasicTape<T>::reset() {
 
 template <class T>
 const typename BasicTape<T>::Node& BasicTape<T>::node(Value v) const {
-  DQN_CHECK(v.id >= 0 && v.id < static_cast<std::int32_t>(nodes_.size()),
-            "tape: value id ", v.id, " is not on this tape (it has ", nodes_.size(),
+  DQN_CHECK(v.id >= 0 && v.id < static_cast<std::int32_t>(nodes_.size()), "tape: value id ", v.id,
+            " is not on this tape (it has ", nodes_.size(),
             " values); was the tape reset() after the value was made?");
   return nodes_[v.id];
 }
@@ -121,8 +141,10 @@ Value BasicTape<T>::input(View<const T> x) {
 template <class T>
 Value BasicTape<T>::input_u8(View<const std::uint8_t> x, T scale) {
   Node& n = push(Op::kU8Input, x.shape, false);
-  if constexpr (kFast<T>) u8_to_float_fast(n.data, x.data, scale, x.numel());
-  else u8_to_float_ref<T>(n.data, x.data, scale, x.numel());
+  if constexpr (kFast<T>)
+    u8_to_float_fast(n.data, x.data, scale, x.numel());
+  else
+    u8_to_float_ref<T>(n.data, x.data, scale, x.numel());
   return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
 }
 
@@ -143,15 +165,19 @@ Value BasicTape<T>::param(BasicVariable<T>& v) {
 template <class T>
 Value BasicTape<T>::linear(Value x, Value w, Value b) {
   const Shape xs = node(x).shape, ws = node(w).shape, bs = node(b).shape;
-  DQN_CHECK(xs.rank == 2 && ws.rank == 2 && ws[1] == xs[1], "linear: x (N,C_in) and w (C_out,C_in) "
-            "must agree on C_in, got x ", xs.str(), " and w ", ws.str());
+  DQN_CHECK(xs.rank == 2 && ws.rank == 2 && ws[1] == xs[1],
+            "linear: x (N,C_in) and w (C_out,C_in) "
+            "must agree on C_in, got x ",
+            xs.str(), " and w ", ws.str());
   check_shape("linear", "b", Shape{ws[0]}, bs);
   const std::int64_t N = xs[0], C_in = xs[1], C_out = ws[0];
-  Node& n = push(Op::kLinear, Shape{N, C_out}, needs_grad(x) || needs_grad(w) || needs_grad(b), x,
-                 w, b);
+  Node& n =
+      push(Op::kLinear, Shape{N, C_out}, needs_grad(x) || needs_grad(w) || needs_grad(b), x, w, b);
   const Node &X = nodes_[x.id], &W = nodes_[w.id], &B = nodes_[b.id];
-  if constexpr (kFast<T>) linear_forward_fast(n.data, X.data, W.data, B.data, N, C_in, C_out);
-  else linear_forward_ref<T>(n.data, X.data, W.data, B.data, N, C_in, C_out);
+  if constexpr (kFast<T>)
+    linear_forward_fast(n.data, X.data, W.data, B.data, N, C_in, C_out);
+  else
+    linear_forward_ref<T>(n.data, X.data, W.data, B.data, N, C_in, C_out);
   return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
 }
 
@@ -170,8 +196,8 @@ Value BasicTape<T>::conv2d(Value x, Value w, Value b, std::int64_t stride, std::
             "conv2d: x (N,C_in,H,W) and w (C_out,C_in,KH,KW) must agree on C_in, got x ", xs.str(),
             " and w ", ws.str());
   check_shape("conv2d", "b", Shape{ws[0]}, bs);
-  DQN_CHECK(stride >= 1 && pad >= 0, "conv2d: needs stride >= 1 and pad >= 0, got stride ",
-            stride, " pad ", pad);
+  DQN_CHECK(stride >= 1 && pad >= 0, "conv2d: needs stride >= 1 and pad >= 0, got stride ", stride,
+            " pad ", pad);
   DQN_CHECK(xs[2] + 2 * pad >= ws[2] && xs[3] + 2 * pad >= ws[3], "conv2d: a ", ws[2], "x", ws[3],
             " kernel does not fit an input of ", xs[2], "x", xs[3], " with padding ", pad);
   const Conv2dShape s{xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], stride, pad};
@@ -182,7 +208,8 @@ Value BasicTape<T>::conv2d(Value x, Value w, Value b, std::int64_t stride, std::
   const Node &X = nodes_[x.id], &W = nodes_[w.id], &B = nodes_[b.id];
   if constexpr (kFast<T>)
     conv2d_forward_fast(n.data, X.data, W.data, B.data, s, workspace(conv2d_workspace_floats(s)));
-  else conv2d_forward_ref<T>(n.data, X.data, W.data, B.data, s);
+  else
+    conv2d_forward_ref<T>(n.data, X.data, W.data, B.data, s);
   return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
 }
 
@@ -192,8 +219,10 @@ template <class T>
 Value BasicTape<T>::relu(Value x) {
   const Shape xs = node(x).shape;
   Node& n = push(Op::kRelu, xs, needs_grad(x), x);
-  if constexpr (kFast<T>) relu_forward_fast(n.data, nodes_[x.id].data, xs.numel());
-  else relu_forward_ref<T>(n.data, nodes_[x.id].data, xs.numel());
+  if constexpr (kFast<T>)
+    relu_forward_fast(n.data, nodes_[x.id].data, xs.numel());
+  else
+    relu_forward_ref<T>(n.data, nodes_[x.id].data, xs.numel());
   return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
 }
 
@@ -218,21 +247,24 @@ Value BasicTape<T>::gather_actions(Value q, const std::int64_t* actions) {
               " at row ", i, " is outside [0, ", qs[1], ")");
   Node& n = push(Op::kGatherActions, Shape{qs[0]}, needs_grad(q), q);
   n.actions = actions;
-  if constexpr (kFast<T>) gather_actions_forward_fast(n.data, nodes_[q.id].data, actions, qs[0], qs[1]);
-  else gather_actions_forward_ref<T>(n.data, nodes_[q.id].data, actions, qs[0], qs[1]);
+  if constexpr (kFast<T>)
+    gather_actions_forward_fast(n.data, nodes_[q.id].data, actions, qs[0], qs[1]);
+  else
+    gather_actions_forward_ref<T>(n.data, nodes_[q.id].data, actions, qs[0], qs[1]);
   return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
 }
 
 template <class T>
 Value BasicTape<T>::max_actions(Value q) {
   const Shape qs = node(q).shape;
-  DQN_CHECK(qs.rank == 2 && qs[1] >= 1, "max_actions: q must be (N,A) with A >= 1, got ",
-            qs.str());
+  DQN_CHECK(qs.rank == 2 && qs[1] >= 1, "max_actions: q must be (N,A) with A >= 1, got ", qs.str());
   Node& n = push(Op::kMaxActions, Shape{qs[0]}, needs_grad(q), q);
   BasicTensor<std::int64_t>& argmax = argmax_[nodes_.size() - 1];
   argmax.resize_for_overwrite(Shape{qs[0]});
-  if constexpr (kFast<T>) max_actions_fast(n.data, argmax.data(), nodes_[q.id].data, qs[0], qs[1]);
-  else max_actions_ref<T>(n.data, argmax.data(), nodes_[q.id].data, qs[0], qs[1]);
+  if constexpr (kFast<T>)
+    max_actions_fast(n.data, argmax.data(), nodes_[q.id].data, qs[0], qs[1]);
+  else
+    max_actions_ref<T>(n.data, argmax.data(), nodes_[q.id].data, qs[0], qs[1]);
   return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
 }
 
@@ -247,8 +279,10 @@ Value BasicTape<T>::huber(Value pred, Value target, T delta) {
   n.scalar = delta;
   const T* p = nodes_[pred.id].data;
   const T* t = nodes_[target.id].data;
-  if constexpr (kFast<T>) n.data[0] = huber_forward_fast(p, t, ps.numel(), delta);
-  else n.data[0] = huber_forward_ref<T>(p, t, ps.numel(), delta);
+  if constexpr (kFast<T>)
+    n.data[0] = huber_forward_fast(p, t, ps.numel(), delta);
+  else
+    n.data[0] = huber_forward_ref<T>(p, t, ps.numel(), delta);
   return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
 }
 
@@ -299,8 +333,10 @@ template <class T>
 Value BasicTape<T>::sum(Value a) {
   const Shape as = node(a).shape;
   Node& n = push(Op::kSum, Shape{}, needs_grad(a), a);
-  if constexpr (kFast<T>) n.data[0] = sum_fast(nodes_[a.id].data, as.numel());
-  else n.data[0] = sum_ref<T>(nodes_[a.id].data, as.numel());
+  if constexpr (kFast<T>)
+    n.data[0] = sum_fast(nodes_[a.id].data, as.numel());
+  else
+    n.data[0] = sum_ref<T>(nodes_[a.id].data, as.numel());
   return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
 }
 
@@ -310,8 +346,10 @@ Value BasicTape<T>::mean(Value a) {
   DQN_CHECK(as.numel() > 0, "mean: the input ", as.str(), " is empty");
   Node& n = push(Op::kMean, Shape{}, needs_grad(a), a);
   T total;
-  if constexpr (kFast<T>) total = sum_fast(nodes_[a.id].data, as.numel());
-  else total = sum_ref<T>(nodes_[a.id].data, as.numel());
+  if constexpr (kFast<T>)
+    total = sum_fast(nodes_[a.id].data, as.numel());
+  else
+    total = sum_ref<T>(nodes_[a.id].data, as.numel());
   n.data[0] = total / static_cast<T>(as.numel());
   return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
 }
@@ -347,11 +385,13 @@ Value BasicTape<T>::add_column(Value a, Value c) {
 template <class T>
 void BasicTape<T>::backward(Value loss) {
   const Node& l = node(loss);
-  DQN_CHECK(!released_, "backward: the graph was already released by an earlier backward(); run "
+  DQN_CHECK(!released_,
+            "backward: the graph was already released by an earlier backward(); run "
             "the forward pass again (after reset()) before calling backward() once more");
   DQN_CHECK(l.shape.numel() == 1, "backward: needs a scalar loss, got shape ", l.shape.str(),
             "; reduce it first with mean() or sum()");
-  DQN_CHECK(l.requires_grad, "backward: the loss does not depend on any parameter that requires "
+  DQN_CHECK(l.requires_grad,
+            "backward: the loss does not depend on any parameter that requires "
             "a gradient (was it computed inside a NoGradScope, or from inputs only?)");
   // Gradient buffers: parameters accumulate into their own .grad; every other node that needs
   // one gets a zeroed buffer from the pool.
@@ -395,14 +435,19 @@ void BasicTape<T>::backward_node(Node& n) {
       T* db = grad_of(C);
       if (dw == nullptr) {  // frozen weights (inputs, not params): only dX is needed
         if (dx == nullptr) return;
-        if constexpr (kFast<T>) matmul_nn_fast(dx, dout, B->data, N, C_out, C_in, true);
-        else matmul_nn_ref<T>(dx, dout, B->data, N, C_out, C_in, true);
-        DQN_CHECK(db == nullptr, "linear: a bias that needs a gradient with a weight that does "
+        if constexpr (kFast<T>)
+          matmul_nn_fast(dx, dout, B->data, N, C_out, C_in, true);
+        else
+          matmul_nn_ref<T>(dx, dout, B->data, N, C_out, C_in, true);
+        DQN_CHECK(db == nullptr,
+                  "linear: a bias that needs a gradient with a weight that does "
                   "not is not supported; make both parameters");
         return;
       }
-      if constexpr (kFast<T>) linear_backward_fast(dx, dw, db, dout, A->data, B->data, N, C_in, C_out);
-      else linear_backward_ref<T>(dx, dw, db, dout, A->data, B->data, N, C_in, C_out);
+      if constexpr (kFast<T>)
+        linear_backward_fast(dx, dw, db, dout, A->data, B->data, N, C_in, C_out);
+      else
+        linear_backward_ref<T>(dx, dw, db, dout, A->data, B->data, N, C_in, C_out);
       return;
     }
     case Op::kConv2d: {
@@ -412,19 +457,24 @@ void BasicTape<T>::backward_node(Node& n) {
       if constexpr (kFast<T>)
         conv2d_backward_fast(grad_of(A), dw, grad_of(C), dout, A->data, B->data, s,
                              workspace(conv2d_workspace_floats(s)));
-      else conv2d_backward_ref<T>(grad_of(A), dw, grad_of(C), dout, A->data, B->data, s);
+      else
+        conv2d_backward_ref<T>(grad_of(A), dw, grad_of(C), dout, A->data, B->data, s);
       return;
     }
     case Op::kRelu:
-      if constexpr (kFast<T>) relu_backward_fast(A->grad, dout, A->data, numel);
-      else relu_backward_ref<T>(A->grad, dout, A->data, numel);
+      if constexpr (kFast<T>)
+        relu_backward_fast(A->grad, dout, A->data, numel);
+      else
+        relu_backward_ref<T>(A->grad, dout, A->data, numel);
       return;
     case Op::kFlatten:
       axpy<T>(A->grad, T(1), dout, numel);
       return;
     case Op::kGatherActions:
-      if constexpr (kFast<T>) gather_actions_backward_fast(A->grad, dout, n.actions, A->shape[0], A->shape[1]);
-      else gather_actions_backward_ref<T>(A->grad, dout, n.actions, A->shape[0], A->shape[1]);
+      if constexpr (kFast<T>)
+        gather_actions_backward_fast(A->grad, dout, n.actions, A->shape[0], A->shape[1]);
+      else
+        gather_actions_backward_ref<T>(A->grad, dout, n.actions, A->shape[0], A->shape[1]);
       return;
     case Op::kMaxActions: {
       const std::int64_t* argmax = argmax_[&n - nodes_.data()].data();
@@ -437,12 +487,16 @@ void BasicTape<T>::backward_node(Node& n) {
       // d/dtarget is its negative, which is the same formula with the arguments swapped.
       const std::int64_t count = A->shape.numel();
       if (T* dp = grad_of(A)) {
-        if constexpr (kFast<T>) huber_backward_fast(dp, A->data, B->data, count, n.scalar, dout[0]);
-        else huber_backward_ref<T>(dp, A->data, B->data, count, n.scalar, dout[0]);
+        if constexpr (kFast<T>)
+          huber_backward_fast(dp, A->data, B->data, count, n.scalar, dout[0]);
+        else
+          huber_backward_ref<T>(dp, A->data, B->data, count, n.scalar, dout[0]);
       }
       if (T* dt = grad_of(B)) {
-        if constexpr (kFast<T>) huber_backward_fast(dt, B->data, A->data, count, n.scalar, dout[0]);
-        else huber_backward_ref<T>(dt, B->data, A->data, count, n.scalar, dout[0]);
+        if constexpr (kFast<T>)
+          huber_backward_fast(dt, B->data, A->data, count, n.scalar, dout[0]);
+        else
+          huber_backward_ref<T>(dt, B->data, A->data, count, n.scalar, dout[0]);
       }
       return;
     }
@@ -473,7 +527,8 @@ void BasicTape<T>::backward_node(Node& n) {
     case Op::kRowMean: {
       const std::int64_t rows = A->shape[0], cols = A->shape[1];
       for (std::int64_t i = 0; i < rows; ++i)
-        for (std::int64_t j = 0; j < cols; ++j) A->grad[i * cols + j] += dout[i] / static_cast<T>(cols);
+        for (std::int64_t j = 0; j < cols; ++j)
+          A->grad[i * cols + j] += dout[i] / static_cast<T>(cols);
       return;
     }
     case Op::kAddColumn: {

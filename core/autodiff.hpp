@@ -48,8 +48,24 @@ struct Value {
 };
 
 enum class Op : std::uint8_t {
-  kInput, kParam, kLinear, kConv2d, kRelu, kFlatten, kGatherActions, kMaxActions, kHuber,
-  kAdd, kSub, kMul, kScale, kSum, kMean, kRowMean, kAddColumn, kU8Input
+  kInput,
+  kParam,
+  kLinear,
+  kConv2d,
+  kRelu,
+  kFlatten,
+  kGatherActions,
+  kMaxActions,
+  kHuber,
+  kAdd,
+  kSub,
+  kMul,
+  kScale,
+  kSum,
+  kMean,
+  kRowMean,
+  kAddColumn,
+  kU8Input
 };
 
 template <class T>
@@ -81,15 +97,15 @@ class BasicTape {
   Value flatten(Value x);          // (N, ...) -> (N, rest); a view, no copy
   // q (N,A), actions (N) -> (N): q[i, actions[i]]. `actions` must stay valid until reset().
   Value gather_actions(Value q, const std::int64_t* actions);
-  Value max_actions(Value q);      // (N,A) -> (N); gradient flows to the (first) argmax
+  Value max_actions(Value q);  // (N,A) -> (N); gradient flows to the (first) argmax
   Value huber(Value pred, Value target, T delta);  // mean over elements -> scalar
-  Value add(Value a, Value b);     // same shapes
+  Value add(Value a, Value b);                     // same shapes
   Value sub(Value a, Value b);
   Value mul(Value a, Value b);
   Value scale(Value a, T s);
-  Value sum(Value a);              // -> scalar
-  Value mean(Value a);             // -> scalar
-  Value row_mean(Value a);         // (N,A) -> (N,1)
+  Value sum(Value a);                  // -> scalar
+  Value mean(Value a);                 // -> scalar
+  Value row_mean(Value a);             // (N,A) -> (N,1)
   Value add_column(Value a, Value c);  // a (N,A) + c (N,1) broadcast over columns -> (N,A)
 
   // Fills .grad of every parameter reachable from `loss` (a scalar); the graph is then released.
@@ -103,9 +119,9 @@ class BasicTape {
  private:
   struct Node {
     Op op;
-    Value a, b, c;          // inputs (id -1 where unused)
-    T* data = nullptr;      // value
-    T* grad = nullptr;      // gradient buffer, set up by backward() where needed
+    Value a, b, c;      // inputs (id -1 where unused)
+    T* data = nullptr;  // value
+    T* grad = nullptr;  // gradient buffer, set up by backward() where needed
     Shape shape;
     bool requires_grad = false;
     T scalar = 0;                           // scale factor or huber delta
@@ -122,8 +138,8 @@ class BasicTape {
   Conv2dShape conv_shape(const Node& n) const;
 
   std::vector<Node> nodes_;
-  std::vector<BasicTensor<T>> values_;  // values_[i]: node i's own output buffer
-  std::vector<BasicTensor<T>> grads_;   // grads_[i]: node i's gradient buffer
+  std::vector<BasicTensor<T>> values_;             // values_[i]: node i's own output buffer
+  std::vector<BasicTensor<T>> grads_;              // grads_[i]: node i's gradient buffer
   std::vector<BasicTensor<std::int64_t>> argmax_;  // argmax_[i]: max_actions node i's argmax
   BasicTensor<T> workspace_;
   bool grad_enabled_ = true;

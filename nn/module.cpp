@@ -25,8 +25,8 @@ void init_uniform_fan_in(Variable& v, std::int64_t fan_in, Rng& rng) {
 
 Linear::Linear(std::int64_t in, std::int64_t out, Rng& rng)
     : weight(Shape{out, in}), bias(Shape{out}), in_features(in), out_features(out) {
-  DQN_CHECK(in >= 1 && out >= 1, "Linear: needs in_features >= 1 and out_features >= 1, got ",
-            in, " and ", out);
+  DQN_CHECK(in >= 1 && out >= 1, "Linear: needs in_features >= 1 and out_features >= 1, got ", in,
+            " and ", out);
   init_uniform_fan_in(weight, in, rng);
   init_uniform_fan_in(bias, in, rng);
 }
@@ -43,8 +43,8 @@ void Linear::infer(ConstTensorView x, Tensor& y) {
 }
 
 Shape Linear::output_shape(const Shape& input) const {
-  DQN_CHECK(input.rank == 2 && input[1] == in_features, "Linear(", in_features, ", ",
-            out_features, "): expected input (N,", in_features, "), got ", input.str());
+  DQN_CHECK(input.rank == 2 && input[1] == in_features, "Linear(", in_features, ", ", out_features,
+            "): expected input (N,", in_features, "), got ", input.str());
   return Shape{input[0], out_features};
 }
 
@@ -82,7 +82,7 @@ Value Conv2d::forward(Tape& tape, Value x) {
 void Conv2d::infer(ConstTensorView x, Tensor& y) {
   const Shape out = output_shape(x.shape);
   const Conv2dShape s{x.shape[0], in_channels, x.shape[2], x.shape[3], out_channels,
-                      kernel, kernel, stride, pad};
+                      kernel,     kernel,      stride,     pad};
   const std::int64_t scratch = conv2d_workspace_floats(s);
   if (workspace_.numel() < scratch) workspace_.resize_for_overwrite(Shape{scratch});
   y.resize_for_overwrite(out);
@@ -91,12 +91,12 @@ void Conv2d::infer(ConstTensorView x, Tensor& y) {
 }
 
 Shape Conv2d::output_shape(const Shape& input) const {
-  DQN_CHECK(input.rank == 4 && input[1] == in_channels, "Conv2d(", in_channels, ", ",
-            out_channels, "): expected input (N,", in_channels, ",H,W), got ", input.str());
+  DQN_CHECK(input.rank == 4 && input[1] == in_channels, "Conv2d(", in_channels, ", ", out_channels,
+            "): expected input (N,", in_channels, ",H,W), got ", input.str());
   const Conv2dShape s{input[0], in_channels, input[2], input[3], out_channels,
-                      kernel, kernel, stride, pad};
-  DQN_CHECK(input[2] + 2 * pad >= kernel && input[3] + 2 * pad >= kernel, "Conv2d: a ", kernel,
-            "x", kernel, " kernel does not fit an input of ", input[2], "x", input[3]);
+                      kernel,   kernel,      stride,   pad};
+  DQN_CHECK(input[2] + 2 * pad >= kernel && input[3] + 2 * pad >= kernel, "Conv2d: a ", kernel, "x",
+            kernel, " kernel does not fit an input of ", input[2], "x", input[3]);
   return Shape{input[0], out_channels, s.H_out(), s.W_out()};
 }
 

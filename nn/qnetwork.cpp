@@ -33,7 +33,8 @@ void NetworkSpec::validate() const {
     DQN_CHECK(observation_shape.size() == 1 && observation_shape[0] >= 1,
               "network: an MLP needs a flat observation (obs_dim), got (",
               join_shape(observation_shape, ","), ")");
-    DQN_CHECK(!hidden.empty(), "network: an MLP needs at least one hidden layer (--hidden 256,256)");
+    DQN_CHECK(!hidden.empty(),
+              "network: an MLP needs at least one hidden layer (--hidden 256,256)");
     for (std::int64_t h : hidden)
       DQN_CHECK(h >= 1 && h <= kMaxWidth, "network: hidden widths must be in [1, ", kMaxWidth,
                 "], got ", h);
@@ -107,7 +108,8 @@ QNetwork::QNetwork(const NetworkSpec& spec, Rng& rng) : spec_(spec) {
 }
 
 Value QNetwork::forward(Tape& tape, ConstTensorView obs) {
-  DQN_CHECK(spec_.kind == NetworkKind::kMlp, "QNetwork: float observations go to an MLP; the "
+  DQN_CHECK(spec_.kind == NetworkKind::kMlp,
+            "QNetwork: float observations go to an MLP; the "
             "Nature CNN takes uint8 frames");
   return forward_value(tape, tape.input(obs));
 }

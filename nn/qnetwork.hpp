@@ -26,13 +26,18 @@ struct NetworkSpec {
   NetworkKind kind = NetworkKind::kMlp;
   std::vector<std::int64_t> observation_shape{4};  // (obs_dim) or (4,84,84)
   std::int64_t num_actions = 2;
-  std::vector<std::int64_t> hidden{256, 256};      // MLP hidden widths (unused by the CNN)
+  std::vector<std::int64_t> hidden{256, 256};  // MLP hidden widths (unused by the CNN)
   bool dueling = false;
 
   // Throws dqn::Error naming the bad field and its valid range.
   void validate() const;
   std::string describe() const;  // "mlp 4-256-256-2", "nature-cnn 4x84x84 -> 6 dueling"
-  friend bool operator==(const NetworkSpec&, const NetworkSpec&) = default;
+  // Equal when they build the same network: the MLP's hidden widths do not matter to the CNN.
+  friend bool operator==(const NetworkSpec& a, const NetworkSpec& b) {
+    return a.kind == b.kind && a.observation_shape == b.observation_shape &&
+           a.num_actions == b.num_actions && a.dueling == b.dueling &&
+           (a.kind != NetworkKind::kMlp || a.hidden == b.hidden);
+  }
 };
 
 // The scale that maps uint8 pixels to [0, 1] inside the Nature CNN.
@@ -43,9 +48,9 @@ class QNetwork {
   QNetwork(const NetworkSpec& spec, Rng& rng);
 
   // Q-values (N, num_actions) for a batch of observations, recorded on the tape.
-  Value forward(Tape& tape, ConstTensorView obs);               // MLP: float (N, obs_dim)
-  Value forward(Tape& tape, View<const std::uint8_t> frames);   // CNN: uint8 (N,4,84,84)
-  Value forward_value(Tape& tape, Value x);                     // from an input already on the tape
+  Value forward(Tape& tape, ConstTensorView obs);              // MLP: float (N, obs_dim)
+  Value forward(Tape& tape, View<const std::uint8_t> frames);  // CNN: uint8 (N,4,84,84)
+  Value forward_value(Tape& tape, Value x);                    // from an input already on the tape
 
   // Tape-free inference into q (N, num_actions), for acting.
   void infer(ConstTensorView obs, Tensor& q);
@@ -67,8 +72,8 @@ class QNetwork {
   void infer_from_float(ConstTensorView x, Tensor& q);
 
   NetworkSpec spec_;
-  std::unique_ptr<Sequential> net_;        // the whole network, or the trunk when dueling
-  std::unique_ptr<Sequential> value_;      // dueling heads (null otherwise)
+  std::unique_ptr<Sequential> net_;    // the whole network, or the trunk when dueling
+  std::unique_ptr<Sequential> value_;  // dueling heads (null otherwise)
   std::unique_ptr<Sequential> advantage_;
   std::vector<NamedVariable> parameters_;
   Tensor scaled_frames_, features_, value_out_, advantage_out_;  // infer() buffers

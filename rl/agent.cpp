@@ -70,7 +70,9 @@ std::int64_t greedy_action(QNetwork& net, const std::uint8_t* frames, Tensor& q)
   return best;
 }
 
-std::int64_t DqnAgent::greedy(const float* obs) { return greedy_action(online_, obs, act_q_); }
+std::int64_t DqnAgent::greedy(const float* obs) {
+  return greedy_action(online_, obs, act_q_);
+}
 
 std::int64_t DqnAgent::greedy(const std::uint8_t* frames) {
   return greedy_action(online_, frames, act_q_);
@@ -97,8 +99,8 @@ UpdateStats DqnAgent::update(const Batch& batch) {
       q_online_next = tape_.view(q).data;
     }
     next_state_values(next_values_.data(), tape_.view(q_next).data, q_online_next, n, actions);
-    td_targets(targets_.data(), batch.rewards.data(), batch.terminated.data(),
-               next_values_.data(), n, gamma_);
+    td_targets(targets_.data(), batch.rewards.data(), batch.terminated.data(), next_values_.data(),
+               n, gamma_);
   }
 
   // 2. Online Q(s, a) and the Huber loss against the fixed targets.
@@ -133,8 +135,10 @@ UpdateStats DqnAgent::update(const Batch& batch) {
 }
 
 void DqnAgent::update_target() {
-  if (tau_ >= 1.0f) target_.copy_from(online_);
-  else target_.polyak_from(online_, tau_);
+  if (tau_ >= 1.0f)
+    target_.copy_from(online_);
+  else
+    target_.polyak_from(online_, tau_);
 }
 
 }  // namespace dqn

@@ -99,8 +99,8 @@ double parse_number(const Field& f, const std::string& value, bool integer) {
   DQN_CHECK(!value.empty() && end && *end == '\0' && errno == 0 && std::isfinite(v),
             "config: ", f.key, " must be a number in ", range_text(f), ", got '", value, "'");
   if (integer)
-    DQN_CHECK(v == std::floor(v), "config: ", f.key, " must be a whole number in ",
-              range_text(f), ", got '", value, "'");
+    DQN_CHECK(v == std::floor(v), "config: ", f.key, " must be a whole number in ", range_text(f),
+              ", got '", value, "'");
   DQN_CHECK(v >= f.min && v <= f.max, "config: ", f.key, " must be in ", range_text(f), ", got ",
             value);
   return v;
@@ -109,8 +109,8 @@ double parse_number(const Field& f, const std::string& value, bool integer) {
 const Field& find_field(const std::string& key) {
   for (const Field& f : fields())
     if (key == f.key) return f;
-  throw_error("config: unknown key '", key, "'; did you mean '",
-              closest_match(key, Config::keys()), "'? (all keys: dqn train --help)");
+  throw_error("config: unknown key '", key, "'; did you mean '", closest_match(key, Config::keys()),
+              "'? (all keys: dqn train --help)");
 }
 
 }  // namespace
@@ -149,16 +149,19 @@ void Config::set(const std::string& raw_key, const std::string& raw_value) {
       [&](auto member) {
         using T = std::remove_reference_t<decltype(this->*member)>;
         if constexpr (std::is_same_v<T, std::string>) {
-          DQN_CHECK(f.choices.empty() ||
-                        std::find(f.choices.begin(), f.choices.end(), value) != f.choices.end(),
-                    "config: ", key, " must be one of ", [&] {
-                      std::string s;
-                      for (const auto& c : f.choices) {
-                        if (!s.empty()) s += ", ";
-                        s += c;
-                      }
-                      return s;
-                    }(), "; got '", value, "'");
+          DQN_CHECK(
+              f.choices.empty() ||
+                  std::find(f.choices.begin(), f.choices.end(), value) != f.choices.end(),
+              "config: ", key, " must be one of ",
+              [&] {
+                std::string s;
+                for (const auto& c : f.choices) {
+                  if (!s.empty()) s += ", ";
+                  s += c;
+                }
+                return s;
+              }(),
+              "; got '", value, "'");
           this->*member = value;
         } else if constexpr (std::is_same_v<T, bool>) {
           DQN_CHECK(value == "true" || value == "false" || value == "1" || value == "0",
@@ -174,8 +177,10 @@ void Config::set(const std::string& raw_key, const std::string& raw_value) {
           std::string item;
           while (std::getline(in, item, ','))
             widths.push_back(static_cast<std::int64_t>(parse_number(f, trim(item), true)));
-          DQN_CHECK(!widths.empty(), "config: ", key, " needs comma-separated widths such as "
-                    "256,256; got '", value, "'");
+          DQN_CHECK(!widths.empty(), "config: ", key,
+                    " needs comma-separated widths such as "
+                    "256,256; got '",
+                    value, "'");
           this->*member = widths;
         } else if constexpr (std::is_same_v<T, double>) {
           this->*member = parse_number(f, value, false);
@@ -202,14 +207,18 @@ std::string Config::to_text() const {
         [&](auto member) {
           using T = std::remove_cv_t<std::remove_reference_t<decltype(this->*member)>>;
           const auto& v = this->*member;
-          if constexpr (std::is_same_v<T, std::string>) out << v;
-          else if constexpr (std::is_same_v<T, bool>) out << (v ? "true" : "false");
+          if constexpr (std::is_same_v<T, std::string>)
+            out << v;
+          else if constexpr (std::is_same_v<T, bool>)
+            out << (v ? "true" : "false");
           else if constexpr (std::is_same_v<T, TargetUnit>)
             out << (v == TargetUnit::kEnvSteps ? "env_steps" : "updates");
           else if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) {
             for (std::size_t i = 0; i < v.size(); ++i) out << (i ? "," : "") << v[i];
-          } else if constexpr (std::is_same_v<T, double>) out << format_number(v);
-          else out << v;
+          } else if constexpr (std::is_same_v<T, double>)
+            out << format_number(v);
+          else
+            out << v;
         },
         f.member);
     out << "\n";
@@ -254,7 +263,9 @@ void Config::validate() const {
   }
 }
 
-std::vector<std::string> preset_names() { return {"cartpole", "seed", "atari"}; }
+std::vector<std::string> preset_names() {
+  return {"cartpole", "seed", "atari"};
+}
 
 Config make_preset(const std::string& name, const std::string& env) {
   Config c;

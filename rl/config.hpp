@@ -28,36 +28,36 @@ struct Config {
   bool dueling = false;                        // Wang et al. 2016
 
   // ---- DQN (Mnih et al. 2015) ----
-  double gamma = 0.99;                  // discount
-  double lr = 2.3e-3;                   // Adam learning rate
-  double adam_eps = 1e-8;               // Adam epsilon (PyTorch default; Atari uses 1.5e-4)
-  std::int64_t batch_size = 64;         // transitions per gradient step
-  std::int64_t buffer_size = 100000;    // replay capacity (transitions)
-  std::int64_t learning_starts = 1000;  // env steps before the first update
-  std::int64_t train_freq = 256;        // env steps between training rounds
-  std::int64_t gradient_steps = 128;    // updates per training round
+  double gamma = 0.99;                        // discount
+  double lr = 2.3e-3;                         // Adam learning rate
+  double adam_eps = 1e-8;                     // Adam epsilon (PyTorch default; Atari uses 1.5e-4)
+  std::int64_t batch_size = 64;               // transitions per gradient step
+  std::int64_t buffer_size = 100000;          // replay capacity (transitions)
+  std::int64_t learning_starts = 1000;        // env steps before the first update
+  std::int64_t train_freq = 256;              // env steps between training rounds
+  std::int64_t gradient_steps = 128;          // updates per training round
   std::int64_t target_update_interval = 128;  // in target_update_unit
   TargetUnit target_update_unit = TargetUnit::kUpdates;
-  double tau = 1.0;                     // 1: hard copy; < 1: Polyak averaging
-  double epsilon_start = 1.0;           // epsilon-greedy, linear schedule over env steps
+  double tau = 1.0;            // 1: hard copy; < 1: Polyak averaging
+  double epsilon_start = 1.0;  // epsilon-greedy, linear schedule over env steps
   double epsilon_end = 0.04;
-  std::int64_t epsilon_steps = 8000;    // env steps from start to end
-  double huber_delta = 1.0;             // Huber loss threshold
-  double max_grad_norm = 10.0;          // global-norm clipping (0: off)
-  bool double_dqn = true;               // van Hasselt et al. 2016
+  std::int64_t epsilon_steps = 8000;  // env steps from start to end
+  double huber_delta = 1.0;           // Huber loss threshold
+  double max_grad_norm = 10.0;        // global-norm clipping (0: off)
+  bool double_dqn = true;             // van Hasselt et al. 2016
 
   // ---- evaluation, logging, checkpoints ----
-  std::int64_t eval_interval = 2500;    // env steps between greedy evaluations (0: never)
-  std::int64_t eval_episodes = 10;      // episodes per periodic evaluation
-  double eval_epsilon = 0.0;            // 0.05 on Atari (Mnih et al. 2015)
+  std::int64_t eval_interval = 2500;       // env steps between greedy evaluations (0: never)
+  std::int64_t eval_episodes = 10;         // episodes per periodic evaluation
+  double eval_epsilon = 0.0;               // 0.05 on Atari (Mnih et al. 2015)
   std::int64_t final_eval_episodes = 100;  // the returned policy, on unseen seeds
-  std::int64_t log_interval = 1000;     // env steps between progress lines
-  std::int64_t checkpoint_interval = 0; // env steps between checkpoints (0: only at the end)
+  std::int64_t log_interval = 1000;        // env steps between progress lines
+  std::int64_t checkpoint_interval = 0;    // env steps between checkpoints (0: only at the end)
 
   // ---- Atari (Machado et al. 2018 preprocessing) ----
-  bool episodic_life = true;      // a lost life ends the learning episode (not the game)
-  bool clip_rewards = true;       // learn from sign(reward); scores stay raw
-  std::int64_t noop_max = 30;     // random no-ops on reset
+  bool episodic_life = true;   // a lost life ends the learning episode (not the game)
+  bool clip_rewards = true;    // learn from sign(reward); scores stay raw
+  std::int64_t noop_max = 30;  // random no-ops on reset
 
   // Checks every field against its valid range; throws dqn::Error naming the key.
   void validate() const;

@@ -10,8 +10,8 @@ namespace dqn {
 
 FrameReplay::FrameReplay(std::int64_t capacity, std::int64_t height, std::int64_t width)
     : capacity_(capacity), height_(height), width_(width), frame_size_(height * width) {
-  DQN_CHECK(capacity > kStack + 1, "FrameReplay: capacity must exceed ", kStack + 1,
-            " slots, got ", capacity);
+  DQN_CHECK(capacity > kStack + 1, "FrameReplay: capacity must exceed ", kStack + 1, " slots, got ",
+            capacity);
   frames_.assign(static_cast<std::size_t>(capacity * frame_size_), 0);
   actions_.assign(capacity, 0);
   rewards_.assign(capacity, 0);
@@ -57,7 +57,7 @@ bool FrameReplay::sampleable(std::int64_t slot) const {
   if (!starts_transition_[slot]) return false;
   const std::int64_t oldest = size_ < capacity_ ? 0 : next_;
   const std::int64_t age = (slot - oldest + capacity_) % capacity_;  // 0 = the oldest slot
-  if (age >= size_ - 1) return false;  // s' is not written yet
+  if (age >= size_ - 1) return false;                                // s' is not written yet
   // The frames of s reach back to the episode's start or kStack-1 slots, whichever comes first;
   // all of them must still be stored (not yet overwritten by the circular buffer).
   for (std::int64_t back = 0; back < kStack - 1; ++back) {

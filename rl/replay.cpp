@@ -10,8 +10,10 @@ namespace dqn {
 
 ReplayBuffer::ReplayBuffer(std::int64_t capacity, std::int64_t obs_dim)
     : capacity_(capacity), obs_dim_(obs_dim) {
-  DQN_CHECK(capacity >= 1 && obs_dim >= 1, "ReplayBuffer: needs capacity >= 1 and obs_dim >= 1, "
-            "got ", capacity, " and ", obs_dim);
+  DQN_CHECK(capacity >= 1 && obs_dim >= 1,
+            "ReplayBuffer: needs capacity >= 1 and obs_dim >= 1, "
+            "got ",
+            capacity, " and ", obs_dim);
   obs_.resize(Shape{capacity, obs_dim});
   next_obs_.resize(Shape{capacity, obs_dim});
   rewards_.resize(Shape{capacity});

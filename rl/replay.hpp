@@ -18,11 +18,11 @@ namespace dqn {
 
 // A sampled minibatch; its buffers are reused from one sample to the next.
 struct Batch {
-  Tensor obs, next_obs;                // (B, obs_dim)
-  TensorU8 frames, next_frames;        // (B, 4, 84, 84) for frame replay
-  std::vector<std::int64_t> actions;   // (B)
-  Tensor rewards;                      // (B)
-  Tensor terminated;                   // (B), 1.0 where the episode terminated (no bootstrap)
+  Tensor obs, next_obs;               // (B, obs_dim)
+  TensorU8 frames, next_frames;       // (B, 4, 84, 84) for frame replay
+  std::vector<std::int64_t> actions;  // (B)
+  Tensor rewards;                     // (B)
+  Tensor terminated;                  // (B), 1.0 where the episode terminated (no bootstrap)
   std::int64_t size = 0;
 };
 

@@ -17,7 +17,9 @@ class ByteWriter {
   void i64(std::int64_t v) { bytes(&v, sizeof v); }
   void u64(std::uint64_t v) { bytes(&v, sizeof v); }
   void f64(double v) { bytes(&v, sizeof v); }
-  void floats(const float* p, std::int64_t n) { bytes(p, static_cast<std::size_t>(n) * sizeof(float)); }
+  void floats(const float* p, std::int64_t n) {
+    bytes(p, static_cast<std::size_t>(n) * sizeof(float));
+  }
   void str(std::string_view s) {
     u64(s.size());
     bytes(s.data(), s.size());
@@ -31,14 +33,26 @@ class ByteReader {
  public:
   ByteReader(std::string_view in, const char* what) : in_(in), what_(what) {}
   void bytes(void* p, std::size_t n) {
-    DQN_CHECK(n <= in_.size() - pos_, what_, " is truncated: needed ", n, " bytes at offset ",
-              pos_, ", only ", in_.size() - pos_, " left");
+    DQN_CHECK(n <= in_.size() - pos_, what_, " is truncated: needed ", n, " bytes at offset ", pos_,
+              ", only ", in_.size() - pos_, " left");
     std::memcpy(p, in_.data() + pos_, n);
     pos_ += n;
   }
-  std::int64_t i64() { std::int64_t v; bytes(&v, sizeof v); return v; }
-  std::uint64_t u64() { std::uint64_t v; bytes(&v, sizeof v); return v; }
-  double f64() { double v; bytes(&v, sizeof v); return v; }
+  std::int64_t i64() {
+    std::int64_t v;
+    bytes(&v, sizeof v);
+    return v;
+  }
+  std::uint64_t u64() {
+    std::uint64_t v;
+    bytes(&v, sizeof v);
+    return v;
+  }
+  double f64() {
+    double v;
+    bytes(&v, sizeof v);
+    return v;
+  }
   void floats(float* p, std::int64_t n) { bytes(p, static_cast<std::size_t>(n) * sizeof(float)); }
   std::string str() {
     const std::uint64_t n = u64();

@@ -38,10 +38,12 @@ std::string json_number(double v) {
 }
 
 void write_params(ByteWriter& w, const QNetwork& net) {
-  for (const auto& p : net.parameters()) w.floats(p.variable->value.data(), p.variable->value.numel());
+  for (const auto& p : net.parameters())
+    w.floats(p.variable->value.data(), p.variable->value.numel());
 }
 void read_params(ByteReader& r, QNetwork& net) {
-  for (const auto& p : net.parameters()) r.floats(p.variable->value.data(), p.variable->value.numel());
+  for (const auto& p : net.parameters())
+    r.floats(p.variable->value.data(), p.variable->value.numel());
 }
 
 }  // namespace
@@ -79,9 +81,12 @@ EvalResult evaluate(QNetwork& net, Env& env, std::int64_t episodes, std::uint64_
     while (true) {
       // Epsilon-greedy with the same draw order as DqnAgent::act.
       std::int64_t action;
-      if (rng.uniform_double() < epsilon) action = rng.uniform_int(0, env.num_actions());
-      else if (env.observation_is_u8()) action = greedy_action(net, env.observation_u8(), q);
-      else action = greedy_action(net, env.observation_f32(), q);
+      if (rng.uniform_double() < epsilon)
+        action = rng.uniform_int(0, env.num_actions());
+      else if (env.observation_is_u8())
+        action = greedy_action(net, env.observation_u8(), q);
+      else
+        action = greedy_action(net, env.observation_f32(), q);
       const StepResult r = env.step(action);
       score += r.raw_reward;
       if (r.terminated || r.truncated) break;
@@ -92,11 +97,13 @@ EvalResult evaluate(QNetwork& net, Env& env, std::int64_t episodes, std::uint64_
     result.max = std::max(result.max, score);
   }
   result.mean = sum / static_cast<double>(episodes);
-  result.std = std::sqrt(std::max(0.0, sum_sq / static_cast<double>(episodes) - result.mean * result.mean));
+  result.std =
+      std::sqrt(std::max(0.0, sum_sq / static_cast<double>(episodes) - result.mean * result.mean));
   return result;
 }
 
-Trainer::Trainer(const Config& config, const std::string& out_dir) : Trainer(config, out_dir, false) {}
+Trainer::Trainer(const Config& config, const std::string& out_dir)
+    : Trainer(config, out_dir, false) {}
 
 Trainer::Trainer(const Config& config, const std::string& out_dir, bool resuming)
     : config_(config), out_dir_(out_dir) {
@@ -160,8 +167,8 @@ void Trainer::start_episode() {
 
 // select -> step -> store, for one env step.
 void Trainer::env_step() {
-  const double epsilon = linear_epsilon(config_.epsilon_start, config_.epsilon_end,
-                                        config_.epsilon_steps, step_);
+  const double epsilon =
+      linear_epsilon(config_.epsilon_start, config_.epsilon_end, config_.epsilon_steps, step_);
   const std::int64_t action = pixels_ ? agent_->act(frames_.data(), epsilon, act_rng_)
                                       : agent_->act(obs_.data(), epsilon, act_rng_);
   const StepResult r = env_->step(action);
@@ -227,15 +234,16 @@ TrainResult Trainer::run(std::int64_t stop_at_step) {
       p.step = step_;
       p.total_steps = config_.total_steps;
       p.episodes = episodes_;
-      p.epsilon = linear_epsilon(config_.epsilon_start, config_.epsilon_end,
-                                 config_.epsilon_steps, step_);
+      p.epsilon =
+          linear_epsilon(config_.epsilon_start, config_.epsilon_end, config_.epsilon_steps, step_);
       double sum = 0;
       for (double x : recent_returns_) sum += x;
       p.recent_return = recent_returns_.empty() ? 0 : sum / recent_returns_.size();
       p.loss = last_stats_.loss;
       const double elapsed = now_seconds() - start;
       p.steps_per_second = elapsed > 0 ? (step_ - start_step) / elapsed : 0;
-      p.eta_seconds = p.steps_per_second > 0 ? (config_.total_steps - step_) / p.steps_per_second : 0;
+      p.eta_seconds =
+          p.steps_per_second > 0 ? (config_.total_steps - step_) / p.steps_per_second : 0;
       p.last_eval = last_eval_;
       progress_(p);
       if (timing_.is_open())
@@ -249,8 +257,10 @@ TrainResult Trainer::run(std::int64_t stop_at_step) {
 
 void Trainer::train_round() {
   for (std::int64_t g = 0; g < config_.gradient_steps; ++g) {
-    if (pixels_) frame_replay_->sample(config_.batch_size, replay_rng_, batch_);
-    else replay_->sample(config_.batch_size, replay_rng_, batch_);
+    if (pixels_)
+      frame_replay_->sample(config_.batch_size, replay_rng_, batch_);
+    else
+      replay_->sample(config_.batch_size, replay_rng_, batch_);
     try {
       last_stats_ = agent_->update(batch_);
     } catch (const Error& e) {
@@ -289,14 +299,13 @@ void Trainer::log_episode(double ret, std::int64_t length) {
   if (recent_returns_.size() > kRecentEpisodes) recent_returns_.pop_front();
   if (!metrics_.is_open()) return;
   metrics_ << "{\"type\":\"episode\",\"step\":" << step_ << ",\"episode\":" << episodes_
-           << ",\"return\":" << json_number(ret) << ",\"length\":" << length
-           << ",\"epsilon\":"
+           << ",\"return\":" << json_number(ret) << ",\"length\":" << length << ",\"epsilon\":"
            << json_number(linear_epsilon(config_.epsilon_start, config_.epsilon_end,
                                          config_.epsilon_steps, step_))
            << ",\"loss\":" << json_number(last_stats_.loss)
            << ",\"mean_q\":" << json_number(last_stats_.mean_q)
-           << ",\"grad_norm\":" << json_number(last_stats_.grad_norm)
-           << ",\"updates\":" << updates_ << "}\n";
+           << ",\"grad_norm\":" << json_number(last_stats_.grad_norm) << ",\"updates\":" << updates_
+           << "}\n";
 }
 
 TrainResult Trainer::finish() {
@@ -343,7 +352,8 @@ void Trainer::save_snapshot(const std::string& path) const {
   ByteWriter w(bytes);
   w.bytes(kSnapshotMagic, 8);
   w.str(config_.to_text());
-  for (const std::int64_t v : {step_, episodes_, updates_, evals_, episode_length_, best_eval_step_})
+  for (const std::int64_t v :
+       {step_, episodes_, updates_, evals_, episode_length_, best_eval_step_})
     w.i64(v);
   for (const double v : {episode_return_, best_eval_, last_eval_, wall_seconds_}) w.f64(v);
   w.f64(last_stats_.loss);
@@ -367,8 +377,10 @@ void Trainer::save_snapshot(const std::string& path) const {
   for (const Tensor& m : adam.first_moments()) w.floats(m.data(), m.numel());
   for (const Tensor& v : adam.second_moments()) w.floats(v.data(), v.numel());
   std::string replay;
-  if (pixels_) frame_replay_->save(replay);
-  else replay_->save(replay);
+  if (pixels_)
+    frame_replay_->save(replay);
+  else
+    replay_->save(replay);
   w.str(replay);
   write_file_atomic(path, bytes);
 }
@@ -383,7 +395,8 @@ void Trainer::load_snapshot(const std::string& path) {
   const std::string config_text = r.str();
   DQN_CHECK(config_text == config_.to_text(), "run snapshot '", path,
             "' was written with a different config than ", out_dir_, "/config.txt");
-  for (std::int64_t* v : {&step_, &episodes_, &updates_, &evals_, &episode_length_, &best_eval_step_})
+  for (std::int64_t* v :
+       {&step_, &episodes_, &updates_, &evals_, &episode_length_, &best_eval_step_})
     *v = r.i64();
   for (double* v : {&episode_return_, &best_eval_, &last_eval_, &wall_seconds_}) *v = r.f64();
   last_stats_.loss = static_cast<float>(r.f64());
@@ -409,8 +422,10 @@ void Trainer::load_snapshot(const std::string& path) {
   adam.set_steps(r.i64());
   for (Tensor& m : adam.first_moments()) r.floats(m.data(), m.numel());
   for (Tensor& v : adam.second_moments()) r.floats(v.data(), v.numel());
-  if (pixels_) frame_replay_->load(r.str());
-  else replay_->load(r.str());
+  if (pixels_)
+    frame_replay_->load(r.str());
+  else
+    replay_->load(r.str());
   r.expect_end();
 }
 

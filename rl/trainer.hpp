@@ -45,12 +45,12 @@ struct TrainProgress {
 };
 
 struct TrainResult {
-  EvalResult final_eval;           // the returned policy on final_eval_episodes unseen seeds
-  double best_eval = 0;            // best periodic evaluation mean
+  EvalResult final_eval;  // the returned policy on final_eval_episodes unseen seeds
+  double best_eval = 0;   // best periodic evaluation mean
   std::int64_t best_eval_step = 0;
   std::int64_t env_steps = 0, episodes = 0, updates = 0;
   double wall_seconds = 0;
-  bool finished = false;           // false: stopped early (Ctrl-C or a step limit), resumable
+  bool finished = false;  // false: stopped early (Ctrl-C or a step limit), resumable
 };
 
 class Trainer {

@@ -20,7 +20,7 @@ class UsageError : public Error {
 };
 
 struct FlagSpec {
-  std::string name;      // without the leading "--"
+  std::string name;  // without the leading "--"
   bool takes_value;
   std::string help;
 };

@@ -26,7 +26,9 @@ constexpr const char* kSubcommands =
     "train, resume, eval, play, info, trace, bench (and, through tools/dqn, test and build)";
 
 std::atomic<bool> g_stop{false};
-extern "C" void on_sigint(int) { g_stop = true; }
+extern "C" void on_sigint(int) {
+  g_stop = true;
+}
 
 std::vector<std::int64_t> parse_int_list(const std::string& text, const std::string& what) {
   std::vector<std::int64_t> values;
@@ -96,8 +98,10 @@ int run_training(Trainer& trainer, const std::string& out_dir, std::ostream& out
                   static_cast<long long>(p.step), static_cast<long long>(p.total_steps),
                   static_cast<long long>(p.episodes), p.recent_return, p.last_eval, p.epsilon,
                   p.loss, p.steps_per_second, p.eta_seconds);
-    if (live) out << "\r" << line << std::flush;
-    else out << line << "\n";
+    if (live)
+      out << "\r" << line << std::flush;
+    else
+      out << line << "\n";
   });
   g_stop = false;
   trainer.set_stop_flag(&g_stop);
@@ -154,13 +158,16 @@ int cmd_resume(int argc, char** argv, std::ostream& out) {
   const std::vector<FlagSpec> flags = {{"help", false, "this text"}};
   const Args args(argc, argv, 2, flags, "resume");
   if (args.has("help") || args.positional().size() != 1) {
-    if (!args.has("help")) throw UsageError("dqn resume: expected one run folder\n" + usage_text("resume", "DIR", flags));
+    if (!args.has("help"))
+      throw UsageError("dqn resume: expected one run folder\n" +
+                       usage_text("resume", "DIR", flags));
     out << usage_text("resume", "DIR", flags);
     return 0;
   }
   const std::string dir = args.positional()[0];
   if (!std::filesystem::exists(dir + "/snapshot.bin"))
-    throw Error("dqn resume: '" + dir + "/snapshot.bin' does not exist; resume takes the folder "
+    throw Error("dqn resume: '" + dir +
+                "/snapshot.bin' does not exist; resume takes the folder "
                 "of a run that was stopped (Ctrl-C) before it finished");
   auto trainer = Trainer::resume(dir);
   out << "dqn resume: continuing " << dir << "\n";
@@ -198,7 +205,8 @@ int cmd_eval(int argc, char** argv, std::ostream& out) {
     return 0;
   }
   if (args.positional().size() != 1)
-    throw UsageError("dqn eval: expected one checkpoint file\n" + usage_text("eval", "CHECKPOINT [options]", flags));
+    throw UsageError("dqn eval: expected one checkpoint file\n" +
+                     usage_text("eval", "CHECKPOINT [options]", flags));
   const std::int64_t episodes = args.get_int("episodes", 100, 1, 1000000);
   const std::int64_t seed = args.get_int("seed", 3000000000LL, 0, INT64_MAX);
   double epsilon = 0;
@@ -214,9 +222,11 @@ int cmd_eval(int argc, char** argv, std::ostream& out) {
   LoadedModel m = load_model(args.positional()[0]);
   auto env = make_env(m.env);
   Rng rng(static_cast<std::uint64_t>(seed), 7);
-  const EvalResult r = evaluate(*m.net, *env, episodes, static_cast<std::uint64_t>(seed), epsilon, rng);
+  const EvalResult r =
+      evaluate(*m.net, *env, episodes, static_cast<std::uint64_t>(seed), epsilon, rng);
   char line[256];
-  std::snprintf(line, sizeof line, "%s: %lld episodes, return mean %.2f  std %.2f  min %.0f  max %.0f\n",
+  std::snprintf(line, sizeof line,
+                "%s: %lld episodes, return mean %.2f  std %.2f  min %.0f  max %.0f\n",
                 m.env.c_str(), static_cast<long long>(r.episodes), r.mean, r.std, r.min, r.max);
   out << line;
   return 0;
@@ -258,7 +268,9 @@ int cmd_play(int argc, char** argv, std::ostream& out) {
   const std::int64_t seed = args.get_int("seed", 0, 0, INT64_MAX);
   const std::int64_t delay = args.get_int("delay-ms", 20, 0, 10000);
   LoadedModel m = load_model(args.positional()[0]);
-  if (m.env != "cartpole") throw Error("dqn play: the terminal view draws CartPole only; '" + m.env + "' is not drawn yet");
+  if (m.env != "cartpole")
+    throw Error("dqn play: the terminal view draws CartPole only; '" + m.env +
+                "' is not drawn yet");
   CartPole env;
   env.reset(static_cast<std::uint64_t>(seed));
   Tensor q;
@@ -317,7 +329,8 @@ int cmd_trace(int argc, char** argv, std::ostream& out) {
   const auto actions = parse_int_list(args.get("actions"), "dqn trace: --actions");
   for (std::int64_t a : actions)
     if (a != 0 && a != 1)
-      throw UsageError("dqn trace: CartPole actions are 0 (left) and 1 (right), got " + std::to_string(a));
+      throw UsageError("dqn trace: CartPole actions are 0 (left) and 1 (right), got " +
+                       std::to_string(a));
   trace_cartpole(out, state, actions);
   return 0;
 }
@@ -325,8 +338,8 @@ int cmd_trace(int argc, char** argv, std::ostream& out) {
 // ---------------------------------------------------------------- bench
 
 int cmd_bench(int argc, char** argv, std::ostream& out) {
-  const std::vector<FlagSpec> flags = {
-      {"seconds", true, "seconds per workload (default 1)"}, {"help", false, "this text"}};
+  const std::vector<FlagSpec> flags = {{"seconds", true, "seconds per workload (default 1)"},
+                                       {"help", false, "this text"}};
   const Args args(argc, argv, 2, flags, "bench");
   if (args.has("help")) {
     out << usage_text("bench", "[--seconds S]", flags);
@@ -357,7 +370,8 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
           << "each subcommand takes --help\n";
       return 0;
     }
-    err << "dqn: unknown subcommand '" << command << "'; valid subcommands: " << kSubcommands << "\n";
+    err << "dqn: unknown subcommand '" << command << "'; valid subcommands: " << kSubcommands
+        << "\n";
     return 2;
   } catch (const UsageError& e) {
     err << e.what() << "\n";

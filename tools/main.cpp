@@ -3,4 +3,6 @@
 
 #include "tools/cli.hpp"
 
-int main(int argc, char** argv) { return dqn::tools::run_cli(argc, argv, std::cout, std::cerr); }
+int main(int argc, char** argv) {
+  return dqn::tools::run_cli(argc, argv, std::cout, std::cerr);
+}

@@ -26,19 +26,26 @@ std::string fmt(double v) {
 
 std::string tick_label(double v) {
   char buf[32];
-  if (std::abs(v) >= 1e6) std::snprintf(buf, sizeof buf, "%.1fM", v / 1e6);
-  else if (std::abs(v) >= 1e3) std::snprintf(buf, sizeof buf, "%.0fk", v / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.0f", v);
+  if (std::abs(v) >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.1fM", v / 1e6);
+  else if (std::abs(v) >= 1e3)
+    std::snprintf(buf, sizeof buf, "%.0fk", v / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f", v);
   return buf;
 }
 
 std::string escape(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else out += c;
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else
+      out += c;
   }
   return out;
 }
@@ -82,8 +89,8 @@ std::string learning_curve_svg(const LearningCurve& curve, const std::string& ti
   auto y = [&](double v) { return kTop + plot_h * (1 - (v - min_v) / (max_v - min_v)); };
 
   std::ostringstream svg;
-  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kWidth << "\" height=\""
-      << kHeight << "\" viewBox=\"0 0 " << kWidth << " " << kHeight
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kWidth << "\" height=\"" << kHeight
+      << "\" viewBox=\"0 0 " << kWidth << " " << kHeight
       << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
       << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
       << "<text x=\"" << kWidth / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">"
@@ -124,10 +131,12 @@ std::string learning_curve_svg(const LearningCurve& curve, const std::string& ti
   if (!curve.evaluations.empty()) {
     svg << "<polyline fill=\"none\" stroke=\"#d94801\" stroke-width=\"1.5\" "
            "stroke-dasharray=\"4,3\" points=\"";
-    for (const CurvePoint& p : curve.evaluations) svg << fmt(x(p.step)) << "," << fmt(y(p.value)) << " ";
+    for (const CurvePoint& p : curve.evaluations)
+      svg << fmt(x(p.step)) << "," << fmt(y(p.value)) << " ";
     svg << "\"/>\n<g fill=\"#d94801\">\n";
     for (const CurvePoint& p : curve.evaluations)
-      svg << "<circle cx=\"" << fmt(x(p.step)) << "\" cy=\"" << fmt(y(p.value)) << "\" r=\"3.5\"/>\n";
+      svg << "<circle cx=\"" << fmt(x(p.step)) << "\" cy=\"" << fmt(y(p.value))
+          << "\" r=\"3.5\"/>\n";
     svg << "</g>\n";
   }
   // Legend.
@@ -136,8 +145,8 @@ std::string learning_curve_svg(const LearningCurve& curve, const std::string& ti
       << "<text x=\"" << lx + 10 << "\" y=\"" << ly + 4 << "\">episode return</text>\n"
       << "<line x1=\"" << lx - 6 << "\" y1=\"" << ly + 16 << "\" x2=\"" << lx + 6 << "\" y2=\""
       << ly + 16 << "\" stroke=\"#08519c\" stroke-width=\"2\"/>"
-      << "<text x=\"" << lx + 10 << "\" y=\"" << ly + 20 << "\">mean of last "
-      << kSmoothingWindow << " episodes</text>\n"
+      << "<text x=\"" << lx + 10 << "\" y=\"" << ly + 20 << "\">mean of last " << kSmoothingWindow
+      << " episodes</text>\n"
       << "<circle cx=\"" << lx << "\" cy=\"" << ly + 32 << "\" r=\"3.5\" fill=\"#d94801\"/>"
       << "<text x=\"" << lx + 10 << "\" y=\"" << ly + 36 << "\">greedy evaluation</text>\n"
       << "</svg>\n";

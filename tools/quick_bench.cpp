@@ -79,8 +79,10 @@ std::string per_second(double seconds, double work, const char* unit) {
 void print_quick_bench(std::ostream& out, double seconds_each) {
   out << "dqn bench (" << simd::isa_name() << " build; medians of " << kRounds
       << " rounds; full benchmarks: build/release/bench/bench_*)\n\n"
-      << "| workload                               | threads |         time | rate                   |\n"
-      << "|----------------------------------------|---------|--------------|------------------------|\n";
+      << "| workload                               | threads |         time | rate                 "
+         "  |\n"
+      << "|----------------------------------------|---------|--------------|----------------------"
+         "--|\n";
   Config config = make_preset("seed");
   for (int threads : {1, 2}) {
     ThreadScope scope(threads);

@@ -25,23 +25,26 @@ TEST_CASE("the MLP's parameters carry the names and shapes of the seed's PyTorch
   Rng rng(1);
   QNetwork net(NetworkSpec{}, rng);
   std::vector<std::string> names;
-  for (const auto& p : net.parameters()) names.push_back(p.name + " " + p.variable->value.shape().str());
+  for (const auto& p : net.parameters())
+    names.push_back(p.name + " " + p.variable->value.shape().str());
   CHECK(names == std::vector<std::string>{"net.0.weight (256,4)", "net.0.bias (256)",
                                           "net.2.weight (256,256)", "net.2.bias (256)",
                                           "net.4.weight (2,256)", "net.4.bias (2)"});
   CHECK(net.parameter_count() == 4 * 256 + 256 + 256 * 256 + 256 + 256 * 2 + 2);
 }
 
-TEST_CASE("the Nature CNN has the layers of Mnih et al. 2015 and 1,687,206 parameters for 6 actions") {
+TEST_CASE(
+    "the Nature CNN has the layers of Mnih et al. 2015 and 1,687,206 parameters for 6 actions") {
   Rng rng(1);
   QNetwork net(cnn_spec(), rng);
   std::vector<std::string> names;
-  for (const auto& p : net.parameters()) names.push_back(p.name + " " + p.variable->value.shape().str());
-  CHECK(names == std::vector<std::string>{
-                     "net.0.weight (32,4,8,8)", "net.0.bias (32)", "net.2.weight (64,32,4,4)",
-                     "net.2.bias (64)", "net.4.weight (64,64,3,3)", "net.4.bias (64)",
-                     "net.7.weight (512,3136)", "net.7.bias (512)", "net.9.weight (6,512)",
-                     "net.9.bias (6)"});
+  for (const auto& p : net.parameters())
+    names.push_back(p.name + " " + p.variable->value.shape().str());
+  CHECK(names == std::vector<std::string>{"net.0.weight (32,4,8,8)", "net.0.bias (32)",
+                                          "net.2.weight (64,32,4,4)", "net.2.bias (64)",
+                                          "net.4.weight (64,64,3,3)", "net.4.bias (64)",
+                                          "net.7.weight (512,3136)", "net.7.bias (512)",
+                                          "net.9.weight (6,512)", "net.9.bias (6)"});
   // 8,224 + 32,832 + 36,928 + 1,606,144 + 3,078.
   CHECK(net.parameter_count() == 1687206);
 }
@@ -75,18 +78,21 @@ TEST_CASE("tape forward and tape-free inference agree, for the MLP and the dueli
     Tensor q2;
     net.infer(obs.view(), q2);
     REQUIRE(q2.shape() == Shape{5, 2});
-    for (std::int64_t i = 0; i < 10; ++i) CHECK(q2[i] == doctest::Approx(tape.view(q)[i]).epsilon(1e-5));
+    for (std::int64_t i = 0; i < 10; ++i)
+      CHECK(q2[i] == doctest::Approx(tape.view(q)[i]).epsilon(1e-5));
   }
   {
     QNetwork net(cnn_spec(true), rng);
     TensorU8 frames(Shape{2, 4, 84, 84});
-    for (std::int64_t i = 0; i < frames.numel(); ++i) frames[i] = static_cast<std::uint8_t>(rng.below(256));
+    for (std::int64_t i = 0; i < frames.numel(); ++i)
+      frames[i] = static_cast<std::uint8_t>(rng.below(256));
     Tape tape;
     const Value q = net.forward(tape, frames.view());
     Tensor q2;
     net.infer(frames.view(), q2);
     REQUIRE(q2.shape() == Shape{2, 6});
-    for (std::int64_t i = 0; i < 12; ++i) CHECK(q2[i] == doctest::Approx(tape.view(q)[i]).epsilon(1e-4));
+    for (std::int64_t i = 0; i < 12; ++i)
+      CHECK(q2[i] == doctest::Approx(tape.view(q)[i]).epsilon(1e-4));
   }
 }
 
@@ -144,5 +150,6 @@ TEST_CASE("bad specs and bad inputs are refused with the expected and the given 
   Tape tape;
   CHECK_THROWS_WITH_AS(net.forward(tape, wrong.view()), doctest::Contains("(3,5)"), Error);
   Tensor q;
-  CHECK_THROWS_WITH_AS(net.infer(wrong.view(), q), doctest::Contains("expected input (N,4)"), Error);
+  CHECK_THROWS_WITH_AS(net.infer(wrong.view(), q), doctest::Contains("expected input (N,4)"),
+                       Error);
 }

@@ -18,15 +18,16 @@ TEST_CASE("TD targets for an ongoing, a terminated and a truncated transition") 
   float y[3];
   td_targets(y, rewards, terminated, next_values, 3, 0.9f);
   CHECK(y[0] == doctest::Approx(1.0f + 0.9f * 10.0f));  // 10
-  CHECK(y[1] == 1.0f);                                 // terminal: reward only
+  CHECK(y[1] == 1.0f);                                  // terminal: reward only
   CHECK(y[2] == doctest::Approx(10.0f));                // truncated: bootstraps
 }
 
-TEST_CASE("DQN takes the target network's max, Double DQN the target's value of the online argmax") {
+TEST_CASE(
+    "DQN takes the target network's max, Double DQN the target's value of the online argmax") {
   // Two transitions, three actions.
   const float q_target[] = {1.0f, 5.0f, 3.0f,  //
                             2.0f, 0.0f, 7.0f};
-  const float q_online[] = {9.0f, 0.0f, 1.0f,  // online prefers action 0
+  const float q_online[] = {9.0f, 0.0f, 1.0f,   // online prefers action 0
                             0.0f, 4.0f, 3.0f};  // online prefers action 1
   float v[2];
   next_state_values(v, q_target, nullptr, 2, 3);

@@ -10,7 +10,9 @@ using namespace dqn;
 
 namespace {
 // 2x2 frames filled with one value make stacks easy to read: a stack is 4 values.
-std::vector<std::uint8_t> frame(std::uint8_t v) { return std::vector<std::uint8_t>(4, v); }
+std::vector<std::uint8_t> frame(std::uint8_t v) {
+  return std::vector<std::uint8_t>(4, v);
+}
 std::vector<std::uint8_t> stack_values(const FrameReplay& r, std::int64_t slot) {
   std::vector<std::uint8_t> out(16);
   r.stack_at(slot, out.data());
@@ -18,7 +20,8 @@ std::vector<std::uint8_t> stack_values(const FrameReplay& r, std::int64_t slot) 
 }
 }  // namespace
 
-TEST_CASE("a stack repeats the episode's first frame instead of reaching into the previous episode") {
+TEST_CASE(
+    "a stack repeats the episode's first frame instead of reaching into the previous episode") {
   FrameReplay r(16, 2, 2);
   // Episode A: frames 1, 2 (final); episode B: frames 10, 11, 12.
   r.add(frame(1).data(), true, 0, 0, false, false);
@@ -32,7 +35,8 @@ TEST_CASE("a stack repeats the episode's first frame instead of reaching into th
   CHECK(stack_values(r, 1) == std::vector<std::uint8_t>{1, 1, 1, 2});  // A's final observation
 }
 
-TEST_CASE("samples pair s with its own s', final frames included, and never start at a final slot") {
+TEST_CASE(
+    "samples pair s with its own s', final frames included, and never start at a final slot") {
   FrameReplay r(64, 2, 2);
   std::uint8_t value = 0;
   for (int episode = 0; episode < 5; ++episode) {
@@ -49,9 +53,9 @@ TEST_CASE("samples pair s with its own s', final frames included, and never star
     for (std::int64_t b = 0; b < 8; ++b) {
       const std::uint8_t newest = batch.frames[b * 16 + 12];
       const std::uint8_t next_newest = batch.next_frames[b * 16 + 12];
-      CHECK(next_newest == newest + 1);                        // s' follows s
-      CHECK(batch.rewards[b] == static_cast<float>(newest));   // the slot's own transition
-      CHECK(batch.next_frames[b * 16 + 8] == newest);          // s' shares s's newest frame
+      CHECK(next_newest == newest + 1);                       // s' follows s
+      CHECK(batch.rewards[b] == static_cast<float>(newest));  // the slot's own transition
+      CHECK(batch.next_frames[b * 16 + 8] == newest);         // s' shares s's newest frame
     }
   }
 }

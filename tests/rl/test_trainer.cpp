@@ -54,13 +54,14 @@ bool same_parameters(QNetwork& a, QNetwork& b) {
 
 }  // namespace
 
-TEST_CASE("the cartpole preset solves CartPole-v1 at seed 1 (mean >= 475 over 100 unseen episodes)") {
+TEST_CASE(
+    "the cartpole preset solves CartPole-v1 at seed 1 (mean >= 475 over 100 unseen episodes)") {
   // Seeded and deterministic: the same seed and thread count give the same run every time.
   const Config c = make_preset("cartpole");
   Trainer trainer(c, "");
   const TrainResult r = trainer.run();
-  MESSAGE("final evaluation mean ", r.final_eval.mean, " (best periodic ", r.best_eval,
-          " at step ", r.best_eval_step, ") in ", r.wall_seconds, " s");
+  MESSAGE("final evaluation mean ", r.final_eval.mean, " (best periodic ", r.best_eval, " at step ",
+          r.best_eval_step, ") in ", r.wall_seconds, " s");
   CHECK(r.finished);
   CHECK(r.env_steps == 50000);
   CHECK(r.final_eval.episodes == 100);

@@ -43,9 +43,9 @@ std::string temp_dir(const std::string& name) {
 const std::string& trained_run() {
   static const std::string dir = [] {
     const std::string d = temp_dir("run");
-    const Outcome o = cli({"train", "--steps", "3000", "--set", "hidden=16", "--set",
-                           "learning_starts=200", "--set", "eval_interval=1000", "--set",
-                           "final_eval_episodes=3", "--out", d});
+    const Outcome o =
+        cli({"train", "--steps", "3000", "--set", "hidden=16", "--set", "learning_starts=200",
+             "--set", "eval_interval=1000", "--set", "final_eval_episodes=3", "--out", d});
     REQUIRE(o.code == 0);
     return d;
   }();
