@@ -13,7 +13,9 @@ namespace dqn {
 class ByteWriter {
  public:
   explicit ByteWriter(std::string& out) : out_(out) {}
-  void bytes(const void* p, std::size_t n) { out_.append(static_cast<const char*>(p), n); }
+  void bytes(const void* p, std::size_t n) {
+    if (n > 0) out_.append(static_cast<const char*>(p), n);  // p may be null when n is 0
+  }
   void i64(std::int64_t v) { bytes(&v, sizeof v); }
   void u64(std::uint64_t v) { bytes(&v, sizeof v); }
   void f64(double v) { bytes(&v, sizeof v); }
@@ -35,7 +37,7 @@ class ByteReader {
   void bytes(void* p, std::size_t n) {
     DQN_CHECK(n <= in_.size() - pos_, what_, " is truncated: needed ", n, " bytes at offset ", pos_,
               ", only ", in_.size() - pos_, " left");
-    std::memcpy(p, in_.data() + pos_, n);
+    if (n > 0) std::memcpy(p, in_.data() + pos_, n);  // p may be null when n is 0
     pos_ += n;
   }
   std::int64_t i64() {
