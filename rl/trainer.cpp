@@ -229,6 +229,9 @@ TrainResult Trainer::run(std::int64_t stop_at_step) {
       agent_->update_target();
     // evaluate
     if (config_.eval_interval > 0 && step_ % config_.eval_interval == 0) periodic_eval();
+    if (config_.checkpoint_interval > 0 && step_ % config_.checkpoint_interval == 0 &&
+        !out_dir_.empty())
+      save_checkpoints();
     if (progress_ && step_ % config_.log_interval == 0) {
       TrainProgress p;
       p.step = step_;
@@ -274,6 +277,25 @@ void Trainer::train_round() {
   }
 }
 
+CheckpointMeta Trainer::checkpoint_meta() const {
+  CheckpointMeta meta;
+  meta.set("env", config_.env);
+  meta.set("env_steps", std::to_string(step_));
+  meta.set("updates", std::to_string(updates_));
+  meta.set("config", config_.to_text());
+  return meta;
+}
+
+// Every checkpoint_interval env steps: the online network (checkpoint.dqn) and the run snapshot,
+// both written atomically. A later divergence stops the run before either is overwritten, so
+// the last good pair stays intact.
+void Trainer::save_checkpoints() {
+  save_checkpoint(out_dir_ + "/checkpoint.dqn", agent_->online(), &agent_->optimizer(),
+                  checkpoint_meta());
+  save_snapshot(out_dir_ + "/snapshot.bin");
+  metrics_.flush();
+}
+
 void Trainer::periodic_eval() {
   const EvalResult e = evaluate(agent_->online(), *eval_env_, config_.eval_episodes,
                                 kEvalSeedBase + static_cast<std::uint64_t>(evals_) * 1000,
@@ -290,7 +312,8 @@ void Trainer::periodic_eval() {
   if (metrics_.is_open())
     metrics_ << "{\"type\":\"eval\",\"step\":" << step_ << ",\"mean\":" << json_number(e.mean)
              << ",\"std\":" << json_number(e.std) << ",\"min\":" << json_number(e.min)
-             << ",\"max\":" << json_number(e.max) << ",\"episodes\":" << e.episodes << "}\n";
+             << ",\"max\":" << json_number(e.max) << ",\"episodes\":" << e.episodes << "}\n"
+             << std::flush;  // readers (the live plot) see every evaluation at once
 }
 
 void Trainer::log_episode(double ret, std::int64_t length) {
@@ -333,11 +356,10 @@ TrainResult Trainer::finish() {
   if (timing_.is_open())
     timing_ << "{\"type\":\"summary\",\"wall\":" << json_number(wall_seconds_) << "}\n";
   if (!out_dir_.empty()) {
-    CheckpointMeta meta;
-    meta.set("env", config_.env);
-    meta.set("env_steps", std::to_string(step_));
+    CheckpointMeta meta = checkpoint_meta();
     meta.set("final_eval_mean", json_number(result.final_eval.mean));
-    meta.set("config", config_.to_text());
+    meta.set("returned_policy", "best periodic evaluation (" + json_number(result.best_eval) +
+                                    " at step " + std::to_string(best_eval_step_) + ")");
     save_checkpoint(out_dir_ + "/model.dqn", agent_->online(), &agent_->optimizer(), meta);
   }
   metrics_.flush();

@@ -9,7 +9,8 @@
 // tied bests): DQN on CartPole often collapses late, so the last network is not the one to keep.
 // Output folder: config.txt (the resolved config), metrics.jsonl (deterministic: same seed and
 // thread count give the same bytes), timing.jsonl (wall-clock figures, which never repeat),
-// model.dqn (the returned policy), snapshot.bin (everything needed to resume bit-exactly).
+// model.dqn (the returned policy), and every checkpoint_interval env steps checkpoint.dqn (the
+// online network) with snapshot.bin (everything needed to resume bit-exactly).
 #pragma once
 
 #include <atomic>
@@ -21,6 +22,7 @@
 #include <string>
 
 #include "envs/env.hpp"
+#include "nn/checkpoint.hpp"
 #include "rl/agent.hpp"
 #include "rl/config.hpp"
 #include "rl/frame_replay.hpp"
@@ -82,6 +84,8 @@ class Trainer {
   void env_step();
   void train_round();
   void periodic_eval();
+  void save_checkpoints();
+  CheckpointMeta checkpoint_meta() const;
   void log_episode(double ret, std::int64_t length);
   TrainResult finish();
 
