@@ -58,7 +58,7 @@ class Breakout final : public ScreenGame {
  protected:
   void new_game() override;
   int emulate_frame(int action) override;
-  void draw(std::uint8_t* frame) const override;
+  void draw(std::uint8_t* frame, const std::uint8_t* colour) const override;
   std::string game_state() const override;
   bool set_game_state(std::string_view bytes) override;
 

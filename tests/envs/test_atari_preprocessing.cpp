@@ -52,11 +52,11 @@ class ScriptedGame final : public ScreenGame {
     }
     return reward;
   }
-  void draw(std::uint8_t* frame) const override {
-    std::memset(frame, ntsc::kBlack.index, kHeight * kWidth);
+  void draw(std::uint8_t* frame, const std::uint8_t* colour) const override {
+    std::memset(frame, colour[ntsc::kBlack.index], kHeight * kWidth);
     const bool even = episode_frame_number() % 2 == 0;
     fill_rect(frame, even ? 0 : 80, 0, even ? 80 : 160, kHeight,
-              even ? ntsc::kWhite236.index : ntsc::kRed200.index);
+              colour[even ? ntsc::kWhite236.index : ntsc::kRed200.index]);
   }
   std::string game_state() const override { return std::string(1, static_cast<char>(lives_)); }
   bool set_game_state(std::string_view b) override {
