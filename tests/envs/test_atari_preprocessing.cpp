@@ -275,6 +275,9 @@ TEST_CASE("preprocessing save and load continue bit-exactly") {
     std::string blob;
     a->save_state(blob);
     b->load_state(blob);
+    std::string again;
+    b->save_state(again);
+    CHECK(again == blob);  // the blob is a function of the state: no stray bytes
     for (int i = 0; i < 300; ++i) {
       const std::int64_t action = (i * 7) % a->num_actions();
       const StepResult ra = a->step(action), rb = b->step(action);
