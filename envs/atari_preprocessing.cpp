@@ -69,6 +69,7 @@ AreaResize::AreaResize(int src_h, int src_w, int dst_h, int dst_w)
     }
   }
   row_.assign(src_w, 0.0f);
+  last_src_.assign(static_cast<std::size_t>(src_h) * src_w, 0);
 }
 
 void AreaResize::apply(std::uint8_t* dst, const std::uint8_t* src) const {
@@ -80,8 +81,14 @@ void AreaResize::apply(std::uint8_t* dst, const std::uint8_t* src) const {
   float* h = hbuf_.data();
   float* rowf = row_.data();
   const int taps = xtaps_;
+  // Consecutive Atari frames differ in a few rows (ball, paddle, score): a row equal to the one
+  // seen at this position last call has the same sums, so they are kept, not recomputed.
+  std::uint8_t* seen = last_src_.data();
   for (int sy = 0; sy < src_h_; ++sy) {
     const std::uint8_t* row = src + static_cast<std::int64_t>(sy) * src_w_;
+    std::uint8_t* seen_row = seen + static_cast<std::int64_t>(sy) * src_w_;
+    if (has_last_ && std::memcmp(row, seen_row, src_w_) == 0) continue;
+    std::memcpy(seen_row, row, src_w_);
     for (int x = 0; x < src_w_; ++x) rowf[x] = static_cast<float>(row[x]);  // exact
     float* out = h + static_cast<std::int64_t>(sy) * dst_w_;
     if (taps == 3) {  // 160 -> 84: a fixed trip count the compiler unrolls
@@ -103,6 +110,7 @@ void AreaResize::apply(std::uint8_t* dst, const std::uint8_t* src) const {
       out[dx] = acc;
     }
   }
+  has_last_ = true;
   float* sum = sum_.data();
   for (int dy = 0; dy < dst_h_; ++dy) {
     const int k0 = ystart_[dy], k1 = ystart_[dy + 1];
