@@ -40,38 +40,97 @@ AreaResize::AreaResize(int src_h, int src_w, int dst_h, int dst_w)
       dst_w_(dst_w),
       xtab_(taps(src_w, dst_w)),
       ytab_(taps(src_h, dst_h)),
-      buf_(dst_w),
+      hbuf_(static_cast<std::size_t>(src_h) * dst_w),
       sum_(dst_w) {
   DQN_CHECK(dst_h >= 1 && dst_w >= 1 && dst_h <= src_h && dst_w <= src_w,
             "AreaResize: expected a shrink to at least 1x1, got (", src_h, ",", src_w, ") -> (",
             dst_h, ",", dst_w, ")");
+  // Where each output column's (row's) taps start in the sorted tables.
+  auto starts = [](const std::vector<Tap>& tab, int n) {
+    std::vector<int> start(n + 1, static_cast<int>(tab.size()));
+    for (int k = static_cast<int>(tab.size()) - 1; k >= 0; --k) start[tab[k].dst] = k;
+    for (int d = n - 1; d >= 0; --d) start[d] = std::min(start[d], start[d + 1]);
+    return start;
+  };
+  const std::vector<int> xstart = starts(xtab_, dst_w);
+  ystart_ = starts(ytab_, dst_h);
+  // Every column gets the same number of taps, the short ones padded at the end with weight 0:
+  // acc + x * 0 = acc exactly (x >= 0), so the bits stay OpenCV's, and the fixed trip count
+  // spares a mispredicted loop exit per column.
+  xtaps_ = 0;
+  for (int d = 0; d < dst_w; ++d) xtaps_ = std::max(xtaps_, xstart[d + 1] - xstart[d]);
+  xsrc_.assign(static_cast<std::size_t>(dst_w) * xtaps_, 0);
+  xalpha_.assign(static_cast<std::size_t>(dst_w) * xtaps_, 0.0f);
+  for (int d = 0; d < dst_w; ++d) {
+    for (int t = 0; t < xtaps_; ++t) {
+      const int k = std::min(xstart[d] + t, xstart[d + 1] - 1);
+      xsrc_[d * xtaps_ + t] = xtab_[k].src;
+      xalpha_[d * xtaps_ + t] = xstart[d] + t < xstart[d + 1] ? xtab_[k].alpha : 0.0f;
+    }
+  }
+  row_.assign(src_w, 0.0f);
+  last_src_.assign(static_cast<std::size_t>(src_h) * src_w, 0);
 }
 
 void AreaResize::apply(std::uint8_t* dst, const std::uint8_t* src) const {
-  float* buf = buf_.data();
-  float* sum = sum_.data();
-  auto store = [&](int dy) {
-    for (int dx = 0; dx < dst_w_; ++dx) {
-      // saturate_cast<uchar>(float): cvRound (round half to even) then clamp.
-      const long v = std::lrint(sum[dx]);
-      dst[dy * dst_w_ + dx] = static_cast<std::uint8_t>(std::clamp(v, 0L, 255L));
+  // OpenCV scatters each row's taps into buf[dx] (buf[dx] += S[sx] * alpha) and then adds rows
+  // (sum += beta * buf). Because a column's taps are consecutive in the table, gathering them
+  // into one accumulator in table order does the same float operations in the same order, and
+  // so gives the same bits, without a store-to-load chain per tap. Every source row is summed
+  // once (OpenCV sums a row again for each output row it touches: same values).
+  float* h = hbuf_.data();
+  float* rowf = row_.data();
+  const int taps = xtaps_;
+  // Consecutive Atari frames differ in a few rows (ball, paddle, score): a row equal to the one
+  // seen at this position last call has the same sums, so they are kept, not recomputed.
+  std::uint8_t* seen = last_src_.data();
+  for (int sy = 0; sy < src_h_; ++sy) {
+    const std::uint8_t* row = src + static_cast<std::int64_t>(sy) * src_w_;
+    std::uint8_t* seen_row = seen + static_cast<std::int64_t>(sy) * src_w_;
+    if (has_last_ && std::memcmp(row, seen_row, src_w_) == 0) continue;
+    std::memcpy(seen_row, row, src_w_);
+    for (int x = 0; x < src_w_; ++x) rowf[x] = static_cast<float>(row[x]);  // exact
+    float* out = h + static_cast<std::int64_t>(sy) * dst_w_;
+    if (taps == 3) {  // 160 -> 84: a fixed trip count the compiler unrolls
+      const int* xs = xsrc_.data();
+      const float* xa = xalpha_.data();
+      for (int dx = 0; dx < dst_w_; ++dx) {
+        float acc = 0.0f + rowf[xs[3 * dx]] * xa[3 * dx];
+        acc += rowf[xs[3 * dx + 1]] * xa[3 * dx + 1];
+        acc += rowf[xs[3 * dx + 2]] * xa[3 * dx + 2];
+        out[dx] = acc;
+      }
+      continue;
     }
-  };
-  int prev_dy = ytab_.front().dst;
-  std::fill(sum, sum + dst_w_, 0.0f);
-  for (const Tap& ty : ytab_) {
-    const std::uint8_t* row = src + static_cast<std::int64_t>(ty.src) * src_w_;
-    std::fill(buf, buf + dst_w_, 0.0f);
-    for (const Tap& tx : xtab_) buf[tx.dst] += static_cast<float>(row[tx.src]) * tx.alpha;
-    if (ty.dst != prev_dy) {
-      store(prev_dy);
-      for (int dx = 0; dx < dst_w_; ++dx) sum[dx] = ty.alpha * buf[dx];
-      prev_dy = ty.dst;
-    } else {
-      for (int dx = 0; dx < dst_w_; ++dx) sum[dx] += ty.alpha * buf[dx];
+    for (int dx = 0; dx < dst_w_; ++dx) {
+      const int* xs = xsrc_.data() + dx * taps;
+      const float* xa = xalpha_.data() + dx * taps;
+      float acc = 0.0f;
+      for (int t = 0; t < taps; ++t) acc += rowf[xs[t]] * xa[t];
+      out[dx] = acc;
     }
   }
-  store(prev_dy);
+  has_last_ = true;
+  float* sum = sum_.data();
+  for (int dy = 0; dy < dst_h_; ++dy) {
+    const int k0 = ystart_[dy], k1 = ystart_[dy + 1];
+    const float* h0 = h + static_cast<std::int64_t>(ytab_[k0].src) * dst_w_;
+    const float b0 = ytab_[k0].alpha;
+    for (int dx = 0; dx < dst_w_; ++dx) sum[dx] = b0 * h0[dx];
+    for (int k = k0 + 1; k < k1; ++k) {
+      const float* hk = h + static_cast<std::int64_t>(ytab_[k].src) * dst_w_;
+      const float bk = ytab_[k].alpha;
+      for (int dx = 0; dx < dst_w_; ++dx) sum[dx] += bk * hk[dx];
+    }
+    std::uint8_t* out = dst + static_cast<std::int64_t>(dy) * dst_w_;
+    for (int dx = 0; dx < dst_w_; ++dx) {
+      // saturate_cast<uchar>(float): cvRound (round half to even) then clamp to [0, 255]. The sums
+      // lie in [0, 255.x], so adding and removing 2^23 rounds half to even in the default
+      // rounding mode, inline (std::lrint is a libm call here, 10x the cost of the whole tap).
+      const float rounded = (sum[dx] + 0x1p23f) - 0x1p23f;
+      out[dx] = static_cast<std::uint8_t>(std::clamp(static_cast<int>(rounded), 0, 255));
+    }
+  }
 }
 
 // --- AtariPreprocessing ----------------------------------------------------------------------

@@ -59,7 +59,14 @@ class AreaResize {
  private:
   int src_h_, src_w_, dst_h_, dst_w_;
   std::vector<Tap> xtab_, ytab_;
-  mutable std::vector<float> buf_, sum_;
+  int xtaps_ = 0;              // taps per output column, padded to the largest count
+  std::vector<int> xsrc_;      // (dst_w, xtaps) source column of each tap
+  std::vector<float> xalpha_;  // (dst_w, xtaps) its weight, 0 for padding
+  std::vector<int> ystart_;    // taps of output row d: ytab_[ystart_[d] .. ystart_[d+1])
+  mutable std::vector<std::uint8_t> last_src_;  // the rows the row sums were made from
+  mutable bool has_last_ = false;
+  mutable std::vector<float> row_, hbuf_, sum_;  // a source row as float (src_w), row sums
+                                                 // (src_h, dst_w), one output row (dst_w)
 };
 
 class AtariPreprocessing final : public Env {

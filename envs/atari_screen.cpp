@@ -29,9 +29,10 @@ namespace {
 
 // Palette index -> RGB and grey for the entries in ntsc::kUsed; other indices show as black.
 struct PaletteTables {
-  std::array<std::uint8_t, 256> grey{};
+  std::array<std::uint8_t, 256> grey{}, identity{};
   std::array<std::array<std::uint8_t, 3>, 256> rgb{};
   PaletteTables() {
+    for (int i = 0; i < 256; ++i) identity[i] = static_cast<std::uint8_t>(i);
     for (const PaletteColour& c : ntsc::kUsed) {
       grey[c.index] = ntsc_grey(c.r, c.g, c.b);
       rgb[c.index] = {c.r, c.g, c.b};
@@ -123,7 +124,7 @@ int ScreenGame::act(int action) {
 
 const std::uint8_t* ScreenGame::frame() const {
   if (dirty_) {
-    draw(frame_buf_.data());
+    draw(frame_buf_.data(), palette().identity.data());
     dirty_ = false;
   }
   return frame_buf_.data();
@@ -134,9 +135,7 @@ void ScreenGame::get_screen(std::uint8_t* palette_indices) const {
 }
 
 void ScreenGame::get_screen_grayscale(std::uint8_t* grey) const {
-  const std::uint8_t* f = frame();
-  const auto& lut = palette().grey;
-  for (int i = 0; i < kHeight * kWidth; ++i) grey[i] = lut[f[i]];
+  draw(grey, palette().grey.data());
 }
 
 void ScreenGame::get_screen_rgb(std::uint8_t* rgb) const {

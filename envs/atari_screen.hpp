@@ -135,9 +135,12 @@ class ScreenGame : public AtariScreen {
   void load_state(std::string_view blob) override;
 
  protected:
-  virtual void new_game() = 0;                              // set the game's state for a new game
-  virtual int emulate_frame(int action) = 0;                // one frame with the effective action
-  virtual void draw(std::uint8_t* frame) const = 0;         // palette indices (210,160)
+  virtual void new_game() = 0;                // set the game's state for a new game
+  virtual int emulate_frame(int action) = 0;  // one frame with the effective action
+  // Draws the screen (210,160), writing colour[palette index] for each pixel: colour is the
+  // identity for the palette-index screen and the grey table for the grey one, so a grey read
+  // costs one drawing pass and no per-pixel palette lookup.
+  virtual void draw(std::uint8_t* frame, const std::uint8_t* colour) const = 0;
   virtual std::string game_state() const = 0;               // the game's own fields as bytes
   virtual bool set_game_state(std::string_view bytes) = 0;  // false: malformed
   void mark_dirty() { dirty_ = true; }

@@ -141,10 +141,10 @@ int Breakout::emulate_frame(int action) {
   return reward;
 }
 
-void Breakout::draw(std::uint8_t* frame) const {
+void Breakout::draw(std::uint8_t* frame, const std::uint8_t* colour) const {
   const State& s = state_;
-  std::memset(frame, ntsc::kBlack.index, kHeight * kWidth);
-  const std::uint8_t grey = ntsc::kGrey142.index;
+  std::memset(frame, colour[ntsc::kBlack.index], kHeight * kWidth);
+  const std::uint8_t grey = colour[ntsc::kGrey142.index];
   draw_number(frame, s.score, 60, 5, 2, 2, grey);
   draw_digit(frame, s.lives, 100, 5, 2, 2, grey);
   fill_rect(frame, 0, kWallTop, kWidth, kWallBottom, grey);
@@ -154,10 +154,10 @@ void Breakout::draw(std::uint8_t* frame) const {
     for (int c = 0; c < kColumns; ++c) {
       if (!s.bricks[r * kColumns + c]) continue;
       const int x = kLeftX + c * kBrickW, y = kBrickTop + r * kBrickH;
-      fill_rect(frame, x, y, x + kBrickW, y + kBrickH, kRowColour[r]);
+      fill_rect(frame, x, y, x + kBrickW, y + kBrickH, colour[kRowColour[r]]);
     }
   }
-  const std::uint8_t red = ntsc::kRed200.index;
+  const std::uint8_t red = colour[ntsc::kRed200.index];
   fill_rect(frame, s.paddle_x, kPaddleY, s.paddle_x + s.paddle_w, kPaddleY + kPaddleH, red);
   if (s.ball_in_play) {
     fill_rect(frame, s.ball_x, s.ball_y, s.ball_x + kBallW, s.ball_y + kBallH, red);

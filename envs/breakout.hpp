@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <type_traits>
 
 #include "envs/atari_screen.hpp"
 
@@ -38,7 +39,9 @@ class Breakout final : public ScreenGame {
     std::int32_t ball_x = 0, ball_y = 0, vx = 0, vy = 0;
     std::int32_t score = 0, lives = kLives, paddle_hits = 0, walls_cleared = 0;
     std::uint8_t ball_in_play = 0, hit_orange = 0, hit_red = 0, reached_top = 0, over = 0;
+    std::uint8_t padding[3] = {};  // named, so the saved bytes hold no indeterminate padding
   };
+  static_assert(std::has_unique_object_representations_v<State>, "State must have no padding");
 
   explicit Breakout(const AtariSettings& settings = {});
 
@@ -58,7 +61,7 @@ class Breakout final : public ScreenGame {
  protected:
   void new_game() override;
   int emulate_frame(int action) override;
-  void draw(std::uint8_t* frame) const override;
+  void draw(std::uint8_t* frame, const std::uint8_t* colour) const override;
   std::string game_state() const override;
   bool set_game_state(std::string_view bytes) override;
 

@@ -102,18 +102,18 @@ int Pong::emulate_frame(int action) {
   return reward;
 }
 
-void Pong::draw(std::uint8_t* frame) const {
+void Pong::draw(std::uint8_t* frame, const std::uint8_t* colour) const {
   const State& s = state_;
-  std::memset(frame, ntsc::kBrown144.index, kHeight * kWidth);
-  const std::uint8_t white = ntsc::kWhite236.index;
+  std::memset(frame, colour[ntsc::kBrown144.index], kHeight * kWidth);
+  const std::uint8_t white = colour[ntsc::kWhite236.index];
   fill_rect(frame, 0, 24, kWidth, kTopY, white);
   fill_rect(frame, 0, kBottomY, kWidth, kHeight, white);
-  draw_number(frame, s.opponent_score, 52, 2, 3, 4, ntsc::kOrange213.index);
-  draw_number(frame, s.agent_score, 132, 2, 3, 4, ntsc::kGreen186.index);
+  draw_number(frame, s.opponent_score, 52, 2, 3, 4, colour[ntsc::kOrange213.index]);
+  draw_number(frame, s.agent_score, 132, 2, 3, 4, colour[ntsc::kGreen186.index]);
   fill_rect(frame, kOpponentX, s.opponent_y, kOpponentX + kPaddleW, s.opponent_y + kPaddleH,
-            ntsc::kOrange213.index);
+            colour[ntsc::kOrange213.index]);
   fill_rect(frame, kAgentX, s.agent_y, kAgentX + kPaddleW, s.agent_y + kPaddleH,
-            ntsc::kGreen186.index);
+            colour[ntsc::kGreen186.index]);
   if (s.ball_in_play)
     fill_rect(frame, s.ball_x, s.ball_y, s.ball_x + kBallW, s.ball_y + kBallH, white);
 }

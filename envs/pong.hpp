@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "envs/atari_screen.hpp"
 
@@ -38,7 +39,9 @@ class Pong final : public ScreenGame {
     std::int32_t agent_score = 0, opponent_score = 0, serve_timer = 0, rally_hits = 0;
     std::int32_t opponent_aim = 0;  // the opponent's aiming error for the current ball
     std::uint8_t ball_in_play = 0, over = 0;
+    std::uint8_t padding[2] = {};  // named, so the saved bytes hold no indeterminate padding
   };
+  static_assert(std::has_unique_object_representations_v<State>, "State must have no padding");
 
   explicit Pong(const AtariSettings& settings = {});
 
@@ -58,7 +61,7 @@ class Pong final : public ScreenGame {
  protected:
   void new_game() override;
   int emulate_frame(int action) override;
-  void draw(std::uint8_t* frame) const override;
+  void draw(std::uint8_t* frame, const std::uint8_t* colour) const override;
   std::string game_state() const override;
   bool set_game_state(std::string_view bytes) override;
 

@@ -182,6 +182,9 @@ TEST_CASE("cartpole save and load state continue bit-exactly and a bad blob chan
   a.save_state(blob);
   CartPole b;
   b.load_state(blob);
+  std::string again;
+  b.save_state(again);
+  CHECK(again == blob);
   for (int i = 0; i < 3; ++i) {
     a.step(1), b.step(1);
     CHECK(a.state() == b.state());
