@@ -11,11 +11,13 @@
 #include <sstream>
 #include <thread>
 
+#include "envs/atari_preprocessing.hpp"
 #include "envs/cartpole.hpp"
 #include "envs/trace.hpp"
 #include "nn/checkpoint.hpp"
 #include "rl/trainer.hpp"
 #include "tools/args.hpp"
+#include "tools/gif.hpp"
 #include "tools/plot.hpp"
 #include "tools/quick_bench.hpp"
 
@@ -90,7 +92,18 @@ Config config_from_args(const Args& args) {
 int run_training(Trainer& trainer, const std::string& out_dir, std::ostream& out) {
   const Config& c = trainer.config();
   const bool live = isatty(STDOUT_FILENO) && &out == &std::cout;
+  const std::string plot_title =
+      c.env + " (" + c.preset + " preset, seed " + std::to_string(c.seed) + ")";
+  // The learning curve is redrawn during training, at most every kPlotSeconds, so a long run
+  // can be watched in a browser.
+  constexpr double kPlotSeconds = 10;
+  auto last_plot = std::chrono::steady_clock::now();
   trainer.on_progress([&](const TrainProgress& p) {
+    const auto now = std::chrono::steady_clock::now();
+    if (std::chrono::duration<double>(now - last_plot).count() > kPlotSeconds) {
+      write_learning_curve(out_dir + "/metrics.jsonl", out_dir + "/learning_curve.svg", plot_title);
+      last_plot = now;
+    }
     char line[256];
     std::snprintf(line, sizeof line,
                   "step %9lld/%lld  episodes %6lld  return(last 20) %7.1f  eval %6.1f  eps %.3f  "
@@ -114,8 +127,7 @@ int run_training(Trainer& trainer, const std::string& out_dir, std::ostream& out
         << "  ./tools/dqn resume " << out_dir << "\n";
     return 0;
   }
-  write_learning_curve(out_dir + "/metrics.jsonl", out_dir + "/learning_curve.svg",
-                       c.env + " (" + c.preset + " preset, seed " + std::to_string(c.seed) + ")");
+  write_learning_curve(out_dir + "/metrics.jsonl", out_dir + "/learning_curve.svg", plot_title);
   char summary[512];
   std::snprintf(summary, sizeof summary,
                 "done: %lld env steps, %lld episodes, %lld updates in %.1f s\n"
@@ -256,34 +268,107 @@ int cmd_info(int argc, char** argv, std::ostream& out) {
 
 int cmd_play(int argc, char** argv, std::ostream& out) {
   const std::vector<FlagSpec> flags = {
+      {"gif", true, "write the episode as an animated GIF to this file"},
+      {"view", true,
+       "what the GIF shows: screen (the game as drawn, default) or agent (84x84 input)"},
       {"seed", true, "env seed (default 0)"},
+      {"epsilon", true, "random-action probability (default 0 for CartPole, 0.05 for Atari)"},
+      {"max-steps", true, "stop after this many agent steps (default 5000)"},
       {"delay-ms", true, "milliseconds between frames in the terminal (default 20)"},
       {"help", false, "this text"}};
+  const std::string synopsis = "CHECKPOINT [options]";
   const Args args(argc, argv, 2, flags, "play");
   if (args.has("help")) {
-    out << usage_text("play", "CHECKPOINT [options]", flags);
+    out << usage_text("play", synopsis, flags);
     return 0;
   }
-  if (args.positional().size() != 1) throw UsageError("dqn play: expected one checkpoint file");
+  if (args.positional().size() != 1)
+    throw UsageError("dqn play: expected one checkpoint file\n" +
+                     usage_text("play", synopsis, flags));
   const std::int64_t seed = args.get_int("seed", 0, 0, INT64_MAX);
   const std::int64_t delay = args.get_int("delay-ms", 20, 0, 10000);
+  const std::int64_t max_steps = args.get_int("max-steps", 5000, 1, 10000000);
+  const std::string view = args.get("view", "screen");
+  if (view != "screen" && view != "agent")
+    throw UsageError("dqn play: --view must be screen or agent, got '" + view + "'");
   LoadedModel m = load_model(args.positional()[0]);
-  if (m.env != "cartpole")
-    throw Error("dqn play: the terminal view draws CartPole only; '" + m.env +
-                "' is not drawn yet");
-  CartPole env;
-  env.reset(static_cast<std::uint64_t>(seed));
+  const bool cartpole = m.env == "cartpole";
+  double epsilon = cartpole ? 0.0 : 0.05;  // Mnih et al. 2015 evaluate Atari at 0.05
+  if (args.has("epsilon")) {
+    Config probe;
+    try {
+      probe.set("eval_epsilon", args.get("epsilon"));
+    } catch (const Error& e) {
+      throw UsageError(std::string("dqn play: --epsilon: ") + e.what());
+    }
+    epsilon = probe.eval_epsilon;
+  }
+  auto env = make_env(m.env);
+  env->reset(static_cast<std::uint64_t>(seed));
+  auto* cart = dynamic_cast<CartPole*>(env.get());
+  auto* atari = dynamic_cast<AtariPreprocessing*>(env.get());
+
+  // The GIF: CartPole's 600x400 picture, the Atari screen (210x160 RGB), or the agent's newest
+  // 84x84 grey frame, drawn 4x larger so it can be seen.
+  std::unique_ptr<GifWriter> gif;
+  std::vector<std::uint8_t> pixels;
+  auto add_frame = [&] {
+    if (!gif) return;
+    if (cart)
+      cart->render_rgb(pixels.data());
+    else if (view == "agent") {
+      const std::int64_t frame = env->observation_shape().numel() / env->observation_shape()[0];
+      const std::uint8_t* obs = env->observation_u8();
+      std::copy(obs + env->observation_shape().numel() - frame,
+                obs + env->observation_shape().numel(), pixels.begin());
+    } else
+      atari->game().get_screen_rgb(pixels.data());
+    gif->add_frame(pixels.data());
+  };
+  if (args.has("gif")) {
+    if (cart) {
+      pixels.resize(CartPole::kRenderHeight * CartPole::kRenderWidth * 3);
+      gif = std::make_unique<GifWriter>(args.get("gif"), CartPole::kRenderHeight,
+                                        CartPole::kRenderWidth, GifColour::kRgb, 4, 1);
+    } else if (view == "agent") {
+      const Shape s = env->observation_shape();
+      pixels.resize(static_cast<std::size_t>(s[1] * s[2]));
+      gif = std::make_unique<GifWriter>(args.get("gif"), s[1], s[2], GifColour::kGrey, 4, 4);
+    } else {
+      pixels.resize(210 * 160 * 3);
+      gif = std::make_unique<GifWriter>(args.get("gif"), 210, 160, GifColour::kRgb, 4, 2);
+    }
+  }
+  add_frame();
+  Rng rng(static_cast<std::uint64_t>(seed), 9);
   Tensor q;
   double score = 0;
-  const bool live = isatty(STDOUT_FILENO) && &out == &std::cout;
-  while (true) {
-    const StepResult r = env.step(greedy_action(*m.net, env.observation_f32(), q));
+  std::int64_t steps = 0;
+  const bool live = cart && !gif && isatty(STDOUT_FILENO) && &out == &std::cout;
+  while (steps < max_steps) {
+    std::int64_t action;
+    if (rng.uniform_double() < epsilon)
+      action = rng.uniform_int(0, env->num_actions());
+    else if (env->observation_is_u8())
+      action = greedy_action(*m.net, env->observation_u8(), q);
+    else
+      action = greedy_action(*m.net, env->observation_f32(), q);
+    const StepResult r = env->step(action);
     score += r.raw_reward;
-    out << (live ? "\r" : "") << env.render_text() << (live ? "" : "\n") << std::flush;
-    if (live && delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    ++steps;
+    add_frame();
+    if (cart && !gif) {
+      out << (live ? "\r" : "") << cart->render_text() << (live ? "" : "\n") << std::flush;
+      if (live && delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    }
     if (r.terminated || r.truncated) break;
   }
-  out << (live ? "\n" : "") << "return " << score << "\n";
+  if (live) out << "\n";
+  if (gif) {
+    gif->finish();
+    out << "wrote " << gif->frames() << " frames to " << args.get("gif") << "\n";
+  }
+  out << m.env << ": return " << score << " in " << steps << " steps\n";
   return 0;
 }
 

@@ -127,10 +127,21 @@ TEST_CASE("eval of a missing file or a corrupt checkpoint exits 1 naming the fil
   CHECK(contains(o.err, "--episodes must be a whole number"));
 }
 
-TEST_CASE("play draws a CartPole episode in text") {
-  const Outcome o = cli({"play", trained_run() + "/model.dqn", "--seed", "4"});
+TEST_CASE("play draws a CartPole episode in text, or writes it as a GIF") {
+  Outcome o = cli({"play", trained_run() + "/model.dqn", "--seed", "4", "--max-steps", "30"});
   CHECK(o.code == 0);
-  CHECK(contains(o.out, "return "));
+  CHECK(contains(o.out, "cartpole: return "));
+  const std::string gif = temp_dir("gif") + ".gif";
+  o = cli({"play", trained_run() + "/model.dqn", "--gif", gif, "--max-steps", "10"});
+  CHECK(o.code == 0);
+  CHECK(contains(o.out, "wrote 11 frames"));  // the first observation and 10 steps
+  std::ifstream in(gif, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(bytes.substr(0, 6) == "GIF89a");
+  CHECK(bytes.back() == ';');  // the GIF trailer
+  o = cli({"play", trained_run() + "/model.dqn", "--view", "sideways"});
+  CHECK(o.code == 2);
+  CHECK(contains(o.err, "--view must be screen or agent"));
 }
 
 TEST_CASE("trace prints one JSON line per step and rejects bad actions") {
