@@ -1,4 +1,6 @@
-// core/activation.cpp: SIMD ReLU, using VecF::where_positive (a compare-and-mask, exact).
+// core/activation.cpp: SIMD ReLU. Forward is max(0, x) with 0 as the FIRST operand: the x86
+// max instructions return the second operand when either is NaN (or both are zeros), which is
+// exactly x < 0 ? 0 : x. Backward uses VecF::where_positive (a compare-and-mask, exact).
 #include "core/activation.hpp"
 
 #include "core/simd.hpp"
@@ -11,12 +13,8 @@ using simd::VecF;
 
 void relu_forward_fast(float* out, const float* x, std::int64_t n) {
   for_each_lane(
-      n,
-      [=](std::int64_t i) {
-        const VecF v = VecF::load(x + i);
-        v.where_positive(v).store(out + i);
-      },
-      [=](std::int64_t i) { out[i] = x[i] > 0.0f ? x[i] : 0.0f; });
+      n, [=](std::int64_t i) { VecF::zero().max(VecF::load(x + i)).store(out + i); },
+      [=](std::int64_t i) { out[i] = x[i] < 0.0f ? 0.0f : x[i]; });
 }
 
 void relu_backward_fast(float* dx, const float* dout, const float* x, std::int64_t n) {

@@ -14,11 +14,13 @@
 
 namespace dqn {
 
-// out = max(x, 0), written as x > 0 ? x : 0 so that -0 and NaN map to +0 in both variants.
+// out = max(x, 0), written as x < 0 ? 0 : x. Trap: a NaN input must stay NaN, as in PyTorch
+// (torch.relu(nan) is nan): writing x > 0 ? x : 0 would turn it into 0 and hide a diverging
+// network from the divergence guard. (-0 stays -0 in both variants.)
 // x (n)  out (n)
 template <class T>
 void relu_forward_ref(T* out, const T* x, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) out[i] = x[i] > T(0) ? x[i] : T(0);
+  for (std::int64_t i = 0; i < n; ++i) out[i] = x[i] < T(0) ? T(0) : x[i];
 }
 
 // Accumulates: dx += dout * (x > 0).

@@ -111,8 +111,9 @@ struct VecF {
   VecF operator*(VecF o) const { return {v * o.v}; }
   VecF operator/(VecF o) const { return {v / o.v}; }
   VecF fma(VecF a, VecF b) const { return {std::fma(v, a.v, b.v)}; }
-  VecF max(VecF o) const { return {std::max(v, o.v)}; }
-  VecF min(VecF o) const { return {std::min(v, o.v)}; }
+  // As the x86 max/min instructions: the second operand when the comparison fails (NaN, zeros).
+  VecF max(VecF o) const { return {v > o.v ? v : o.v}; }
+  VecF min(VecF o) const { return {v < o.v ? v : o.v}; }
   VecF sqrt() const { return {std::sqrt(v)}; }
   VecF where_positive(VecF value) const { return {v > 0.0f ? value.v : 0.0f}; }
   float sum() const { return v; }

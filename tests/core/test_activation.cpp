@@ -95,3 +95,16 @@ TEST_CASE("relu matches PyTorch torch.relu and its gradient, zeros included") {
     }
   CHECK(zeros == 4);
 }
+
+TEST_CASE("relu keeps NaN as NaN in both variants, as torch.relu, so divergence stays visible") {
+  constexpr std::int64_t n = 37;  // a vector body and a scalar tail
+  std::vector<float> x(n, -1.0f), out_fast(n), out_ref(n);
+  x[3] = std::nanf("");      // inside a vector
+  x[n - 1] = std::nanf("");  // in the tail
+  relu_forward_fast(out_fast.data(), x.data(), n);
+  relu_forward_ref(out_ref.data(), x.data(), n);
+  CHECK(std::isnan(out_fast[3]));
+  CHECK(std::isnan(out_fast[n - 1]));
+  CHECK(std::isnan(out_ref[3]));
+  CHECK(out_fast[0] == 0.0f);
+}

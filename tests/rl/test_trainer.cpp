@@ -2,6 +2,8 @@
 // resume, and the errors a user can cause.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -79,16 +81,18 @@ TEST_CASE("two runs with the same seed write identical metrics and parameters") 
   CHECK(same_parameters(ta.agent().online(), tb.agent().online()));
 }
 
-TEST_CASE("a run paused and resumed ends bit-identical to one run straight through") {
-  const Config c = short_config();
+TEST_CASE("20k env steps in one go equal 10k, a pause, and a resume to 20k, bit for bit") {
+  Config c = short_config();
+  c.total_steps = 20000;
+  c.eval_interval = 5000;
   const std::string straight = temp_dir("straight"), paused = temp_dir("paused");
   Trainer whole(c, straight);
   whole.run();
   {
     Trainer first_half(c, paused);
-    const TrainResult half = first_half.run(3000);
+    const TrainResult half = first_half.run(10000);
     CHECK_FALSE(half.finished);
-    CHECK(half.env_steps == 3000);
+    CHECK(half.env_steps == 10000);
   }
   auto resumed = Trainer::resume(paused);
   const TrainResult r = resumed->run();
@@ -109,4 +113,48 @@ TEST_CASE("resume refuses a corrupt snapshot with a clear error") {
   const std::string bytes = read_all(path);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() / 2);
   CHECK_THROWS_AS(Trainer::resume(dir), Error);
+}
+
+TEST_CASE("a stop request (Ctrl-C) pauses at the next env step with a resumable snapshot") {
+  const Config c = short_config();
+  const std::string dir = temp_dir("stop");
+  std::atomic<bool> stop{true};
+  Trainer t(c, dir);
+  t.set_stop_flag(&stop);
+  const TrainResult r = t.run();
+  CHECK_FALSE(r.finished);
+  CHECK(std::filesystem::exists(dir + "/snapshot.bin"));
+  auto resumed = Trainer::resume(dir);
+  CHECK(resumed->run().finished);
+}
+
+TEST_CASE("a diverging run stops naming the step and the quantity and keeps its last checkpoint") {
+  Config c = short_config();
+  c.checkpoint_interval = 400;
+  c.learning_starts = 450;
+  c.train_freq = 1;
+  c.gradient_steps = 1;
+  const std::string dir = temp_dir("diverge");
+  Trainer t(c, dir);
+  t.run(500);
+  // A NaN weight, as an exploding run would produce, reaches the Q-values at the next update.
+  t.agent().online().parameters()[0].variable->value[0] = std::nanf("");
+  try {
+    t.run();
+    FAIL("expected the divergence guard to stop the run");
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    CHECK(what.find("divergence") != std::string::npos);
+    CHECK(what.find("step 501") != std::string::npos);
+    CHECK(what.find("not finite") != std::string::npos);
+  }
+  // The last checkpoint (step 400, written before the NaN) is intact and loads.
+  const CheckpointInfo info = read_checkpoint_info(dir + "/checkpoint.dqn");
+  CHECK(info.meta.get_or("env_steps", "") == "400");
+  Rng rng(0);
+  QNetwork net(info.spec, rng);
+  load_checkpoint(dir + "/checkpoint.dqn", net, nullptr, nullptr);
+  for (const auto& p : net.parameters())
+    for (std::int64_t i = 0; i < p.variable->value.numel(); ++i)
+      REQUIRE(std::isfinite(p.variable->value[i]));
 }
