@@ -98,6 +98,14 @@ void FrameReplay::sample(std::int64_t batch_size, Rng& rng, Batch& out) const {
   out.size = batch_size;
 }
 
+std::int64_t FrameReplay::memory_bytes() const {
+  std::size_t bytes = frames_.capacity() + actions_.capacity() * sizeof(std::int64_t) +
+                      rewards_.capacity() * sizeof(float);
+  for (const auto* flags : {&terminated_, &truncated_, &episode_start_, &starts_transition_})
+    bytes += flags->capacity();
+  return static_cast<std::int64_t>(bytes);
+}
+
 void FrameReplay::save(std::string& out) const {
   ByteWriter w(out);
   for (const std::int64_t v : {capacity_, height_, width_, size_, next_}) w.i64(v);

@@ -12,8 +12,8 @@
 // frame-stack preprocessing shows the agent after a reset (envs/atari_preprocessing.hpp fills
 // the stack with the first frame), so sampled stacks equal the observations the agent saw.
 //
-// Cost: 84 * 84 = 7,056 bytes of frame plus 15 bytes of action, reward and flags a slot, about
-// 7.1 KB a transition: 1M transitions fit in 7.1 GB.
+// Cost: 84 * 84 = 7,056 bytes of frame plus 16 bytes of action, reward and four flags a slot,
+// 7,072 bytes a transition: 1M transitions fit in 7.1 GB (memory_bytes() measures it).
 #pragma once
 
 #include <cstdint>
@@ -51,9 +51,8 @@ class FrameReplay {
   void save(std::string& out) const;
   void load(std::string_view in);
   std::int64_t capacity() const { return capacity_; }
-  static constexpr std::int64_t bytes_per_slot(std::int64_t h = 84, std::int64_t w = 84) {
-    return h * w + static_cast<std::int64_t>(sizeof(std::int64_t) + sizeof(float) + 3);
-  }
+  // Bytes actually held by the buffer's arrays (what a million slots cost).
+  std::int64_t memory_bytes() const;
 
  private:
   bool sampleable(std::int64_t slot) const;
