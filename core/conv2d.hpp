@@ -79,9 +79,11 @@ void conv2d_backward_ref(T* dx, T* dw, T* db, const T* dout, const T* x, const T
         }
 }
 
-// Floats of scratch the fast kernels need for shape s at the CURRENT num_threads() (one im2col
-// and one col2im matrix, plus a private dw/db partial, per thread). Size it after setting the
-// thread count; the caller owns it and may reuse it across layers by taking the maximum.
+// Floats of scratch the fast kernels need for shape s at the CURRENT num_threads(): per thread an
+// im2col and a col2im matrix (C_in*KH*KW x H_out*W_out each), the phase-split padded input
+// (C_in*H_pad*W_pad, none for stride 1 without padding) and a private dw/db partial. Size it after
+// setting the thread count; the caller owns it and may reuse it across layers by taking the
+// maximum.
 std::int64_t conv2d_workspace_floats(const Conv2dShape& s);
 
 // Same contract as conv2d_forward_ref, float only: per sample im2col + one GEMM (w . col) onto
