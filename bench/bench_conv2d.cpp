@@ -7,9 +7,10 @@
 // FLOPs per layer = 2 N C_out (C_in KH KW) (H_out W_out) per GEMM: forward, dw and, except for
 // layer 1, dx.
 //   bench_conv2d --benchmark_min_time=0.1 --benchmark_filter='fast|eigen'
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // see core/matmul.cpp
+// First: the same Eigen configuration as core/, so each Eigen template has one definition.
+#include "core/eigen_config.hpp"
+
 #include <benchmark/benchmark.h>
-#include <Eigen/Core>
 
 #include <cstdint>
 #include <vector>

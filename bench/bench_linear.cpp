@@ -4,9 +4,10 @@
 //
 // Arguments: N, C_in, C_out, threads. FLOPs = 3 GEMMs x 2 N C_in C_out.
 //   bench_linear --benchmark_min_time=0.1
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // see core/matmul.cpp
+// First: the same Eigen configuration as core/, so each Eigen template has one definition.
+#include "core/eigen_config.hpp"
+
 #include <benchmark/benchmark.h>
-#include <Eigen/Core>
 
 #include "bench/bench_util.hpp"
 #include "core/linear.hpp"
