@@ -72,6 +72,7 @@ void dqn_shapes(benchmark::internal::Benchmark* b, bool threads) {
     for (int t : {1, 2})
       if (t == 1 || threads) b->Args({s[0], s[1], s[2], t});
   b->ArgNames({"M", "K", "N", "threads"});
+  b->UseRealTime();  // with threads, the main thread's CPU time would undercount
 }
 void with_threads(benchmark::internal::Benchmark* b) {
   dqn_shapes(b, true);
