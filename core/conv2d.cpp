@@ -28,12 +28,19 @@ using MapV = Eigen::Map<Eigen::VectorXf>;
 constexpr std::int64_t kConvGrainFlops = std::int64_t{2} << 20;
 // im2col/col2im elements per thread below which the channel split of a single sample stays inline.
 constexpr std::int64_t kColGrain = std::int64_t{1} << 15;
+// Output columns one GEMM should have at least: Eigen's GEMM reaches its plateau (~85 GFLOP/s at
+// 64x256x256 in bench_matmul) with a few hundred columns but ran at ~53 on a single sample of the
+// third Nature layer (49 columns). So samples are lowered side by side into one col matrix
+// (K, B*P) with B = ceil(kBlockCols / P): 1 sample for layer 1 (P = 400), 4 for layer 2, 6 for
+// layer 3.
+constexpr std::int64_t kBlockCols = 256;
 
 struct Dims {
   std::int64_t K, P, Ho, Wo;
   // The phase-split padded input (see im2col): C_in x S phases x Hp rows x Wq columns.
   std::int64_t S, Hp, Wq;
-  bool direct;  // stride 1 and no padding: x itself is the one phase, no copy needed
+  bool direct;     // stride 1 and no padding: x itself is the one phase, no copy needed
+  std::int64_t B;  // samples lowered side by side into one GEMM (see kBlockCols)
   explicit Dims(const Conv2dShape& s)
       : K(s.C_in * s.KH * s.KW),
         P(s.H_out() * s.W_out()),
@@ -42,7 +49,9 @@ struct Dims {
         S(s.stride),
         Hp(s.H + 2 * s.pad),
         Wq((s.W + 2 * s.pad + s.stride - 1) / s.stride),
-        direct(s.stride == 1 && s.pad == 0) {}
+        direct(s.stride == 1 && s.pad == 0),
+        B(std::clamp<std::int64_t>((kBlockCols + P - 1) / std::max<std::int64_t>(P, 1), 1,
+                                   std::max<std::int64_t>(s.N, 1))) {}
   std::int64_t phase_floats(std::int64_t C_in) const { return direct ? 0 : C_in * S * Hp * Wq; }
 };
 
@@ -109,12 +118,13 @@ void build_phases(float* xp, const float* x_n, const Conv2dShape& s, const Dims&
 }
 
 // Writes rows [ci_lo*KH*KW, ci_hi*KH*KW) of col from the phases (or from x_n when direct).
+// col rows are ld floats apart (ld = P for one sample, B*P when samples sit side by side).
 void im2col(float* col, const float* phases, const Conv2dShape& s, const Dims& d,
-            std::int64_t ci_lo, std::int64_t ci_hi) {
+            std::int64_t ci_lo, std::int64_t ci_hi, std::int64_t ld) {
   for (std::int64_t ci = ci_lo; ci < ci_hi; ++ci)
     for (std::int64_t kh = 0; kh < s.KH; ++kh)
       for (std::int64_t kw = 0; kw < s.KW; ++kw) {
-        float* row = col + ((ci * s.KH + kh) * s.KW + kw) * d.P;
+        float* row = col + ((ci * s.KH + kh) * s.KW + kw) * ld;
         const std::int64_t q = kw / d.S, r = kw % d.S;
         const float* plane = phases + (ci * d.S + r) * d.Hp * d.Wq + q;
         for (std::int64_t oh = 0; oh < d.Ho; ++oh) {
@@ -129,13 +139,13 @@ void im2col(float* col, const float* phases, const Conv2dShape& s, const Dims& d
 // phase-split gradients dxp (or straight onto dx_n when direct), which are then added back onto
 // dx_n. Rows of one channel touch only that channel, so channel ranges never collide.
 void col2im_add(float* dx_n, const float* dcol, float* dxp, const Conv2dShape& s, const Dims& d,
-                std::int64_t ci_lo, std::int64_t ci_hi) {
+                std::int64_t ci_lo, std::int64_t ci_hi, std::int64_t ld) {
   float* phases = d.direct ? dx_n : dxp;
   if (!d.direct) std::fill(dxp + ci_lo * d.S * d.Hp * d.Wq, dxp + ci_hi * d.S * d.Hp * d.Wq, 0.0f);
   for (std::int64_t ci = ci_lo; ci < ci_hi; ++ci)
     for (std::int64_t kh = 0; kh < s.KH; ++kh)
       for (std::int64_t kw = 0; kw < s.KW; ++kw) {
-        const float* row = dcol + ((ci * s.KH + kh) * s.KW + kw) * d.P;
+        const float* row = dcol + ((ci * s.KH + kh) * s.KW + kw) * ld;
         const std::int64_t q = kw / d.S, r = kw % d.S;
         float* plane = phases + (ci * d.S + r) * d.Hp * d.Wq + q;
         for (std::int64_t oh = 0; oh < d.Ho; ++oh) {
@@ -162,9 +172,9 @@ void col2im_add(float* dx_n, const float* dcol, float* dxp, const Conv2dShape& s
 
 // im2col of channels [lo, hi) of sample x_n into col, through the phase buffer xp.
 void lower(float* col, float* xp, const float* x_n, const Conv2dShape& s, const Dims& d,
-           std::int64_t lo, std::int64_t hi) {
+           std::int64_t lo, std::int64_t hi, std::int64_t ld) {
   if (!d.direct) build_phases(xp, x_n, s, d, lo, hi);
-  im2col(col, d.direct ? x_n : xp, s, d, lo, hi);
+  im2col(col, d.direct ? x_n : xp, s, d, lo, hi, ld);
 }
 
 // Splits one sample's channels over threads when the im2col is large enough to pay for it.
@@ -189,18 +199,20 @@ std::int64_t sample_chunks(const Conv2dShape& s, const Dims& d) {
   return parallel_chunks(s.N, grain);
 }
 
-// Per-chunk slice of the workspace: col and dcol (K,P), the phase buffer (shared by the input's
-// phases and, later in the same sample, the phase-split dx), then the dw (C_out,K) and db (C_out)
+// Per-chunk slice of the workspace: col and dcol (K, B*P), a staging block (C_out, B*P) for the
+// GEMM outputs / gathered gradients of B samples, the phase buffer (shared by the input's phases
+// and, later in the same block, the phase-split dx), then the dw (C_out,K) and db (C_out)
 // partials.
 struct Slice {
-  float *col, *dcol, *xp, *dw, *db;
+  float *col, *dcol, *stage, *xp, *dw, *db;
   static std::int64_t floats(const Conv2dShape& s, const Dims& d) {
-    return 2 * d.K * d.P + d.phase_floats(s.C_in) + s.C_out * d.K + s.C_out;
+    return (2 * d.K + s.C_out) * d.B * d.P + d.phase_floats(s.C_in) + s.C_out * d.K + s.C_out;
   }
   Slice(float* workspace, std::int64_t c, const Conv2dShape& s, const Dims& d)
       : col(workspace + c * floats(s, d)),
-        dcol(col + d.K * d.P),
-        xp(dcol + d.K * d.P),
+        dcol(col + d.K * d.B * d.P),
+        stage(dcol + d.K * d.B * d.P),
+        xp(stage + s.C_out * d.B * d.P),
         dw(xp + d.phase_floats(s.C_in)),
         db(dw + s.C_out * d.K) {}
 };
@@ -221,7 +233,7 @@ void conv2d_forward_fast(float* out, const float* x, const float* w, const float
     const Slice ws(workspace, 0, s, d);
     for (std::int64_t n = 0; n < s.N; ++n) {
       over_channels(s, d, [&](std::int64_t lo, std::int64_t hi) {
-        lower(ws.col, ws.xp, x + n * x_stride, s, d, lo, hi);
+        lower(ws.col, ws.xp, x + n * x_stride, s, d, lo, hi, d.P);
       });
       fill_bias(out + n * out_stride, b, s, d);
       matmul_nn_fast(out + n * out_stride, w, ws.col, s.C_out, d.K, d.P, /*accumulate=*/true);
@@ -232,11 +244,25 @@ void conv2d_forward_fast(float* out, const float* x, const float* w, const float
   parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
     for (std::int64_t c = c_lo; c < c_hi; ++c) {
       const Slice ws(workspace, c, s, d);
-      for (std::int64_t n = s.N * c / chunks; n < s.N * (c + 1) / chunks; ++n) {
-        lower(ws.col, ws.xp, x + n * x_stride, s, d, 0, s.C_in);
-        float* out_n = out + n * out_stride;
-        fill_bias(out_n, b, s, d);
-        MapR(out_n, s.C_out, d.P).noalias() += W * CMapR(ws.col, d.K, d.P);
+      const std::int64_t last = s.N * (c + 1) / chunks;
+      for (std::int64_t n0 = s.N * c / chunks; n0 < last; n0 += d.B) {
+        const std::int64_t m = std::min(d.B, last - n0), ld = m * d.P;
+        for (std::int64_t j = 0; j < m; ++j)
+          lower(ws.col + j * d.P, ws.xp, x + (n0 + j) * x_stride, s, d, 0, s.C_in, ld);
+        if (m == 1) {  // one sample: the GEMM accumulates straight onto the bias in out
+          float* out_n = out + n0 * out_stride;
+          fill_bias(out_n, b, s, d);
+          MapR(out_n, s.C_out, d.P).noalias() += W * CMapR(ws.col, d.K, d.P);
+          continue;
+        }
+        MapR(ws.stage, s.C_out, ld).noalias() = W * CMapR(ws.col, d.K, ld);
+        for (std::int64_t j = 0; j < m; ++j)  // (C_out, m*P) -> m samples of (C_out, P), + bias
+          for (std::int64_t co = 0; co < s.C_out; ++co) {
+            const float* src = ws.stage + co * ld + j * d.P;
+            float* dst = out + (n0 + j) * out_stride + co * d.P;
+            const float bias = b ? b[co] : 0.0f;
+            for (std::int64_t p = 0; p < d.P; ++p) dst[p] = src[p] + bias;
+          }
       }
     }
   });
@@ -254,14 +280,14 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
     for (std::int64_t n = 0; n < s.N; ++n) {
       const float* dout_n = dout + n * out_stride;
       over_channels(s, d, [&](std::int64_t lo, std::int64_t hi) {
-        lower(ws.col, ws.xp, x + n * x_stride, s, d, lo, hi);
+        lower(ws.col, ws.xp, x + n * x_stride, s, d, lo, hi, d.P);
       });
       if (db) MapV(db, s.C_out) += CMapR(dout_n, s.C_out, d.P).rowwise().sum();
       matmul_nt_fast(dw, dout_n, ws.col, s.C_out, d.P, d.K, /*accumulate=*/true);
       if (dx) {
         matmul_tn_fast(ws.dcol, w, dout_n, d.K, s.C_out, d.P, /*accumulate=*/false);
         over_channels(s, d, [&](std::int64_t lo, std::int64_t hi) {
-          col2im_add(dx + n * x_stride, ws.dcol, ws.xp, s, d, lo, hi);
+          col2im_add(dx + n * x_stride, ws.dcol, ws.xp, s, d, lo, hi, d.P);
         });
       }
     }
@@ -275,14 +301,24 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
       MapV DB(ws.db, s.C_out);
       DW.setZero();
       DB.setZero();
-      for (std::int64_t n = s.N * c / chunks; n < s.N * (c + 1) / chunks; ++n) {
-        const CMapR G(dout + n * out_stride, s.C_out, d.P);
-        lower(ws.col, ws.xp, x + n * x_stride, s, d, 0, s.C_in);
+      const std::int64_t last = s.N * (c + 1) / chunks;
+      for (std::int64_t n0 = s.N * c / chunks; n0 < last; n0 += d.B) {
+        const std::int64_t m = std::min(d.B, last - n0), ld = m * d.P;
+        for (std::int64_t j = 0; j < m; ++j) {
+          lower(ws.col + j * d.P, ws.xp, x + (n0 + j) * x_stride, s, d, 0, s.C_in, ld);
+          if (m > 1)  // gather the m samples' dout side by side: (C_out, m*P)
+            for (std::int64_t co = 0; co < s.C_out; ++co) {
+              const float* src = dout + (n0 + j) * out_stride + co * d.P;
+              std::copy(src, src + d.P, ws.stage + co * ld + j * d.P);
+            }
+        }
+        const CMapR G(m > 1 ? ws.stage : dout + n0 * out_stride, s.C_out, ld);
         DB += G.rowwise().sum();
-        DW.noalias() += G * CMapR(ws.col, d.K, d.P).transpose();
+        DW.noalias() += G * CMapR(ws.col, d.K, ld).transpose();
         if (dx) {
-          MapR(ws.dcol, d.K, d.P).noalias() = W.transpose() * G;
-          col2im_add(dx + n * x_stride, ws.dcol, ws.xp, s, d, 0, s.C_in);
+          MapR(ws.dcol, d.K, ld).noalias() = W.transpose() * G;
+          for (std::int64_t j = 0; j < m; ++j)
+            col2im_add(dx + (n0 + j) * x_stride, ws.dcol + j * d.P, ws.xp, s, d, 0, s.C_in, ld);
         }
       }
     }
