@@ -1,14 +1,16 @@
-// core/conv2d.cpp: the fast convolution: im2col + Eigen GEMM per sample, threads over samples
-// (or, for a batch smaller than the thread count, over channels inside one sample).
+// core/conv2d.cpp: the fast convolution: im2col + Eigen GEMM per block of samples, threads over
+// samples (or, for a batch smaller than the thread count, over channels inside one sample).
 //
-// col (K, P) with K = C_in*KH*KW (row k = (ci*KH + kh)*KW + kw) and P = H_out*W_out:
+// For one sample, col (K, P) with K = C_in*KH*KW (row k = (ci*KH + kh)*KW + kw), P = H_out*W_out
+// (a block of B samples puts B such matrices side by side: col (K, B*P)):
 //   col[k, oh*W_out + ow] = x[ci, oh*S - pad + kh, ow*S - pad + kw]   (0 outside the image)
 // Forward  out_n (C_out,P)  = b + w (C_out,K) . col
 // Backward dw    (C_out,K) += dout_n (C_out,P) . col^T
 //          dcol  (K,P)      = w^T . dout_n, then col2im adds dcol back onto dx_n
 //          db    (C_out)   += row sums of dout_n
-#include "core/conv2d.hpp"
 #include "core/eigen_config.hpp"  // first: configures Eigen before it is included
+
+#include "core/conv2d.hpp"
 
 #include <algorithm>
 

@@ -4,8 +4,9 @@
 // enough, the output rows are split over parallel_for chunks and each chunk runs its own GEMM on
 // its slice of rows; Eigen's own threading is off (EIGEN_DONT_PARALLELIZE), so the only threads
 // are ours and small products (batch-1 acting, CartPole) stay on the calling thread.
-#include "core/matmul.hpp"
 #include "core/eigen_config.hpp"  // first: configures Eigen before it is included
+
+#include "core/matmul.hpp"
 #include "core/parallel.hpp"
 
 namespace dqn {
