@@ -97,6 +97,28 @@ void BM_conv(benchmark::State& state) {
   state.counters["GFLOPS"] = gflops(flops);
 }
 
+// Forward only, the whole stack: acting on Atari is a batch-1 forward (PyTorch 1.13 on this
+// machine kind: 0.73 ms for the whole Nature CNN including the dense head, PEERS.md).
+void BM_conv_forward_stack(benchmark::State& state) {
+  const std::int64_t N = state.range(0);
+  ThreadScope threads(static_cast<int>(state.range(1)));
+  std::vector<Layer> layers;
+  std::int64_t ws_floats = 0;
+  double flops = 0;
+  for (int l = 1; l <= 3; ++l) {
+    layers.emplace_back(nature_layer(l, N), l != 1);
+    ws_floats = std::max(ws_floats, conv2d_workspace_floats(layers.back().s));
+    flops += gemm_flops(layers.back().s);
+  }
+  std::vector<float> ws(ws_floats);
+  for (auto _ : state) {
+    for (auto& l : layers)
+      conv2d_forward_fast(l.out.data(), l.x.data(), l.w.data(), l.b.data(), l.s, ws.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOPS"] = gflops(flops);
+}
+
 // The ceiling: the same FLOPs as the three GEMMs with the whole batch side by side,
 // w (C_out,K) . col (K, N*P), dw += out . col^T, dcol = w^T . out: the largest, most efficient
 // GEMMs these FLOPs can be cast as (no im2col, no col2im, no bias, one thread).
@@ -146,6 +168,11 @@ void one_thread(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_conv<false>)->Name("conv2d_ref")->Apply(one_thread);
 BENCHMARK(BM_conv<true>)->Name("conv2d_fast")->Apply(with_threads);
+BENCHMARK(BM_conv_forward_stack)
+    ->Name("conv2d_fast_forward_stack")
+    ->ArgsProduct({{1, 32}, {1, 2}})
+    ->ArgNames({"N", "threads"})
+    ->UseRealTime();
 BENCHMARK(BM_eigen_conv_gemms)->Name("eigen_conv_gemms")->Apply(one_thread);
 
 BENCHMARK_MAIN();
