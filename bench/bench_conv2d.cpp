@@ -1,15 +1,16 @@
 // bench/bench_conv2d.cpp: the Nature CNN's convolutions (Mnih et al. 2015: 4x84x84 -> 32 8x8 s4
 // -> 64 4x4 s2 -> 64 3x3 s1), forward + backward as a training step runs them (no dx for the
 // first layer: the input needs no gradient), per layer and as the whole stack, at batch 32 and 1,
-// ref and fast, 1 and 2 threads; beside them the same GEMMs as raw single-threaded Eigen calls on
-// ready im2col matrices (the ceiling: no im2col, no col2im, no bias).
+// ref and fast, 1 and 2 threads; beside them the same FLOPs as raw single-threaded Eigen GEMMs on
+// ready im2col matrices of the whole batch (the ceiling: no im2col, no col2im, no bias).
 //
 // FLOPs per layer = 2 N C_out (C_in KH KW) (H_out W_out) per GEMM: forward, dw and, except for
 // layer 1, dx.
 //   bench_conv2d --benchmark_min_time=0.1 --benchmark_filter='fast|eigen'
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // see core/matmul.cpp
+// First: the same Eigen configuration as core/, so each Eigen template has one definition.
+#include "core/eigen_config.hpp"
+
 #include <benchmark/benchmark.h>
-#include <Eigen/Core>
 
 #include <cstdint>
 #include <vector>
@@ -96,7 +97,31 @@ void BM_conv(benchmark::State& state) {
   state.counters["GFLOPS"] = gflops(flops);
 }
 
-// The ceiling: per sample, the same three GEMMs on ready im2col-shaped matrices.
+// Forward only, the whole stack: acting on Atari is a batch-1 forward (PyTorch 1.13 on this
+// machine kind: 0.73 ms for the whole Nature CNN including the dense head, PEERS.md).
+void BM_conv_forward_stack(benchmark::State& state) {
+  const std::int64_t N = state.range(0);
+  ThreadScope threads(static_cast<int>(state.range(1)));
+  std::vector<Layer> layers;
+  std::int64_t ws_floats = 0;
+  double flops = 0;
+  for (int l = 1; l <= 3; ++l) {
+    layers.emplace_back(nature_layer(l, N), l != 1);
+    ws_floats = std::max(ws_floats, conv2d_workspace_floats(layers.back().s));
+    flops += gemm_flops(layers.back().s);
+  }
+  std::vector<float> ws(ws_floats);
+  for (auto _ : state) {
+    for (auto& l : layers)
+      conv2d_forward_fast(l.out.data(), l.x.data(), l.w.data(), l.b.data(), l.s, ws.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOPS"] = gflops(flops);
+}
+
+// The ceiling: the same FLOPs as the three GEMMs with the whole batch side by side,
+// w (C_out,K) . col (K, N*P), dw += out . col^T, dcol = w^T . out: the largest, most efficient
+// GEMMs these FLOPs can be cast as (no im2col, no col2im, no bias, one thread).
 void BM_eigen_conv_gemms(benchmark::State& state) {
   const int which = static_cast<int>(state.range(0));
   const std::int64_t N = state.range(1);
@@ -104,24 +129,22 @@ void BM_eigen_conv_gemms(benchmark::State& state) {
   struct Gemms {
     MatR w, col, out, dw, dcol;
     bool dx;
-    std::int64_t N;
   };
   std::vector<Gemms> g;
   for (int l = 1; l <= 3; ++l) {
     if (which != 0 && which != l) continue;
     const Conv2dShape s = nature_layer(l, N);
-    const std::int64_t K = s.C_in * s.KH * s.KW, P = s.H_out() * s.W_out();
-    g.push_back({MatR::Random(s.C_out, K), MatR::Random(K, P), MatR(s.C_out, P),
-                 MatR::Zero(s.C_out, K), MatR(K, P), l != 1, N});
+    const std::int64_t K = s.C_in * s.KH * s.KW, NP = N * s.H_out() * s.W_out();
+    g.push_back({MatR::Random(s.C_out, K), MatR::Random(K, NP), MatR(s.C_out, NP),
+                 MatR::Zero(s.C_out, K), MatR(K, NP), l != 1});
     flops += gemm_flops(s) * (l != 1 ? 3 : 2);
   }
   for (auto _ : state) {
-    for (auto& e : g)
-      for (std::int64_t n = 0; n < e.N; ++n) {
-        e.out.noalias() = e.w * e.col;
-        e.dw.noalias() += e.out * e.col.transpose();
-        if (e.dx) e.dcol.noalias() = e.w.transpose() * e.out;
-      }
+    for (auto& e : g) {
+      e.out.noalias() = e.w * e.col;
+      e.dw.noalias() += e.out * e.col.transpose();
+      if (e.dx) e.dcol.noalias() = e.w.transpose() * e.out;
+    }
     benchmark::ClobberMemory();
   }
   state.counters["GFLOPS"] = gflops(flops);
@@ -145,6 +168,11 @@ void one_thread(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_conv<false>)->Name("conv2d_ref")->Apply(one_thread);
 BENCHMARK(BM_conv<true>)->Name("conv2d_fast")->Apply(with_threads);
+BENCHMARK(BM_conv_forward_stack)
+    ->Name("conv2d_fast_forward_stack")
+    ->ArgsProduct({{1, 32}, {1, 2}})
+    ->ArgNames({"N", "threads"})
+    ->UseRealTime();
 BENCHMARK(BM_eigen_conv_gemms)->Name("eigen_conv_gemms")->Apply(one_thread);
 
 BENCHMARK_MAIN();

@@ -4,9 +4,10 @@
 //
 // Arguments: N, C_in, C_out, threads. FLOPs = 3 GEMMs x 2 N C_in C_out.
 //   bench_linear --benchmark_min_time=0.1
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // see core/matmul.cpp
+// First: the same Eigen configuration as core/, so each Eigen template has one definition.
+#include "core/eigen_config.hpp"
+
 #include <benchmark/benchmark.h>
-#include <Eigen/Core>
 
 #include "bench/bench_util.hpp"
 #include "core/linear.hpp"
@@ -73,6 +74,7 @@ void mlp_layers(benchmark::internal::Benchmark* b) {
   for (auto s : {std::array<std::int64_t, 3>{64, 4, 256}, {64, 256, 256}, {64, 256, 2}})
     for (int t : {1, 2}) b->Args({s[0], s[1], s[2], t});
   b->ArgNames({"N", "C_in", "C_out", "threads"});
+  b->UseRealTime();  // with threads, the main thread's CPU time would undercount
 }
 
 }  // namespace

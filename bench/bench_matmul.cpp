@@ -4,12 +4,11 @@
 // Arguments: M, K, N, threads. Shapes are the DQN ones: the MLP at batch 64 (64x256x256 in all
 // three forms, 64x4x256, 64x256x2, the 256x256x64 TN weight gradient) and the Nature CNN's im2col
 // products at batch 1 (C_out x C_in*KH*KW x H_out*W_out).
-//   bench_matmul --benchmark_min_time=0.1 --benchmark_filter='64/256/256'
-// GCC 12 reports a false -Wmaybe-uninitialized inside Eigen's AVX-512 GEMM kernel
-// (avx512fintrin.h's `__m512 __Y = __Y;` idiom); it must be silenced before the first include.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+//   bench_matmul --benchmark_min_time=0.1 --benchmark_filter='M:64/K:256/N:256'
+// First: the same Eigen configuration as core/, so each Eigen template has one definition.
+#include "core/eigen_config.hpp"
+
 #include <benchmark/benchmark.h>
-#include <Eigen/Core>
 
 #include "bench/bench_util.hpp"
 #include "core/matmul.hpp"
@@ -73,6 +72,7 @@ void dqn_shapes(benchmark::internal::Benchmark* b, bool threads) {
     for (int t : {1, 2})
       if (t == 1 || threads) b->Args({s[0], s[1], s[2], t});
   b->ArgNames({"M", "K", "N", "threads"});
+  b->UseRealTime();  // with threads, the main thread's CPU time would undercount
 }
 void with_threads(benchmark::internal::Benchmark* b) {
   dqn_shapes(b, true);

@@ -1,19 +1,18 @@
-// core/conv2d.cpp: the fast convolution: im2col + Eigen GEMM per sample, threads over samples
-// (or, for a batch smaller than the thread count, over channels inside one sample).
+// core/conv2d.cpp: the fast convolution: im2col + Eigen GEMM per block of samples, threads over
+// samples (or, for a batch smaller than the thread count, over channels inside one sample).
 //
-// col (K, P) with K = C_in*KH*KW (row k = (ci*KH + kh)*KW + kw) and P = H_out*W_out:
+// For one sample, col (K, P) with K = C_in*KH*KW (row k = (ci*KH + kh)*KW + kw), P = H_out*W_out
+// (a block of B samples puts B such matrices side by side: col (K, B*P)):
 //   col[k, oh*W_out + ow] = x[ci, oh*S - pad + kh, ow*S - pad + kw]   (0 outside the image)
 // Forward  out_n (C_out,P)  = b + w (C_out,K) . col
 // Backward dw    (C_out,K) += dout_n (C_out,P) . col^T
 //          dcol  (K,P)      = w^T . dout_n, then col2im adds dcol back onto dx_n
 //          db    (C_out)   += row sums of dout_n
-// GCC 12 reports a false -Wmaybe-uninitialized inside Eigen's AVX-512 GEMM kernel; see matmul.cpp.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "core/eigen_config.hpp"  // first: configures Eigen before it is included
+
 #include "core/conv2d.hpp"
 
-#include <Eigen/Core>
 #include <algorithm>
-#include <cstring>
 
 #include "core/matmul.hpp"
 #include "core/parallel.hpp"
@@ -31,72 +30,153 @@ using MapV = Eigen::Map<Eigen::VectorXf>;
 constexpr std::int64_t kConvGrainFlops = std::int64_t{2} << 20;
 // im2col/col2im elements per thread below which the channel split of a single sample stays inline.
 constexpr std::int64_t kColGrain = std::int64_t{1} << 15;
+// Output columns one GEMM should have at least: Eigen's GEMM reaches its plateau (~85 GFLOP/s at
+// 64x256x256 in bench_matmul) with a few hundred columns but ran at ~53 on a single sample of the
+// third Nature layer (49 columns). So samples are lowered side by side into one col matrix
+// (K, B*P) with B = ceil(kBlockCols / P): 1 sample for layer 1 (P = 400), 4 for layer 2, 6 for
+// layer 3.
+constexpr std::int64_t kBlockCols = 256;
 
 struct Dims {
   std::int64_t K, P, Ho, Wo;
+  // The phase-split padded input (see im2col): C_in x S phases x Hp rows x Wq columns.
+  std::int64_t S, Hp, Wq;
+  bool direct;     // stride 1 and no padding: x itself is the one phase, no copy needed
+  std::int64_t B;  // samples lowered side by side into one GEMM (see kBlockCols)
   explicit Dims(const Conv2dShape& s)
-      : K(s.C_in * s.KH * s.KW), P(s.H_out() * s.W_out()), Ho(s.H_out()), Wo(s.W_out()) {}
+      : K(s.C_in * s.KH * s.KW),
+        P(s.H_out() * s.W_out()),
+        Ho(s.H_out()),
+        Wo(s.W_out()),
+        S(s.stride),
+        Hp(s.H + 2 * s.pad),
+        Wq((s.W + 2 * s.pad + s.stride - 1) / s.stride),
+        direct(s.stride == 1 && s.pad == 0),
+        B(std::clamp<std::int64_t>((kBlockCols + P - 1) / std::max<std::int64_t>(P, 1), 1,
+                                   std::max<std::int64_t>(s.N, 1))) {}
+  std::int64_t phase_floats(std::int64_t C_in) const { return direct ? 0 : C_in * S * Hp * Wq; }
 };
 
-// The output columns ow whose input column ow*S - pad + kw lies inside [0, W): [lo, hi).
-void valid_range(std::int64_t k, std::int64_t S, std::int64_t pad, std::int64_t extent,
-                 std::int64_t out_extent, std::int64_t& lo, std::int64_t& hi) {
-  // ow*S - pad + k >= 0  <=>  ow >= ceil((pad - k) / S);   ow*S - pad + k < extent.
-  lo = pad - k > 0 ? (pad - k + S - 1) / S : 0;
-  hi = extent + pad - k > 0 ? (extent + pad - k + S - 1) / S : 0;
-  lo = std::min(lo, out_extent);
-  hi = std::clamp(hi, lo, out_extent);
+// im2col in two steps, so that its inner loops are contiguous copies:
+//  1. phases: the zero-padded input xpad (C_in, Hp, S*Wq) is split by column phase r = iw_p % S:
+//       xp[ci, r, ih_p, j] = xpad[ci, ih_p, j*S + r]          (one strided pass over the input)
+//  2. rows: the im2col row of (ci, kh, kw), with kw = q*S + r, is, for each oh, the contiguous
+//     run xp[ci, r, oh*S + kh, q .. q + W_out): a plain copy, whatever the stride.
+// The strided gather of a direct im2col (KH*KW/S^2 times the input) shrinks to one pass over the
+// input; for the Nature CNN's first layer (8x8, stride 4) that made im2col several times faster.
+// With stride 1 and no padding the input already is its only phase and step 1 is skipped.
+// dst[r * plane + j] = in[j * S + r] for j in [lo, hi), r < S: S phase rows from one input row.
+// `in` may point before the row (by the padding); only in[lo * S ..] is read.
+template <int S>
+void deinterleave(float* dst, const float* in, std::int64_t plane, std::int64_t lo,
+                  std::int64_t hi) {
+  for (int r = 0; r < S; ++r) {
+    float* out = dst + r * plane;
+    for (std::int64_t j = lo; j < hi; ++j) out[j] = in[j * S + r];
+  }
 }
 
-// Writes rows [ci_lo*KH*KW, ci_hi*KH*KW) of col for one sample x_n (C_in,H,W).
-void im2col(float* col, const float* x_n, const Conv2dShape& s, const Dims& d, std::int64_t ci_lo,
-            std::int64_t ci_hi) {
+void build_phases(float* xp, const float* x_n, const Conv2dShape& s, const Dims& d,
+                  std::int64_t ci_lo, std::int64_t ci_hi) {
+  const std::int64_t S = d.S, plane = d.Hp * d.Wq;
+  // Columns j whose S inputs j*S - pad + r (r < S) all lie inside [0, W): no checks needed there.
+  const std::int64_t j_in_lo = std::min(d.Wq, (s.pad + S - 1) / S);
+  const std::int64_t j_in_hi =
+      std::max(j_in_lo, std::min(d.Wq, s.W + s.pad >= S ? (s.W + s.pad - S) / S + 1 : 0));
+  for (std::int64_t ci = ci_lo; ci < ci_hi; ++ci)
+    for (std::int64_t ih_p = 0; ih_p < d.Hp; ++ih_p) {
+      float* dst = xp + ci * S * plane + ih_p * d.Wq;  // phase r's row is dst + r * plane
+      const std::int64_t ih = ih_p - s.pad;
+      if (ih < 0 || ih >= s.H) {
+        for (std::int64_t r = 0; r < S; ++r)
+          std::fill(dst + r * plane, dst + r * plane + d.Wq, 0.0f);
+        continue;
+      }
+      const float* src = x_n + (ci * s.H + ih) * s.W;
+      auto edge = [&](std::int64_t j) {
+        for (std::int64_t r = 0; r < S; ++r) {
+          const std::int64_t iw = j * S + r - s.pad;
+          dst[r * plane + j] = (iw >= 0 && iw < s.W) ? src[iw] : 0.0f;
+        }
+      };
+      for (std::int64_t j = 0; j < j_in_lo; ++j) edge(j);
+      // Reads run contiguously through the input row; each phase row is written in order.
+      switch (S) {  // the Nature CNN's strides get an unrolled, vectorisable deinterleave
+        case 1:
+          deinterleave<1>(dst, src - s.pad, plane, j_in_lo, j_in_hi);
+          break;
+        case 2:
+          deinterleave<2>(dst, src - s.pad, plane, j_in_lo, j_in_hi);
+          break;
+        case 4:
+          deinterleave<4>(dst, src - s.pad, plane, j_in_lo, j_in_hi);
+          break;
+        default:
+          for (std::int64_t j = j_in_lo; j < j_in_hi; ++j)
+            for (std::int64_t r = 0; r < S; ++r) dst[r * plane + j] = src[j * S - s.pad + r];
+      }
+      for (std::int64_t j = j_in_hi; j < d.Wq; ++j) edge(j);
+    }
+}
+
+// Writes rows [ci_lo*KH*KW, ci_hi*KH*KW) of col from the phases (or from x_n when direct).
+// col rows are ld floats apart (ld = P for one sample, B*P when samples sit side by side).
+void im2col(float* col, const float* phases, const Conv2dShape& s, const Dims& d,
+            std::int64_t ci_lo, std::int64_t ci_hi, std::int64_t ld) {
   for (std::int64_t ci = ci_lo; ci < ci_hi; ++ci)
     for (std::int64_t kh = 0; kh < s.KH; ++kh)
       for (std::int64_t kw = 0; kw < s.KW; ++kw) {
-        float* row = col + ((ci * s.KH + kh) * s.KW + kw) * d.P;
-        std::int64_t ow_lo, ow_hi;
-        valid_range(kw, s.stride, s.pad, s.W, d.Wo, ow_lo, ow_hi);
+        float* row = col + ((ci * s.KH + kh) * s.KW + kw) * ld;
+        const std::int64_t q = kw / d.S, r = kw % d.S;
+        const float* plane = phases + (ci * d.S + r) * d.Hp * d.Wq + q;
         for (std::int64_t oh = 0; oh < d.Ho; ++oh) {
+          const float* src = plane + (oh * d.S + kh) * d.Wq;
           float* dst = row + oh * d.Wo;
-          const std::int64_t ih = oh * s.stride - s.pad + kh;
-          if (ih < 0 || ih >= s.H) {
-            std::fill(dst, dst + d.Wo, 0.0f);
-            continue;
-          }
-          const float* src = x_n + (ci * s.H + ih) * s.W;  // the input row; iw = ow*S - pad + kw
-          const std::int64_t shift = kw - s.pad;
-          std::fill(dst, dst + ow_lo, 0.0f);
-          if (s.stride == 1) {
-            if (ow_hi > ow_lo)
-              std::memcpy(dst + ow_lo, src + ow_lo + shift, sizeof(float) * (ow_hi - ow_lo));
-          } else {
-            for (std::int64_t ow = ow_lo; ow < ow_hi; ++ow) dst[ow] = src[ow * s.stride + shift];
-          }
-          std::fill(dst + ow_hi, dst + d.Wo, 0.0f);
+          for (std::int64_t ow = 0; ow < d.Wo; ++ow) dst[ow] = src[ow];
         }
       }
 }
 
-// Adds rows [ci_lo*KH*KW, ci_hi*KH*KW) of dcol onto dx_n (C_in,H,W): the adjoint of im2col.
-// Rows of one channel touch only that channel of dx_n, so channel ranges never collide.
-void col2im_add(float* dx_n, const float* dcol, const Conv2dShape& s, const Dims& d,
-                std::int64_t ci_lo, std::int64_t ci_hi) {
+// The adjoint of im2col for channels [ci_lo, ci_hi): dcol rows are added as contiguous runs onto
+// phase-split gradients dxp (or straight onto dx_n when direct), which are then added back onto
+// dx_n. Rows of one channel touch only that channel, so channel ranges never collide.
+void col2im_add(float* dx_n, const float* dcol, float* dxp, const Conv2dShape& s, const Dims& d,
+                std::int64_t ci_lo, std::int64_t ci_hi, std::int64_t ld) {
+  float* phases = d.direct ? dx_n : dxp;
+  if (!d.direct) std::fill(dxp + ci_lo * d.S * d.Hp * d.Wq, dxp + ci_hi * d.S * d.Hp * d.Wq, 0.0f);
   for (std::int64_t ci = ci_lo; ci < ci_hi; ++ci)
     for (std::int64_t kh = 0; kh < s.KH; ++kh)
       for (std::int64_t kw = 0; kw < s.KW; ++kw) {
-        const float* row = dcol + ((ci * s.KH + kh) * s.KW + kw) * d.P;
-        std::int64_t ow_lo, ow_hi;
-        valid_range(kw, s.stride, s.pad, s.W, d.Wo, ow_lo, ow_hi);
+        const float* row = dcol + ((ci * s.KH + kh) * s.KW + kw) * ld;
+        const std::int64_t q = kw / d.S, r = kw % d.S;
+        float* plane = phases + (ci * d.S + r) * d.Hp * d.Wq + q;
         for (std::int64_t oh = 0; oh < d.Ho; ++oh) {
-          const std::int64_t ih = oh * s.stride - s.pad + kh;
-          if (ih < 0 || ih >= s.H) continue;
+          float* dst = plane + (oh * d.S + kh) * d.Wq;
           const float* src = row + oh * d.Wo;
-          float* dst = dx_n + (ci * s.H + ih) * s.W;
-          const std::int64_t shift = kw - s.pad;
-          for (std::int64_t ow = ow_lo; ow < ow_hi; ++ow) dst[ow * s.stride + shift] += src[ow];
+          for (std::int64_t ow = 0; ow < d.Wo; ++ow) dst[ow] += src[ow];
         }
       }
+  if (d.direct) return;
+  for (std::int64_t ci = ci_lo; ci < ci_hi; ++ci)
+    for (std::int64_t r = 0; r < d.S; ++r)
+      for (std::int64_t ih = 0; ih < s.H; ++ih) {
+        const float* src = dxp + ((ci * d.S + r) * d.Hp + ih + s.pad) * d.Wq;
+        float* dst = dx_n + (ci * s.H + ih) * s.W;
+        // iw = j*S + r - pad inside [0, W)
+        const std::int64_t j_lo = s.pad - r > 0 ? (s.pad - r + d.S - 1) / d.S : 0;
+        for (std::int64_t j = j_lo; j < d.Wq; ++j) {
+          const std::int64_t iw = j * d.S + r - s.pad;
+          if (iw >= s.W) break;
+          dst[iw] += src[j];
+        }
+      }
+}
+
+// im2col of channels [lo, hi) of sample x_n into col, through the phase buffer xp.
+void lower(float* col, float* xp, const float* x_n, const Conv2dShape& s, const Dims& d,
+           std::int64_t lo, std::int64_t hi, std::int64_t ld) {
+  if (!d.direct) build_phases(xp, x_n, s, d, lo, hi);
+  im2col(col, d.direct ? x_n : xp, s, d, lo, hi, ld);
 }
 
 // Splits one sample's channels over threads when the im2col is large enough to pay for it.
@@ -121,16 +201,28 @@ std::int64_t sample_chunks(const Conv2dShape& s, const Dims& d) {
   return parallel_chunks(s.N, grain);
 }
 
-// Per-chunk slice of the workspace: col, dcol (K,P) each, then the dw (C_out,K), db (C_out)
+// Per-chunk slice of the workspace: col and dcol (K, B*P), a staging block (C_out, B*P) for the
+// GEMM outputs / gathered gradients of B samples, the phase buffer (shared by the input's phases
+// and, later in the same block, the phase-split dx), then the dw (C_out,K) and db (C_out)
 // partials.
-std::int64_t slice_floats(const Conv2dShape& s, const Dims& d) {
-  return 2 * d.K * d.P + s.C_out * d.K + s.C_out;
-}
+struct Slice {
+  float *col, *dcol, *stage, *xp, *dw, *db;
+  static std::int64_t floats(const Conv2dShape& s, const Dims& d) {
+    return (2 * d.K + s.C_out) * d.B * d.P + d.phase_floats(s.C_in) + s.C_out * d.K + s.C_out;
+  }
+  Slice(float* workspace, std::int64_t c, const Conv2dShape& s, const Dims& d)
+      : col(workspace + c * floats(s, d)),
+        dcol(col + d.K * d.B * d.P),
+        stage(dcol + d.K * d.B * d.P),
+        xp(stage + s.C_out * d.B * d.P),
+        dw(xp + d.phase_floats(s.C_in)),
+        db(dw + s.C_out * d.K) {}
+};
 
 }  // namespace
 
 std::int64_t conv2d_workspace_floats(const Conv2dShape& s) {
-  return static_cast<std::int64_t>(num_threads()) * slice_floats(s, Dims(s));
+  return static_cast<std::int64_t>(num_threads()) * Slice::floats(s, Dims(s));
 }
 
 void conv2d_forward_fast(float* out, const float* x, const float* w, const float* b,
@@ -140,25 +232,39 @@ void conv2d_forward_fast(float* out, const float* x, const float* w, const float
   const std::int64_t chunks = sample_chunks(s, d);
   if (chunks == 1 && num_threads() > 1) {
     // Few samples, several threads: parallelise inside each sample.
-    float* col = workspace;
+    const Slice ws(workspace, 0, s, d);
     for (std::int64_t n = 0; n < s.N; ++n) {
       over_channels(s, d, [&](std::int64_t lo, std::int64_t hi) {
-        im2col(col, x + n * x_stride, s, d, lo, hi);
+        lower(ws.col, ws.xp, x + n * x_stride, s, d, lo, hi, d.P);
       });
       fill_bias(out + n * out_stride, b, s, d);
-      matmul_nn_fast(out + n * out_stride, w, col, s.C_out, d.K, d.P, /*accumulate=*/true);
+      matmul_nn_fast(out + n * out_stride, w, ws.col, s.C_out, d.K, d.P, /*accumulate=*/true);
     }
     return;
   }
   const CMapR W(w, s.C_out, d.K);
   parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
     for (std::int64_t c = c_lo; c < c_hi; ++c) {
-      float* col = workspace + c * slice_floats(s, d);
-      for (std::int64_t n = s.N * c / chunks; n < s.N * (c + 1) / chunks; ++n) {
-        im2col(col, x + n * x_stride, s, d, 0, s.C_in);
-        float* out_n = out + n * out_stride;
-        fill_bias(out_n, b, s, d);
-        MapR(out_n, s.C_out, d.P).noalias() += W * CMapR(col, d.K, d.P);
+      const Slice ws(workspace, c, s, d);
+      const std::int64_t last = s.N * (c + 1) / chunks;
+      for (std::int64_t n0 = s.N * c / chunks; n0 < last; n0 += d.B) {
+        const std::int64_t m = std::min(d.B, last - n0), ld = m * d.P;
+        for (std::int64_t j = 0; j < m; ++j)
+          lower(ws.col + j * d.P, ws.xp, x + (n0 + j) * x_stride, s, d, 0, s.C_in, ld);
+        if (m == 1) {  // one sample: the GEMM accumulates straight onto the bias in out
+          float* out_n = out + n0 * out_stride;
+          fill_bias(out_n, b, s, d);
+          MapR(out_n, s.C_out, d.P).noalias() += W * CMapR(ws.col, d.K, d.P);
+          continue;
+        }
+        MapR(ws.stage, s.C_out, ld).noalias() = W * CMapR(ws.col, d.K, ld);
+        for (std::int64_t j = 0; j < m; ++j)  // (C_out, m*P) -> m samples of (C_out, P), + bias
+          for (std::int64_t co = 0; co < s.C_out; ++co) {
+            const float* src = ws.stage + co * ld + j * d.P;
+            float* dst = out + (n0 + j) * out_stride + co * d.P;
+            const float bias = b ? b[co] : 0.0f;
+            for (std::int64_t p = 0; p < d.P; ++p) dst[p] = src[p] + bias;
+          }
       }
     }
   });
@@ -172,54 +278,58 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
   if (chunks == 1 && num_threads() > 1) {
     // Few samples, several threads: every GEMM splits its output rows, im2col/col2im split
     // channels; each output element is owned by one thread, so no partials are needed.
-    float* col = workspace;
-    float* dcol = workspace + d.K * d.P;
+    const Slice ws(workspace, 0, s, d);
     for (std::int64_t n = 0; n < s.N; ++n) {
       const float* dout_n = dout + n * out_stride;
       over_channels(s, d, [&](std::int64_t lo, std::int64_t hi) {
-        im2col(col, x + n * x_stride, s, d, lo, hi);
+        lower(ws.col, ws.xp, x + n * x_stride, s, d, lo, hi, d.P);
       });
       if (db) MapV(db, s.C_out) += CMapR(dout_n, s.C_out, d.P).rowwise().sum();
-      matmul_nt_fast(dw, dout_n, col, s.C_out, d.P, d.K, /*accumulate=*/true);
+      matmul_nt_fast(dw, dout_n, ws.col, s.C_out, d.P, d.K, /*accumulate=*/true);
       if (dx) {
-        matmul_tn_fast(dcol, w, dout_n, d.K, s.C_out, d.P, /*accumulate=*/false);
+        matmul_tn_fast(ws.dcol, w, dout_n, d.K, s.C_out, d.P, /*accumulate=*/false);
         over_channels(s, d, [&](std::int64_t lo, std::int64_t hi) {
-          col2im_add(dx + n * x_stride, dcol, s, d, lo, hi);
+          col2im_add(dx + n * x_stride, ws.dcol, ws.xp, s, d, lo, hi, d.P);
         });
       }
     }
     return;
   }
   const CMapR W(w, s.C_out, d.K);
-  const std::int64_t slice = slice_floats(s, d);
   parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
     for (std::int64_t c = c_lo; c < c_hi; ++c) {
-      float* col = workspace + c * slice;
-      float* dcol = col + d.K * d.P;
-      float* dw_part = dcol + d.K * d.P;
-      float* db_part = dw_part + s.C_out * d.K;
-      MapR DW(dw_part, s.C_out, d.K);
-      MapV DB(db_part, s.C_out);
+      const Slice ws(workspace, c, s, d);
+      MapR DW(ws.dw, s.C_out, d.K);
+      MapV DB(ws.db, s.C_out);
       DW.setZero();
       DB.setZero();
-      for (std::int64_t n = s.N * c / chunks; n < s.N * (c + 1) / chunks; ++n) {
-        const CMapR G(dout + n * out_stride, s.C_out, d.P);
-        im2col(col, x + n * x_stride, s, d, 0, s.C_in);
+      const std::int64_t last = s.N * (c + 1) / chunks;
+      for (std::int64_t n0 = s.N * c / chunks; n0 < last; n0 += d.B) {
+        const std::int64_t m = std::min(d.B, last - n0), ld = m * d.P;
+        for (std::int64_t j = 0; j < m; ++j) {
+          lower(ws.col + j * d.P, ws.xp, x + (n0 + j) * x_stride, s, d, 0, s.C_in, ld);
+          if (m > 1)  // gather the m samples' dout side by side: (C_out, m*P)
+            for (std::int64_t co = 0; co < s.C_out; ++co) {
+              const float* src = dout + (n0 + j) * out_stride + co * d.P;
+              std::copy(src, src + d.P, ws.stage + co * ld + j * d.P);
+            }
+        }
+        const CMapR G(m > 1 ? ws.stage : dout + n0 * out_stride, s.C_out, ld);
         DB += G.rowwise().sum();
-        DW.noalias() += G * CMapR(col, d.K, d.P).transpose();
+        DW.noalias() += G * CMapR(ws.col, d.K, ld).transpose();
         if (dx) {
-          MapR(dcol, d.K, d.P).noalias() = W.transpose() * G;
-          col2im_add(dx + n * x_stride, dcol, s, d, 0, s.C_in);
+          MapR(ws.dcol, d.K, ld).noalias() = W.transpose() * G;
+          for (std::int64_t j = 0; j < m; ++j)
+            col2im_add(dx + (n0 + j) * x_stride, ws.dcol + j * d.P, ws.xp, s, d, 0, s.C_in, ld);
         }
       }
     }
   });
   // Partials in chunk order: deterministic for a given thread count.
   for (std::int64_t c = 0; c < chunks; ++c) {
-    const float* dw_part = workspace + c * slice + 2 * d.K * d.P;
-    MapR(dw, s.C_out, d.K) += CMapR(dw_part, s.C_out, d.K);
-    if (db)
-      MapV(db, s.C_out) += Eigen::Map<const Eigen::VectorXf>(dw_part + s.C_out * d.K, s.C_out);
+    const Slice ws(workspace, c, s, d);
+    MapR(dw, s.C_out, d.K) += CMapR(ws.dw, s.C_out, d.K);
+    if (db) MapV(db, s.C_out) += Eigen::Map<const Eigen::VectorXf>(ws.db, s.C_out);
   }
 }
 

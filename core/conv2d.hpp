@@ -12,7 +12,7 @@
 //   conv2d_forward_fast(out, x, w, b, s, ws.data());          // out (32,32,20,20)
 //
 // Backward kernels ACCUMULATE (+=) into dx, dw, db (dx and db may be null: the first layer needs
-// no dx). The fast kernels lower each sample to a GEMM over an im2col matrix
+// no dx). The fast kernels lower samples to GEMMs over im2col matrices
 // col (C_in*KH*KW, H_out*W_out) kept in the caller's workspace (kernels never allocate).
 #pragma once
 
@@ -79,21 +79,25 @@ void conv2d_backward_ref(T* dx, T* dw, T* db, const T* dout, const T* x, const T
         }
 }
 
-// Floats of scratch the fast kernels need for shape s at the CURRENT num_threads() (one im2col
-// and one col2im matrix, plus a private dw/db partial, per thread). Size it after setting the
-// thread count; the caller owns it and may reuse it across layers by taking the maximum.
+// Floats of scratch the fast kernels need for shape s at the CURRENT num_threads(): per thread an
+// im2col and a col2im matrix (C_in*KH*KW x H_out*W_out each), the phase-split padded input
+// (C_in*H_pad*W_pad, none for stride 1 without padding) and a private dw/db partial. Size it after
+// setting the thread count; the caller owns it and may reuse it across layers by taking the
+// maximum.
 std::int64_t conv2d_workspace_floats(const Conv2dShape& s);
 
-// Same contract as conv2d_forward_ref, float only: per sample im2col + one GEMM (w . col) onto
-// the bias. Samples are split over threads; a batch smaller than the thread count (acting, batch
-// 1) splits im2col over input channels and the GEMM over output channels instead.
+// Same contract as conv2d_forward_ref, float only: im2col + one GEMM (w . col) per block of
+// samples (ceil(256 / (H_out*W_out)) of them side by side, so that small feature maps still make
+// a GEMM of a few hundred columns), plus the bias. Samples are split over threads; a batch
+// smaller than the thread count (acting, batch 1) splits im2col over input channels and the GEMM
+// over output channels instead.
 void conv2d_forward_fast(float* out, const float* x, const float* w, const float* b,
                          const Conv2dShape& s, float* workspace);
 
-// Same contract as conv2d_backward_ref (accumulates). Per sample: dw += dout_n . col^T,
-// dcol = w^T . dout_n then col2im into dx. With samples split over threads each thread sums its
-// dw/db into a private partial and the partials are added in thread order: the same bits on
-// every run for a given thread count.
+// Same contract as conv2d_backward_ref (accumulates). Per block of samples as forward:
+// dw += dout_blk . col^T, dcol = w^T . dout_blk, then col2im into dx. With samples split over
+// threads each thread sums its dw/db into a private partial and the partials are added in thread
+// order: the same bits on every run for a given thread count.
 void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
                           const float* w, const Conv2dShape& s, float* workspace);
 

@@ -18,10 +18,11 @@
 
 namespace dqn {
 
-// Elements per thread below which element-wise kernels stay on the calling thread: 2^16 floats
-// are 256 KiB per array, ~10 us at one core's ~28 GB/s triad bandwidth (bench_peak), several
-// times an OpenMP fork/join. A whole 256x256 weight matrix (65,536) never spawns a thread.
-constexpr std::int64_t kElementwiseGrain = std::int64_t{1} << 16;
+// Elements below which element-wise kernels stay on the calling thread: 2^17 floats are 512 KiB
+// per array, ~20 us at one core's ~28 GB/s triad bandwidth (bench_peak), many times an OpenMP
+// fork/join. Neither a 256x256 weight (65,536) nor the CartPole MLP's whole parameter vector
+// (67,586) spawns a thread; the Nature CNN's (1,686,022) uses every thread.
+constexpr std::int64_t kElementwiseGrain = std::int64_t{1} << 17;
 
 // out (n) = a (n) + b (n)
 template <class T>

@@ -4,10 +4,7 @@
 // enough, the output rows are split over parallel_for chunks and each chunk runs its own GEMM on
 // its slice of rows; Eigen's own threading is off (EIGEN_DONT_PARALLELIZE), so the only threads
 // are ours and small products (batch-1 acting, CartPole) stay on the calling thread.
-// GCC 12 reports a false -Wmaybe-uninitialized inside Eigen's AVX-512 GEMM kernel
-// (avx512fintrin.h's `__m512 __Y = __Y;` idiom); it must be silenced before the first include.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <Eigen/Core>
+#include "core/eigen_config.hpp"  // first: configures Eigen before it is included
 
 #include "core/matmul.hpp"
 #include "core/parallel.hpp"

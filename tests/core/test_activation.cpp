@@ -4,9 +4,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 #include "core/activation.hpp"
+#include "core/elementwise.hpp"
 #include "core/parallel.hpp"
 #include "tests/core/kernel_check.hpp"
 #include "tests/fixtures.hpp"
@@ -16,10 +18,11 @@ using namespace dqn::test;
 
 TEST_CASE("relu fast forward and backward equal the reference exactly on awkward sizes") {
   // A select is exact, so equality is bitwise; the sizes straddle the vector width and the
-  // thread grain (2^16 + 37 splits over 2 threads).
+  // thread grain (2 kElementwiseGrain + 37 splits over 2 threads).
   for (int threads : {1, 2}) {
     ThreadScope scope(threads);
-    for (std::int64_t n : {1, 7, 15, 16, 17, 37, 64 * 256, (1 << 16) + 37}) {
+    for (std::int64_t n : std::initializer_list<std::int64_t>{1, 7, 15, 16, 17, 37, 64 * 256,
+                                                              2 * kElementwiseGrain + 37}) {
       CAPTURE(n);
       auto x = random_floats(n, 1);
       x[0] = 0.0f;  // exactly zero must behave like the reference (output 0, gradient 0)

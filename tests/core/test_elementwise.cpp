@@ -14,7 +14,7 @@ using namespace dqn;
 using namespace dqn::test;
 
 namespace {
-const std::int64_t kSizes[] = {1, 7, 15, 16, 17, 37, 1000, (1 << 16) + 37};
+const std::int64_t kSizes[] = {1, 7, 15, 16, 17, 37, 1000, 2 * kElementwiseGrain + 37};
 }
 
 TEST_CASE("add, sub, mul and scale fast equal the reference bit for bit") {

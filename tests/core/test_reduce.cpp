@@ -4,8 +4,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
+#include "core/elementwise.hpp"
 #include "core/parallel.hpp"
 #include "core/reduce.hpp"
 #include "tests/core/kernel_check.hpp"
@@ -47,7 +49,8 @@ TEST_CASE("max over actions returns the first index on ties, as torch.argmax") {
 TEST_CASE("sum_fast and sqnorm_fast match the double reference on awkward sizes") {
   for (int threads : {1, 2}) {
     ThreadScope scope(threads);
-    for (std::int64_t n : {0, 1, 7, 15, 16, 17, 37, 1025, 100000, (1 << 17) + 5}) {
+    for (std::int64_t n : std::initializer_list<std::int64_t>{0, 1, 7, 15, 16, 17, 37, 1025, 100000,
+                                                              2 * kElementwiseGrain + 5}) {
       CAPTURE(n);
       const auto x = random_floats(n, 1);
       const auto xd = to_double(x);
@@ -65,7 +68,8 @@ TEST_CASE("sum_fast and sqnorm_fast match the double reference on awkward sizes"
 
 TEST_CASE("sum_fast and sqnorm_fast give identical bits on repeated runs with 2 threads") {
   ThreadScope scope(2);
-  const std::int64_t n = 3 * (1 << 16) + 11;  // three chunks' worth: the threads really split it
+  const std::int64_t n =
+      3 * kElementwiseGrain + 11;  // three chunks' worth: the threads really split it
   const auto x = random_floats(n, 2);
   const float s = sum_fast(x.data(), n), q = sqnorm_fast(x.data(), n);
   for (int r = 0; r < 20; ++r) {
