@@ -192,13 +192,28 @@ void fill_bias(float* out_n, const float* b, const Conv2dShape& s, const Dims& d
     std::fill(out_n + co * d.P, out_n + (co + 1) * d.P, b ? b[co] : 0.0f);
 }
 
-// Chunks of samples the batch splits into (1 = stay on this thread or split inside a sample).
+// Per-image GEMM work above which a batch smaller than the thread count is split inside each
+// image (im2col over channels, GEMMs over output rows). Measured on the Nature CNN at batch 1
+// (3.6-6.5 MFLOP per layer): two threads ran the forward 1.8x SLOWER than one (0.47 vs 0.26 ms),
+// since halving 32-64 output channels leaves Eigen's 48-row AVX-512 micro-kernel half empty and
+// every layer pays several fork/joins. 32 MFLOP (~0.4 ms on one core) amortises both; below it
+// a small batch runs on the calling thread.
+constexpr std::int64_t kInImageSplitFlops = std::int64_t{32} << 20;
+
+std::int64_t flops_per_image(const Conv2dShape& s, const Dims& d) {
+  return std::max<std::int64_t>(2 * s.C_out * d.K * d.P, 1);
+}
+
+// Chunks of samples the batch splits into (1 = stay on this thread or split inside an image).
 std::int64_t sample_chunks(const Conv2dShape& s, const Dims& d) {
-  const std::int64_t flops_per_sample = std::max<std::int64_t>(2 * s.C_out * d.K * d.P, 1);
-  const std::int64_t grain = std::max<std::int64_t>(1, kConvGrainFlops / flops_per_sample);
-  // A batch smaller than the thread count would leave threads idle: split inside the sample.
+  // A batch smaller than the thread count would leave threads idle: no split over samples.
   if (s.N < num_threads()) return 1;
-  return parallel_chunks(s.N, grain);
+  return parallel_chunks(s.N, std::max<std::int64_t>(1, kConvGrainFlops / flops_per_image(s, d)));
+}
+
+// True when the work should be split inside each image instead (see kInImageSplitFlops).
+bool split_inside_images(const Conv2dShape& s, const Dims& d, std::int64_t chunks) {
+  return chunks == 1 && num_threads() > 1 && flops_per_image(s, d) >= kInImageSplitFlops;
 }
 
 // Per-chunk slice of the workspace: col and dcol (K, B*P), a staging block (C_out, B*P) for the
@@ -230,8 +245,8 @@ void conv2d_forward_fast(float* out, const float* x, const float* w, const float
   const Dims d(s);
   const std::int64_t x_stride = s.C_in * s.H * s.W, out_stride = s.C_out * d.P;
   const std::int64_t chunks = sample_chunks(s, d);
-  if (chunks == 1 && num_threads() > 1) {
-    // Few samples, several threads: parallelise inside each sample.
+  if (split_inside_images(s, d, chunks)) {
+    // Few large images, several threads: parallelise inside each image.
     const Slice ws(workspace, 0, s, d);
     for (std::int64_t n = 0; n < s.N; ++n) {
       over_channels(s, d, [&](std::int64_t lo, std::int64_t hi) {
@@ -275,8 +290,8 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
   const Dims d(s);
   const std::int64_t x_stride = s.C_in * s.H * s.W, out_stride = s.C_out * d.P;
   const std::int64_t chunks = sample_chunks(s, d);
-  if (chunks == 1 && num_threads() > 1) {
-    // Few samples, several threads: every GEMM splits its output rows, im2col/col2im split
+  if (split_inside_images(s, d, chunks)) {
+    // Few large images, several threads: every GEMM splits its output rows, im2col/col2im split
     // channels; each output element is owned by one thread, so no partials are needed.
     const Slice ws(workspace, 0, s, d);
     for (std::int64_t n = 0; n < s.N; ++n) {

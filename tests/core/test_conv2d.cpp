@@ -106,6 +106,13 @@ TEST_CASE("conv2d fast matches the reference on the Nature CNN at batch 1, 1 and
   }
 }
 
+TEST_CASE("conv2d fast splits a large single image over 2 threads and still matches") {
+  // 2 * 64 * (16*3*3) * (64*64) = 75 MFLOP per image, above the 32 MFLOP at which a batch
+  // smaller than the thread count is split inside the image (channels, then GEMM rows).
+  ThreadScope scope(2);
+  check_fast({1, 16, 64, 64, 64, 3, 3, 1, 1});
+}
+
 TEST_CASE("conv2d backward reference matches central differences in double, stride 2 pad 1") {
   // out is linear in x, w and b separately: central differences are exact up to roundoff, no kinks.
   for (const Conv2dShape& s :
