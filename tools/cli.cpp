@@ -104,13 +104,15 @@ int run_training(Trainer& trainer, const std::string& out_dir, std::ostream& out
       write_learning_curve(out_dir + "/metrics.jsonl", out_dir + "/learning_curve.svg", plot_title);
       last_plot = now;
     }
+    char eval_text[16] = "     -";  // no evaluation yet
+    if (p.last_eval >= 0) std::snprintf(eval_text, sizeof eval_text, "%6.1f", p.last_eval);
     char line[256];
     std::snprintf(line, sizeof line,
-                  "step %9lld/%lld  episodes %6lld  return(last 20) %7.1f  eval %6.1f  eps %.3f  "
+                  "step %9lld/%lld  episodes %6lld  return(last 20) %7.1f  eval %s  eps %.3f  "
                   "loss %.4f  %7.0f steps/s  ETA %4.0fs",
                   static_cast<long long>(p.step), static_cast<long long>(p.total_steps),
-                  static_cast<long long>(p.episodes), p.recent_return, p.last_eval, p.epsilon,
-                  p.loss, p.steps_per_second, p.eta_seconds);
+                  static_cast<long long>(p.episodes), p.recent_return, eval_text, p.epsilon, p.loss,
+                  p.steps_per_second, p.eta_seconds);
     if (live)
       out << "\r" << line << std::flush;
     else
