@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "envs/breakout.hpp"
+#include "envs/catch.hpp"
 #include "envs/pong.hpp"
 #include "envs/state_blob.hpp"
 
@@ -190,7 +191,8 @@ std::unique_ptr<AtariScreen> make_atari_game(const std::string& game,
                                              const AtariSettings& settings) {
   if (game == "breakout") return std::make_unique<Breakout>(settings);
   if (game == "pong") return std::make_unique<Pong>(settings);
-  throw_error("make_atari_game: expected one of breakout, pong, got '", game, "'");
+  if (game == "catch") return std::make_unique<Catch>(settings);
+  throw_error("make_atari_game: expected one of breakout, pong, catch, got '", game, "'");
 }
 
 }  // namespace dqn

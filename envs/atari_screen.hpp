@@ -112,7 +112,7 @@ class AtariScreen {
   virtual void load_state(std::string_view blob) = 0;  // throws on a bad blob, changes nothing
 };
 
-// "breakout" or "pong"; other names throw an Error listing these.
+// "breakout", "pong" or "catch"; other names throw an Error listing these.
 std::unique_ptr<AtariScreen> make_atari_game(const std::string& game,
                                              const AtariSettings& settings = {});
 

@@ -20,12 +20,12 @@ const std::uint8_t* Env::observation_u8() const {
 
 std::unique_ptr<Env> make_env(const std::string& name, const EnvOptions& options) {
   if (name == "cartpole") return std::make_unique<CartPole>(options.max_episode_steps);
-  if (name == "breakout" || name == "pong") {
+  if (name == "breakout" || name == "pong" || name == "catch") {
     AtariSettings settings;
     settings.repeat_action_probability = options.repeat_action_probability;
     return std::make_unique<AtariPreprocessing>(make_atari_game(name, settings), options);
   }
-  throw_error("make_env: expected one of cartpole, breakout, pong, got '", name, "'");
+  throw_error("make_env: expected one of cartpole, breakout, pong, catch, got '", name, "'");
 }
 
 }  // namespace dqn

@@ -51,8 +51,8 @@ std::vector<std::int64_t> parse_int_list(const std::string& text, const std::str
 // ---------------------------------------------------------------- train / resume
 
 const std::vector<FlagSpec> kTrainFlags = {
-    {"env", true, "cartpole (default), breakout or pong"},
-    {"preset", true, "cartpole (default), seed or atari"},
+    {"env", true, "cartpole (default), breakout, pong or catch"},
+    {"preset", true, "cartpole (default), seed, atari or catch"},
     {"config", true, "a config file of 'key = value' lines (a run's config.txt)"},
     {"set", true, "key=value, overrides the preset and the file; repeatable"},
     {"seed", true, "the run's seed (default 1)"},
@@ -65,7 +65,8 @@ const std::vector<FlagSpec> kTrainFlags = {
 Config config_from_args(const Args& args) {
   const std::string env = args.get("env");
   std::string preset = args.get("preset");
-  if (preset.empty()) preset = (env == "breakout" || env == "pong") ? "atari" : "cartpole";
+  if (preset.empty())
+    preset = env == "catch" ? "catch" : (env == "breakout" || env == "pong") ? "atari" : "cartpole";
   Config c;
   try {
     c = make_preset(preset, env);

@@ -1,7 +1,9 @@
 // Tests for rl/config.hpp: presets, key=value settings, errors that name the key and range.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "core/error.hpp"
 #include "rl/config.hpp"
@@ -43,6 +45,22 @@ TEST_CASE("the atari preset carries the Nature DQN settings") {
   CHECK(c.train_freq == 4);
   CHECK(c.epsilon_steps == 1000000);
   CHECK(c.eval_epsilon == 0.05);
+}
+
+TEST_CASE("the catch preset is the atari one scaled down for a CI-sized pixel run") {
+  const Config c = make_preset("catch");
+  CHECK(c.env == "catch");
+  CHECK(c.batch_size == 16);
+  CHECK(c.epsilon_steps * 3 <= c.total_steps + 1000);  // epsilon floors in the first ~third
+  CHECK(c.eval_epsilon == 0.05);
+  CHECK_FALSE(c.episodic_life);
+  CHECK(c.noop_max == 0);
+  CHECK_NOTHROW(c.validate());
+  const std::vector<std::string> names = preset_names();
+  CHECK(std::find(names.begin(), names.end(), "catch") != names.end());
+  Config d;
+  CHECK_NOTHROW(d.set("env", "catch"));
+  CHECK_NOTHROW(d.set("preset", "catch"));
 }
 
 TEST_CASE("an unknown key names the closest valid one") {
