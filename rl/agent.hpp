@@ -81,7 +81,8 @@ class DqnAgent {
   bool double_dqn_;
   QNetwork online_, target_;
   Adam adam_;
-  Tape tape_;
+  Tape tape_;         // the online network's forward on s, with gradients
+  Tape target_tape_;  // the no-grad passes on s' (its own tape, so it can run beside tape_)
   Tensor act_q_;
   Tensor next_values_, targets_, online_next_q_;
 };
