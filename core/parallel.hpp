@@ -49,6 +49,12 @@ inline bool in_parallel_chunk() {
   return detail::tl_in_chunk;
 }
 
+// Threads a parallel_for called here could use: 1 inside a chunk, else num_threads(). Kernels
+// that choose between strategies by thread count ask this, not num_threads().
+inline int available_threads() {
+  return detail::tl_in_chunk ? 1 : num_threads();
+}
+
 // How many chunks parallel_for would use for n items at this grain (1 inside a chunk).
 inline std::int64_t parallel_chunks(std::int64_t n, std::int64_t grain) {
   if (n <= 0) return 0;

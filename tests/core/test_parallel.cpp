@@ -59,6 +59,7 @@ TEST_CASE("a parallel_for inside a chunk runs inline on that chunk's thread") {
   parallel_for(0, 2, 1, [&](std::int64_t lo, std::int64_t hi) {
     for (std::int64_t c = lo; c < hi; ++c) {
       CHECK(parallel_chunks(1000, 1) == 1);
+      CHECK(available_threads() == 1);
       parallel_for(0, 1000, 1, [&](std::int64_t, std::int64_t) {
         ++inner_chunks[c];
         inner_in_parallel[c] = in_parallel_chunk();
@@ -71,6 +72,7 @@ TEST_CASE("a parallel_for inside a chunk runs inline on that chunk's thread") {
   }
   CHECK_FALSE(in_parallel_chunk());  // the flag is restored after the region
   CHECK(parallel_chunks(1000, 1) == 2);
+  CHECK(available_threads() == 2);
 }
 
 TEST_CASE("parallel_tasks runs both tasks, on two threads only when asked and available") {
