@@ -40,9 +40,8 @@ void linear_backward_fast(float* dx, float* dw, float* db, const float* dout, co
   parallel_tasks(
       as_tasks,
       [&] {
-        if (dx)
-          matmul_nn_fast(dx, dout, w, N, C_out, C_in,
-                         /*accumulate=*/true);  // (N,C_out).(C_out,C_in)
+        // (N,C_out).(C_out,C_in)
+        if (dx) matmul_nn_fast(dx, dout, w, N, C_out, C_in, /*accumulate=*/true);
       },
       [&] {
         matmul_tn_fast(dw, dout, x, C_out, N, C_in, /*accumulate=*/true);  // (N,C_out)^T.(N,C_in)
