@@ -116,9 +116,12 @@ UpdateStats DqnAgent::update(const Batch& batch) {
   // tasks, each forward whole on its own thread (see parallel_tasks): fewer, larger GEMMs than
   // splitting every layer in two. Below ~1 MFLOP a pass (small nets, small batches) the
   // fork/join would cost more than it saves. A forward pass costs at least 2 FLOP per parameter
-  // and sample (exact for the MLP, an underestimate for the CNN's shared conv weights).
+  // and sample (exact for the MLP, an underestimate for the CNN's shared conv weights). The online
+  // pass goes first, on the calling thread, where the backward and Adam then find its
+  // activations and the online weights in cache: 296 vs 321 us for the seed MLP at two threads
+  // with the target pass first.
   constexpr std::int64_t kTaskGrainFlops = std::int64_t{1} << 20;
-  parallel_tasks(2 * n * online_.parameter_count() >= kTaskGrainFlops, targets, online);
+  parallel_tasks(2 * n * online_.parameter_count() >= kTaskGrainFlops, online, targets);
 
   // 3. The Huber loss against the fixed targets.
   const Value loss = huber_loss(tape_, q_taken, tape_.input(targets_.view()), huber_delta_);
