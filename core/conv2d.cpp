@@ -207,13 +207,13 @@ std::int64_t flops_per_image(const Conv2dShape& s, const Dims& d) {
 // Chunks of samples the batch splits into (1 = stay on this thread or split inside an image).
 std::int64_t sample_chunks(const Conv2dShape& s, const Dims& d) {
   // A batch smaller than the thread count would leave threads idle: no split over samples.
-  if (s.N < num_threads()) return 1;
+  if (s.N < available_threads()) return 1;
   return parallel_chunks(s.N, std::max<std::int64_t>(1, kConvGrainFlops / flops_per_image(s, d)));
 }
 
 // True when the work should be split inside each image instead (see kInImageSplitFlops).
 bool split_inside_images(const Conv2dShape& s, const Dims& d, std::int64_t chunks) {
-  return chunks == 1 && num_threads() > 1 && flops_per_image(s, d) >= kInImageSplitFlops;
+  return chunks == 1 && available_threads() > 1 && flops_per_image(s, d) >= kInImageSplitFlops;
 }
 
 // Per-chunk slice of the workspace: col and dcol (K, B*P), a staging block (C_out, B*P) for the

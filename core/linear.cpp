@@ -3,11 +3,19 @@
 #include "core/linear.hpp"
 
 #include "core/matmul.hpp"
+#include "core/parallel.hpp"
 #include "core/simd.hpp"
 
 namespace dqn {
 
 using simd::VecF;
+
+namespace {
+// GEMM work of each backward product above which dX and dW run as two tasks on two threads:
+// 1 MFLOP is ~10 us on one core, several times an OpenMP fork/join. The MLP's 256x256 layer at
+// batch 64 (8.4 MFLOP each) qualifies; its 4->256 and 256->2 layers (0.1 MFLOP) stay inline.
+constexpr std::int64_t kTaskGrainFlops = std::int64_t{1} << 20;
+}  // namespace
 
 void linear_forward_fast(float* out, const float* x, const float* w, const float* b, std::int64_t N,
                          std::int64_t C_in, std::int64_t C_out) {
@@ -25,19 +33,29 @@ void linear_forward_fast(float* out, const float* x, const float* w, const float
 
 void linear_backward_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
                           const float* w, std::int64_t N, std::int64_t C_in, std::int64_t C_out) {
-  if (dx)
-    matmul_nn_fast(dx, dout, w, N, C_out, C_in, /*accumulate=*/true);  // (N,C_out).(C_out,C_in)
-  matmul_tn_fast(dw, dout, x, C_out, N, C_in, /*accumulate=*/true);    // (N,C_out)^T.(N,C_in)
-  if (db) {
-    // Rows in order, lanes across columns: the same addition order as linear_backward_ref.
-    for (std::int64_t i = 0; i < N; ++i) {
-      const float* g = dout + i * C_out;
-      std::int64_t o = 0;
-      for (; o + VecF::kLanes <= C_out; o += VecF::kLanes)
-        (VecF::load(db + o) + VecF::load(g + o)).store(db + o);
-      for (; o < C_out; ++o) db[o] += g[o];
-    }
-  }
+  // dX and dW (+ db) are independent: on two threads they run as two tasks, each GEMM whole on
+  // its own thread, instead of splitting each GEMM's rows in two (one fork/join instead of two,
+  // and two GEMMs of full size, which run closer to Eigen's plateau than halves do).
+  const bool as_tasks = dx != nullptr && 2 * N * C_in * C_out >= kTaskGrainFlops;
+  parallel_tasks(
+      as_tasks,
+      [&] {
+        // (N,C_out).(C_out,C_in)
+        if (dx) matmul_nn_fast(dx, dout, w, N, C_out, C_in, /*accumulate=*/true);
+      },
+      [&] {
+        matmul_tn_fast(dw, dout, x, C_out, N, C_in, /*accumulate=*/true);  // (N,C_out)^T.(N,C_in)
+        if (db) {
+          // Rows in order, lanes across columns: the same addition order as linear_backward_ref.
+          for (std::int64_t i = 0; i < N; ++i) {
+            const float* g = dout + i * C_out;
+            std::int64_t o = 0;
+            for (; o + VecF::kLanes <= C_out; o += VecF::kLanes)
+              (VecF::load(db + o) + VecF::load(g + o)).store(db + o);
+            for (; o < C_out; ++o) db[o] += g[o];
+          }
+        }
+      });
 }
 
 }  // namespace dqn

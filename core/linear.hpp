@@ -50,7 +50,8 @@ void linear_forward_fast(float* out, const float* x, const float* w, const float
                          std::int64_t C_in, std::int64_t C_out);
 
 // Same contract as linear_backward_ref (accumulates): two GEMMs and a SIMD column sum. db sums
-// rows in the reference's order, so db matches the reference bit for bit.
+// rows in the reference's order, so db matches the reference bit for bit. With two threads and
+// dx, the dX GEMM and the dW GEMM + db run as two tasks (parallel_tasks), each on one thread.
 void linear_backward_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
                           const float* w, std::int64_t N, std::int64_t C_in, std::int64_t C_out);
 

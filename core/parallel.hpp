@@ -7,12 +7,18 @@
 // (parallel_reduce) gives the same bits for the same thread count.
 //
 // Trap: fn runs inside an OpenMP region and must not throw (an exception cannot cross it).
-// Check inputs before calling parallel_for.
+// Check inputs before calling parallel_for (or catch inside fn, as parallel_tasks does).
+//
+// Nesting: a parallel_for called from inside a chunk runs inline (one chunk). That lets a caller
+// run independent pieces of work as tasks (the dX and dW GEMMs of a linear backward, the target
+// and online forward passes) whose own kernels then stay on their task's thread, whatever
+// OMP_MAX_ACTIVE_LEVELS says, and keeps results a function of the thread count alone.
 #pragma once
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <exception>
 
 namespace dqn {
 
@@ -22,9 +28,37 @@ constexpr int kMaxThreads = 64;
 void set_num_threads(int threads);
 int num_threads();
 
-// How many chunks parallel_for would use for n items at this grain.
+namespace detail {
+// True on a thread while it runs a chunk of a multi-chunk parallel_for (see "Nesting" above).
+inline thread_local bool tl_in_chunk = false;
+
+class InChunk {
+ public:
+  InChunk() : saved_(tl_in_chunk) { tl_in_chunk = true; }
+  ~InChunk() { tl_in_chunk = saved_; }
+  InChunk(const InChunk&) = delete;
+  InChunk& operator=(const InChunk&) = delete;
+
+ private:
+  bool saved_;
+};
+}  // namespace detail
+
+// True inside a chunk of a multi-chunk parallel_for: nested parallel_for calls run inline.
+inline bool in_parallel_chunk() {
+  return detail::tl_in_chunk;
+}
+
+// Threads a parallel_for called here could use: 1 inside a chunk, else num_threads(). Kernels
+// that choose between strategies by thread count ask this, not num_threads().
+inline int available_threads() {
+  return detail::tl_in_chunk ? 1 : num_threads();
+}
+
+// How many chunks parallel_for would use for n items at this grain (1 inside a chunk).
 inline std::int64_t parallel_chunks(std::int64_t n, std::int64_t grain) {
   if (n <= 0) return 0;
+  if (detail::tl_in_chunk) return 1;
   const std::int64_t by_grain =
       (n + std::max<std::int64_t>(grain, 1) - 1) / std::max<std::int64_t>(grain, 1);
   return std::max<std::int64_t>(1, std::min<std::int64_t>(num_threads(), by_grain));
@@ -41,8 +75,38 @@ void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain, Fn&&
   }
 #pragma omp parallel for num_threads(static_cast <int>(chunks)) schedule(static, 1)
   for (std::int64_t c = 0; c < chunks; ++c) {
+    const detail::InChunk in_chunk;
     fn(begin + n * c / chunks, begin + n * (c + 1) / chunks);
   }
+}
+
+// Runs two independent pieces of work: on two threads when `parallel` is true and
+// num_threads() >= 2 (and not already inside a chunk), else one after the other, first then
+// second. Kernels called inside either task stay on that task's thread (see "Nesting"). An
+// exception thrown by a task is caught inside the region and rethrown here (the first task's
+// first), so the tasks may run checks.
+template <class First, class Second>
+void parallel_tasks(bool parallel, First&& first, Second&& second) {
+  if (!parallel || parallel_chunks(2, 1) < 2) {
+    first();
+    second();
+    return;
+  }
+  std::exception_ptr errors[2];
+  parallel_for(0, 2, 1, [&](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t t = lo; t < hi; ++t) {
+      try {
+        if (t == 0)
+          first();
+        else
+          second();
+      } catch (...) {
+        errors[t] = std::current_exception();
+      }
+    }
+  });
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
 }
 
 // Sums partial(lo, hi) over the chunks of parallel_for in chunk order: deterministic for a

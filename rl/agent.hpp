@@ -66,6 +66,8 @@ class DqnAgent {
 
   // One gradient step on a minibatch. Throws dqn::Error when the loss, the Q-values or the
   // gradient norm are not finite (the divergence guard), before the parameters are changed.
+  // With two threads the no-grad passes on s' and the online forward on s run as two tasks;
+  // the result is the same bits on every run for a given thread count.
   UpdateStats update(const Batch& batch);
   // Hard copy (tau = 1) or Polyak averaging of the online network into the target.
   void update_target();
@@ -81,7 +83,8 @@ class DqnAgent {
   bool double_dqn_;
   QNetwork online_, target_;
   Adam adam_;
-  Tape tape_;
+  Tape tape_;         // the online network's forward on s, with gradients
+  Tape target_tape_;  // the no-grad passes on s' (its own tape, so it can run beside tape_)
   Tensor act_q_;
   Tensor next_values_, targets_, online_next_q_;
 };

@@ -1,10 +1,12 @@
-// Tests for core/parallel.hpp: coverage of the range, inline small work, deterministic sums.
+// Tests for core/parallel.hpp: coverage of the range, inline small work, deterministic sums,
+// nested calls running inline, and two-task runs.
 #include <doctest/doctest.h>
 
 #include <omp.h>
 
 #include <atomic>
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 #include "core/parallel.hpp"
@@ -48,4 +50,51 @@ TEST_CASE("parallel_reduce gives identical bits on repeated runs with the same t
   ThreadScope scope(2);
   const float first = sum();
   for (int i = 0; i < 20; ++i) CHECK(sum() == first);
+}
+
+TEST_CASE("a parallel_for inside a chunk runs inline on that chunk's thread") {
+  ThreadScope scope(2);
+  std::vector<int> inner_chunks(2, 0);
+  std::vector<int> inner_in_parallel(2, 0);
+  parallel_for(0, 2, 1, [&](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t c = lo; c < hi; ++c) {
+      CHECK(parallel_chunks(1000, 1) == 1);
+      CHECK(available_threads() == 1);
+      parallel_for(0, 1000, 1, [&](std::int64_t, std::int64_t) {
+        ++inner_chunks[c];
+        inner_in_parallel[c] = in_parallel_chunk();
+      });
+    }
+  });
+  for (int c = 0; c < 2; ++c) {
+    CHECK(inner_chunks[c] == 1);
+    CHECK(inner_in_parallel[c] == 1);
+  }
+  CHECK_FALSE(in_parallel_chunk());  // the flag is restored after the region
+  CHECK(parallel_chunks(1000, 1) == 2);
+  CHECK(available_threads() == 2);
+}
+
+TEST_CASE("parallel_tasks runs both tasks, on two threads only when asked and available") {
+  for (int threads : {1, 2}) {
+    for (bool parallel : {false, true}) {
+      ThreadScope scope(threads);
+      int first_thread = -1, second_thread = -1;
+      parallel_tasks(
+          parallel, [&] { first_thread = omp_get_thread_num(); },
+          [&] { second_thread = omp_get_thread_num(); });
+      CHECK(first_thread == 0);
+      CHECK(second_thread == (threads == 2 && parallel ? 1 : 0));
+    }
+  }
+}
+
+TEST_CASE("parallel_tasks rethrows a task's exception on the calling thread") {
+  ThreadScope scope(2);
+  bool second_ran = false;
+  CHECK_THROWS_AS(
+      parallel_tasks(
+          true, [] { throw std::runtime_error("first task failed"); }, [&] { second_ran = true; }),
+      std::runtime_error);
+  CHECK(second_ran);
 }
