@@ -2,6 +2,8 @@
 // resume, and the errors a user can cause.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cmath>
 #include <filesystem>
@@ -23,8 +25,10 @@ std::string read_all(const std::string& path) {
   return s.str();
 }
 
+// ctest may run test cases as parallel processes: folders carry the process id.
 std::string temp_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("dqn_test_" + name);
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("dqn_test_" + name + "_" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   return dir.string();
 }

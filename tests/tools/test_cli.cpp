@@ -2,6 +2,8 @@
 // codes (0 ok, 1 runtime error, 2 usage error) and the messages a person acts on.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -33,8 +35,10 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// ctest runs test cases as separate processes, possibly at once: folders carry the process id.
 std::string temp_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("dqn_cli_" + name);
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("dqn_cli_" + name + "_" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   return dir.string();
 }
