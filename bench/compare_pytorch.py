@@ -6,7 +6,9 @@ Run from the repository root after a release build (./tools/dqn build):
     /usr/bin/python3 bench/compare_pytorch.py            # all workloads
     /usr/bin/python3 bench/compare_pytorch.py --quick    # fewer repeats, no CartPole runs
 
-PyTorch comes from Debian's python3-torch and is never needed by the C++ build. Each PyTorch
+PyTorch comes from Debian's python3-torch and is never needed by the C++ build. Install
+OpenBLAS too (apt-get install python3-torch libopenblas0-pthread): without it Debian's torch
+runs its GEMMs on the reference BLAS (libblas3) and is 10x slower, which would flatter us. Each PyTorch
 thread setting runs in its own process, since OpenBLAS reads its thread count at import:
   T = torch.set_num_threads, B = OPENBLAS_NUM_THREADS.
 "T2 B2" is what a plain user gets on this 2-core machine (torch defaults to both cores and
@@ -29,7 +31,7 @@ BUILD = os.path.join(ROOT, "build", "release")
 SETTINGS = [(1, 1), (2, 2), (2, 1), (1, 2)]  # (torch threads, OpenBLAS threads)
 
 WORKER = r'''
-import json, sys, time, random, math
+import json, sys, time, random, math, statistics
 import numpy as np
 import torch, torch.nn as nn
 torch.set_num_threads(int(sys.argv[1]))
@@ -155,7 +157,9 @@ print(json.dumps(out))
 def run_torch(torch_threads, blas_threads, quick, workloads):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(blas_threads), OMP_NUM_THREADS=str(torch_threads))
     res = subprocess.run([sys.executable, "-c", WORKER, str(torch_threads), "1" if quick else "0",
-                          ",".join(workloads)], env=env, capture_output=True, text=True, check=True)
+                          ",".join(workloads)], env=env, capture_output=True, text=True)
+    if res.returncode != 0:
+        sys.exit("PyTorch worker failed (T%d B%d):\n%s" % (torch_threads, blas_threads, res.stderr))
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -199,7 +203,16 @@ def fmt_time(seconds):
     return "%.1f us" % (seconds * 1e6)
 
 
+def check_blas():
+    """Refuses to compare against torch on the reference BLAS (see the module docstring)."""
+    blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+    if "openblas" not in blas:
+        sys.exit("libblas.so.3 is %s, not OpenBLAS: apt-get install libopenblas0-pthread first, "
+                 "or PyTorch's figures are those of the reference BLAS" % blas)
+
+
 def main():
+    check_blas()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="short timings, skip the CartPole runs")
     args = ap.parse_args()
