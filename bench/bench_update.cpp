@@ -29,35 +29,6 @@ double forward_macs(const NetworkSpec& spec) {
          512.0 * spec.num_actions;
 }
 
-Batch make_batch(const NetworkSpec& spec, std::int64_t n, Rng& rng) {
-  Batch b;
-  b.size = n;
-  if (spec.kind == NetworkKind::kMlp) {
-    b.obs.resize(Shape{n, spec.observation_shape[0]});
-    b.next_obs.resize(Shape{n, spec.observation_shape[0]});
-    for (std::int64_t i = 0; i < b.obs.numel(); ++i) {
-      b.obs[i] = static_cast<float>(rng.uniform(-1.0, 1.0));
-      b.next_obs[i] = static_cast<float>(rng.uniform(-1.0, 1.0));
-    }
-  } else {
-    b.frames.resize(Shape{n, 4, 84, 84});
-    b.next_frames.resize(Shape{n, 4, 84, 84});
-    for (std::int64_t i = 0; i < b.frames.numel(); ++i) {
-      b.frames[i] = static_cast<std::uint8_t>(rng.below(256));
-      b.next_frames[i] = static_cast<std::uint8_t>(rng.below(256));
-    }
-  }
-  b.rewards.resize(Shape{n});
-  b.terminated.resize(Shape{n});
-  b.actions.resize(n);
-  for (std::int64_t i = 0; i < n; ++i) {
-    b.actions[i] =
-        static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(spec.num_actions)));
-    b.rewards[i] = 1.0f;
-  }
-  return b;
-}
-
 NetworkSpec mlp_spec() {
   return NetworkSpec{};
 }  // 4-256-256-2, the seed's network
@@ -74,7 +45,7 @@ void run_update(benchmark::State& state, const NetworkSpec& spec, std::int64_t b
   Config config = make_preset("seed");  // plain DQN, Huber, clip 10, Adam lr 1e-4
   Rng rng(1);
   DqnAgent agent(spec, config, rng);
-  const Batch b = make_batch(spec, batch, rng);
+  const Batch b = random_batch(spec, batch, rng);
   agent.update(b);  // first step sizes every buffer
   for (auto _ : state) {
     UpdateStats s = agent.update(b);

@@ -30,6 +30,36 @@ void next_state_values(float* next_values, const float* q_target, const float* q
   }
 }
 
+Batch random_batch(const NetworkSpec& spec, std::int64_t n, Rng& rng) {
+  Batch b;
+  b.size = n;
+  if (spec.kind == NetworkKind::kMlp) {
+    b.obs.resize(Shape{n, spec.observation_shape[0]});
+    b.next_obs.resize(Shape{n, spec.observation_shape[0]});
+    for (std::int64_t i = 0; i < b.obs.numel(); ++i) {
+      b.obs[i] = static_cast<float>(rng.uniform(-1.0, 1.0));
+      b.next_obs[i] = static_cast<float>(rng.uniform(-1.0, 1.0));
+    }
+  } else {
+    const auto& s = spec.observation_shape;
+    b.frames.resize(Shape{n, s[0], s[1], s[2]});
+    b.next_frames.resize(Shape{n, s[0], s[1], s[2]});
+    for (std::int64_t i = 0; i < b.frames.numel(); ++i) {
+      b.frames[i] = static_cast<std::uint8_t>(rng.below(256));
+      b.next_frames[i] = static_cast<std::uint8_t>(rng.below(256));
+    }
+  }
+  b.rewards.resize(Shape{n});
+  b.terminated.resize(Shape{n});
+  b.actions.resize(n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    b.actions[i] =
+        static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(spec.num_actions)));
+    b.rewards[i] = 1.0f;
+  }
+  return b;
+}
+
 double linear_epsilon(double start, double end, std::int64_t steps, std::int64_t step) {
   const double progress = std::min(1.0, static_cast<double>(step) / static_cast<double>(steps));
   return start + progress * (end - start);

@@ -44,6 +44,20 @@ double linear_epsilon(double start, double end, std::int64_t steps, std::int64_t
 std::int64_t greedy_action(QNetwork& net, const float* obs, Tensor& q);
 std::int64_t greedy_action(QNetwork& net, const std::uint8_t* frames, Tensor& q);
 
+// With probability epsilon a uniform random action, else the greedy one. The draw order (one
+// uniform_double, then uniform_int only when exploring) is part of what a seed reproduces.
+template <class Obs>
+std::int64_t epsilon_greedy_action(QNetwork& net, const Obs* obs, double epsilon, Rng& rng,
+                                   Tensor& q) {
+  if (rng.uniform_double() < epsilon) return rng.uniform_int(0, net.spec().num_actions);
+  return greedy_action(net, obs, q);
+}
+
+// A minibatch shaped for `spec` (float observations in [-1, 1) or uint8 frames, uniform actions,
+// rewards 1, nothing terminal): what benchmarks and tests feed DqnAgent::update when the data
+// itself does not matter.
+Batch random_batch(const NetworkSpec& spec, std::int64_t n, Rng& rng);
+
 struct UpdateStats {
   float loss = 0;       // Huber loss of the minibatch
   float mean_q = 0;     // mean Q(s, a) of the taken actions
@@ -60,8 +74,7 @@ class DqnAgent {
   // Epsilon-greedy: with probability epsilon a uniform random action, else greedy.
   template <class Obs>
   std::int64_t act(const Obs* obs, double epsilon, Rng& rng) {
-    if (rng.uniform_double() < epsilon) return rng.uniform_int(0, spec_.num_actions);
-    return greedy(obs);
+    return epsilon_greedy_action(online_, obs, epsilon, rng, act_q_);
   }
 
   // One gradient step on a minibatch. Throws dqn::Error when the loss, the Q-values or the

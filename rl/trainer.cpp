@@ -79,14 +79,10 @@ EvalResult evaluate(QNetwork& net, Env& env, std::int64_t episodes, std::uint64_
     env.reset(first_seed + static_cast<std::uint64_t>(e));
     double score = 0;
     while (true) {
-      // Epsilon-greedy with the same draw order as DqnAgent::act.
-      std::int64_t action;
-      if (rng.uniform_double() < epsilon)
-        action = rng.uniform_int(0, env.num_actions());
-      else if (env.observation_is_u8())
-        action = greedy_action(net, env.observation_u8(), q);
-      else
-        action = greedy_action(net, env.observation_f32(), q);
+      const std::int64_t action =
+          env.observation_is_u8()
+              ? epsilon_greedy_action(net, env.observation_u8(), epsilon, rng, q)
+              : epsilon_greedy_action(net, env.observation_f32(), epsilon, rng, q);
       const StepResult r = env.step(action);
       score += r.raw_reward;
       if (r.terminated || r.truncated) break;

@@ -349,13 +349,10 @@ int cmd_play(int argc, char** argv, std::ostream& out) {
   std::int64_t steps = 0;
   const bool live = cart && !gif && isatty(STDOUT_FILENO) && &out == &std::cout;
   while (steps < max_steps) {
-    std::int64_t action;
-    if (rng.uniform_double() < epsilon)
-      action = rng.uniform_int(0, env->num_actions());
-    else if (env->observation_is_u8())
-      action = greedy_action(*m.net, env->observation_u8(), q);
-    else
-      action = greedy_action(*m.net, env->observation_f32(), q);
+    const std::int64_t action =
+        env->observation_is_u8()
+            ? epsilon_greedy_action(*m.net, env->observation_u8(), epsilon, rng, q)
+            : epsilon_greedy_action(*m.net, env->observation_f32(), epsilon, rng, q);
     const StepResult r = env->step(action);
     score += r.raw_reward;
     ++steps;

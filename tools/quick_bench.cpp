@@ -39,26 +39,6 @@ double time_per_call(const std::function<void()>& fn, double seconds_each) {
   return rounds[kRounds / 2];
 }
 
-Batch random_batch(const NetworkSpec& spec, std::int64_t n) {
-  Rng rng(1);
-  Batch b;
-  b.size = n;
-  if (spec.kind == NetworkKind::kMlp) {
-    b.obs.resize(Shape{n, spec.observation_shape[0]});
-    b.next_obs.resize(Shape{n, spec.observation_shape[0]});
-    for (std::int64_t i = 0; i < b.obs.numel(); ++i) b.obs[i] = b.next_obs[i] = rng.uniform_float();
-  } else {
-    b.frames.resize(Shape{n, 4, 84, 84});
-    b.next_frames.resize(Shape{n, 4, 84, 84});
-    for (std::int64_t i = 0; i < b.frames.numel(); ++i)
-      b.frames[i] = b.next_frames[i] = static_cast<std::uint8_t>(rng.below(256));
-  }
-  b.rewards.resize(Shape{n});
-  b.terminated.resize(Shape{n});
-  b.actions.assign(n, 0);
-  return b;
-}
-
 void row(std::ostream& out, const std::string& name, const std::string& threads, double seconds,
          const std::string& rate) {
   char line[200];
@@ -96,7 +76,8 @@ void print_quick_bench(std::ostream& out, double seconds_each) {
     {
       Rng rng(1);
       DqnAgent agent(NetworkSpec{}, config, rng);
-      const Batch b = random_batch(agent.spec(), 64);
+      Rng batch_rng(1);
+      const Batch b = random_batch(agent.spec(), 64, batch_rng);
       const double t = time_per_call([&] { agent.update(b); }, seconds_each);
       row(out, "MLP update, batch 64 (4-256-256-2)", std::to_string(threads), t,
           per_second(t, 34.3e-3, "GFLOP/s"));
@@ -108,7 +89,8 @@ void print_quick_bench(std::ostream& out, double seconds_each) {
       spec.num_actions = 6;
       Rng rng(1);
       DqnAgent agent(spec, config, rng);
-      const Batch b = random_batch(spec, 32);
+      Rng batch_rng(1);
+      const Batch b = random_batch(spec, 32, batch_rng);
       const double t = time_per_call([&] { agent.update(b); }, seconds_each * 2);
       row(out, "Nature CNN update, batch 32", std::to_string(threads), t,
           per_second(t, 2.394, "GFLOP/s"));

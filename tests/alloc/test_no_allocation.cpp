@@ -66,36 +66,12 @@ using namespace dqn;
 
 namespace {
 
-Batch make_batch(const NetworkSpec& spec, std::int64_t n) {
-  Batch b;
-  b.size = n;
-  Rng rng(3);
-  if (spec.kind == NetworkKind::kMlp) {
-    b.obs.resize(Shape{n, spec.observation_shape[0]});
-    b.next_obs.resize(Shape{n, spec.observation_shape[0]});
-    for (std::int64_t i = 0; i < b.obs.numel(); ++i) {
-      b.obs[i] = rng.uniform_float();
-      b.next_obs[i] = rng.uniform_float();
-    }
-  } else {
-    b.frames.resize(Shape{n, 4, 84, 84});
-    b.next_frames.resize(Shape{n, 4, 84, 84});
-    for (std::int64_t i = 0; i < b.frames.numel(); ++i) {
-      b.frames[i] = static_cast<std::uint8_t>(rng.below(256));
-      b.next_frames[i] = static_cast<std::uint8_t>(rng.below(256));
-    }
-  }
-  b.rewards.resize(Shape{n});
-  b.terminated.resize(Shape{n});
-  b.actions.assign(n, 1);
-  return b;
-}
-
 long allocations_in_steps_after_the_first(const NetworkSpec& spec, std::int64_t batch, int steps) {
   Config config = make_preset("cartpole");  // Double DQN: the most forward passes per update
   Rng rng(1);
   DqnAgent agent(spec, config, rng);
-  const Batch b = make_batch(spec, batch);
+  Rng batch_rng(3);
+  const Batch b = random_batch(spec, batch, batch_rng);
   agent.update(b);
   agent.update_target();
   const long before = g_allocations.load();
