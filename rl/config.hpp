@@ -1,7 +1,7 @@
 // rl/config.hpp: every hyperparameter of a run, in one documented struct, and its presets.
 //
-// A Config is built from a preset (`cartpole`, `seed`, `atari`, `catch`), then overridden by a config
-// file and `key=value` settings. Each field's comment gives its unit, default and source.
+// A Config is built from a preset (`cartpole`, `seed`, `atari`, `catch`), then overridden by a
+// config file and `key=value` settings. Each field's comment gives its unit, default and source.
 // Unknown keys and out-of-range values are errors that name the key, the valid range, and the
 // closest valid key.
 #pragma once
