@@ -430,7 +430,15 @@ int cmd_bench(int argc, char** argv, std::ostream& out) {
     out << usage_text("bench", "[--seconds S]", flags);
     return 0;
   }
-  print_quick_bench(out, static_cast<double>(args.get_int("seconds", 1, 1, 600)));
+  double seconds = 1;
+  if (args.has("seconds")) {
+    const std::string text = args.get("seconds");
+    char* end = nullptr;
+    seconds = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !(seconds >= 0.01 && seconds <= 600))
+      throw UsageError("dqn bench: --seconds must be a number in [0.01, 600], got '" + text + "'");
+  }
+  print_quick_bench(out, seconds);
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "rl/trainer.hpp"
 #include "tools/cli.hpp"
 
 using dqn::tools::run_cli;
@@ -165,4 +166,32 @@ TEST_CASE("resume of a folder without a snapshot exits 1 and explains") {
   const Outcome o = cli({"resume", temp_dir("empty")});
   CHECK(o.code == 1);
   CHECK(contains(o.err, "snapshot.bin"));
+}
+
+TEST_CASE("bench prints its table and rejects a bad duration") {
+  Outcome o = cli({"bench", "--seconds", "0.01"});
+  CHECK(o.code == 0);
+  CHECK(contains(o.out, "MLP update, batch 64"));
+  CHECK(contains(o.out, "CartPole-v1 env step"));
+  o = cli({"bench", "--seconds", "-3"});
+  CHECK(o.code == 2);
+  CHECK(contains(o.err, "--seconds must be a number in [0.01, 600]"));
+}
+
+TEST_CASE("resume continues a stopped run to the end") {
+  const std::string dir = temp_dir("resume");
+  dqn::Config c = dqn::make_preset("cartpole");
+  c.total_steps = 2000;
+  c.hidden = {8};
+  c.learning_starts = 500;
+  c.final_eval_episodes = 2;
+  {
+    dqn::Trainer t(c, dir);
+    t.run(1000);  // as Ctrl-C would leave it: a snapshot, no model yet
+  }
+  CHECK_FALSE(std::filesystem::exists(dir + "/model.dqn"));
+  const Outcome o = cli({"resume", dir});
+  CHECK(o.code == 0);
+  CHECK(contains(o.out, "done: 2000 env steps"));
+  CHECK(std::filesystem::exists(dir + "/model.dqn"));
 }
