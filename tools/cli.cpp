@@ -117,7 +117,7 @@ int run_training(Trainer& trainer, const std::string& out_dir, std::ostream& out
     if (live)
       out << "\r" << line << std::flush;
     else
-      out << line << "\n";
+      out << line << std::endl;  // flushed: a log file or a pipe sees progress as it happens
   });
   g_stop = false;
   trainer.set_stop_flag(&g_stop);
