@@ -150,8 +150,9 @@ int run_training(Trainer& trainer, const std::string& out_dir, std::ostream& out
 int cmd_train(int argc, char** argv, std::ostream& out) {
   const Args args(argc, argv, 2, kTrainFlags, "train");
   if (args.has("help")) {
-    out << usage_text("train", "[options]", kTrainFlags) << "config keys (--set key=value):\n";
-    const Config defaults;
+    out << usage_text("train", "[options]", kTrainFlags)
+        << "config keys (--set key=value), with the cartpole preset's values:\n";
+    const Config defaults = make_preset("cartpole");
     std::istringstream text(defaults.to_text());
     std::string line;
     std::getline(text, line);  // the header comment
