@@ -148,7 +148,7 @@ std::string learning_curve_svg(const LearningCurve& curve, const std::string& ti
       << "<text x=\"" << lx + 10 << "\" y=\"" << ly + 20 << "\">mean of last " << kSmoothingWindow
       << " episodes</text>\n"
       << "<circle cx=\"" << lx << "\" cy=\"" << ly + 32 << "\" r=\"3.5\" fill=\"#d94801\"/>"
-      << "<text x=\"" << lx + 10 << "\" y=\"" << ly + 36 << "\">greedy evaluation</text>\n"
+      << "<text x=\"" << lx + 10 << "\" y=\"" << ly + 36 << "\">evaluation (mean)</text>\n"
       << "</svg>\n";
   return svg.str();
 }
