@@ -48,6 +48,16 @@ enum AtariAction : int {
   kDownLeftFire = 17,
 };
 constexpr int kNumAleActions = 18;
+// The joystick directions an action holds. Games read only the directions they use, so an
+// action outside a game's minimal set acts as its horizontal meaning (UPRIGHT as RIGHT).
+constexpr bool action_pushes_right(int a) {
+  return a == kRight || a == kUpRight || a == kDownRight || a == kRightFire || a == kUpRightFire ||
+         a == kDownRightFire;
+}
+constexpr bool action_pushes_left(int a) {
+  return a == kLeft || a == kUpLeft || a == kDownLeft || a == kLeftFire || a == kUpLeftFire ||
+         a == kDownLeftFire;
+}
 // "NOOP", "FIRE", "UP", "RIGHT", ... as gymnasium's get_action_meanings() spells them.
 const char* atari_action_name(int action);
 

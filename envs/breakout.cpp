@@ -8,14 +8,6 @@
 namespace dqn {
 namespace {
 
-bool pushes_right(int a) {
-  return a == kRight || a == kUpRight || a == kDownRight || a == kRightFire || a == kUpRightFire ||
-         a == kDownRightFire;
-}
-bool pushes_left(int a) {
-  return a == kLeft || a == kUpLeft || a == kDownLeft || a == kLeftFire || a == kUpLeftFire ||
-         a == kDownLeftFire;
-}
 bool fires(int a) {
   return a == kFire || a >= kUpFire;
 }
@@ -71,8 +63,9 @@ int Breakout::hit_brick() {
 int Breakout::emulate_frame(int action) {
   State& s = state_;
   if (s.over) return 0;  // the ALE keeps pressing buttons on the game-over screen: nothing moves
-  if (pushes_right(action)) s.paddle_x = std::min(s.paddle_x + kPaddleSpeed, kRightX - s.paddle_w);
-  if (pushes_left(action)) s.paddle_x = std::max(s.paddle_x - kPaddleSpeed, kLeftX);
+  if (action_pushes_right(action))
+    s.paddle_x = std::min(s.paddle_x + kPaddleSpeed, kRightX - s.paddle_w);
+  if (action_pushes_left(action)) s.paddle_x = std::max(s.paddle_x - kPaddleSpeed, kLeftX);
   if (!s.ball_in_play) {
     if (!fires(action)) return 0;
     s.ball_in_play = 1;  // serve: a random column and direction, falling towards the paddle

@@ -7,17 +7,6 @@
 namespace dqn {
 namespace {
 
-// Actions outside the minimal set act as their horizontal meaning (UPRIGHT as RIGHT, FIRE as
-// NOOP), as the ALE's games read only the joystick directions they use.
-bool pushes_right(int a) {
-  return a == kRight || a == kUpRight || a == kDownRight || a == kRightFire || a == kUpRightFire ||
-         a == kDownRightFire;
-}
-bool pushes_left(int a) {
-  return a == kLeft || a == kUpLeft || a == kDownLeft || a == kLeftFire || a == kUpLeftFire ||
-         a == kDownLeftFire;
-}
-
 constexpr int kMaxPaddleX = AtariScreen::kWidth - Catch::kPaddleW;
 constexpr int kMaxBallX = AtariScreen::kWidth - Catch::kBallSize;
 
@@ -41,8 +30,8 @@ void Catch::drop_ball() {
 int Catch::emulate_frame(int action) {
   State& s = state_;
   if (s.over) return 0;  // the game-over screen: nothing moves
-  if (pushes_right(action)) s.paddle_x = std::min(s.paddle_x + kPaddleSpeed, kMaxPaddleX);
-  if (pushes_left(action)) s.paddle_x = std::max(s.paddle_x - kPaddleSpeed, 0);
+  if (action_pushes_right(action)) s.paddle_x = std::min(s.paddle_x + kPaddleSpeed, kMaxPaddleX);
+  if (action_pushes_left(action)) s.paddle_x = std::max(s.paddle_x - kPaddleSpeed, 0);
   s.ball_y += kFallSpeed;
   if (s.ball_y + kBallSize < kPaddleY) return 0;  // still above the paddle's top row
   // The ball has reached the paddle's row: caught if the two overlap by a column or more.

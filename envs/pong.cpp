@@ -8,13 +8,12 @@
 namespace dqn {
 namespace {
 
-bool moves_up(int a) {  // RIGHT-ish actions turn the paddle controller up the screen
-  return a == kRight || a == kUpRight || a == kDownRight || a == kRightFire || a == kUpRightFire ||
-         a == kDownRightFire;
+// Pong's paddle controller turns RIGHT-ish actions into up the screen, LEFT-ish into down.
+bool moves_up(int a) {
+  return action_pushes_right(a);
 }
 bool moves_down(int a) {
-  return a == kLeft || a == kUpLeft || a == kDownLeft || a == kLeftFire || a == kUpLeftFire ||
-         a == kDownLeftFire;
+  return action_pushes_left(a);
 }
 int sign(int v) {
   return (v > 0) - (v < 0);
