@@ -38,6 +38,7 @@ const std::vector<Field>& fields() {
       {"threads", &Config::threads, 1, 64},
       {"total_steps", &Config::total_steps, 1, kBig},
       {"max_episodes", &Config::max_episodes, 0, kBig},
+      {"max_minutes", &Config::max_minutes, 0, 1e9},
       {"hidden", &Config::hidden, 1, 65536},
       {"dueling", &Config::dueling},
       {"gamma", &Config::gamma, 0, 1},

@@ -22,6 +22,10 @@ struct Config {
   int threads = 1;                   // parallel_for threads; results are bitwise per count
   std::int64_t total_steps = 50000;  // env steps (agent steps; Atari: 4 frames each)
   std::int64_t max_episodes = 0;     // stop after this many episodes (0: no limit)
+  // Stop training after this many minutes of wall time (0: no limit); the final evaluation
+  // follows and is not counted. Where it triggers, where the run stops depends on the
+  // machine's speed, so two runs agree bit for bit only up to the shorter one's last step.
+  double max_minutes = 0;
 
   // ---- network ----
   std::vector<std::int64_t> hidden{256, 256};  // MLP hidden widths

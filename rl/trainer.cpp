@@ -37,6 +37,20 @@ std::string json_number(double v) {
   return buf;
 }
 
+std::string phases_json(const PhaseSeconds& p) {
+  return "{\"act\":" + json_number(p.act) + ",\"env\":" + json_number(p.env) +
+         ",\"store\":" + json_number(p.store) + ",\"sample\":" + json_number(p.sample) +
+         ",\"update\":" + json_number(p.update) + ",\"eval\":" + json_number(p.eval) +
+         ",\"checkpoint\":" + json_number(p.checkpoint) + "}";
+}
+
+// Adds the seconds since `since` to `phase` and returns now: t = lap(phases.env, t).
+double lap(double& phase, double since) {
+  const double t = now_seconds();
+  phase += t - since;
+  return t;
+}
+
 void write_params(ByteWriter& w, const QNetwork& net) {
   for (const auto& p : net.parameters())
     w.floats(p.variable->value.data(), p.variable->value.numel());
@@ -163,11 +177,14 @@ void Trainer::start_episode() {
 
 // select -> step -> store, for one env step.
 void Trainer::env_step() {
+  double t = now_seconds();
   const double epsilon =
       linear_epsilon(config_.epsilon_start, config_.epsilon_end, config_.epsilon_steps, step_);
   const std::int64_t action = pixels_ ? agent_->act(frames_.data(), epsilon, act_rng_)
                                       : agent_->act(obs_.data(), epsilon, act_rng_);
+  t = lap(phases_.act, t);
   const StepResult r = env_->step(action);
+  t = lap(phases_.env, t);
   const bool episode_over = r.terminated || r.truncated;
   // Learning treats a lost life as terminal when episodic_life is on (the game goes on).
   const bool terminal = r.terminated || (config_.episodic_life && r.life_lost);
@@ -185,6 +202,7 @@ void Trainer::env_step() {
     replay_->add(obs_.data(), action, r.reward, next, terminal, r.truncated);
     std::copy(next, next + obs_.size(), obs_.begin());
   }
+  t = lap(phases_.store, t);
   episode_start_ = false;
   episode_return_ += r.raw_reward;
   ++episode_length_;
@@ -193,6 +211,7 @@ void Trainer::env_step() {
     log_episode(episode_return_, episode_length_);
     env_->reset();
     start_episode();
+    lap(phases_.env, t);
   }
 }
 
@@ -200,9 +219,11 @@ TrainResult Trainer::run(std::int64_t stop_at_step) {
   const double start = now_seconds();
   const std::int64_t start_step = step_;
   const double wall_before = wall_seconds_;
+  phases_ = PhaseSeconds{};
   auto limit_reached = [&] {
     return step_ >= config_.total_steps ||
-           (config_.max_episodes > 0 && episodes_ >= config_.max_episodes);
+           (config_.max_episodes > 0 && episodes_ >= config_.max_episodes) ||
+           (config_.max_minutes > 0 && now_seconds() - start >= config_.max_minutes * 60);
   };
   while (!limit_reached()) {
     if ((stop_at_step > 0 && step_ >= stop_at_step) || (stop_ && stop_->load())) {
@@ -213,6 +234,7 @@ TrainResult Trainer::run(std::int64_t stop_at_step) {
       paused.episodes = episodes_;
       paused.updates = updates_;
       paused.wall_seconds = wall_seconds_;
+      paused.phases = phases_;
       return paused;
     }
     env_step();
@@ -221,13 +243,23 @@ TrainResult Trainer::run(std::int64_t stop_at_step) {
         replay_size() >= config_.batch_size)
       train_round();
     if (config_.target_update_unit == TargetUnit::kEnvSteps &&
-        step_ % config_.target_update_interval == 0)
+        step_ % config_.target_update_interval == 0) {
+      const double t = now_seconds();
       agent_->update_target();
+      lap(phases_.update, t);
+    }
     // evaluate
-    if (config_.eval_interval > 0 && step_ % config_.eval_interval == 0) periodic_eval();
+    if (config_.eval_interval > 0 && step_ % config_.eval_interval == 0) {
+      const double t = now_seconds();
+      periodic_eval();
+      lap(phases_.eval, t);
+    }
     if (config_.checkpoint_interval > 0 && step_ % config_.checkpoint_interval == 0 &&
-        !out_dir_.empty())
+        !out_dir_.empty()) {
+      const double t = now_seconds();
       save_checkpoints();
+      lap(phases_.checkpoint, t);
+    }
     if (progress_ && step_ % config_.log_interval == 0) {
       TrainProgress p;
       p.step = step_;
@@ -247,7 +279,8 @@ TrainResult Trainer::run(std::int64_t stop_at_step) {
       progress_(p);
       if (timing_.is_open())
         timing_ << "{\"step\":" << step_ << ",\"wall\":" << json_number(wall_before + elapsed)
-                << ",\"steps_per_second\":" << json_number(p.steps_per_second) << "}\n";
+                << ",\"steps_per_second\":" << json_number(p.steps_per_second)
+                << ",\"seconds\":" << phases_json(phases_) << "}\n";
     }
   }
   wall_seconds_ = wall_before + now_seconds() - start;
@@ -256,10 +289,12 @@ TrainResult Trainer::run(std::int64_t stop_at_step) {
 
 void Trainer::train_round() {
   for (std::int64_t g = 0; g < config_.gradient_steps; ++g) {
+    double t = now_seconds();
     if (pixels_)
       frame_replay_->sample(config_.batch_size, replay_rng_, batch_);
     else
       replay_->sample(config_.batch_size, replay_rng_, batch_);
+    t = lap(phases_.sample, t);
     try {
       last_stats_ = agent_->update(batch_);
     } catch (const Error& e) {
@@ -270,6 +305,7 @@ void Trainer::train_round() {
     if (config_.target_update_unit == TargetUnit::kUpdates &&
         updates_ % config_.target_update_interval == 0)
       agent_->update_target();
+    lap(phases_.update, t);
   }
 }
 
@@ -341,6 +377,7 @@ TrainResult Trainer::finish() {
   result.episodes = episodes_;
   result.updates = updates_;
   result.wall_seconds = wall_seconds_;
+  result.phases = phases_;
   result.finished = true;
   if (metrics_.is_open())
     metrics_ << "{\"type\":\"summary\",\"env_steps\":" << step_ << ",\"episodes\":" << episodes_
@@ -350,7 +387,8 @@ TrainResult Trainer::finish() {
              << ",\"final_eval_std\":" << json_number(result.final_eval.std)
              << ",\"final_eval_episodes\":" << result.final_eval.episodes << "}\n";
   if (timing_.is_open())
-    timing_ << "{\"type\":\"summary\",\"wall\":" << json_number(wall_seconds_) << "}\n";
+    timing_ << "{\"type\":\"summary\",\"wall\":" << json_number(wall_seconds_)
+            << ",\"seconds\":" << phases_json(phases_) << "}\n";
   if (!out_dir_.empty()) {
     CheckpointMeta meta = checkpoint_meta();
     meta.set("final_eval_mean", json_number(result.final_eval.mean));

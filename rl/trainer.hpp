@@ -40,6 +40,19 @@ struct EvalResult {
 EvalResult evaluate(QNetwork& net, Env& env, std::int64_t episodes, std::uint64_t first_seed,
                     double epsilon, Rng& rng);
 
+// Where a run's wall time goes, in seconds since it started (or resumed): written to
+// timing.jsonl with every progress line and in the run's summary.
+struct PhaseSeconds {
+  double act = 0;         // epsilon-greedy action selection (the online network's forward)
+  double env = 0;         // env.step and reset: the game and its preprocessing
+  double store = 0;       // replay writes
+  double sample = 0;      // minibatch sampling from replay
+  double update = 0;      // gradient steps (forward, backward, clip, Adam) and target refreshes
+  double eval = 0;        // periodic evaluations
+  double checkpoint = 0;  // checkpoints and snapshots
+  double total() const { return act + env + store + sample + update + eval + checkpoint; }
+};
+
 struct TrainProgress {
   std::int64_t step = 0, total_steps = 0, episodes = 0;
   double epsilon = 0, recent_return = 0, loss = 0, steps_per_second = 0, eta_seconds = 0;
@@ -52,6 +65,7 @@ struct TrainResult {
   std::int64_t best_eval_step = 0;
   std::int64_t env_steps = 0, episodes = 0, updates = 0;
   double wall_seconds = 0;
+  PhaseSeconds phases;    // of this process's part of the run (a resumed run counts anew)
   bool finished = false;  // false: stopped early (Ctrl-C or a step limit), resumable
 };
 
@@ -119,6 +133,7 @@ class Trainer {
   std::function<void(const TrainProgress&)> progress_;
   const std::atomic<bool>* stop_ = nullptr;
   double wall_seconds_ = 0;
+  PhaseSeconds phases_;
 };
 
 // The network spec a config implies for an env (MLP for flat observations, the Nature CNN for

@@ -90,6 +90,26 @@ Config config_from_args(const Args& args) {
   return c;
 }
 
+// "time: update 81.0%  act 6.1%  ..." : where the run's wall time went (the README's profile).
+std::string phase_summary(const PhaseSeconds& p, double wall) {
+  if (wall <= 0) return "";
+  const std::pair<const char*, double> parts[] = {{"update", p.update},
+                                                  {"act", p.act},
+                                                  {"env", p.env},
+                                                  {"sample", p.sample},
+                                                  {"store", p.store},
+                                                  {"eval", p.eval},
+                                                  {"checkpoint", p.checkpoint},
+                                                  {"other", wall - p.total()}};
+  std::string text = "time:";
+  for (const auto& [name, seconds] : parts) {
+    char item[48];
+    std::snprintf(item, sizeof item, "  %s %.1f%%", name, 100 * seconds / wall);
+    text += item;
+  }
+  return text + "\n";
+}
+
 int run_training(Trainer& trainer, const std::string& out_dir, std::ostream& out) {
   const Config& c = trainer.config();
   const bool live = isatty(STDOUT_FILENO) && &out == &std::cout;
@@ -140,7 +160,8 @@ int run_training(Trainer& trainer, const std::string& out_dir, std::ostream& out
                 static_cast<long long>(r.updates), r.wall_seconds, r.best_eval,
                 static_cast<long long>(r.best_eval_step), r.final_eval.mean, r.final_eval.std,
                 static_cast<long long>(r.final_eval.episodes));
-  out << summary << "model: " << out_dir << "/model.dqn\n"
+  out << summary << phase_summary(r.phases, r.wall_seconds) << "model: " << out_dir
+      << "/model.dqn\n"
       << "curve: " << out_dir << "/learning_curve.svg\n"
       << "metrics: " << out_dir << "/metrics.jsonl\n"
       << "evaluate it: ./tools/dqn eval " << out_dir << "/model.dqn\n";
