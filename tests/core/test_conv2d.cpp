@@ -77,11 +77,20 @@ TEST_CASE("conv2d fast matches the reference on a spread of awkward shapes, stri
   // {N, C_in, H, W, C_out, KH, KW, stride, pad}: sizes from 1, 7, 15, 16, 17, 37, every stride
   // from 1 to 3, pads 0 to 2, kernels 1 to 5 and non-square, an output of a single pixel.
   const Conv2dShape shapes[] = {
-      {1, 1, 1, 1, 1, 1, 1, 1, 0},    {7, 3, 15, 16, 17, 3, 3, 1, 1},
-      {2, 16, 17, 15, 7, 3, 3, 2, 1}, {3, 17, 16, 16, 16, 5, 5, 1, 2},
-      {1, 7, 37, 37, 15, 4, 4, 3, 0}, {16, 2, 7, 7, 37, 3, 2, 2, 2},
-      {17, 1, 9, 11, 3, 1, 3, 1, 0},  {5, 15, 8, 8, 1, 8, 8, 4, 2},
-      {4, 37, 6, 7, 17, 2, 2, 2, 0},  {2, 4, 5, 5, 3, 5, 5, 1, 0},
+      {1, 1, 1, 1, 1, 1, 1, 1, 0},
+      {7, 3, 15, 16, 17, 3, 3, 1, 1},
+      {2, 16, 17, 15, 7, 3, 3, 2, 1},
+      {3, 17, 16, 16, 16, 5, 5, 1, 2},
+      {1, 7, 37, 37, 15, 4, 4, 3, 0},
+      {16, 2, 7, 7, 37, 3, 2, 2, 2},
+      {17, 1, 9, 11, 3, 1, 3, 1, 0},
+      {5, 15, 8, 8, 1, 8, 8, 4, 2},
+      {4, 37, 6, 7, 17, 2, 2, 2, 0},
+      {2, 4, 5, 5, 3, 5, 5, 1, 0},
+      // No padding with 37 and 80 output channels: the lowering-free kernels' tiles of 1, 2 and
+      // 4 channel vectors together, and a last vector that is partly padding.
+      {3, 5, 11, 9, 37, 3, 2, 2, 0},
+      {2, 3, 10, 12, 80, 3, 3, 1, 0},
   };
   for (int threads : {1, 2}) {
     ThreadScope scope(threads);
