@@ -563,21 +563,27 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
 // POSIX calls directly (not std::ofstream): fsync needs the descriptor, and write(2) has no user
 // buffer to flush, so once fsync returns the bytes are on the device.
 void write_file_atomic(const std::string& path, std::string_view bytes) {
+  write_file_atomic(path, std::vector<std::string_view>{bytes});
+}
+
+void write_file_atomic(const std::string& path, const std::vector<std::string_view>& pieces) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   DQN_CHECK(fd >= 0, system_error("cannot create", tmp),
             " (does the folder exist and is it writable?)");
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const std::string message = system_error("cannot write", tmp);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw_error(message, " (is the disk full?)");
+  for (const std::string_view bytes : pieces) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const std::string message = system_error("cannot write", tmp);
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        throw_error(message, " (is the disk full?)");
+      }
+      done += static_cast<std::size_t>(n);
     }
-    done += static_cast<std::size_t>(n);
   }
   if (::fsync(fd) != 0) {
     const std::string message = system_error("cannot fsync", tmp);

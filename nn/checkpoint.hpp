@@ -99,6 +99,8 @@ CheckpointInfo read_checkpoint_info(const std::string& path);
 // folder so the rename itself survives a power loss. A writer killed before the rename leaves its
 // temp file behind and `path` untouched.
 void write_file_atomic(const std::string& path, std::string_view bytes);
+// The same for a file given as consecutive pieces (written in order, never joined in memory).
+void write_file_atomic(const std::string& path, const std::vector<std::string_view>& pieces);
 // The whole file; throws dqn::Error naming the path and the system's reason.
 std::string read_file(const std::string& path);
 

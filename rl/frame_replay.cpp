@@ -106,14 +106,13 @@ std::int64_t FrameReplay::memory_bytes() const {
   return static_cast<std::int64_t>(bytes);
 }
 
-void FrameReplay::save(std::string& out) const {
-  ByteWriter w(out);
+void FrameReplay::save(PieceWriter& w) const {
   for (const std::int64_t v : {capacity_, height_, width_, size_, next_}) w.i64(v);
-  w.bytes(frames_.data(), frames_.size());
-  w.bytes(actions_.data(), actions_.size() * sizeof(std::int64_t));
-  w.bytes(rewards_.data(), rewards_.size() * sizeof(float));
+  w.ref(frames_.data(), frames_.size());
+  w.ref(actions_.data(), actions_.size() * sizeof(std::int64_t));
+  w.ref(rewards_.data(), rewards_.size() * sizeof(float));
   for (const auto* flags : {&terminated_, &truncated_, &episode_start_, &starts_transition_})
-    w.bytes(flags->data(), flags->size());
+    w.ref(flags->data(), flags->size());
 }
 
 void FrameReplay::load(std::string_view in) {

@@ -23,6 +23,7 @@
 #include "core/rng.hpp"
 #include "core/tensor.hpp"
 #include "rl/replay.hpp"
+#include "rl/serialize.hpp"
 
 namespace dqn {
 
@@ -48,7 +49,8 @@ class FrameReplay {
 
   std::int64_t size() const { return size_; }  // slots written (at most capacity)
   // Raw contents for run snapshots (resume continues bit-exactly).
-  void save(std::string& out) const;
+  // The raw contents, with the big arrays referenced in place (see PieceWriter).
+  void save(PieceWriter& out) const;
   void load(std::string_view in);
   std::int64_t capacity() const { return capacity_; }
   // Bytes actually held by the buffer's arrays (what a million slots cost).

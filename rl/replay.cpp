@@ -62,18 +62,17 @@ std::int64_t ReplayBuffer::bytes_per_transition() const {
          sizeof(float) + 2;
 }
 
-void ReplayBuffer::save(std::string& out) const {
-  ByteWriter w(out);
+void ReplayBuffer::save(PieceWriter& w) const {
   w.i64(capacity_);
   w.i64(obs_dim_);
   w.i64(size_);
   w.i64(next_);
-  w.floats(obs_.data(), obs_.numel());
-  w.floats(next_obs_.data(), next_obs_.numel());
-  w.floats(rewards_.data(), rewards_.numel());
-  w.bytes(actions_.data(), actions_.size() * sizeof(std::int64_t));
-  w.bytes(terminated_.data(), terminated_.size());
-  w.bytes(truncated_.data(), truncated_.size());
+  w.ref(obs_.data(), obs_.numel() * sizeof(float));
+  w.ref(next_obs_.data(), next_obs_.numel() * sizeof(float));
+  w.ref(rewards_.data(), rewards_.numel() * sizeof(float));
+  w.ref(actions_.data(), actions_.size() * sizeof(std::int64_t));
+  w.ref(terminated_.data(), terminated_.size());
+  w.ref(truncated_.data(), truncated_.size());
 }
 
 void ReplayBuffer::load(std::string_view in) {

@@ -13,6 +13,7 @@
 
 #include "core/rng.hpp"
 #include "core/tensor.hpp"
+#include "rl/serialize.hpp"
 
 namespace dqn {
 
@@ -42,7 +43,8 @@ class ReplayBuffer {
   std::int64_t bytes_per_transition() const;
 
   // Raw contents for run snapshots (resume continues bit-exactly).
-  void save(std::string& out) const;
+  // The raw contents, with the big arrays referenced in place (see PieceWriter).
+  void save(PieceWriter& out) const;
   void load(std::string_view in);
 
  private:

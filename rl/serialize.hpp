@@ -1,21 +1,22 @@
-// rl/serialize.hpp: little byte writer/reader for run snapshots (bounds-checked reads).
+// rl/serialize.hpp: a little byte writer and reader for run snapshots (bounds-checked reads).
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.hpp"
 
 namespace dqn {
 
-class ByteWriter {
+// Collects a file's contents as pieces for write_file_atomic: small values are copied, large
+// arrays are referenced where they lie (ref), so that snapshotting a 7 GB frame replay does not
+// hold a second and third copy of it in memory. Referenced memory must outlive the writer.
+class PieceWriter {
  public:
-  explicit ByteWriter(std::string& out) : out_(out) {}
-  void bytes(const void* p, std::size_t n) {
-    if (n > 0) out_.append(static_cast<const char*>(p), n);  // p may be null when n is 0
-  }
   void i64(std::int64_t v) { bytes(&v, sizeof v); }
   void u64(std::uint64_t v) { bytes(&v, sizeof v); }
   void f64(double v) { bytes(&v, sizeof v); }
@@ -26,9 +27,52 @@ class ByteWriter {
     u64(s.size());
     bytes(s.data(), s.size());
   }
+  void bytes(const void* p, std::size_t n) {
+    if (n == 0) return;
+    if (pieces_.empty() || !pieces_.back().owned) {
+      owned_.emplace_back();
+      pieces_.push_back({{}, true, owned_.size() - 1});
+    }
+    owned_[pieces_.back().index].append(static_cast<const char*>(p), n);
+  }
+  void ref(const void* p, std::size_t n) {
+    if (n > 0) pieces_.push_back({std::string_view(static_cast<const char*>(p), n), false, 0});
+  }
+  // Appends everything `other` holds (its references stay references).
+  void append(const PieceWriter& other) {
+    for (const std::string_view v : other.views()) {
+      if (v.size() > kCopyBelow)
+        ref(v.data(), v.size());
+      else
+        bytes(v.data(), v.size());
+    }
+  }
+  std::uint64_t size() const {
+    std::uint64_t n = 0;
+    for (const std::string_view v : views()) n += v.size();
+    return n;
+  }
+  std::vector<std::string_view> views() const {
+    std::vector<std::string_view> out;
+    for (const Piece& p : pieces_)
+      out.push_back(p.owned ? std::string_view(owned_[p.index]) : p.view);
+    return out;
+  }
+  std::string concatenated() const {
+    std::string out;
+    for (const std::string_view v : views()) out.append(v);
+    return out;
+  }
 
  private:
-  std::string& out_;
+  static constexpr std::size_t kCopyBelow = 4096;  // append(): smaller pieces are copied
+  struct Piece {
+    std::string_view view;  // when referenced
+    bool owned;
+    std::size_t index;  // into owned_, when owned
+  };
+  std::deque<std::string> owned_;
+  std::vector<Piece> pieces_;
 };
 
 class ByteReader {

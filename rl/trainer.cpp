@@ -51,7 +51,7 @@ double lap(double& phase, double since) {
   return t;
 }
 
-void write_params(ByteWriter& w, const QNetwork& net) {
+void write_params(PieceWriter& w, const QNetwork& net) {
   for (const auto& p : net.parameters())
     w.floats(p.variable->value.data(), p.variable->value.numel());
 }
@@ -404,8 +404,7 @@ TrainResult Trainer::finish() {
 // ---------------------------------------------------------------- snapshots
 
 void Trainer::save_snapshot(const std::string& path) const {
-  std::string bytes;
-  ByteWriter w(bytes);
+  PieceWriter w;
   w.bytes(kSnapshotMagic, 8);
   w.str(config_.to_text());
   for (const std::int64_t v :
@@ -432,13 +431,16 @@ void Trainer::save_snapshot(const std::string& path) const {
   w.i64(adam.steps());
   for (const Tensor& m : adam.first_moments()) w.floats(m.data(), m.numel());
   for (const Tensor& v : adam.second_moments()) w.floats(v.data(), v.numel());
-  std::string replay;
+  // The replay as one length-prefixed blob, its arrays written from where they lie: a 1M frame
+  // replay is 7 GB, and a copy of it in memory would double the run's peak.
+  PieceWriter replay;
   if (pixels_)
     frame_replay_->save(replay);
   else
     replay_->save(replay);
-  w.str(replay);
-  write_file_atomic(path, bytes);
+  w.u64(replay.size());
+  w.append(replay);
+  write_file_atomic(path, w.views());
 }
 
 void Trainer::load_snapshot(const std::string& path) {

@@ -70,8 +70,9 @@ TEST_CASE("save and load restore the buffer exactly, and a mismatched one is ref
     const float o[] = {static_cast<float>(i), 1}, n[] = {2, static_cast<float>(i)};
     a.add(o, i % 2, 0.5f * i, n, i % 3 == 0, i % 5 == 0);
   }
-  std::string blob;
-  a.save(blob);
+  PieceWriter pieces;
+  a.save(pieces);
+  const std::string blob = pieces.concatenated();
   ReplayBuffer b(8, 2);
   b.load(blob);
   Batch x, y;
