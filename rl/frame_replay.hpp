@@ -48,8 +48,8 @@ class FrameReplay {
   void stack_at(std::int64_t slot, std::uint8_t* out) const;
 
   std::int64_t size() const { return size_; }  // slots written (at most capacity)
-  // Raw contents for run snapshots (resume continues bit-exactly).
-  // The raw contents, with the big arrays referenced in place (see PieceWriter).
+  // Raw contents for run snapshots (resume continues bit-exactly), the big arrays referenced
+  // in place (see PieceWriter).
   void save(PieceWriter& out) const;
   void load(std::string_view in);
   std::int64_t capacity() const { return capacity_; }

@@ -42,8 +42,8 @@ class ReplayBuffer {
   bool truncated(std::int64_t i) const { return truncated_[i] != 0; }
   std::int64_t bytes_per_transition() const;
 
-  // Raw contents for run snapshots (resume continues bit-exactly).
-  // The raw contents, with the big arrays referenced in place (see PieceWriter).
+  // Raw contents for run snapshots (resume continues bit-exactly), the big arrays referenced
+  // in place (see PieceWriter).
   void save(PieceWriter& out) const;
   void load(std::string_view in);
 

@@ -162,6 +162,11 @@ Trainer::Trainer(const Config& config, const std::string& out_dir, bool resuming
 
 Trainer::~Trainer() = default;
 
+std::int64_t Trainer::replay_memory_bytes() const {
+  return pixels_ ? frame_replay_->memory_bytes()
+                 : replay_->bytes_per_transition() * replay_->capacity();
+}
+
 void Trainer::start_episode() {
   if (pixels_) {
     const std::uint8_t* o = env_->observation_u8();

@@ -89,6 +89,8 @@ class Trainer {
 
   void save_snapshot(const std::string& path) const;
   DqnAgent& agent() { return *agent_; }
+  // Bytes the replay buffer's arrays hold (allocated at its full capacity up front).
+  std::int64_t replay_memory_bytes() const;
   const Config& config() const { return config_; }
 
  private:
