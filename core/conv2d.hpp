@@ -13,7 +13,8 @@
 //
 // Backward kernels ACCUMULATE (+=) into dx, dw, db (dx and db may be null: the first layer needs
 // no dx). The fast kernels lower samples to GEMMs over im2col matrices
-// col (C_in*KH*KW, H_out*W_out) kept in the caller's workspace (kernels never allocate).
+// col (C_in*KH*KW, H_out*W_out) kept in the caller's workspace (kernels never allocate), except
+// the forward without padding, whose register tiles read x in place (no col at all).
 #pragma once
 
 #include <cstdint>
@@ -81,12 +82,15 @@ void conv2d_backward_ref(T* dx, T* dw, T* db, const T* dout, const T* x, const T
 
 // Floats of scratch the fast kernels need for shape s at the CURRENT num_threads(): per thread an
 // im2col and a col2im matrix (C_in*KH*KW x H_out*W_out each), the phase-split padded input
-// (C_in*H_pad*W_pad, none for stride 1 without padding) and a private dw/db partial. Size it after
+// (C_in*H_pad*W_pad, none for stride 1 without padding) and a private dw/db partial, plus one
+// shared w^T (C_in*KH*KW x C_out rounded up to whole SIMD vectors) without padding. Size it after
 // setting the thread count; the caller owns it and may reuse it across layers by taking the
 // maximum.
 std::int64_t conv2d_workspace_floats(const Conv2dShape& s);
 
-// Same contract as conv2d_forward_ref, float only: im2col + one GEMM (w . col) per block of
+// Same contract as conv2d_forward_ref, float only. Without padding (the Nature CNN): a
+// lowering-free GEMM whose register tiles (output positions x channel vectors) broadcast x where
+// it lies against w^T packed once per call. With padding: im2col + one GEMM (w . col) per block of
 // samples (ceil(256 / (H_out*W_out)) of them side by side, so that small feature maps still make
 // a GEMM of a few hundred columns), plus the bias. Samples are split over threads; a batch
 // smaller than the thread count splits im2col over input channels and the GEMM over output
