@@ -162,3 +162,33 @@ TEST_CASE("a diverging run stops naming the step and the quantity and keeps its 
     for (std::int64_t i = 0; i < p.variable->value.numel(); ++i)
       REQUIRE(std::isfinite(p.variable->value[i]));
 }
+
+TEST_CASE("max_minutes stops training on the wall clock, then evaluates the returned policy") {
+  Config c = short_config();
+  c.total_steps = 1'000'000'000;  // would take hours: only the wall-clock budget can stop it
+  c.max_minutes = 0.5 / 60;       // half a second
+  Trainer trainer(c, "");
+  const TrainResult r = trainer.run();
+  CHECK(r.finished);
+  CHECK(r.env_steps > 0);
+  CHECK(r.env_steps < c.total_steps);
+  CHECK(r.wall_seconds >= 0.5);
+  CHECK(r.wall_seconds < 30);  // stops at the first env step past the budget
+  CHECK(r.final_eval.episodes == 2);
+}
+
+TEST_CASE("the per-phase seconds of a run are positive where work was done and within its wall") {
+  Config c = short_config();
+  Trainer trainer(c, "");
+  const TrainResult r = trainer.run();
+  const PhaseSeconds& p = r.phases;
+  CHECK(p.act > 0);
+  CHECK(p.env > 0);
+  CHECK(p.store > 0);
+  CHECK(p.sample > 0);
+  CHECK(p.update > 0);
+  CHECK(p.eval > 0);
+  CHECK(p.checkpoint == 0);  // no run folder: nothing is written
+  CHECK(p.total() <= r.wall_seconds);
+  CHECK(p.update > p.sample);  // an update costs more than drawing its batch
+}
