@@ -38,13 +38,14 @@ class PieceWriter {
   void ref(const void* p, std::size_t n) {
     if (n > 0) pieces_.push_back({std::string_view(static_cast<const char*>(p), n), false, 0});
   }
-  // Appends everything `other` holds (its references stay references).
+  // Appends everything `other` holds: its copied bytes are copied, its references stay
+  // references (so `other` need not outlive this writer).
   void append(const PieceWriter& other) {
-    for (const std::string_view v : other.views()) {
-      if (v.size() > kCopyBelow)
-        ref(v.data(), v.size());
+    for (const Piece& p : other.pieces_) {
+      if (p.owned)
+        bytes(other.owned_[p.index].data(), other.owned_[p.index].size());
       else
-        bytes(v.data(), v.size());
+        ref(p.view.data(), p.view.size());
     }
   }
   std::uint64_t size() const {
@@ -65,7 +66,6 @@ class PieceWriter {
   }
 
  private:
-  static constexpr std::size_t kCopyBelow = 4096;  // append(): smaller pieces are copied
   struct Piece {
     std::string_view view;  // when referenced
     bool owned;

@@ -188,14 +188,12 @@ int cmd_train(int argc, char** argv, std::ostream& out) {
   out << "dqn train: " << c.env << ", preset " << c.preset << ", seed " << c.seed << ", "
       << c.threads << " thread(s), " << c.total_steps << " env steps -> " << out_dir << "\n";
   Trainer trainer(c, out_dir);
-  const double replay_gb = static_cast<double>(trainer.replay_memory_bytes()) / 1e9;
+  const double replay_bytes = static_cast<double>(trainer.replay_memory_bytes());
   char replay_line[160];
   std::snprintf(replay_line, sizeof replay_line,
                 "replay: %lld transitions, %.0f bytes each, %.2f GB allocated\n",
                 static_cast<long long>(c.buffer_size),
-                static_cast<double>(trainer.replay_memory_bytes()) /
-                    static_cast<double>(c.buffer_size),
-                replay_gb);
+                replay_bytes / static_cast<double>(c.buffer_size), replay_bytes / 1e9);
   out << replay_line;
   return run_training(trainer, out_dir, out);
 }
