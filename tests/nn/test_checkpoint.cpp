@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -405,4 +406,17 @@ TEST_CASE("a dueling Nature CNN checkpoint round-trips and rebuilds from its spe
   Adam rebuilt_adam(rebuilt.parameters(), info.adam_hyper);
   deserialize_checkpoint(bytes, rebuilt, &rebuilt_adam, nullptr);
   CHECK(snapshot(rebuilt, &rebuilt_adam) == snapshot(net, &adam));
+}
+
+TEST_CASE("write_file_atomic over pieces writes them in order and replaces the old file") {
+  const std::string dir = temp_dir("pieces");
+  const std::string path = dir + "/file.bin";
+  write_file_atomic(path, std::string_view("old contents"));
+  const std::string big(100000, 'x');  // a large piece between small ones, and an empty one
+  write_file_atomic(path, std::vector<std::string_view>{"head:", big, "", ":tail"});
+  CHECK(read_file(path) == "head:" + big + ":tail");
+  const auto entries = std::distance(std::filesystem::directory_iterator(dir),
+                                     std::filesystem::directory_iterator());
+  CHECK(entries == 1);  // no temp file left behind
+  std::filesystem::remove_all(dir);
 }
