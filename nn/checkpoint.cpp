@@ -3,6 +3,7 @@
 #include "nn/checkpoint.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -632,6 +633,32 @@ std::string read_file(const std::string& path) {
   }
   ::close(fd);
   return out;
+}
+
+MappedFile::MappedFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  DQN_CHECK(fd >= 0, system_error("cannot open", path));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const std::string message = system_error("cannot stat", path);
+    ::close(fd);
+    throw_error(message);
+  }
+  size_ = static_cast<std::size_t>(st.st_size);
+  if (size_ > 0) {  // mmap refuses a length of 0; an empty file is an empty view
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      const std::string message = system_error("cannot map", path);
+      ::close(fd);
+      throw_error(message);
+    }
+    data_ = p;
+  }
+  ::close(fd);  // the mapping keeps the file's pages reachable
+}
+
+MappedFile::~MappedFile() {
+  if (data_ != nullptr) ::munmap(data_, size_);
 }
 
 }  // namespace dqn

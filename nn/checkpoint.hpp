@@ -104,4 +104,20 @@ void write_file_atomic(const std::string& path, const std::vector<std::string_vi
 // The whole file; throws dqn::Error naming the path and the system's reason.
 std::string read_file(const std::string& path);
 
+// A whole file mapped read-only (mmap), for files too large to copy into memory: resuming a run
+// whose snapshot holds a 7 GB replay reads it from the page cache instead of a second 7 GB
+// string. Throws dqn::Error naming the path and the system's reason.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  std::string_view bytes() const { return {static_cast<const char*>(data_), size_}; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
 }  // namespace dqn

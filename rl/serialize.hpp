@@ -100,13 +100,15 @@ class ByteReader {
     return v;
   }
   void floats(float* p, std::int64_t n) { bytes(p, static_cast<std::size_t>(n) * sizeof(float)); }
-  std::string str() {
+  std::string str() { return std::string(view()); }
+  // A length-prefixed blob without copying it (valid while the input is).
+  std::string_view view() {
     const std::uint64_t n = u64();
     DQN_CHECK(n <= in_.size() - pos_, what_, " is corrupt: a string of ", n, " bytes at offset ",
               pos_, " runs past the end");
-    std::string s(in_.substr(pos_, n));
+    const std::string_view v = in_.substr(pos_, n);
     pos_ += n;
-    return s;
+    return v;
   }
   void expect_end() const {
     DQN_CHECK(pos_ == in_.size(), what_, " has ", in_.size() - pos_, " unexpected trailing bytes");

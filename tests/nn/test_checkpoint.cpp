@@ -420,3 +420,15 @@ TEST_CASE("write_file_atomic over pieces writes them in order and replaces the o
   CHECK(entries == 1);  // no temp file left behind
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("MappedFile sees the file's bytes, an empty file as empty, and names a missing path") {
+  const std::string dir = temp_dir("mapped");
+  const std::string path = dir + "/file.bin", empty = dir + "/empty.bin";
+  const std::string contents = "mapped " + std::string(70000, 'y');
+  write_file_atomic(path, contents);
+  write_file_atomic(empty, std::string_view());
+  CHECK(MappedFile(path).bytes() == contents);
+  CHECK(MappedFile(empty).bytes().empty());
+  CHECK_THROWS_WITH_AS(MappedFile(dir + "/missing.bin"), doctest::Contains("missing.bin"), Error);
+  std::filesystem::remove_all(dir);
+}
