@@ -9,6 +9,13 @@ namespace dqn {
 using detail::for_each_lane;
 using simd::VecF;
 
+namespace {
+// Adam does a square root and a division per element besides its 7 array passes, so a chunk pays
+// for a fork/join sooner than a plain element-wise op (kElementwiseGrain): with 2^15 the MLP's
+// 256x256 weight (65,536) is updated by two threads.
+constexpr std::int64_t kAdamGrain = std::int64_t{1} << 15;
+}  // namespace
+
 void adam_step_fast(float* param, float* m, float* v, const float* grad, std::int64_t n,
                     const AdamHyper& h, std::int64_t step) {
   const AdamScalars<float> k(h, step);
@@ -33,7 +40,8 @@ void adam_step_fast(float* param, float* m, float* v, const float* grad, std::in
         v[i] = v[i] * k.beta2 + k.one_minus_beta2 * g * g;
         const float denom = std::sqrt(v[i]) / k.bias_c2_sqrt + k.eps;
         param[i] = param[i] + k.neg_step_size * m[i] / denom;
-      });
+      },
+      kAdamGrain);
 }
 
 }  // namespace dqn

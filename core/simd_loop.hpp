@@ -1,5 +1,6 @@
 // core/simd_loop.hpp (private to core/*.cpp): the one loop shape of the element-wise kernels:
-// whole VecF vectors, then the scalar tail, over parallel_for chunks of kElementwiseGrain.
+// whole VecF vectors, then the scalar tail, over parallel_for chunks of kElementwiseGrain (or a
+// kernel's own grain).
 #pragma once
 
 #include <cstdint>
@@ -18,8 +19,9 @@ namespace dqn::detail {
 // each iteration (measured 3x slower at n = 1000). So the kernels capture by value and each chunk
 // works on its own local copies of the closures, which nothing else can see.
 template <class Vec, class Scalar>
-void for_each_lane(std::int64_t n, const Vec& vec_shared, const Scalar& scalar_shared) {
-  parallel_for(0, n, kElementwiseGrain, [&](std::int64_t lo, std::int64_t hi) {
+void for_each_lane(std::int64_t n, const Vec& vec_shared, const Scalar& scalar_shared,
+                   std::int64_t grain = kElementwiseGrain) {
+  parallel_for(0, n, grain, [&](std::int64_t lo, std::int64_t hi) {
     const Vec vec = vec_shared;
     const Scalar scalar = scalar_shared;
     std::int64_t i = lo;
