@@ -33,11 +33,7 @@ NetworkSpec mlp_spec() {
   return NetworkSpec{};
 }  // 4-256-256-2, the seed's network
 NetworkSpec cnn_spec() {
-  NetworkSpec s;
-  s.kind = NetworkKind::kNatureCnn;
-  s.observation_shape = {4, 84, 84};
-  s.num_actions = 6;
-  return s;
+  return NetworkSpec::nature_cnn(6);
 }
 
 void run_update(benchmark::State& state, const NetworkSpec& spec, std::int64_t batch) {

@@ -29,6 +29,17 @@ struct NetworkSpec {
   std::vector<std::int64_t> hidden{256, 256};  // MLP hidden widths (unused by the CNN)
   bool dueling = false;
 
+  // The Nature CNN of Mnih et al. 2015 on 4x84x84 frame stacks (the minimal action sets: 4 for
+  // Breakout, 6 for Pong; benchmarks and fixtures use 6).
+  static NetworkSpec nature_cnn(std::int64_t num_actions, bool dueling = false) {
+    NetworkSpec s;
+    s.kind = NetworkKind::kNatureCnn;
+    s.observation_shape = {4, 84, 84};
+    s.num_actions = num_actions;
+    s.dueling = dueling;
+    return s;
+  }
+
   // Throws dqn::Error naming the bad field and its valid range.
   void validate() const;
   std::string describe() const;  // "mlp 4-256-256-2", "nature-cnn 4x84x84 -> 6 dueling"

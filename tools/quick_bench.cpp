@@ -83,10 +83,7 @@ void print_quick_bench(std::ostream& out, double seconds_each) {
           per_second(t, 34.3e-3, "GFLOP/s"));
     }
     {
-      NetworkSpec spec;
-      spec.kind = NetworkKind::kNatureCnn;
-      spec.observation_shape = {4, 84, 84};
-      spec.num_actions = 6;
+      const NetworkSpec spec = NetworkSpec::nature_cnn(6);
       Rng rng(1);
       DqnAgent agent(spec, config, rng);
       Rng batch_rng(1);

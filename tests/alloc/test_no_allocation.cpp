@@ -90,11 +90,7 @@ TEST_CASE("MLP updates 2..N allocate nothing") {
 }
 
 TEST_CASE("Nature CNN updates 2..N allocate nothing") {
-  NetworkSpec spec;
-  spec.kind = NetworkKind::kNatureCnn;
-  spec.observation_shape = {4, 84, 84};
-  spec.num_actions = 6;
-  CHECK(allocations_in_steps_after_the_first(spec, 8, 3) == 0);
+  CHECK(allocations_in_steps_after_the_first(NetworkSpec::nature_cnn(6), 8, 3) == 0);
 }
 
 TEST_CASE("the greedy action path allocates nothing after its first call") {

@@ -389,11 +389,7 @@ TEST_CASE("a forged file with a missing, extra or repeated tensor is refused") {
 
 TEST_CASE("a dueling Nature CNN checkpoint round-trips and rebuilds from its spec") {
   Rng rng(12);
-  NetworkSpec spec;
-  spec.kind = NetworkKind::kNatureCnn;
-  spec.observation_shape = {4, 84, 84};
-  spec.num_actions = 6;
-  spec.dueling = true;
+  const NetworkSpec spec = NetworkSpec::nature_cnn(6, /*dueling=*/true);
   QNetwork net(spec, rng);
   Adam adam(net.parameters(), AdamHyper{.lr = 6.25e-5, .eps = 1.5e-4});
   fill_adam(adam, rng, 100);

@@ -197,10 +197,7 @@ TEST_CASE("five DQN updates of the 4-256-256-2 MLP match PyTorch") {
 
 TEST_CASE("two DQN updates of the Nature CNN on uint8 frames match PyTorch") {
   const Fixture fx("nn_cnn_dqn.bin");
-  NetworkSpec spec;
-  spec.kind = NetworkKind::kNatureCnn;
-  spec.observation_shape = {4, 84, 84};
-  spec.num_actions = 6;
+  const NetworkSpec spec = NetworkSpec::nature_cnn(6);
   Rng rng(0);
   QNetwork online(spec, rng), target(spec, rng);
   const auto& params = online.parameters();

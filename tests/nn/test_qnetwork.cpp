@@ -12,12 +12,7 @@ using namespace dqn;
 
 namespace {
 NetworkSpec cnn_spec(bool dueling = false) {
-  NetworkSpec s;
-  s.kind = NetworkKind::kNatureCnn;
-  s.observation_shape = {4, 84, 84};
-  s.num_actions = 6;
-  s.dueling = dueling;
-  return s;
+  return NetworkSpec::nature_cnn(6, dueling);
 }
 }  // namespace
 

@@ -124,11 +124,7 @@ std::vector<float> params_after(const NetworkSpec& spec, bool double_dqn, std::i
 }
 
 NetworkSpec nature_cnn_spec() {
-  NetworkSpec s;
-  s.kind = NetworkKind::kNatureCnn;
-  s.observation_shape = {4, 84, 84};
-  s.num_actions = 6;
-  return s;
+  return NetworkSpec::nature_cnn(6);
 }
 
 // Same bits on repeated two-thread runs; within float noise of the one-thread run (the threads
