@@ -14,7 +14,7 @@
 // Backward kernels ACCUMULATE (+=) into dx, dw, db (dx and db may be null: the first layer needs
 // no dx). The fast kernels lower samples to GEMMs over im2col matrices
 // col (C_in*KH*KW, H_out*W_out) kept in the caller's workspace (kernels never allocate), except
-// the forward without padding, whose register tiles read x in place (no col at all).
+// the forward and the weight gradient without padding, whose register tiles read x in place.
 #pragma once
 
 #include <cstdint>
@@ -82,7 +82,8 @@ void conv2d_backward_ref(T* dx, T* dw, T* db, const T* dout, const T* x, const T
 
 // Floats of scratch the fast kernels need for shape s at the CURRENT num_threads(): per thread an
 // im2col and a col2im matrix (C_in*KH*KW x H_out*W_out each), the phase-split padded input
-// (C_in*H_pad*W_pad, none for stride 1 without padding) and a private dw/db partial, plus one
+// (C_in*H_pad*W_pad, none for stride 1 without padding), a private dw/db partial and, without
+// padding, dout^T of one sample (H_out*W_out x C_out rounded up to whole SIMD vectors), plus one
 // shared w^T (C_in*KH*KW x C_out rounded up to whole SIMD vectors) without padding. Size it after
 // setting the thread count; the caller owns it and may reuse it across layers by taking the
 // maximum.
@@ -100,9 +101,10 @@ void conv2d_forward_fast(float* out, const float* x, const float* w, const float
                          const Conv2dShape& s, float* workspace);
 
 // Same contract as conv2d_backward_ref (accumulates). Per block of samples as forward:
-// dw += dout_blk . col^T, dcol = w^T . dout_blk, then col2im into dx. With samples split over
-// threads each thread sums its dw/db into a private partial and the partials are added in thread
-// order: the same bits on every run for a given thread count.
+// dw += dout_blk . col^T (without padding instead a register tile over x in place, as the
+// forward's, accumulating dw^T), dcol = w^T . dout_blk, then col2im into dx. With samples split
+// over threads each thread sums its dw/db into a private partial and the partials are added in
+// thread order: the same bits on every run for a given thread count.
 void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
                           const float* w, const Conv2dShape& s, float* workspace);
 
