@@ -8,7 +8,9 @@
 //   TN: C(M,N) (+)= A(K,M)^T . B(K,N)    linear backward dW = dY^T . X
 //
 // *_ref are the textbook triple loops (any T, no threads, no intrinsics): the oracle.
-// *_fast run Eigen's GEMM on mapped memory, split over rows with parallel_for when large enough.
+// *_fast: for a small batch (2 to 64 rows on AVX-512) against a weight of 2^16 elements or more,
+// register tiles that read the weight in place (no packing; see matmul.cpp); otherwise Eigen's
+// GEMM on mapped memory, split over rows with parallel_for when large enough.
 #pragma once
 
 #include <cstdint>

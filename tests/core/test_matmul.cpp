@@ -1,4 +1,5 @@
-// Tests for core/matmul.hpp: the Eigen GEMMs against the triple loops, on awkward and DQN sizes.
+// Tests for core/matmul.hpp: the fast GEMMs (Eigen and the streaming tiles) against the triple
+// loops, on awkward and DQN sizes.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -84,6 +85,43 @@ TEST_CASE("matmul fast matches the reference on the DQN shapes, split over 2 thr
   check_form(Form::kNN, 32, 256, 400);
   check_form(Form::kNN, 64, 512, 81);
   check_form(Form::kNN, 64, 576, 49);
+}
+
+TEST_CASE("matmul streaming tiles match the reference with every kind of tail, 1 and 2 threads") {
+  // A small batch against a weight of 2^16 elements or more takes the streaming tiles. Sizes
+  // leave partial tiles everywhere: NT pads 17 and 33 batch rows to whole vectors and ends with
+  // 250 mod (rows per tile) weight rows; NN and TN end with rows that fill no whole tile, column
+  // blocks of 1 vector and scalar columns (131 = 2x48 + 2x16 + 3 on AVX-512).
+  for (int threads : {1, 2}) {
+    ThreadScope scope(threads);
+    CAPTURE(threads);
+    check_form(Form::kNT, 17, 300, 250);
+    check_form(Form::kNT, 33, 1000, 131);
+    check_form(Form::kNN, 37, 1000, 131);
+    check_form(Form::kNN, 2, 600, 419);
+    check_form(Form::kTN, 201, 33, 419);
+    check_form(Form::kTN, 131, 64, 1000);
+    // The Nature CNN head's three products at batch 32.
+    check_form(Form::kNT, 32, 3136, 512);
+    check_form(Form::kNN, 32, 512, 3136);
+    check_form(Form::kTN, 512, 32, 3136);
+  }
+}
+
+TEST_CASE("matmul streaming tiles give the same bits at 1 and 2 threads") {
+  // Each output element is summed by one thread in k order, whatever the split.
+  const std::int64_t M = 32, K = 512, N = 3136;
+  const auto a = random_floats(M * K, 7), b = random_floats(K * N, 8);
+  std::vector<float> one(M * N), two(M * N);
+  {
+    ThreadScope scope(1);
+    matmul_nn_fast(one.data(), a.data(), b.data(), M, K, N, false);
+  }
+  {
+    ThreadScope scope(2);
+    matmul_nn_fast(two.data(), a.data(), b.data(), M, K, N, false);
+  }
+  CHECK(one == two);
 }
 
 TEST_CASE("matmul with K = 0 writes zeros, or leaves C unchanged when accumulating") {
