@@ -55,4 +55,12 @@ void u8_to_float_fast(float* out, const std::uint8_t* x, float scale, std::int64
       [=](std::int64_t i) { out[i] = static_cast<float>(x[i]) * scale; });
 }
 
+void fill_fast(float* out, float value, std::int64_t n) {
+  // On one thread the Nature CNN's 6.7 MB of gradients took 0.37 ms to zero; the memory
+  // bandwidth of a second core is most of what there is to gain.
+  const VecF v = VecF::set1(value);
+  for_each_lane(
+      n, [=](std::int64_t i) { v.store(out + i); }, [=](std::int64_t i) { out[i] = value; });
+}
+
 }  // namespace dqn

@@ -7,6 +7,7 @@
 //   add_fast(out, a, b, n);           // out = a + b
 //   axpy_fast(y, 0.5f, x, n);         // y += 0.5 x
 //   u8_to_float_fast(obs, frames, 1.0f / 255.0f, 4 * 84 * 84);
+//   fill_fast(grad, 0.0f, n);         // grad = 0, on every thread for a large n
 //
 // *_ref are plain loops for any T; *_fast are float SIMD with a scalar tail, split over threads
 // only above kElementwiseGrain elements. Every kernel here is exact per element (one rounding),
@@ -49,6 +50,11 @@ template <class T>
 void axpy_ref(T* y, T alpha, const T* x, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
+// out (n) = value (zeroing gradients between updates).
+template <class T>
+void fill_ref(T* out, T value, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = value;
+}
 // out (n) = x (n, bytes) * scale, e.g. scale = 1/255 for Atari frames.
 template <class T>
 void u8_to_float_ref(T* out, const std::uint8_t* x, T scale, std::int64_t n) {
@@ -61,5 +67,6 @@ void mul_fast(float* out, const float* a, const float* b, std::int64_t n);
 void scale_fast(float* out, const float* x, float s, std::int64_t n);
 void axpy_fast(float* y, float alpha, const float* x, std::int64_t n);
 void u8_to_float_fast(float* out, const std::uint8_t* x, float scale, std::int64_t n);
+void fill_fast(float* out, float value, std::int64_t n);
 
 }  // namespace dqn

@@ -67,6 +67,19 @@ TEST_CASE("axpy fast is within one rounding of the reference") {
   }
 }
 
+TEST_CASE("fill fast writes the value to every element, 1 and 2 threads") {
+  for (int threads : {1, 2}) {
+    ThreadScope scope(threads);
+    for (std::int64_t n : kSizes) {
+      CAPTURE(n);
+      std::vector<float> f(n + 1, 7.0f), r(n + 1, 7.0f);
+      fill_fast(f.data(), -0.5f, n);
+      fill_ref(r.data(), -0.5f, n);
+      CHECK(f == r);  // the element past the end stays 7 in both
+    }
+  }
+}
+
 TEST_CASE("u8_to_float fast equals the reference and maps 255 to 1 at scale 1/255") {
   for (int threads : {1, 2}) {
     ThreadScope scope(threads);
