@@ -1,6 +1,7 @@
 // bench/bench_linear.cpp: the fully connected layer, forward + backward (dx, dw, db) together as
-// one training step uses it, on the MLP's layers at batch 64, beside raw Eigen GEMMs doing the
-// same three products (the ceiling; no bias, no column sum).
+// one training step uses it, on the MLP's layers at batch 64 and the Nature CNN's 3136->512 layer
+// at batch 32 (the streaming tiles of core/matmul.cpp), beside raw Eigen GEMMs doing the same
+// three products (no bias, no column sum).
 //
 // Arguments: N, C_in, C_out, threads. FLOPs = 3 GEMMs x 2 N C_in C_out.
 //   bench_linear --benchmark_min_time=0.1
@@ -71,7 +72,8 @@ void BM_eigen_fwd_bwd(benchmark::State& state) {
 }
 
 void mlp_layers(benchmark::internal::Benchmark* b) {
-  for (auto s : {std::array<std::int64_t, 3>{64, 4, 256}, {64, 256, 256}, {64, 256, 2}})
+  for (auto s :
+       {std::array<std::int64_t, 3>{64, 4, 256}, {64, 256, 256}, {64, 256, 2}, {32, 3136, 512}})
     for (int t : {1, 2}) b->Args({s[0], s[1], s[2], t});
   b->ArgNames({"N", "C_in", "C_out", "threads"});
   b->UseRealTime();  // with threads, the main thread's CPU time would undercount
