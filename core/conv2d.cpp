@@ -8,7 +8,8 @@
 //   col[k, oh*W_out + ow] = x[ci, oh*S - pad + kh, ow*S - pad + kw]   (0 outside the image)
 // Forward  out_n (C_out,P)  = b + w (C_out,K) . col
 // Backward dw    (C_out,K) += dout_n (C_out,P) . col^T   (without padding: a tile over x in place)
-//          dcol  (K,P)      = w^T . dout_n, then col2im adds dcol back onto dx_n
+//          dcol  (K,P)      = w^T . dout_n (matmul_tn_fast: C_out is a short sum, the streaming
+//                             tiles run it), then col2im adds dcol back onto dx_n
 //          db    (C_out)   += row sums of dout_n
 #include "core/eigen_config.hpp"  // first: configures Eigen before it is included
 
@@ -525,7 +526,6 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
     }
     return;
   }
-  const CMapR W(w, s.C_out, d.K);
   const bool direct_dw = lowering_free(s);
   parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
     for (std::int64_t c = c_lo; c < c_hi; ++c) {
@@ -552,7 +552,7 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
         if (!direct_dw)
           MapR(ws.dw, s.C_out, d.K).noalias() += G * CMapR(ws.col, d.K, ld).transpose();
         if (dx) {
-          MapR(ws.dcol, d.K, ld).noalias() = W.transpose() * G;
+          matmul_tn_fast(ws.dcol, w, G.data(), d.K, s.C_out, ld, /*accumulate=*/false);
           for (std::int64_t j = 0; j < m; ++j)
             col2im_add(dx + (n0 + j) * x_stride, ws.dcol + j * d.P, ws.xp, s, d, 0, s.C_in, ld);
         }

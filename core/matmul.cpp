@@ -77,49 +77,62 @@ bool streams(std::int64_t batch, std::int64_t weight_elements, std::int64_t vect
          vector_dim >= kLanes;
 }
 
+// `lanes` < kLanes (with BC = 1) makes the tile one partial vector: masked loads and stores
+// touch columns [0, lanes) only.
 template <int R, int BC>
 [[gnu::noinline]] void broadcast_tile(float* c, std::int64_t ldc, const float* a,
                                       std::int64_t a_row, std::int64_t a_step, const float* b,
-                                      std::int64_t ldb, std::int64_t K, bool accumulate) {
+                                      std::int64_t ldb, std::int64_t K, bool accumulate,
+                                      int lanes = kLanes) {
+  const bool full = lanes == kLanes;
+  auto load = [&](const float* p) { return full ? VecF::load(p) : VecF::load_first(p, lanes); };
   VecF acc[R][BC];
   for (int r = 0; r < R; ++r)
     for (int j = 0; j < BC; ++j)
-      acc[r][j] = accumulate ? VecF::load(c + r * ldc + j * kLanes) : VecF::zero();
+      acc[r][j] = accumulate ? load(c + r * ldc + j * kLanes) : VecF::zero();
   const float* rows[R];
   for (int r = 0; r < R; ++r) rows[r] = a + r * a_row;
   for (std::int64_t k = 0; k < K; ++k) {
     VecF v[BC];
-    for (int j = 0; j < BC; ++j) v[j] = VecF::load(b + k * ldb + j * kLanes);
+    for (int j = 0; j < BC; ++j) v[j] = load(b + k * ldb + j * kLanes);
     for (int r = 0; r < R; ++r) {
       const VecF x = VecF::set1(rows[r][k * a_step]);
       for (int j = 0; j < BC; ++j) acc[r][j] = x.fma(v[j], acc[r][j]);
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int j = 0; j < BC; ++j) acc[r][j].store(c + r * ldc + j * kLanes);
+    for (int j = 0; j < BC; ++j) {
+      if (full)
+        acc[r][j].store(c + r * ldc + j * kLanes);
+      else
+        acc[r][j].store_first(c + r * ldc + j * kLanes, lanes);
+    }
 }
 
 // Rows [0, M) and columns [col_lo, col_hi) of C (M, ldc) (+)= A(M,K) B(K, ldb) through tiles of
-// R x BC vectors, then single vectors, then scalar columns (the last N mod kLanes).
+// R x BC vectors, then single vectors, then one partial vector (the last N mod kLanes).
 template <int BC>
 void broadcast_block(float* c, std::int64_t ldc, const float* a, std::int64_t a_row,
                      std::int64_t a_step, const float* b, std::int64_t ldb, std::int64_t M,
                      std::int64_t K, std::int64_t col_lo, std::int64_t col_hi, bool accumulate,
                      bool rows_outer) {
   constexpr int R = kAccumulators / BC;
-  auto tile = [&]<int H, int W>(std::int64_t i, std::int64_t j) {
+  const int last = static_cast<int>((col_hi - col_lo) % kLanes);  // lanes of a partial vector
+  auto tile = [&]<int H, int W>(std::int64_t i, std::int64_t j, int lanes) {
     broadcast_tile<H, W>(c + i * ldc + j, ldc, a + i * a_row, a_row, a_step, b + j, ldb, K,
-                         accumulate);
+                         accumulate, lanes);
   };
   auto columns = [&]<int H>(std::int64_t i) {  // every column block of the H rows at i
     std::int64_t j = col_lo;
-    for (; j + BC * kLanes <= col_hi; j += BC * kLanes) tile.template operator()<H, BC>(i, j);
-    for (; j + kLanes <= col_hi; j += kLanes) tile.template operator()<H, 1>(i, j);
+    for (; j + BC * kLanes <= col_hi; j += BC * kLanes)
+      tile.template operator()<H, BC>(i, j, kLanes);
+    for (; j + kLanes <= col_hi; j += kLanes) tile.template operator()<H, 1>(i, j, kLanes);
+    if (last > 0) tile.template operator()<H, 1>(i, j, last);
   };
-  auto rows = [&]<int W>(std::int64_t j) {  // every row of the W-vector column block at j
+  auto rows = [&]<int W>(std::int64_t j, int lanes) {  // every row of the column block at j
     std::int64_t i = 0;
-    for (; i + R <= M; i += R) tile.template operator()<R, W>(i, j);
-    for (; i < M; ++i) tile.template operator()<1, W>(i, j);
+    for (; i + R <= M; i += R) tile.template operator()<R, W>(i, j, lanes);
+    for (; i < M; ++i) tile.template operator()<1, W>(i, j, lanes);
   };
   if (rows_outer) {
     std::int64_t i = 0;
@@ -127,15 +140,10 @@ void broadcast_block(float* c, std::int64_t ldc, const float* a, std::int64_t a_
     for (; i < M; ++i) columns.template operator()<1>(i);
   } else {
     std::int64_t j = col_lo;
-    for (; j + BC * kLanes <= col_hi; j += BC * kLanes) rows.template operator()<BC>(j);
-    for (; j + kLanes <= col_hi; j += kLanes) rows.template operator()<1>(j);
+    for (; j + BC * kLanes <= col_hi; j += BC * kLanes) rows.template operator()<BC>(j, kLanes);
+    for (; j + kLanes <= col_hi; j += kLanes) rows.template operator()<1>(j, kLanes);
+    if (last > 0) rows.template operator()<1>(j, last);
   }
-  for (std::int64_t j = col_lo + (col_hi - col_lo) / kLanes * kLanes; j < col_hi; ++j)
-    for (std::int64_t i = 0; i < M; ++i) {
-      float sum = accumulate ? c[i * ldc + j] : 0.0f;
-      for (std::int64_t k = 0; k < K; ++k) sum += a[i * a_row + k * a_step] * b[k * ldb + j];
-      c[i * ldc + j] = sum;
-    }
 }
 
 // C (M, N) (+)= A(M,K) B(K,N) with A(r,k) = a[r*a_row + k*a_step], columns split over threads in
