@@ -90,8 +90,8 @@ TEST_CASE("matmul fast matches the reference on the DQN shapes, split over 2 thr
 TEST_CASE("matmul streaming tiles match the reference with every kind of tail, 1 and 2 threads") {
   // A small batch against a weight of 2^16 elements or more takes the streaming tiles. Sizes
   // leave partial tiles everywhere: NT pads 17 and 33 batch rows to whole vectors and ends with
-  // 250 mod (rows per tile) weight rows; NN and TN end with rows that fill no whole tile, column
-  // blocks of 1 vector and scalar columns (131 = 2x48 + 2x16 + 3 on AVX-512).
+  // 250 mod (rows per tile) weight rows; NN and TN end with rows that fill no whole tile, single
+  // vectors and a last partial vector (131 = 2x48 + 16 + 16 + 3 on AVX-512).
   for (int threads : {1, 2}) {
     ThreadScope scope(threads);
     CAPTURE(threads);
@@ -101,6 +101,12 @@ TEST_CASE("matmul streaming tiles match the reference with every kind of tail, 1
     check_form(Form::kNN, 2, 600, 419);
     check_form(Form::kTN, 201, 33, 419);
     check_form(Form::kTN, 131, 64, 1000);
+    // Leftover columns of 1 and 2 vectors, partial or whole (on AVX-512: 53 = 48 + 5,
+    // 68 = 48 + 16 + 4, 656 = 13x48 + 32, 1060 = 22x48 + 4).
+    check_form(Form::kNN, 9, 1300, 53);
+    check_form(Form::kNN, 9, 1300, 68);
+    check_form(Form::kTN, 100, 20, 656);
+    check_form(Form::kTN, 67, 40, 1060);
     // The Nature CNN head's three products at batch 32.
     check_form(Form::kNT, 32, 3136, 512);
     check_form(Form::kNN, 32, 512, 3136);
