@@ -248,6 +248,23 @@ inline void fma_term(VecF (&acc)[R][BC], const float* src, const float* v,
   }
 }
 
+// off[i] = offset_of(first + i) for the R items of a tile starting at `first` (of items up to
+// `end`); returns how many are real. A last tile with fewer items repeats its last one, whose
+// extra results the caller drops.
+template <int R, class OffsetOf>
+std::int64_t tile_offsets(std::int64_t (&off)[R], std::int64_t first, std::int64_t end,
+                          OffsetOf&& offset_of) {
+  const std::int64_t valid = std::min<std::int64_t>(R, end - first);
+  for (int i = 0; i < R; ++i) off[i] = offset_of(first + std::min<std::int64_t>(i, valid - 1));
+  return valid;
+}
+
+template <int R, int BC>
+void zero(VecF (&acc)[R][BC]) {
+  for (auto& row : acc)
+    for (VecF& a : row) a = VecF::zero();
+}
+
 // Forward, BC channel vectors from channel co0 on, every position of one sample. The results go
 // to store(p, first_channel, lanes, count): lanes[l] is channel first_channel + l at position p.
 template <int BC, class Store>
@@ -256,16 +273,12 @@ template <int BC, class Store>
                                         Store&& store) {
   constexpr int R = kAccumulators / BC;
   for (std::int64_t p0 = 0; p0 < d.P; p0 += R) {
-    // A last tile with fewer positions repeats the last one; the extra results are dropped.
-    const std::int64_t valid = std::min<std::int64_t>(R, d.P - p0);
     std::int64_t off[R];
-    for (int i = 0; i < R; ++i) {
-      const std::int64_t p = p0 + std::min<std::int64_t>(i, valid - 1);
-      off[i] = (p / d.Wo) * s.stride * s.W + (p % d.Wo) * s.stride;
-    }
+    const std::int64_t valid = tile_offsets(off, p0, d.P, [&](std::int64_t p) {
+      return (p / d.Wo) * s.stride * s.W + (p % d.Wo) * s.stride;
+    });
     VecF acc[R][BC];
-    for (auto& row : acc)
-      for (VecF& a : row) a = VecF::zero();
+    zero(acc);
     const float* v = wt + co0;
     for (std::int64_t ci = 0; ci < s.C_in; ++ci)
       for (std::int64_t kh = 0; kh < s.KH; ++kh) {
@@ -325,17 +338,13 @@ template <int BC>
                                             std::int64_t co_pad) {
   constexpr int R = kAccumulators / BC;
   for (std::int64_t k0 = 0; k0 < d.K; k0 += R) {
-    // A last tile with fewer products repeats the last one; the extra sums are dropped.
-    const std::int64_t valid = std::min<std::int64_t>(R, d.K - k0);
     std::int64_t off[R];
-    for (int i = 0; i < R; ++i) {
-      const std::int64_t k = k0 + std::min<std::int64_t>(i, valid - 1);
+    const std::int64_t valid = tile_offsets(off, k0, d.K, [&](std::int64_t k) {
       const std::int64_t kw = k % s.KW, kh = (k / s.KW) % s.KH, ci = k / (s.KW * s.KH);
-      off[i] = (ci * s.H + kh) * s.W + kw;
-    }
+      return (ci * s.H + kh) * s.W + kw;
+    });
     VecF acc[R][BC];
-    for (auto& row : acc)
-      for (VecF& a : row) a = VecF::zero();
+    zero(acc);
     const float* v = gt + co0;
     for (std::int64_t oh = 0; oh < d.Ho; ++oh) {
       const float* src = x_n + oh * s.stride * s.W;
