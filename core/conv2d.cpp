@@ -1,7 +1,7 @@
 // core/conv2d.cpp: the fast convolution: register tiles over x in place for the forward and the
-// weight gradient without padding, im2col + Eigen GEMM per block of samples otherwise (and for the
-// input gradient); threads over samples (or, for a batch smaller than the thread count, over
-// channels inside one sample).
+// weight gradient without padding, im2col + Eigen GEMM per block of samples otherwise; the input
+// gradient as dcol (matmul_tn_fast) + col2im; threads over samples (or, for a batch smaller than
+// the thread count, over channels inside one sample).
 //
 // For one sample, col (K, P) with K = C_in*KH*KW (row k = (ci*KH + kh)*KW + kw), P = H_out*W_out
 // (a block of B samples puts B such matrices side by side: col (K, B*P)):
