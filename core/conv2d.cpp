@@ -305,13 +305,14 @@ void over_channel_groups(std::int64_t co_pad, Fn&& fn) {
   for (; co0 < co_pad; co0 += kLanes) fn.template operator()<1>(co0);
 }
 
-// wt (K, co_pad) = w^T, zero beyond C_out.
-void pack_weights_transposed(float* wt, const float* w, const Conv2dShape& s, const Dims& d,
+// dst (cols, co_pad) = src (C_out, cols)^T, zero beyond C_out: the tiles load channel vectors.
+// The forward's wt is w^T (cols = K); the weight gradient's gt is dout_n^T (cols = P).
+void transpose_channels_last(float* dst, const float* src, std::int64_t C_out, std::int64_t cols,
                              std::int64_t co_pad) {
-  for (std::int64_t k = 0; k < d.K; ++k) {
-    float* row = wt + k * co_pad;
-    for (std::int64_t co = 0; co < s.C_out; ++co) row[co] = w[co * d.K + k];
-    std::fill(row + s.C_out, row + co_pad, 0.0f);
+  for (std::int64_t k = 0; k < cols; ++k) {
+    float* row = dst + k * co_pad;
+    for (std::int64_t co = 0; co < C_out; ++co) row[co] = src[co * cols + k];
+    std::fill(row + C_out, row + co_pad, 0.0f);
   }
 }
 
@@ -359,20 +360,10 @@ template <int BC>
   }
 }
 
-// gt (P, co_pad) = dout_n^T, zero beyond C_out: the weight-gradient tiles load channel vectors.
-void transpose_gradient(float* gt, const float* dout_n, const Conv2dShape& s, const Dims& d,
-                        std::int64_t co_pad) {
-  for (std::int64_t p = 0; p < d.P; ++p) {
-    float* row = gt + p * co_pad;
-    for (std::int64_t co = 0; co < s.C_out; ++co) row[co] = dout_n[co * d.P + p];
-    std::fill(row + s.C_out, row + co_pad, 0.0f);
-  }
-}
-
 void weight_grad_sample_lowering_free(float* dwt, float* gt, const float* x_n, const float* dout_n,
                                       const Conv2dShape& s, const Dims& d) {
   const std::int64_t co_pad = channels_padded(s);
-  transpose_gradient(gt, dout_n, s, d, co_pad);
+  transpose_channels_last(gt, dout_n, s.C_out, d.P, co_pad);
   over_channel_groups(co_pad, [&]<int BC>(std::int64_t co0) {
     weight_grad_channels<BC>(dwt, x_n, gt, co0, s, d, co_pad);
   });
@@ -475,7 +466,7 @@ void conv2d_forward_fast(float* out, const float* x, const float* w, const float
   }
   if (lowering_free(s)) {
     float* wt = workspace;
-    pack_weights_transposed(wt, w, s, d, channels_padded(s));
+    transpose_channels_last(wt, w, s.C_out, d.K, channels_padded(s));
     parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
       for (std::int64_t n = s.N * c_lo / chunks; n < s.N * c_hi / chunks; ++n)
         forward_sample_lowering_free(out + n * out_stride, x + n * x_stride, wt, b, s, d);
