@@ -414,8 +414,9 @@ std::int64_t shared_floats(const Conv2dShape& s, const Dims& d) {
 
 // Per-chunk slice of the workspace: col and dcol (K, B*P), a staging block (C_out, B*P) for the
 // GEMM outputs / gathered gradients of B samples, the phase buffer (shared by the input's phases
-// and, later in the same block, the phase-split dx), then the dw (C_out,K) and db (C_out)
-// partials.
+// and, later in the same block, the phase-split dx), without padding dout_n^T for the weight
+// gradient's tiles, then the dw partial (dw^T (K, co_pad) without padding, else dw (C_out, K))
+// and the db (C_out) partial.
 struct Slice {
   float *col, *dcol, *stage, *xp, *gt, *dw, *db;
   static std::int64_t floats(const Conv2dShape& s, const Dims& d) {
