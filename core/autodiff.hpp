@@ -22,9 +22,11 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "core/conv2d.hpp"
+#include "core/elementwise.hpp"
 #include "core/tensor.hpp"
 
 namespace dqn {
@@ -37,7 +39,12 @@ struct BasicVariable {
 
   BasicVariable() = default;
   explicit BasicVariable(Shape shape) : value(shape), grad(shape) {}
-  void zero_grad() { grad.fill(T(0)); }
+  void zero_grad() {
+    if constexpr (std::is_same_v<T, float>)
+      fill_fast(grad.data(), 0.0f, grad.numel());  // on every thread for a large weight
+    else
+      grad.fill(T(0));
+  }
 };
 using Variable = BasicVariable<float>;
 using VariableD = BasicVariable<double>;

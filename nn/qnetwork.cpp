@@ -173,7 +173,7 @@ std::string QNetwork::describe() const {
 }
 
 void QNetwork::zero_grad() {
-  for (auto& p : parameters_) fill_fast(p.variable->grad.data(), 0.0f, p.variable->grad.numel());
+  for (auto& p : parameters_) p.variable->zero_grad();
 }
 
 void QNetwork::check_same_spec(const QNetwork& other, const char* what) const {
