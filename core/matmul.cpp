@@ -77,15 +77,21 @@ bool streams(std::int64_t batch, std::int64_t weight_elements, std::int64_t vect
          vector_dim >= kLanes;
 }
 
-// `lanes` < kLanes (with BC = 1) makes the tile one partial vector: masked loads and stores
-// touch columns [0, lanes) only.
-template <int R, int BC>
+// kPartial (with BC = 1) makes the tile one partial vector: masked loads and stores touch columns
+// [0, lanes) only. A template choice, not a run-time test inside the k loop, which GCC would have
+// to unswitch to keep the accumulators in registers.
+template <int R, int BC, bool kPartial = false>
 [[gnu::noinline]] void broadcast_tile(float* c, std::int64_t ldc, const float* a,
                                       std::int64_t a_row, std::int64_t a_step, const float* b,
                                       std::int64_t ldb, std::int64_t K, bool accumulate,
                                       int lanes = kLanes) {
-  const bool full = lanes == kLanes;
-  auto load = [&](const float* p) { return full ? VecF::load(p) : VecF::load_first(p, lanes); };
+  static_assert(!kPartial || BC == 1);
+  auto load = [lanes](const float* p) {
+    if constexpr (kPartial)
+      return VecF::load_first(p, lanes);
+    else
+      return VecF::load(p);
+  };
   VecF acc[R][BC];
   for (int r = 0; r < R; ++r)
     for (int j = 0; j < BC; ++j)
@@ -102,10 +108,10 @@ template <int R, int BC>
   }
   for (int r = 0; r < R; ++r)
     for (int j = 0; j < BC; ++j) {
-      if (full)
-        acc[r][j].store(c + r * ldc + j * kLanes);
-      else
+      if constexpr (kPartial)
         acc[r][j].store_first(c + r * ldc + j * kLanes, lanes);
+      else
+        acc[r][j].store(c + r * ldc + j * kLanes);
     }
 }
 
@@ -118,21 +124,20 @@ void broadcast_block(float* c, std::int64_t ldc, const float* a, std::int64_t a_
                      bool rows_outer) {
   constexpr int R = kAccumulators / BC;
   const int last = static_cast<int>((col_hi - col_lo) % kLanes);  // lanes of a partial vector
-  auto tile = [&]<int H, int W>(std::int64_t i, std::int64_t j, int lanes) {
-    broadcast_tile<H, W>(c + i * ldc + j, ldc, a + i * a_row, a_row, a_step, b + j, ldb, K,
-                         accumulate, lanes);
+  auto tile = [&]<int H, int W, bool kPartial = false>(std::int64_t i, std::int64_t j) {
+    broadcast_tile<H, W, kPartial>(c + i * ldc + j, ldc, a + i * a_row, a_row, a_step, b + j, ldb,
+                                   K, accumulate, last);
   };
   auto columns = [&]<int H>(std::int64_t i) {  // every column block of the H rows at i
     std::int64_t j = col_lo;
-    for (; j + BC * kLanes <= col_hi; j += BC * kLanes)
-      tile.template operator()<H, BC>(i, j, kLanes);
-    for (; j + kLanes <= col_hi; j += kLanes) tile.template operator()<H, 1>(i, j, kLanes);
-    if (last > 0) tile.template operator()<H, 1>(i, j, last);
+    for (; j + BC * kLanes <= col_hi; j += BC * kLanes) tile.template operator()<H, BC>(i, j);
+    for (; j + kLanes <= col_hi; j += kLanes) tile.template operator()<H, 1>(i, j);
+    if (last > 0) tile.template operator()<H, 1, true>(i, j);
   };
-  auto rows = [&]<int W>(std::int64_t j, int lanes) {  // every row of the column block at j
+  auto rows = [&]<int W, bool kPartial = false>(std::int64_t j) {  // the column block at j
     std::int64_t i = 0;
-    for (; i + R <= M; i += R) tile.template operator()<R, W>(i, j, lanes);
-    for (; i < M; ++i) tile.template operator()<1, W>(i, j, lanes);
+    for (; i + R <= M; i += R) tile.template operator()<R, W, kPartial>(i, j);
+    for (; i < M; ++i) tile.template operator()<1, W, kPartial>(i, j);
   };
   if (rows_outer) {
     std::int64_t i = 0;
@@ -140,9 +145,9 @@ void broadcast_block(float* c, std::int64_t ldc, const float* a, std::int64_t a_
     for (; i < M; ++i) columns.template operator()<1>(i);
   } else {
     std::int64_t j = col_lo;
-    for (; j + BC * kLanes <= col_hi; j += BC * kLanes) rows.template operator()<BC>(j, kLanes);
-    for (; j + kLanes <= col_hi; j += kLanes) rows.template operator()<1>(j, kLanes);
-    if (last > 0) rows.template operator()<1>(j, last);
+    for (; j + BC * kLanes <= col_hi; j += BC * kLanes) rows.template operator()<BC>(j);
+    for (; j + kLanes <= col_hi; j += kLanes) rows.template operator()<1>(j);
+    if (last > 0) rows.template operator()<1, true>(j);
   }
 }
 
