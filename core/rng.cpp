@@ -34,6 +34,13 @@ Rng::Rng(std::uint64_t seed, std::uint64_t stream) {
   if ((s_[0] | s_[1] | s_[2] | s_[3]) == 0) s_[0] = 1;
 }
 
+void Rng::set_state(const State& s) {
+  DQN_CHECK((s[0] | s[1] | s[2] | s[3]) != 0,
+            "Rng::set_state: expected a state saved by Rng::state(), got all four words zero, "
+            "which xoshiro256** never produces: the saved state is corrupt");
+  s_ = s;
+}
+
 std::uint64_t Rng::next_u64() {
   const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
   const std::uint64_t t = s_[1] << 17;

@@ -45,7 +45,10 @@ class Rng {
   Rng split(std::uint64_t stream_id) const;
 
   const State& state() const { return s_; }
-  void set_state(const State& s) { s_ = s; }
+  // Restores a state saved with state(). Throws dqn::Error on the all-zero state: xoshiro256**
+  // never reaches it, and from it every output is 0 forever (a sampler that rejects zeros, such
+  // as below() or normal(), would then loop without end).
+  void set_state(const State& s);
   friend bool operator==(const Rng& a, const Rng& b) { return a.s_ == b.s_; }
 
  private:

@@ -4,7 +4,9 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <string>
 
+#include "core/error.hpp"
 #include "core/rng.hpp"
 
 using namespace dqn;
@@ -27,6 +29,21 @@ TEST_CASE("xoshiro256** follows its definition from a known state") {
   r.set_state({1, 2, 3, 4});
   CHECK(r.next_u64() == 11520ULL);  // rotl(10, 7) * 9 = 1280 * 9
   CHECK(r.next_u64() == 0ULL);      // s1 became 0 after the first step
+}
+
+TEST_CASE(
+    "set_state refuses the all-zero state, which would repeat 0 forever, and keeps the old one") {
+  Rng r(5);
+  const Rng::State before = r.state();
+  try {
+    r.set_state({0, 0, 0, 0});
+    FAIL("expected an Error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("all four words zero") != std::string::npos);
+  }
+  CHECK(r.state() == before);
+  r.set_state({0, 0, 0, 1});  // one set bit is a valid state
+  CHECK(r.state() == Rng::State{0, 0, 0, 1});
 }
 
 TEST_CASE("split streams differ from each other and leave the parent unchanged") {
