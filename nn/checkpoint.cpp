@@ -20,18 +20,26 @@ namespace dqn {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
-// CRC-32/IEEE. The table holds the CRC of every byte value, so each input byte costs one lookup
-// (Sarwate, "Computation of cyclic redundancy checks via table look-up", CACM 1988).
-constexpr std::array<std::uint32_t, 256> make_crc_table() {
-  std::array<std::uint32_t, 256> table{};
+// CRC-32/IEEE. kCrcTables[0] holds the CRC of every byte value, so each input byte costs one
+// lookup (Sarwate, "Computation of cyclic redundancy checks via table look-up", CACM 1988): the
+// reference, crc32_bytewise. kCrcTables[k] holds the CRC of a byte followed by k zero bytes, so
+// crc32 takes eight bytes at a time as eight independent lookups XORed together instead of a
+// chain of eight dependent ones ("slicing-by-8": Kounavis & Berry, ISCC 2005). A run snapshot
+// with an Atari replay is 7 GB: checked bytewise (~0.5 GB/s) that is a quarter of a minute at
+// every checkpoint and resume, sliced a few seconds.
+using CrcTables = std::array<std::array<std::uint32_t, 256>, 8>;
+constexpr CrcTables make_crc_tables() {
+  CrcTables t{};
   for (std::uint32_t i = 0; i < 256; ++i) {
     std::uint32_t c = i;
     for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    table[i] = c;
+    t[0][i] = c;
   }
-  return table;
+  for (std::size_t k = 1; k < 8; ++k)
+    for (std::size_t i = 0; i < 256; ++i) t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xFFu];
+  return t;
 }
-constexpr std::array<std::uint32_t, 256> kCrcTable = make_crc_table();
+constexpr CrcTables kCrcTables = make_crc_tables();
 
 // Sizes of the fixed parts, and caps that keep a hostile file from asking for absurd work.
 constexpr std::size_t kHeaderBytes = 8 + 4 + 8;  // magic, version, payload_bytes
@@ -439,10 +447,29 @@ std::string system_error(const std::string& what, const std::string& path) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
+std::uint32_t crc32_bytewise(const void* data, std::size_t size, std::uint32_t crc) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  crc = ~crc;
+  for (std::size_t i = 0; i < size; ++i) crc = kCrcTables[0][(crc ^ p[i]) & 0xFFu] ^ (crc >> 8);
+  return ~crc;
+}
+
 std::uint32_t crc32(const void* data, std::size_t size, std::uint32_t crc) {
   const auto* p = static_cast<const unsigned char*>(data);
   crc = ~crc;
-  for (std::size_t i = 0; i < size; ++i) crc = kCrcTable[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8);
+  for (; size >= 8; p += 8, size -= 8) {
+    // The eight bytes as a little-endian word whatever the host (one load on x86-64 and
+    // aarch64); the CRC so far folds into its low four bytes.
+    std::uint64_t word = 0;
+    for (int i = 0; i < 8; ++i) word |= static_cast<std::uint64_t>(p[i]) << (8 * i);
+    word ^= crc;
+    // Byte i is followed by 7 - i more bytes of this word: table 7 - i.
+    crc = kCrcTables[7][word & 0xFFu] ^ kCrcTables[6][(word >> 8) & 0xFFu] ^
+          kCrcTables[5][(word >> 16) & 0xFFu] ^ kCrcTables[4][(word >> 24) & 0xFFu] ^
+          kCrcTables[3][(word >> 32) & 0xFFu] ^ kCrcTables[2][(word >> 40) & 0xFFu] ^
+          kCrcTables[1][(word >> 48) & 0xFFu] ^ kCrcTables[0][word >> 56];
+  }
+  for (std::size_t i = 0; i < size; ++i) crc = kCrcTables[0][(crc ^ p[i]) & 0xFFu] ^ (crc >> 8);
   return ~crc;
 }
 

@@ -70,9 +70,13 @@ struct CheckpointInfo {
   std::int64_t parameter_count = 0;  // their elements in total
 };
 
-// CRC-32/IEEE (reflected polynomial 0xEDB88320, init and final xor 0xFFFFFFFF), table-driven.
-// Pass a previous result as `crc` to continue over more bytes; crc32("123456789") = 0xCBF43926.
+// CRC-32/IEEE (reflected polynomial 0xEDB88320, init and final xor 0xFFFFFFFF), table-driven,
+// eight bytes a step (slicing-by-8). Pass a previous result as `crc` to continue over more bytes:
+// crc32(b, n2, crc32(a, n1)) is the CRC of a followed by b, so a file written in pieces is
+// checked without joining them. crc32("123456789") = 0xCBF43926.
 std::uint32_t crc32(const void* data, std::size_t size, std::uint32_t crc = 0);
+// The same CRC one byte a step (Sarwate's single table): the reference crc32 is tested against.
+std::uint32_t crc32_bytewise(const void* data, std::size_t size, std::uint32_t crc = 0);
 
 // The checkpoint as bytes (what save_checkpoint writes). adam may be null: no optimizer state.
 std::string serialize_checkpoint(const QNetwork& net, const Adam* adam, const CheckpointMeta& meta);
