@@ -290,6 +290,9 @@ void AtariPreprocessing::load_state(std::string_view blob) {
   r.get_bytes(stack_bytes.data(), stack_bytes.size());
   const std::string game = r.get_string();
   r.finish();
+  DQN_CHECK(lives >= 0 && noops >= 0 && noops <= noop_max_ && done <= 1, name(),
+            "::load_state: the blob holds impossible values (lives ", lives, ", ", noops,
+            " no-ops of at most ", noop_max_, ", done flag ", int(done), "): it is corrupt");
   game_->load_state(game);  // throws before anything of this env changed
   rng_ = rng;
   lives_ = lives;

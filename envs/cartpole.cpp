@@ -98,9 +98,18 @@ void CartPole::load_state(std::string_view blob) {
   const auto done = r.get<std::uint8_t>();
   const auto terminated = r.get<std::uint8_t>();
   r.finish();
-  DQN_CHECK(elapsed >= 0 && done <= 1 && terminated <= 1,
+  DQN_CHECK(elapsed >= 0 && elapsed <= max_steps && done <= 1 && terminated <= 1,
             "CartPole::load_state: the blob holds impossible values (elapsed steps ", elapsed,
+            " of at most ", max_steps, ", flags ", int(done), " and ", int(terminated),
             "): it is corrupt");
+  // step() sets done = terminated || truncated, and truncation is elapsed >= max_steps.
+  DQN_CHECK(done == (terminated || elapsed == max_steps),
+            "CartPole::load_state: the blob's done flag is ", int(done), " with terminated ",
+            int(terminated), " after ", elapsed, " of ", max_steps,
+            " steps, expected done exactly when terminated or at the time limit: it is corrupt");
+  for (double v : state)
+    DQN_CHECK(std::isfinite(v), "CartPole::load_state: the blob's state holds ", v,
+              ", expected finite numbers: it is corrupt");
   rng_ = rng;  // everything read and checked: only now change the env
   state_ = state;
   elapsed_steps_ = elapsed;
