@@ -2,6 +2,7 @@
 #include "rl/frame_replay.hpp"
 
 #include <cstring>
+#include <utility>
 
 #include "core/error.hpp"
 #include "rl/serialize.hpp"
@@ -115,7 +116,7 @@ void FrameReplay::save(PieceWriter& w) const {
     w.ref(flags->data(), flags->size());
 }
 
-void FrameReplay::load(std::string_view in) {
+void FrameReplay::load(std::string_view in, std::int64_t num_actions) {
   ByteReader r(in, "frame replay");
   const std::int64_t capacity = r.i64(), height = r.i64(), width = r.i64();
   DQN_CHECK(capacity == capacity_ && height == height_ && width == width_,
@@ -123,14 +124,40 @@ void FrameReplay::load(std::string_view in) {
             ", this buffer has ", capacity_, " of ", height_, "x", width_,
             ": resume with the run's own config");
   const std::int64_t size = r.i64(), next = r.i64();
-  DQN_CHECK(size >= 0 && size <= capacity && next >= 0 && next < capacity,
-            "frame replay snapshot is corrupt (size ", size, ", next ", next, ")");
-  r.bytes(frames_.data(), frames_.size());
-  r.bytes(actions_.data(), actions_.size() * sizeof(std::int64_t));
-  r.bytes(rewards_.data(), rewards_.size() * sizeof(float));
-  for (auto* flags : {&terminated_, &truncated_, &episode_start_, &starts_transition_})
-    r.bytes(flags->data(), flags->size());
+  // Until the buffer is full, the write position is the count of written slots.
+  DQN_CHECK(size >= 0 && size <= capacity && next >= 0 && next < capacity &&
+                (size == capacity || next == size),
+            "frame replay snapshot is corrupt: size ", size, " and write position ", next,
+            ", expected 0 <= size <= capacity ", capacity,
+            " and the write position equal to the size until the buffer is full");
+  const auto count = static_cast<std::size_t>(capacity);
+  // Frames are any bytes; everything else is checked before anything is copied.
+  const std::string_view frames = r.take(count * static_cast<std::size_t>(frame_size_));
+  const std::string_view actions = r.take(count * sizeof(std::int64_t));
+  const std::string_view rewards = r.take(count * sizeof(float));
+  const std::pair<const char*, std::string_view> flags[] = {{"terminated", r.take(count)},
+                                                            {"truncated", r.take(count)},
+                                                            {"episode start", r.take(count)},
+                                                            {"starts transition", r.take(count)}};
   r.expect_end();
+  const std::int64_t bad_reward = first_non_finite_float(rewards);
+  DQN_CHECK(bad_reward < 0, "frame replay snapshot is corrupt: the reward of slot ", bad_reward,
+            " is not finite");
+  const std::int64_t bad_action = first_not_in_range(actions, 0, num_actions);
+  DQN_CHECK(bad_action < 0, "frame replay snapshot is corrupt: the action of slot ", bad_action,
+            " is outside [0, ", num_actions, ")");
+  for (const auto& [name, bytes] : flags) {
+    const std::int64_t bad = first_not_flag(bytes);
+    DQN_CHECK(bad < 0, "frame replay snapshot is corrupt: the ", name, " flag of slot ", bad,
+              " is ", int(static_cast<unsigned char>(bytes[bad])), ", expected 0 or 1");
+  }
+  std::memcpy(frames_.data(), frames.data(), frames.size());
+  std::memcpy(actions_.data(), actions.data(), actions.size());
+  std::memcpy(rewards_.data(), rewards.data(), rewards.size());
+  std::vector<std::uint8_t>* const targets[] = {&terminated_, &truncated_, &episode_start_,
+                                                &starts_transition_};
+  for (int k = 0; k < 4; ++k)
+    std::memcpy(targets[k]->data(), flags[k].second.data(), flags[k].second.size());
   size_ = size;
   next_ = next;
 }

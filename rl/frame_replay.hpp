@@ -50,8 +50,12 @@ class FrameReplay {
   std::int64_t size() const { return size_; }  // slots written (at most capacity)
   // Raw contents for run snapshots (resume continues bit-exactly), the big arrays referenced
   // in place (see PieceWriter).
+  // load checks everything but the frames (any byte is a pixel) before it changes anything:
+  // sizes, finite rewards, actions in [0, num_actions), flags 0 or 1.
   void save(PieceWriter& out) const;
-  void load(std::string_view in);
+  void load(std::string_view in, std::int64_t num_actions);
+  // Where the next slot goes: the count of slots written modulo the capacity.
+  std::int64_t write_position() const { return next_; }
   std::int64_t capacity() const { return capacity_; }
   // Bytes actually held by the buffer's arrays (what a million slots cost).
   std::int64_t memory_bytes() const;

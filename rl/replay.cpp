@@ -2,6 +2,7 @@
 #include "rl/replay.hpp"
 
 #include <cstring>
+#include <utility>
 
 #include "core/error.hpp"
 #include "rl/serialize.hpp"
@@ -75,22 +76,50 @@ void ReplayBuffer::save(PieceWriter& w) const {
   w.ref(truncated_.data(), truncated_.size());
 }
 
-void ReplayBuffer::load(std::string_view in) {
+void ReplayBuffer::load(std::string_view in, std::int64_t num_actions) {
   ByteReader r(in, "replay buffer");
   const std::int64_t capacity = r.i64(), obs_dim = r.i64();
   DQN_CHECK(capacity == capacity_ && obs_dim == obs_dim_, "replay snapshot holds capacity ",
             capacity, " x obs_dim ", obs_dim, ", this buffer is ", capacity_, " x ", obs_dim_,
             ": resume with the run's own config");
   const std::int64_t size = r.i64(), next = r.i64();
-  DQN_CHECK(size >= 0 && size <= capacity && next >= 0 && next < capacity,
-            "replay snapshot is corrupt (size ", size, ", next ", next, ")");
-  r.floats(obs_.data(), obs_.numel());
-  r.floats(next_obs_.data(), next_obs_.numel());
-  r.floats(rewards_.data(), rewards_.numel());
-  r.bytes(actions_.data(), actions_.size() * sizeof(std::int64_t));
-  r.bytes(terminated_.data(), terminated_.size());
-  r.bytes(truncated_.data(), truncated_.size());
+  // Until the buffer is full, the write position is the count of stored transitions.
+  DQN_CHECK(size >= 0 && size <= capacity && next >= 0 && next < capacity &&
+                (size == capacity || next == size),
+            "replay snapshot is corrupt: size ", size, " and write position ", next,
+            ", expected 0 <= size <= capacity ", capacity,
+            " and the write position equal to the size until the buffer is full");
+  const auto floats = static_cast<std::size_t>(capacity * obs_dim) * sizeof(float);
+  const auto count = static_cast<std::size_t>(capacity);
+  const std::string_view obs = r.take(floats), next_obs = r.take(floats),
+                         rewards = r.take(count * sizeof(float)),
+                         actions = r.take(count * sizeof(std::int64_t)), terminated = r.take(count),
+                         truncated = r.take(count);
   r.expect_end();
+  // Every slot is checked, written or not: unwritten ones hold zeros, which pass.
+  const std::pair<const char*, std::string_view> float_arrays[] = {
+      {"observation", obs}, {"next observation", next_obs}, {"reward", rewards}};
+  for (const auto& [name, bytes] : float_arrays) {
+    const std::int64_t bad = first_non_finite_float(bytes);
+    DQN_CHECK(bad < 0, "replay snapshot is corrupt: ", name, " value ", bad,
+              " is not finite, expected finite values (the env and the trainer store no others)");
+  }
+  const std::int64_t bad_action = first_not_in_range(actions, 0, num_actions);
+  DQN_CHECK(bad_action < 0, "replay snapshot is corrupt: the action of transition ", bad_action,
+            " is outside [0, ", num_actions, ")");
+  for (const auto& [name, flags] :
+       {std::pair{"terminated", terminated}, {"truncated", truncated}}) {
+    const std::int64_t bad = first_not_flag(flags);
+    DQN_CHECK(bad < 0, "replay snapshot is corrupt: the ", name, " flag of transition ", bad,
+              " is ", int(static_cast<unsigned char>(flags[bad])), ", expected 0 or 1");
+  }
+  // All checked: only now change the buffer.
+  std::memcpy(obs_.data(), obs.data(), obs.size());
+  std::memcpy(next_obs_.data(), next_obs.data(), next_obs.size());
+  std::memcpy(rewards_.data(), rewards.data(), rewards.size());
+  std::memcpy(actions_.data(), actions.data(), actions.size());
+  std::memcpy(terminated_.data(), terminated.data(), terminated.size());
+  std::memcpy(truncated_.data(), truncated.data(), truncated.size());
   size_ = size;
   next_ = next;
 }

@@ -39,13 +39,23 @@ class ReplayBuffer {
   std::int64_t size() const { return size_; }
   std::int64_t capacity() const { return capacity_; }
   std::int64_t obs_dim() const { return obs_dim_; }
+  // Transition i, for tests and checks: 0 <= i < capacity, i = write_position() - 1 the newest.
   bool truncated(std::int64_t i) const { return truncated_[i] != 0; }
+  bool terminated(std::int64_t i) const { return terminated_[i] != 0; }
+  std::int64_t action(std::int64_t i) const { return actions_[i]; }
+  float reward(std::int64_t i) const { return rewards_[i]; }
+  const float* obs(std::int64_t i) const { return obs_.data() + i * obs_dim_; }
+  const float* next_obs(std::int64_t i) const { return next_obs_.data() + i * obs_dim_; }
+  // Where the next transition goes: the count of adds modulo the capacity.
+  std::int64_t write_position() const { return next_; }
   std::int64_t bytes_per_transition() const;
 
   // Raw contents for run snapshots (resume continues bit-exactly), the big arrays referenced
   // in place (see PieceWriter).
+  // load checks everything before it changes anything (sizes, finite values, actions in
+  // [0, num_actions), flags 0 or 1) and throws dqn::Error naming the first bad field.
   void save(PieceWriter& out) const;
-  void load(std::string_view in);
+  void load(std::string_view in, std::int64_t num_actions);
 
  private:
   std::int64_t capacity_, obs_dim_;

@@ -1,6 +1,8 @@
-// rl/serialize.hpp: a little byte writer and reader for run snapshots (bounds-checked reads).
+// rl/serialize.hpp: a little byte writer and reader for run snapshots (bounds-checked reads), and
+// the checks the loaders run on arrays before they copy them.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -100,6 +102,15 @@ class ByteReader {
     return v;
   }
   void floats(float* p, std::int64_t n) { bytes(p, static_cast<std::size_t>(n) * sizeof(float)); }
+  // The next n bytes without copying them (valid while the input is), so a loader can check a
+  // large array where it lies before it copies anything.
+  std::string_view take(std::size_t n) {
+    DQN_CHECK(n <= in_.size() - pos_, what_, " is truncated: needed ", n, " bytes at offset ", pos_,
+              ", only ", in_.size() - pos_, " left");
+    const std::string_view v = in_.substr(pos_, n);
+    pos_ += n;
+    return v;
+  }
   std::string str() { return std::string(view()); }
   // A length-prefixed blob without copying it (valid while the input is).
   std::string_view view() {
@@ -119,5 +130,32 @@ class ByteReader {
   std::size_t pos_ = 0;
   const char* what_;
 };
+
+// Checks on arrays stored as raw bytes (possibly unaligned, hence the memcpy): the index of the
+// first element that fails, or -1 when all pass.
+inline std::int64_t first_non_finite_float(std::string_view bytes) {
+  const std::size_t n = bytes.size() / sizeof(float);
+  for (std::size_t i = 0; i < n; ++i) {
+    float v;
+    std::memcpy(&v, bytes.data() + i * sizeof(float), sizeof v);
+    if (!std::isfinite(v)) return static_cast<std::int64_t>(i);
+  }
+  return -1;
+}
+inline std::int64_t first_not_in_range(std::string_view int64s, std::int64_t lo, std::int64_t hi) {
+  const std::size_t n = int64s.size() / sizeof(std::int64_t);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::int64_t v;
+    std::memcpy(&v, int64s.data() + i * sizeof v, sizeof v);
+    if (v < lo || v >= hi) return static_cast<std::int64_t>(i);
+  }
+  return -1;
+}
+// Flags are stored one byte each, 0 or 1.
+inline std::int64_t first_not_flag(std::string_view bytes) {
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    if (static_cast<unsigned char>(bytes[i]) > 1) return static_cast<std::int64_t>(i);
+  return -1;
+}
 
 }  // namespace dqn

@@ -4,8 +4,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
+#include <utility>
 
 #include "core/error.hpp"
 #include "core/parallel.hpp"
@@ -23,7 +25,8 @@ enum Stream : std::uint64_t { kEnvStream = 1, kActStream, kReplayStream, kInitSt
 constexpr std::uint64_t kEvalSeedBase = 1'000'000'000ULL;
 constexpr std::uint64_t kFinalEvalSeedBase = 2'000'000'000ULL;
 constexpr std::size_t kRecentEpisodes = 20;  // the "recent mean return" of progress lines
-constexpr char kSnapshotMagic[] = "DQNSNAP1";
+// Format 2 added the checksum trailer and the log lengths; format 1 is refused by name.
+constexpr char kSnapshotMagic[] = "DQNSNAP2";
 
 double now_seconds() {
   using clock = std::chrono::steady_clock;
@@ -407,14 +410,70 @@ TrainResult Trainer::finish() {
 }
 
 // ---------------------------------------------------------------- snapshots
+//
+// Layout (format 2). Raw little-endian values as rl/serialize.hpp writes them; a str is a u64
+// byte count and the bytes.
+//
+//   magic     "DQNSNAP2"
+//   config    str: the run's config text (must equal its config.txt)
+//   counters  i64: step, episodes, updates, evals, episode_length, best_eval_step
+//   logs      i64: metrics_bytes, timing_bytes (the logs' lengths when the snapshot was written)
+//   numbers   f64: episode_return, best_eval, last_eval, wall_seconds, loss, mean_q, grad_norm
+//   recent    u64 count (min(episodes, 20)), then f64 returns
+//   rngs      act, replay, eval: 4 x u64 each (xoshiro256** states, never all zero)
+//   episode   env state str | obs f32 x obs_dim (flat envs) | frames u8 x 4*84*84 (Atari) |
+//             episode_start u64 (0 or 1)
+//   networks  f32 parameters of online, target, best, each in QNetwork::parameters() order
+//   adam      steps i64 | first moments f32 | second moments f32
+//   replay    u64 byte count, then ReplayBuffer::save or FrameReplay::save
+//   trailer   crc32 u32: CRC-32/IEEE (nn/checkpoint.hpp) over every byte before it
+//
+// The loader trusts nothing: the checksum first, then every field against its range and the
+// others (counts against the step, the replay's fill against the steps stored, Adam's steps
+// against the updates, the observation against the env state), so a flipped bit or an edited
+// count is refused instead of resumed into a run that silently differs.
 
-void Trainer::save_snapshot(const std::string& path) const {
-  PieceWriter w;
-  w.bytes(kSnapshotMagic, 8);
+namespace {
+
+constexpr std::size_t kMagicBytes = 8, kCrcBytes = 4;
+// The fix every damaged-snapshot error ends with.
+constexpr char kDamagedFix[] =
+    "; the snapshot is damaged (a disk or copy error, or an edit) and cannot be resumed: "
+    "restore the run folder from a backup, or start the run again";
+
+bool finite_float(double v) {
+  return std::isfinite(v) && std::isfinite(static_cast<float>(v));
+}
+
+void check_finite_params(const QNetwork& net, const char* which) {
+  for (const auto& p : net.parameters()) {
+    const Tensor& t = p.variable->value;
+    for (std::int64_t i = 0; i < t.numel(); ++i)
+      DQN_CHECK(std::isfinite(t[i]), "the ", which, " network's ", p.name, "[", i, "] is ", t[i],
+                ", expected a finite number");
+  }
+}
+
+void check_moments(const std::vector<Tensor>& moments, const char* which, bool non_negative) {
+  for (std::size_t k = 0; k < moments.size(); ++k) {
+    const Tensor& t = moments[k];
+    for (std::int64_t i = 0; i < t.numel(); ++i)
+      DQN_CHECK(std::isfinite(t[i]) && (!non_negative || t[i] >= 0), "Adam's ", which,
+                " moment of parameter ", k, " [", i, "] is ", t[i], ", expected a finite",
+                non_negative ? ", non-negative" : "", " number");
+  }
+}
+
+}  // namespace
+
+void Trainer::write_snapshot(PieceWriter& w) const {
+  w.bytes(kSnapshotMagic, kMagicBytes);
   w.str(config_.to_text());
   for (const std::int64_t v :
        {step_, episodes_, updates_, evals_, episode_length_, best_eval_step_})
     w.i64(v);
+  w.i64(metrics_bytes_);
+  w.i64(timing_bytes_);
   for (const double v : {episode_return_, best_eval_, last_eval_, wall_seconds_}) w.f64(v);
   w.f64(last_stats_.loss);
   w.f64(last_stats_.mean_q);
@@ -445,52 +504,219 @@ void Trainer::save_snapshot(const std::string& path) const {
     replay_->save(replay);
   w.u64(replay.size());
   w.append(replay);
+  // The checksum continues from piece to piece, so the replay is never joined in memory.
+  std::uint32_t crc = 0;
+  for (const std::string_view piece : w.views()) crc = crc32(piece.data(), piece.size(), crc);
+  w.bytes(&crc, sizeof crc);
+}
+
+void Trainer::save_snapshot(const std::string& path) const {
+  PieceWriter w;
+  write_snapshot(w);
   write_file_atomic(path, w.views());
+}
+
+std::string Trainer::snapshot_bytes() const {
+  PieceWriter w;
+  write_snapshot(w);
+  return w.concatenated();
 }
 
 void Trainer::load_snapshot(const std::string& path) {
   // Mapped, not read: a copy of a 1M-transition replay would be 7 GB more at resume.
   const MappedFile file(path);
-  ByteReader r(file.bytes(), "run snapshot");
-  char magic[8];
-  r.bytes(magic, 8);
-  DQN_CHECK(std::string_view(magic, 8) == std::string_view(kSnapshotMagic, 8), "'", path,
-            "' is not a dqn run snapshot");
+  load_snapshot_bytes(file.bytes(), path);
+}
+
+void Trainer::load_snapshot_bytes(std::string_view bytes, const std::string& source) {
+  const std::string_view magic = bytes.substr(0, kMagicBytes);
+  DQN_CHECK(magic != "DQNSNAP1", "run snapshot '", source,
+            "' was written by an older dqn (snapshot format 1, which has no checksum); this build "
+            "resumes format 2 only: finish the run with the build that started it, or start the "
+            "run again");
+  DQN_CHECK(magic == std::string_view(kSnapshotMagic, kMagicBytes), "'", source,
+            "' is not a dqn run snapshot: expected it to start with \"", kSnapshotMagic,
+            "\", it does not");
+  DQN_CHECK(bytes.size() >= kMagicBytes + kCrcBytes, "run snapshot '", source, "': it ends after ",
+            bytes.size(), " bytes, before its checksum", kDamagedFix);
+  const std::size_t payload_end = bytes.size() - kCrcBytes;
+  std::uint32_t stored = 0;
+  std::memcpy(&stored, bytes.data() + payload_end, kCrcBytes);
+  const std::uint32_t computed = crc32(bytes.data(), payload_end);
+  DQN_CHECK(stored == computed, "run snapshot '", source,
+            "': checksum mismatch: its bytes give CRC-32 0x", std::hex, computed,
+            ", its trailer holds 0x", stored, std::dec, kDamagedFix);
+  ByteReader r(bytes.substr(kMagicBytes, payload_end - kMagicBytes), "the snapshot's payload");
   const std::string config_text = r.str();
-  DQN_CHECK(config_text == config_.to_text(), "run snapshot '", path,
-            "' was written with a different config than ", out_dir_, "/config.txt");
+  DQN_CHECK(config_text == config_.to_text(), "run snapshot '", source,
+            "' was written by a run with another config than this one (", out_dir_,
+            "/config.txt): resume with the run's own folder, or restore its config.txt");
+  try {
+    read_snapshot_fields(r);
+  } catch (const Error& e) {
+    throw_error("run snapshot '", source, "': ", e.what(), kDamagedFix);
+  }
+}
+
+// Reads and checks everything after the config text, field by field; a failing check throws
+// with the field's name, what it holds and what was expected. Called only on a Trainer built
+// for resuming, which the caller discards when this throws.
+void Trainer::read_snapshot_fields(ByteReader& r) {
+  // Counters.
   for (std::int64_t* v :
        {&step_, &episodes_, &updates_, &evals_, &episode_length_, &best_eval_step_})
     *v = r.i64();
+  DQN_CHECK(step_ >= 0 && step_ <= config_.total_steps, "step is ", step_,
+            ", expected 0 <= step <= total_steps (", config_.total_steps, ")");
+  DQN_CHECK(episode_length_ >= 0 && episode_length_ <= step_, "episode_length is ", episode_length_,
+            ", expected 0 <= episode_length <= step (", step_, ")");
+  DQN_CHECK(episodes_ >= 0 && episodes_ <= step_ - episode_length_, "episodes is ", episodes_,
+            ", expected 0 <= episodes <= step - episode_length (", step_ - episode_length_,
+            "): every finished episode took at least one step");
+  DQN_CHECK(config_.max_episodes <= 0 || episodes_ <= config_.max_episodes, "episodes is ",
+            episodes_, ", expected at most max_episodes (", config_.max_episodes, ")");
+  // A training round of gradient_steps updates runs at each multiple of train_freq from
+  // learning_starts (at least 1) to step.
+  const std::int64_t first = std::max<std::int64_t>(config_.learning_starts, 1);
+  const std::int64_t rounds =
+      step_ >= first ? step_ / config_.train_freq - (first - 1) / config_.train_freq : 0;
+  const std::int64_t gs = config_.gradient_steps;
+  DQN_CHECK(updates_ >= 0 && updates_ / gs + (updates_ % gs != 0) <= rounds, "updates is ",
+            updates_, ", expected 0 <= updates <= ", rounds, " rounds x ", gs,
+            " gradient_steps (one round every train_freq = ", config_.train_freq,
+            " env steps from learning_starts = ", config_.learning_starts, " to step ", step_, ")");
+  const std::int64_t max_evals = config_.eval_interval > 0 ? step_ / config_.eval_interval : 0;
+  DQN_CHECK(evals_ >= 0 && evals_ <= max_evals, "evals is ", evals_,
+            ", expected 0 <= evals <= ", max_evals,
+            " (one every eval_interval = ", config_.eval_interval, " env steps)");
+  if (evals_ == 0) {
+    DQN_CHECK(best_eval_step_ == 0, "best_eval_step is ", best_eval_step_,
+              ", expected 0: no evaluation ran");
+  } else {
+    DQN_CHECK(best_eval_step_ >= config_.eval_interval && best_eval_step_ <= step_ &&
+                  best_eval_step_ % config_.eval_interval == 0,
+              "best_eval_step is ", best_eval_step_, ", expected a multiple of eval_interval (",
+              config_.eval_interval, ") in 1..step (", step_, ")");
+  }
+  // ---- The logs' lengths at snapshot time (metrics.jsonl, timing.jsonl): resume truncates
+  // ---- the logs to them, so no step appears twice.
+  metrics_bytes_ = r.i64();
+  timing_bytes_ = r.i64();
+  DQN_CHECK(metrics_bytes_ >= 0, "metrics_bytes is ", metrics_bytes_, ", expected >= 0");
+  DQN_CHECK(timing_bytes_ >= 0, "timing_bytes is ", timing_bytes_, ", expected >= 0");
+
+  // Numbers. best_eval holds kNoEvalYet exactly when no evaluation ran (evals counts them);
+  // a NaN there would lose every later comparison and return the wrong network.
   for (double* v : {&episode_return_, &best_eval_, &last_eval_, &wall_seconds_}) *v = r.f64();
-  last_stats_.loss = static_cast<float>(r.f64());
-  last_stats_.mean_q = static_cast<float>(r.f64());
-  last_stats_.grad_norm = static_cast<float>(r.f64());
+  DQN_CHECK(std::isfinite(episode_return_), "episode_return is ", episode_return_,
+            ", expected a finite number");
+  if (evals_ == 0) {
+    DQN_CHECK(best_eval_ == kNoEvalYet && last_eval_ == -1, "best_eval is ", best_eval_,
+              " and last_eval ", last_eval_, ", expected ", kNoEvalYet,
+              " and -1: no evaluation ran");
+  } else {
+    DQN_CHECK(std::isfinite(best_eval_), "best_eval is ", best_eval_,
+              ", expected a finite evaluation mean (", evals_, " evaluations ran)");
+    DQN_CHECK(std::isfinite(last_eval_) && last_eval_ <= best_eval_, "last_eval is ", last_eval_,
+              ", expected a finite evaluation mean no greater than best_eval (", best_eval_, ")");
+  }
+  DQN_CHECK(std::isfinite(wall_seconds_) && wall_seconds_ >= 0, "wall_seconds is ", wall_seconds_,
+            ", expected a finite number >= 0");
+  const double loss = r.f64(), mean_q = r.f64(), grad_norm = r.f64();
+  DQN_CHECK(finite_float(loss) && loss >= 0 && finite_float(mean_q) && finite_float(grad_norm) &&
+                grad_norm >= 0,
+            "the last update's loss, mean_q and grad_norm are ", loss, ", ", mean_q, ", ",
+            grad_norm,
+            ", expected finite numbers, loss and grad_norm >= 0 (the divergence guard "
+            "lets no others through)");
+  last_stats_.loss = static_cast<float>(loss);
+  last_stats_.mean_q = static_cast<float>(mean_q);
+  last_stats_.grad_norm = static_cast<float>(grad_norm);
   const std::uint64_t recent = r.u64();
-  DQN_CHECK(recent <= kRecentEpisodes, "run snapshot is corrupt (recent returns ", recent, ")");
+  const auto expected_recent =
+      std::min<std::uint64_t>(static_cast<std::uint64_t>(episodes_), kRecentEpisodes);
+  DQN_CHECK(recent == expected_recent, "the recent returns count is ", recent, ", expected ",
+            expected_recent, " (the last min(episodes, ", kRecentEpisodes, "))");
   recent_returns_.clear();
-  for (std::uint64_t i = 0; i < recent; ++i) recent_returns_.push_back(r.f64());
-  for (Rng* rng : {&act_rng_, &replay_rng_, &eval_rng_}) {
+  for (std::uint64_t i = 0; i < recent; ++i) {
+    const double x = r.f64();
+    DQN_CHECK(std::isfinite(x), "recent return ", i, " is ", x, ", expected a finite number");
+    recent_returns_.push_back(x);
+  }
+
+  // Random streams: an all-zero xoshiro256** state returns 0 forever (a sampler that rejects
+  // zeros would never return).
+  const std::pair<const char*, Rng*> rngs[] = {
+      {"act", &act_rng_}, {"replay", &replay_rng_}, {"eval", &eval_rng_}};
+  for (const auto& [name, rng] : rngs) {
     Rng::State s;
     for (auto& word : s) word = r.u64();
+    DQN_CHECK((s[0] | s[1] | s[2] | s[3]) != 0, "the ", name,
+              " Rng state is all zero, expected a state saved by Rng::state() (never all zero)");
     rng->set_state(s);
   }
-  env_->load_state(r.str());
+
+  // The current episode: the env's state (its load_state checks its own fields), and the
+  // trainer's copy of the observation, which must be the env's.
+  try {
+    env_->load_state(r.view());
+  } catch (const Error& e) {
+    throw_error("env state: ", e.what());
+  }
   r.floats(obs_.data(), static_cast<std::int64_t>(obs_.size()));
   r.bytes(frames_.data(), frames_.size());
-  episode_start_ = r.u64() != 0;
+  const bool same_observation =
+      pixels_ ? std::memcmp(frames_.data(), env_->observation_u8(), frames_.size()) == 0
+              : std::memcmp(obs_.data(), env_->observation_f32(), obs_.size() * sizeof(float)) == 0;
+  DQN_CHECK(same_observation,
+            "the current observation differs from the one in the env state, expected the same");
+  const std::uint64_t episode_start = r.u64();
+  DQN_CHECK(episode_start == (episode_length_ == 0 ? 1u : 0u), "episode_start is ", episode_start,
+            ", expected ", episode_length_ == 0 ? 1 : 0, " (episode_length is ", episode_length_,
+            ")");
+  episode_start_ = episode_start != 0;
+
+  // Networks and optimizer.
   read_params(r, agent_->online());
   read_params(r, agent_->target());
   read_params(r, *best_);
+  check_finite_params(agent_->online(), "online");
+  check_finite_params(agent_->target(), "target");
+  check_finite_params(*best_, "best");
   Adam& adam = agent_->optimizer();
-  adam.set_steps(r.i64());
+  const std::int64_t adam_steps = r.i64();
+  DQN_CHECK(adam_steps == updates_, "the optimizer's step count is ", adam_steps,
+            ", expected updates (", updates_, "): Adam steps once an update");
+  adam.set_steps(adam_steps);
   for (Tensor& m : adam.first_moments()) r.floats(m.data(), m.numel());
   for (Tensor& v : adam.second_moments()) r.floats(v.data(), v.numel());
+  check_moments(adam.first_moments(), "first", false);
+  check_moments(adam.second_moments(), "second", true);
+
+  // The replay (its load checks its contents), then its fill against the steps: one transition
+  // an env step, and for frames one more slot for each finished episode's final frame.
+  const std::string_view replay = r.view();
+  const std::int64_t num_actions = agent_->spec().num_actions;
   if (pixels_)
-    frame_replay_->load(r.view());
+    frame_replay_->load(replay, num_actions);
   else
-    replay_->load(r.view());
+    replay_->load(replay, num_actions);
+  const std::int64_t written = pixels_ ? step_ + episodes_ : step_;
+  const std::int64_t capacity = pixels_ ? frame_replay_->capacity() : replay_->capacity();
+  const std::int64_t position =
+      pixels_ ? frame_replay_->write_position() : replay_->write_position();
+  DQN_CHECK(replay_size() == std::min(written, capacity) && position == written % capacity,
+            "the replay holds ", replay_size(), " entries with its write position at ", position,
+            ", expected ", std::min(written, capacity), " at ", written % capacity, " after ",
+            written, " writes into a capacity of ", capacity);
   r.expect_end();
+}
+
+std::unique_ptr<Trainer> Trainer::from_snapshot_bytes(const Config& config, std::string_view bytes,
+                                                      const std::string& source) {
+  std::unique_ptr<Trainer> t(new Trainer(config, "", true));
+  t->load_snapshot_bytes(bytes, source);
+  return t;
 }
 
 std::unique_ptr<Trainer> Trainer::resume(const std::string& out_dir) {

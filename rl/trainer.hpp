@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "envs/env.hpp"
 #include "nn/checkpoint.hpp"
@@ -27,6 +28,7 @@
 #include "rl/config.hpp"
 #include "rl/frame_replay.hpp"
 #include "rl/replay.hpp"
+#include "rl/serialize.hpp"
 
 namespace dqn {
 
@@ -87,7 +89,15 @@ class Trainer {
   // stop_at_step > 0, pauses (snapshot, no final evaluation) once that many env steps are done.
   TrainResult run(std::int64_t stop_at_step = 0);
 
+  // The run's whole state (format in trainer.cpp), written atomically; snapshot_bytes is the
+  // same as one string (a 7 GB replay makes it 7 GB: save_snapshot streams the replay instead).
   void save_snapshot(const std::string& path) const;
+  std::string snapshot_bytes() const;
+  // A run rebuilt from snapshot bytes with no output folder: the resume loader and all its
+  // checks without files, for tests and the fuzzer. `config` must be the run's own (its text is
+  // compared with the one stored). Throws dqn::Error naming the first field that fails.
+  static std::unique_ptr<Trainer> from_snapshot_bytes(const Config& config, std::string_view bytes,
+                                                      const std::string& source = "<bytes>");
   DqnAgent& agent() { return *agent_; }
   // Bytes the replay buffer's arrays hold (allocated at its full capacity up front).
   std::int64_t replay_memory_bytes() const;
@@ -95,7 +105,10 @@ class Trainer {
 
  private:
   Trainer(const Config& config, const std::string& out_dir, bool resuming);
+  void write_snapshot(PieceWriter& w) const;
   void load_snapshot(const std::string& path);
+  void load_snapshot_bytes(std::string_view bytes, const std::string& source);
+  void read_snapshot_fields(ByteReader& r);
   void start_episode();
   void env_step();
   void train_round();
@@ -126,10 +139,15 @@ class Trainer {
   std::int64_t step_ = 0, episodes_ = 0, updates_ = 0, evals_ = 0;
   std::int64_t episode_length_ = 0;
   double episode_return_ = 0;
-  double best_eval_ = -1e300, last_eval_ = -1;
+  // best_eval_ holds kNoEvalYet until the first periodic evaluation (evals_ > 0).
+  static constexpr double kNoEvalYet = -1e300;
+  double best_eval_ = kNoEvalYet, last_eval_ = -1;
   std::int64_t best_eval_step_ = 0;
   UpdateStats last_stats_;
   std::deque<double> recent_returns_;
+  // Byte lengths of metrics.jsonl and timing.jsonl when the snapshot was taken, so that resume
+  // can cut the logs back to the snapshot's step.
+  std::int64_t metrics_bytes_ = 0, timing_bytes_ = 0;
 
   std::ofstream metrics_, timing_;
   std::function<void(const TrainProgress&)> progress_;

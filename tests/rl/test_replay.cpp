@@ -1,8 +1,12 @@
 // Tests for rl/replay.hpp: circular storage, true final observations, uniform sampling.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <cstring>
+#include <string>
 #include <vector>
 
+#include "core/error.hpp"
 #include "rl/replay.hpp"
 
 using namespace dqn;
@@ -74,13 +78,73 @@ TEST_CASE("save and load restore the buffer exactly, and a mismatched one is ref
   a.save(pieces);
   const std::string blob = pieces.concatenated();
   ReplayBuffer b(8, 2);
-  b.load(blob);
+  b.load(blob, 2);
   Batch x, y;
   Rng r1(9), r2(9);
   a.sample(16, r1, x);
   b.sample(16, r2, y);
   for (std::int64_t i = 0; i < 32; ++i) CHECK(x.obs[i] == y.obs[i]);
   ReplayBuffer wrong(4, 2);
-  CHECK_THROWS_AS(wrong.load(blob), Error);
-  CHECK_THROWS_AS(b.load(blob.substr(0, blob.size() / 2)), Error);
+  CHECK_THROWS_AS(wrong.load(blob, 2), Error);
+  CHECK_THROWS_AS(b.load(blob.substr(0, blob.size() / 2), 2), Error);
+}
+
+namespace {
+
+// Overwrites the bytes of `value` at `offset` of a saved buffer.
+template <class T>
+std::string patched(std::string blob, std::size_t offset, T value) {
+  std::memcpy(blob.data() + offset, &value, sizeof value);
+  return blob;
+}
+
+}  // namespace
+
+TEST_CASE("load refuses impossible contents, naming the field, and leaves the buffer as it was") {
+  // Layout of ReplayBuffer::save for capacity 8, obs_dim 2: capacity, obs_dim, size, next (i64),
+  // obs and next obs (8 x 2 f32 each), rewards (8 f32), actions (8 i64), terminated, truncated
+  // (8 bytes each).
+  constexpr std::size_t kSize = 16, kNext = 24, kObs = 32, kNextObs = kObs + 64,
+                        kRewards = kNextObs + 64, kActions = kRewards + 32,
+                        kTerminated = kActions + 64, kTruncated = kTerminated + 8;
+  ReplayBuffer a(8, 2);
+  for (int i = 0; i < 5; ++i) {
+    const float o[] = {static_cast<float>(i), 1}, n[] = {2, static_cast<float>(i)};
+    a.add(o, i % 2, 0.5f * i, n, false, false);
+  }
+  PieceWriter pieces;
+  a.save(pieces);
+  const std::string blob = pieces.concatenated();
+  REQUIRE(blob.size() == kTruncated + 8);
+  ReplayBuffer b(8, 2);
+  b.load(blob, 2);  // the untouched blob loads
+  const float nan = std::nanf("");
+  const struct {
+    std::string blob;
+    const char* expected;
+  } cases[] = {
+      {patched<std::int64_t>(blob, kSize, -1), "size -1"},
+      {patched<std::int64_t>(blob, kSize, 9), "size 9"},
+      {patched<std::int64_t>(blob, kNext, 8), "write position 8"},
+      {patched<std::int64_t>(blob, kNext, 3), "write position 3"},  // 5 stored, not full
+      {patched(blob, kObs + 4 * 3, nan), "observation value 3"},
+      {patched(blob, kNextObs, nan), "next observation value 0"},
+      {patched(blob, kRewards + 4 * 2, nan), "reward value 2"},
+      {patched<std::int64_t>(blob, kActions + 8 * 1, 2), "transition 1 is outside [0, 2)"},
+      {patched<std::int64_t>(blob, kActions + 8 * 7, -1), "transition 7 is outside [0, 2)"},
+      {patched<std::uint8_t>(blob, kTerminated + 4, 2), "terminated flag of transition 4 is 2"},
+      {patched<std::uint8_t>(blob, kTruncated + 6, 255), "truncated flag of transition 6 is 255"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.expected);
+    ReplayBuffer fresh(8, 2);
+    try {
+      fresh.load(c.blob, 2);
+      FAIL("expected an Error");
+    } catch (const Error& e) {
+      CHECK(std::string(e.what()).find(c.expected) != std::string::npos);
+    }
+    CHECK(fresh.size() == 0);  // nothing was changed: the blob's first observation is (0, 1)
+    CHECK(fresh.obs(0)[1] == 0.0f);
+  }
 }
