@@ -6,10 +6,13 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "core/error.hpp"
 #include "rl/trainer.hpp"
@@ -117,6 +120,197 @@ TEST_CASE("resume refuses a corrupt snapshot with a clear error") {
   const std::string bytes = read_all(path);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() / 2);
   CHECK_THROWS_AS(Trainer::resume(dir), Error);
+}
+
+namespace {
+
+// A 1000-step run's snapshot, small enough to load hundreds of times: a 2000-slot replay half
+// full, two periodic evaluations done, 128 updates.
+struct SnapshotFixture {
+  Config config = [] {
+    Config c = short_config();
+    c.buffer_size = 2000;
+    c.eval_interval = 500;
+    return c;
+  }();
+  std::string bytes = [this] {
+    Trainer t(config, "");
+    t.run(1000);
+    return t.snapshot_bytes();
+  }();
+};
+
+// Offsets of the fields in a run snapshot (format 2, documented in rl/trainer.cpp).
+struct SnapshotLayout {
+  std::size_t counters, logs, numbers, recent_count, rngs, env_state, obs, episode_start, params,
+      adam_steps, replay_end;
+  std::int64_t replay_capacity;
+  SnapshotLayout(const std::string& bytes, const Config& config, std::int64_t param_count) {
+    auto u64_at = [&](std::size_t at) {
+      std::uint64_t v;
+      std::memcpy(&v, bytes.data() + at, 8);
+      return static_cast<std::size_t>(v);
+    };
+    counters = 8 + 8 + config.to_text().size();  // magic, config text
+    logs = counters + 6 * 8;  // step, episodes, updates, evals, episode_length, best_eval_step
+    numbers = logs + 2 * 8;   // metrics_bytes, timing_bytes
+    recent_count = numbers + 7 * 8;  // 4 run numbers and loss, mean_q, grad_norm
+    rngs = recent_count + 8 + 8 * u64_at(recent_count);
+    env_state = rngs + 3 * 32;
+    obs = env_state + 8 + u64_at(env_state);
+    episode_start = obs + 4 * 4;  // CartPole: 4 floats, no frames
+    params = episode_start + 8;
+    adam_steps = params + 3 * static_cast<std::size_t>(param_count) * 4;
+    replay_end = bytes.size() - 4;  // the replay blob is last, before the CRC
+    replay_capacity = config.buffer_size;
+  }
+  // The replay blob's arrays from its end: obs, next obs (4 floats each), rewards, actions,
+  // terminated, truncated; its header (capacity, obs_dim, size, next) before them.
+  std::size_t replay_terminated() const { return replay_end - 2 * replay_capacity; }
+  std::size_t replay_actions() const { return replay_terminated() - 8 * replay_capacity; }
+  std::size_t replay_size() const {
+    return replay_actions() - 4 * replay_capacity - 32 * replay_capacity - 16;
+  }
+};
+
+template <class T>
+void put(std::string& bytes, std::size_t offset, T value) {
+  std::memcpy(bytes.data() + offset, &value, sizeof value);
+}
+template <class T>
+T get(const std::string& bytes, std::size_t offset) {
+  T value;
+  std::memcpy(&value, bytes.data() + offset, sizeof value);
+  return value;
+}
+
+// Rewrites the trailer so the bytes pass the checksum and reach the field checks.
+void recompute_crc(std::string& bytes) {
+  put(bytes, bytes.size() - 4, crc32(bytes.data(), bytes.size() - 4));
+}
+
+std::string load_error(const Config& config, const std::string& bytes) {
+  try {
+    Trainer::from_snapshot_bytes(config, bytes);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("a snapshot loads back into the same run: saving the restored trainer gives its bytes") {
+  const SnapshotFixture f;
+  auto restored = Trainer::from_snapshot_bytes(f.config, f.bytes);
+  CHECK(restored->snapshot_bytes() == f.bytes);
+  // And it runs on from there.
+  CHECK(restored->run(1100).env_steps == 1100);
+}
+
+TEST_CASE("a snapshot with a flipped byte anywhere is refused") {
+  const SnapshotFixture f;
+  const std::size_t n = f.bytes.size();
+  REQUIRE(n > 100000);
+  // Every byte of the header, config and counters, then ~500 positions spread over the rest
+  // (networks, optimizer, replay), and the checksum itself.
+  std::vector<std::size_t> positions;
+  for (std::size_t at = 0; at < 600; ++at) positions.push_back(at);
+  for (std::size_t at = 600; at < n; at += n / 500) positions.push_back(at);
+  for (std::size_t at = n - 4; at < n; ++at) positions.push_back(at);
+  for (const std::size_t at : positions) {
+    CAPTURE(at);
+    std::string bad = f.bytes;
+    bad[at] = static_cast<char>(bad[at] ^ (1 << (at % 8)));  // one bit, a different one each time
+    const std::string what = load_error(f.config, bad);
+    REQUIRE_FALSE(what.empty());
+    if (at >= 8) CHECK(what.find("checksum mismatch") != std::string::npos);
+  }
+  // The original still loads: nothing above was cached or changed.
+  CHECK(load_error(f.config, f.bytes).empty());
+}
+
+TEST_CASE("crafted fields with a valid checksum are refused, naming the field") {
+  const SnapshotFixture f;
+  Trainer probe(f.config, "");
+  const SnapshotLayout at(f.bytes, f.config, probe.agent().online().parameter_count());
+  const auto step = get<std::int64_t>(f.bytes, at.counters);
+  const auto updates = get<std::int64_t>(f.bytes, at.counters + 16);
+  REQUIRE(step == 1000);  // the layout is read right
+  REQUIRE(updates == 128);
+  REQUIRE(get<std::int64_t>(f.bytes, at.adam_steps) == updates);
+  REQUIRE(get<std::int64_t>(f.bytes, at.replay_size()) == 1000);
+  REQUIRE(get<std::uint64_t>(f.bytes, at.episode_start) <= 1);
+
+  struct Case {
+    const char* name;
+    std::size_t offset;
+    std::function<void(std::string&, std::size_t)> edit;
+    const char* expected;
+  };
+  auto i64 = [](std::int64_t v) { return [v](std::string& b, std::size_t o) { put(b, o, v); }; };
+  auto f64 = [](double v) { return [v](std::string& b, std::size_t o) { put(b, o, v); }; };
+  auto zero_rng = [](std::string& b, std::size_t o) {
+    for (int w = 0; w < 4; ++w) put<std::uint64_t>(b, o + 8 * w, 0);
+  };
+  const double nan = std::nan("");
+  const Case cases[] = {
+      {"negative step", at.counters, i64(-1), "step is -1"},
+      {"huge step", at.counters, i64(std::int64_t{1} << 62), "step is 4611686018427387904"},
+      {"negative episodes", at.counters + 8, i64(-3), "episodes is -3"},
+      {"episodes > steps", at.counters + 8, i64(1001), "episodes is 1001"},
+      {"huge updates", at.counters + 16, i64(std::int64_t{1} << 60), "updates is"},
+      {"too many evaluations", at.counters + 24, i64(3), "evals is 3"},
+      {"negative episode length", at.counters + 32, i64(-1), "episode_length is -1"},
+      {"best step after the step", at.counters + 40, i64(1500), "best_eval_step is 1500"},
+      {"negative log length", at.logs, i64(-1), "metrics_bytes is -1"},
+      {"NaN episode return", at.numbers, f64(nan), "episode_return is nan"},
+      {"NaN best score", at.numbers + 8, f64(nan), "best_eval is nan"},
+      {"the no-evaluation marker after evaluations", at.numbers + 8, f64(-1e300), "last_eval is"},
+      {"infinite wall time", at.numbers + 24, f64(INFINITY), "wall_seconds is inf"},
+      {"NaN loss", at.numbers + 32, f64(nan), "loss, mean_q and grad_norm are nan"},
+      {"recent returns count", at.recent_count, i64(21), "recent returns count is 21"},
+      {"all-zero act Rng", at.rngs, zero_rng, "act Rng state is all zero"},
+      {"all-zero replay Rng", at.rngs + 32, zero_rng, "replay Rng state is all zero"},
+      {"all-zero eval Rng", at.rngs + 64, zero_rng, "eval Rng state is all zero"},
+      {"observation not the env's", at.obs,
+       [](std::string& b, std::size_t o) { put(b, o, get<float>(b, o) + 1); },
+       "current observation differs"},
+      {"episode_start flag", at.episode_start, i64(2), "episode_start is 2"},
+      {"NaN weight", at.params, [](std::string& b, std::size_t o) { put(b, o, std::nanf("")); },
+       "online network's"},
+      {"Adam steps", at.adam_steps, i64(129), "optimizer's step count is 129"},
+      {"replay size and write position", at.replay_size(),
+       [](std::string& b, std::size_t o) {
+         put<std::int64_t>(b, o, 999);  // consistent with each other, not with 1000 steps
+         put<std::int64_t>(b, o + 8, 999);
+       },
+       "replay holds 999"},
+      {"replay action", at.replay_actions(), i64(2), "action of transition 0 is outside [0, 2)"},
+      {"replay flag", at.replay_terminated() + 3, [](std::string& b, std::size_t o) { b[o] = 2; },
+       "terminated flag of transition 3 is 2"},
+  };
+  for (const Case& c : cases) {
+    const std::string name = c.name;
+    CAPTURE(name);
+    std::string bad = f.bytes;
+    c.edit(bad, c.offset);
+    recompute_crc(bad);
+    const std::string what = load_error(f.config, bad);
+    CAPTURE(what);
+    CHECK(what.find(c.expected) != std::string::npos);
+    CHECK(what.find("the snapshot is damaged") != std::string::npos);
+  }
+}
+
+TEST_CASE("a format-1 snapshot and another run's config are refused with their own messages") {
+  const SnapshotFixture f;
+  std::string old = f.bytes;
+  old.replace(0, 8, "DQNSNAP1");
+  CHECK(load_error(f.config, old).find("snapshot format 1") != std::string::npos);
+  Config other = f.config;
+  other.lr *= 2;
+  CHECK(load_error(other, f.bytes).find("another config") != std::string::npos);
 }
 
 TEST_CASE("a stop request (Ctrl-C) pauses at the next env step with a resumable snapshot") {
