@@ -2,7 +2,9 @@
 // DQN's target, the epsilon schedule, one update step, and the two-thread update's determinism.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "core/parallel.hpp"
@@ -77,6 +79,122 @@ TEST_CASE("an update on a fixed batch lowers the loss on that batch") {
   CHECK(std::isfinite(first.loss));
   CHECK(last.loss < 0.5f * first.loss);
   CHECK(first.grad_norm > 0.0f);
+}
+
+namespace {
+
+// What DqnAgent::update should compute on a batch, worked here in double from the networks' own
+// forward passes (the tape-free infer path, not the update's): the TD targets, the Huber loss,
+// the mean Q(s, a) and the gradient of the loss with respect to the output layer's bias.
+struct HandUpdate {
+  double loss = 0, mean_q = 0;
+  std::vector<double> dbias;  // (A)
+  std::vector<double> y;      // (N)
+};
+
+// The ways a target can go wrong that the test must be able to see.
+enum class Mistake { kNone, kObsForNextObs, kIgnoreTerminated, kOnlineValues, kPlainMax };
+
+HandUpdate hand_update(QNetwork& online, QNetwork& target, const Batch& b, double gamma,
+                       double delta, bool double_dqn, Mistake mistake = Mistake::kNone) {
+  const std::int64_t n = b.size, actions = online.spec().num_actions;
+  Tensor q, q_next_target, q_next_online;
+  online.infer(b.obs.view(), q);
+  const Tensor& s_next = mistake == Mistake::kObsForNextObs ? b.obs : b.next_obs;
+  (mistake == Mistake::kOnlineValues ? online : target).infer(s_next.view(), q_next_target);
+  online.infer(s_next.view(), q_next_online);
+  HandUpdate h;
+  h.dbias.assign(static_cast<std::size_t>(actions), 0.0);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float* qt = q_next_target.data() + i * actions;
+    const float* qo = q_next_online.data() + i * actions;
+    // DQN: max_a' Q_target(s', a'). Double DQN: Q_target(s', argmax_a' Q_online(s', a')).
+    const std::int64_t pick = (double_dqn && mistake != Mistake::kPlainMax)
+                                  ? std::max_element(qo, qo + actions) - qo
+                                  : std::max_element(qt, qt + actions) - qt;
+    const double done = mistake == Mistake::kIgnoreTerminated ? 0.0 : b.terminated[i];
+    const double y = b.rewards[i] + gamma * (1.0 - done) * qt[pick];
+    const double qa = q[i * actions + b.actions[i]];
+    const double d = qa - y;
+    h.y.push_back(y);
+    h.loss += std::abs(d) <= delta ? 0.5 * d * d : delta * (std::abs(d) - 0.5 * delta);
+    h.mean_q += qa;
+    h.dbias[static_cast<std::size_t>(b.actions[i])] += std::clamp(d, -delta, delta) / n;
+  }
+  h.loss /= n;
+  h.mean_q /= n;
+  return h;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "update's loss, mean Q and output-bias gradient follow y = r + gamma (1 - terminated) "
+    "V_target(s') worked by hand, for DQN and Double DQN") {
+  for (const bool double_dqn : {false, true}) {
+    CAPTURE(double_dqn);
+    Config config = make_preset("cartpole");
+    config.double_dqn = double_dqn;
+    config.gamma = 0.9;
+    config.huber_delta = 1.0;
+    config.max_grad_norm = 0;  // no clipping: the gradient stays as the loss gives it
+    NetworkSpec spec;
+    spec.hidden = {16};
+    Rng rng(11);
+    DqnAgent agent(spec, config, rng);
+    // The target network starts as a copy of the online one; a different target makes a mix-up
+    // of the two visible.
+    Rng other(12);
+    agent.target().copy_from(QNetwork(spec, other));
+
+    // Eight transitions, s' far from s, a mix of ongoing and terminated ones.
+    const std::int64_t n = 8;
+    Batch batch;
+    batch.obs.resize(Shape{n, 4});
+    batch.next_obs.resize(Shape{n, 4});
+    batch.rewards.resize(Shape{n});
+    batch.terminated.resize(Shape{n});
+    batch.actions.resize(n);
+    batch.size = n;
+    for (std::int64_t i = 0; i < n * 4; ++i) {
+      batch.obs[i] = static_cast<float>(rng.uniform(-1.0, 1.0));
+      batch.next_obs[i] = static_cast<float>(rng.uniform(-3.0, 3.0));
+    }
+    const float terminated[n] = {0, 0, 1, 0, 0, 0, 1, 0};
+    for (std::int64_t i = 0; i < n; ++i) {
+      batch.rewards[i] = 0.1f * static_cast<float>(i) - 0.3f;
+      batch.terminated[i] = terminated[i];
+      batch.actions[i] = (i * 3) % 2;
+    }
+
+    const HandUpdate want = hand_update(agent.online(), agent.target(), batch, config.gamma,
+                                        config.huber_delta, double_dqn);
+    // The test's power: each mistake moves the loss by far more than the tolerance below.
+    const double tolerance = 1e-5 * std::max(1.0, want.loss);
+    std::vector<Mistake> mistakes = {Mistake::kObsForNextObs, Mistake::kIgnoreTerminated,
+                                     Mistake::kOnlineValues};
+    if (double_dqn) mistakes.push_back(Mistake::kPlainMax);
+    for (const Mistake m : mistakes) {
+      CAPTURE(static_cast<int>(m));
+      const HandUpdate wrong = hand_update(agent.online(), agent.target(), batch, config.gamma,
+                                           config.huber_delta, double_dqn, m);
+      REQUIRE(std::abs(wrong.loss - want.loss) > 100 * tolerance);
+    }
+
+    const UpdateStats got = agent.update(batch);
+    CHECK(got.loss == doctest::Approx(want.loss).epsilon(1e-5));
+    CHECK(got.mean_q == doctest::Approx(want.mean_q).epsilon(1e-5));
+    // dL/db for the output bias: the Huber derivative clamp(Q(s,a) - y, -delta, delta) / N summed
+    // over the samples that took each action (no clipping, so update leaves it in the gradient).
+    const NamedVariable& bias = agent.online().parameters().back();
+    REQUIRE(bias.name.find("bias") != std::string::npos);
+    REQUIRE(bias.variable->grad.numel() == 2);
+    for (std::int64_t a = 0; a < 2; ++a) {
+      CAPTURE(a);
+      CHECK(bias.variable->grad[a] ==
+            doctest::Approx(want.dbias[static_cast<std::size_t>(a)]).epsilon(1e-5));
+    }
+  }
 }
 
 TEST_CASE("a non-finite reward stops the update with an error naming the quantity") {
