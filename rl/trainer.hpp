@@ -99,6 +99,9 @@ class Trainer {
   static std::unique_ptr<Trainer> from_snapshot_bytes(const Config& config, std::string_view bytes,
                                                       const std::string& source = "<bytes>");
   DqnAgent& agent() { return *agent_; }
+  std::int64_t env_steps() const { return step_; }
+  // The replay of flat-observation runs (CartPole); null for frame runs.
+  const ReplayBuffer* replay_buffer() const { return replay_.get(); }
   // Bytes the replay buffer's arrays hold (allocated at its full capacity up front).
   std::int64_t replay_memory_bytes() const;
   const Config& config() const { return config_; }

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "envs/cartpole.hpp"
 #include "rl/trainer.hpp"
 
 using namespace dqn;
@@ -311,6 +313,67 @@ TEST_CASE("a format-1 snapshot and another run's config are refused with their o
   Config other = f.config;
   other.lr *= 2;
   CHECK(load_error(other, f.bytes).find("another config") != std::string::npos);
+}
+
+TEST_CASE(
+    "CartPole's step 500 is stored as truncated, not terminated, with the true final observation "
+    "as s'") {
+  // A hand-set greedy policy balances the pole for the whole 500 steps: the linear controller
+  // push right when w . s > 0, w = (0.1, 0.5, 1, 0.5) over (x, x_dot, theta, theta_dot), which
+  // held CartPole up for 500 steps from each of 300 random starts in a float64 simulation. Two
+  // ReLUs compute it: h = (relu(w . s), relu(-w . s)), Q(s, left) = h1, Q(s, right) = h0.
+  Config c = make_preset("cartpole");
+  c.hidden = {2};
+  c.epsilon_start = c.epsilon_end = 0;  // greedy from step 0: the hand-set network acts
+  c.learning_starts = c.total_steps;    // no update changes it
+  c.eval_interval = 0;
+  c.buffer_size = 1000;
+  Trainer t(c, "");
+  const auto& params = t.agent().online().parameters();
+  REQUIRE(params.size() == 4);  // net.0.weight (2,4), net.0.bias, net.2.weight (2,2), net.2.bias
+  const float w[4] = {0.1f, 0.5f, 1.0f, 0.5f};
+  for (int k = 0; k < 4; ++k) {
+    params[0].variable->value[k] = w[k];
+    params[0].variable->value[4 + k] = -w[k];
+  }
+  const float w2[4] = {0, 1, 1, 0};  // rows: Q(left) = h1, Q(right) = h0
+  for (int k = 0; k < 4; ++k) params[2].variable->value[k] = w2[k];
+  for (int p : {1, 3})
+    for (int k = 0; k < 2; ++k) params[p].variable->value[k] = 0;
+
+  // 501 env steps: the first episode's 500 transitions (indices 0..499), then the next
+  // episode's first (index 500), whose s is the reset observation.
+  const TrainResult r = t.run(501);
+  REQUIRE(r.episodes == 1);
+  const ReplayBuffer& replay = *t.replay_buffer();
+  REQUIRE(replay.size() == 501);
+  for (std::int64_t i = 0; i < 499; ++i) {
+    CAPTURE(i);
+    REQUIRE_FALSE(replay.terminated(i));
+    REQUIRE_FALSE(replay.truncated(i));
+    for (int k = 0; k < 4; ++k) REQUIRE(replay.next_obs(i)[k] == replay.obs(i + 1)[k]);
+  }
+  // The time limit: truncated, and not terminated, so the target still bootstraps from s'.
+  CHECK(replay.truncated(499));
+  CHECK_FALSE(replay.terminated(499));
+  // s' is one physics step from s with the action taken (the stored s is the float32 rounding of
+  // the env's float64 state: a difference of ~1e-7), and not the next episode's first
+  // observation (index 500's s).
+  const float* s = replay.obs(499);
+  const CartPoleParams physics;
+  const CartPoleState expected =
+      cartpole_physics_step(physics, CartPoleState{s[0], s[1], s[2], s[3]}, replay.action(499));
+  const float* final_obs = replay.next_obs(499);
+  const float* reset_obs = replay.obs(500);
+  double to_expected = 0, reset_to_expected = 0;
+  for (int k = 0; k < 4; ++k) {
+    to_expected = std::max(to_expected, std::abs(final_obs[k] - expected[k]));
+    reset_to_expected = std::max(reset_to_expected, std::abs(reset_obs[k] - expected[k]));
+    CHECK(std::abs(reset_obs[k]) <= 0.05);  // a reset draws each component from [-0.05, 0.05)
+  }
+  CHECK(to_expected < 1e-5);
+  CHECK(reset_to_expected > 1e-3);
+  CHECK_FALSE(cartpole_terminated(physics, expected));  // the pole is still up at step 500
 }
 
 TEST_CASE("a stop request (Ctrl-C) pauses at the next env step with a resumable snapshot") {
