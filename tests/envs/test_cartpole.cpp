@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -199,6 +200,49 @@ TEST_CASE("cartpole save and load state continue bit-exactly and a bad blob chan
   CHECK(b.state() == before);
   CartPole other(200);
   CHECK_THROWS_AS(other.load_state(blob), Error);
+}
+
+TEST_CASE("cartpole load_state refuses states step() cannot produce, naming them") {
+  CartPole a;
+  a.reset(3);
+  a.step(1);
+  std::string blob;
+  a.save_state(blob);
+  // Layout: tag (u32 length + "cartpole/1"), max_episode_steps i64, Rng (4 x u64), state
+  // (4 x f64), elapsed i64, done u8, terminated u8.
+  constexpr std::size_t kState = 4 + 10 + 8 + 32, kElapsed = kState + 32, kDone = kElapsed + 8;
+  REQUIRE(blob.size() == kDone + 2);
+  auto patched = [&](std::size_t offset, auto value) {
+    std::string out = blob;
+    std::memcpy(out.data() + offset, &value, sizeof value);
+    return out;
+  };
+  const struct {
+    std::string blob;
+    const char* expected;
+  } cases[] = {
+      {patched(kState + 16, std::nan("")), "state holds nan"},
+      {patched(kState, static_cast<double>(INFINITY)), "state holds inf"},
+      {patched(kElapsed, std::int64_t{501}), "elapsed steps 501 of at most 500"},
+      {patched(kElapsed, std::int64_t{-1}), "elapsed steps -1"},
+      {patched(kDone, std::uint8_t{1}), "done flag is 1 with terminated 0 after 1 of 500"},
+      {patched(kDone + 1, std::uint8_t{1}), "done flag is 0 with terminated 1"},
+      {patched(kElapsed, std::int64_t{500}), "done flag is 0 with terminated 0 after 500"},
+  };
+  for (const auto& c : cases) {
+    const std::string expected = c.expected;
+    CAPTURE(expected);
+    CartPole b;
+    b.reset(9);
+    const CartPoleState before = b.state();
+    try {
+      b.load_state(c.blob);
+      FAIL("expected an Error");
+    } catch (const Error& e) {
+      CHECK(std::string(e.what()).find(c.expected) != std::string::npos);
+    }
+    CHECK(b.state() == before);
+  }
 }
 
 TEST_CASE("cartpole renders a text line and Gymnasium's 600x400 picture") {

@@ -164,7 +164,8 @@ TEST_CASE("save and load restore the slots exactly; impossible contents are refu
       {patched(kFlags + 24 + 7, std::uint8_t{2}), "starts transition flag of slot 7 is 2"},
   };
   for (const auto& c : cases) {
-    CAPTURE(c.expected);
+    const std::string expected = c.expected;
+    CAPTURE(expected);
     FrameReplay fresh(8, 2, 2);
     try {
       fresh.load(c.blob, 3);

@@ -136,7 +136,8 @@ TEST_CASE("load refuses impossible contents, naming the field, and leaves the bu
       {patched<std::uint8_t>(blob, kTruncated + 6, 255), "truncated flag of transition 6 is 255"},
   };
   for (const auto& c : cases) {
-    CAPTURE(c.expected);
+    const std::string expected = c.expected;
+    CAPTURE(expected);
     ReplayBuffer fresh(8, 2);
     try {
       fresh.load(c.blob, 2);
