@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# tests/fuzz/run_fuzz.sh [seconds]: builds the checkpoint-loader fuzzer with clang's libFuzzer
-# and runs it for a bounded time (default 60 s). Exits non-zero when the fuzzer finds a crash, a
-# sanitizer report, a leak, a timeout or an out-of-memory input; the input that did it is left in
-# build/fuzz/ as crash-*, leak-*, timeout-* or oom-* (replay: build/fuzz/fuzz_checkpoint FILE).
+# tests/fuzz/run_fuzz.sh [seconds]: builds the two loader fuzzers with clang's libFuzzer and runs
+# each for half of a bounded time (default 60 s in all):
+#   fuzz_checkpoint  the checkpoint loader (nn/checkpoint.hpp: model.dqn, checkpoint.dqn)
+#   fuzz_snapshot    the run snapshot loader (rl/trainer.hpp: snapshot.bin, what `resume` reads)
+# Exits non-zero when a fuzzer finds a crash, a sanitizer report, a leak, a timeout or an
+# out-of-memory input; the input that did it is left in build/fuzz/<target>/ as crash-*, leak-*,
+# timeout-* or oom-* (replay: build/fuzz/<target>/<target> FILE).
 #
 # Separate from the CMake build on purpose: that build uses g++, which has no libFuzzer, and the
 # fuzzer needs every object instrumented (-fsanitize=fuzzer-no-link) while only the final link
@@ -16,19 +19,24 @@ seconds="${1:-60}"
 cxx="${CXX:-clang++-14}"
 jobs="${DQN_FUZZ_JOBS:-2}"
 out=build/fuzz
-rm -rf "$out/obj" "$out/seeds"
-mkdir -p "$out/obj" "$out/seeds" "$out/corpus"
+targets=(fuzz_checkpoint fuzz_snapshot)
+rm -rf "$out/obj"
+mkdir -p "$out/obj"
 
 # -O1 -g keeps reports readable; no -Werror here (clang warns differently from the g++ build,
-# which already enforces warnings). OpenMP is left out: the loader is serial, and an
+# which already enforces warnings). OpenMP is left out: the loaders are serial, and an
 # uninstrumented OpenMP runtime only adds noise to the sanitizers.
 flags=(-std=c++20 -O1 -g -march=native -fno-omit-frame-pointer
        -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
        -DEIGEN_DONT_PARALLELIZE -Wno-unknown-pragmas -I. -isystem /usr/include/eigen3)
 
-sources=(core/*.cpp nn/*.cpp tests/fuzz/fuzz_checkpoint.cpp)
+# The snapshot loader rebuilds a whole trainer (envs, replay, agent), hence every library folder.
+library=(core/*.cpp nn/*.cpp envs/*.cpp rl/*.cpp)
+sources=("${library[@]}")
+for target in "${targets[@]}"; do sources+=("tests/fuzz/$target.cpp"); done
 echo "compiling ${#sources[@]} sources with $cxx into $out/obj ($jobs at a time)"
-compile() { "$cxx" "${flags[@]}" -c "$1" -o "$out/obj/$(tr / _ <<<"$1").o"; }
+object() { echo "$out/obj/$(tr / _ <<<"$1").o"; }
+compile() { "$cxx" "${flags[@]}" -c "$1" -o "$(object "$1")"; }
 running=()
 for src in "${sources[@]}"; do
   compile "$src" &
@@ -39,12 +47,21 @@ for src in "${sources[@]}"; do
   fi
 done
 for pid in "${running[@]}"; do wait "$pid"; done
-"$cxx" -fsanitize=fuzzer,address,undefined "$out"/obj/*.o -o "$out/fuzz_checkpoint"
+library_objects=()
+for src in "${library[@]}"; do library_objects+=("$(object "$src")"); done
 
-# Seed corpus: valid checkpoints written by the target itself (see fuzz_checkpoint.cpp), so the
-# seeds always match the current format version.
-DQN_FUZZ_WRITE_SEEDS="$out/seeds" "$out/fuzz_checkpoint" -runs=0 "$out/seeds" >/dev/null 2>&1
-
-echo "fuzzing for ${seconds} s"
-"$out/fuzz_checkpoint" "$out/corpus" "$out/seeds" -max_total_time="$seconds" \
-  -rss_limit_mb=2048 -timeout=10 -artifact_prefix="$out/" -print_final_stats=1
+# Each target gets half the time: CI's 60 s stays 60 s in all.
+per_target=$(( (seconds + 1) / 2 ))
+for target in "${targets[@]}"; do
+  dir="$out/$target"
+  rm -rf "$dir/seeds"
+  mkdir -p "$dir/seeds" "$dir/corpus"
+  "$cxx" -fsanitize=fuzzer,address,undefined "${library_objects[@]}" \
+    "$(object "tests/fuzz/$target.cpp")" -o "$dir/$target"
+  # Seed corpus: valid files written by the target itself (see its source), so the seeds always
+  # match the current format version.
+  DQN_FUZZ_WRITE_SEEDS="$dir/seeds" "$dir/$target" -runs=0 "$dir/seeds" >/dev/null 2>&1
+  echo "fuzzing $target for ${per_target} s"
+  "$dir/$target" "$dir/corpus" "$dir/seeds" -max_total_time="$per_target" \
+    -rss_limit_mb=2048 -timeout=10 -artifact_prefix="$dir/" -print_final_stats=1
+done
