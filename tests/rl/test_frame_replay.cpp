@@ -124,7 +124,8 @@ TEST_CASE("a stored transition costs about 7.1 KB of resident memory, so a milli
   CHECK(r.memory_bytes() == kDesign * kSlots);  // the figure `dqn train` prints before allocating
 }
 
-TEST_CASE("save and load restore the slots exactly; impossible contents are refused unchanged") {
+TEST_CASE(
+    "save and load restore the slots exactly, and impossible contents are refused unchanged") {
   FrameReplay a(8, 2, 2);
   for (int i = 0; i < 11; ++i) {
     a.add(frame(static_cast<std::uint8_t>(i)).data(), i % 4 == 0, i % 3, 0.5f * i, i % 4 == 3,
