@@ -107,9 +107,18 @@ void CartPole::load_state(std::string_view blob) {
             "CartPole::load_state: the blob's done flag is ", int(done), " with terminated ",
             int(terminated), " after ", elapsed, " of ", max_steps,
             " steps, expected done exactly when terminated or at the time limit: it is corrupt");
+  // No CartPole episode comes near 1e6 in any component (its velocities stay within a few units
+  // until the thresholds end it), and a live episode is inside the thresholds, or step() would
+  // have ended it. Together they bound what a step from a loaded state can reach, so its float32
+  // observation never overflows (converting a double beyond float's range is undefined).
+  constexpr double kMaxMagnitude = 1e6;
   for (double v : state)
-    DQN_CHECK(std::isfinite(v), "CartPole::load_state: the blob's state holds ", v,
-              ", expected finite numbers: it is corrupt");
+    DQN_CHECK(std::isfinite(v) && std::abs(v) <= kMaxMagnitude,
+              "CartPole::load_state: the blob's state holds ", v,
+              ", expected finite numbers within +-", kMaxMagnitude, ": it is corrupt");
+  DQN_CHECK(done || !cartpole_terminated(params_, state),
+            "CartPole::load_state: the blob's episode is live (not done) but its state (x ",
+            state[0], ", theta ", state[2], ") is past the termination thresholds: it is corrupt");
   rng_ = rng;  // everything read and checked: only now change the env
   state_ = state;
   elapsed_steps_ = elapsed;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 #include <utility>
 
@@ -441,8 +442,10 @@ constexpr char kDamagedFix[] =
     "; the snapshot is damaged (a disk or copy error, or an edit) and cannot be resumed: "
     "restore the run folder from a backup, or start the run again";
 
+// A double that converts to a finite float. (Converting one beyond float's range is undefined
+// behaviour, not infinity: compare, don't cast.)
 bool finite_float(double v) {
-  return std::isfinite(v) && std::isfinite(static_cast<float>(v));
+  return std::isfinite(v) && std::abs(v) <= std::numeric_limits<float>::max();
 }
 
 void check_finite_params(const QNetwork& net, const char* which) {

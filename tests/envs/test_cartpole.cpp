@@ -223,6 +223,8 @@ TEST_CASE("cartpole load_state refuses states step() cannot produce, naming them
   } cases[] = {
       {patched(kState + 16, std::nan("")), "state holds nan"},
       {patched(kState, static_cast<double>(INFINITY)), "state holds inf"},
+      {patched(kState + 8, 1e300), "state holds 1e+300"},         // finite, but far from CartPole
+      {patched(kState, 2.5), "past the termination thresholds"},  // x beyond 2.4, still live
       {patched(kElapsed, std::int64_t{501}), "elapsed steps 501 of at most 500"},
       {patched(kElapsed, std::int64_t{-1}), "elapsed steps -1"},
       {patched(kDone, std::uint8_t{1}), "done flag is 1 with terminated 0 after 1 of 500"},
