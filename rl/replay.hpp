@@ -40,7 +40,9 @@ class ReplayBuffer {
   std::int64_t capacity() const { return capacity_; }
   std::int64_t obs_dim() const { return obs_dim_; }
   bool truncated(std::int64_t i) const { return truncated_[i] != 0; }
-  std::int64_t bytes_per_transition() const;
+  std::int64_t bytes_per_transition() const { return bytes_per_transition(obs_dim_); }
+  // What one transition of obs_dim floats costs, before a buffer exists (for memory checks).
+  static std::int64_t bytes_per_transition(std::int64_t obs_dim);
 
   // Raw contents for run snapshots (resume continues bit-exactly), the big arrays referenced
   // in place (see PieceWriter).

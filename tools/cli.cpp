@@ -6,8 +6,10 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <new>
 #include <sstream>
 #include <thread>
 
@@ -28,8 +30,15 @@ constexpr const char* kSubcommands =
     "train, resume, eval, play, info, trace, bench (and, through tools/dqn, test and build)";
 
 std::atomic<bool> g_stop{false};
-extern "C" void on_sigint(int) {
+extern "C" void on_stop_signal(int) {
   g_stop = true;
+}
+
+// How to call this program in a printed command: tools/dqn passes the path it was started by
+// (DQN_COMMAND), so the hint works from the caller's directory; else the binary's own name.
+std::string self_command(const char* argv0) {
+  const char* launcher = std::getenv("DQN_COMMAND");
+  return shell_quote(launcher && *launcher ? launcher : argv0);
 }
 
 std::vector<std::int64_t> parse_int_list(const std::string& text, const std::string& what) {
@@ -37,13 +46,9 @@ std::vector<std::int64_t> parse_int_list(const std::string& text, const std::str
   std::stringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {
-    try {
-      std::size_t used = 0;
-      values.push_back(std::stoll(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      throw UsageError(what + ": expected comma-separated whole numbers, got '" + text + "'");
-    }
+    const std::optional<std::int64_t> v = parse_whole(item);
+    if (!v) throw UsageError(what + ": expected comma-separated whole numbers, got '" + text + "'");
+    values.push_back(*v);
   }
   return values;
 }
@@ -58,36 +63,38 @@ const std::vector<FlagSpec> kTrainFlags = {
     {"seed", true, "the run's seed (default 1)"},
     {"threads", true, "threads for the kernels (default 1)"},
     {"steps", true, "total env steps (the config's total_steps)"},
-    {"out", true, "the run folder (default runs/<env>-<preset>-seed<seed>)"},
+    {"out", true, "the run folder (default runs/<env>__<preset>__<seed>__<unix time>)"},
+    {"overwrite", false, "let --out replace a run that is already there (its files are deleted)"},
     {"help", false, "this text, and every config key"},
 };
 
+// The run's Config: the preset (--preset, or a `preset` line in --config or --set, else the
+// one --env implies) first, then the config file, then --set, then the shorthand flags.
 Config config_from_args(const Args& args) {
-  const std::string env = args.get("env");
-  std::string preset = args.get("preset");
-  if (preset.empty())
-    preset = env == "catch" ? "catch" : (env == "breakout" || env == "pong") ? "atari" : "cartpole";
-  Config c;
+  if (args.has("preset") && args.get("preset").empty())
+    throw UsageError("dqn train: --preset is empty; valid presets: cartpole, seed, atari, catch");
+  std::vector<ConfigSetting> settings;
   try {
-    c = make_preset(preset, env);
-    if (args.has("config")) c.load_file(args.get("config"));
+    if (args.has("config")) settings = read_config_file(args.get("config"));
     for (const std::string& kv : args.all("set")) {
       const auto eq = kv.find('=');
       if (eq == std::string::npos)
         throw UsageError("dqn train: --set needs key=value, got '" + kv + "'");
-      c.set(kv.substr(0, eq), kv.substr(eq + 1));
+      settings.push_back({kv.substr(0, eq), kv.substr(eq + 1), "--set " + kv});
     }
-    if (args.has("seed")) c.set("seed", args.get("seed"));
-    if (args.has("threads")) c.set("threads", args.get("threads"));
-    if (args.has("steps")) c.set("total_steps", args.get("steps"));
-    if (!env.empty()) c.set("env", env);
+    for (const auto& [flag, key] : {std::pair<const char*, const char*>{"seed", "seed"},
+                                    {"threads", "threads"},
+                                    {"steps", "total_steps"},
+                                    {"env", "env"}})
+      if (args.has(flag)) settings.push_back({key, args.get(flag), std::string("--") + flag});
+    Config c = resolve_config(args.get("preset"), settings);
     c.validate();
+    return c;
   } catch (const UsageError&) {
     throw;
   } catch (const Error& e) {
-    throw UsageError(std::string("dqn train: ") + e.what());
+    throw UsageError(e.what());
   }
-  return c;
 }
 
 // "time: update 81.0%  act 6.1%  ..." : where the run's wall time went (the README's profile).
@@ -110,7 +117,8 @@ std::string phase_summary(const PhaseSeconds& p, double wall) {
   return text + "\n";
 }
 
-int run_training(Trainer& trainer, const std::string& out_dir, std::ostream& out) {
+int run_training(Trainer& trainer, const std::string& out_dir, const std::string& self,
+                 std::ostream& out) {
   const Config& c = trainer.config();
   const bool live = isatty(STDOUT_FILENO) && &out == &std::cout;
   const std::string plot_title =
@@ -139,33 +147,63 @@ int run_training(Trainer& trainer, const std::string& out_dir, std::ostream& out
     else
       out << line << std::endl;  // flushed: a log file or a pipe sees progress as it happens
   });
+  // Ctrl-C and SIGTERM (a scheduler's or `kill`'s polite stop) both end in a snapshot.
   g_stop = false;
   trainer.set_stop_flag(&g_stop);
-  auto previous = std::signal(SIGINT, on_sigint);
-  const TrainResult r = trainer.run();
-  std::signal(SIGINT, previous);
+  auto previous_int = std::signal(SIGINT, on_stop_signal);
+  auto previous_term = std::signal(SIGTERM, on_stop_signal);
+  TrainResult r;
+  try {
+    r = trainer.run();
+  } catch (...) {
+    std::signal(SIGINT, previous_int);
+    std::signal(SIGTERM, previous_term);
+    throw;
+  }
+  std::signal(SIGINT, previous_int);
+  std::signal(SIGTERM, previous_term);
   if (live) out << "\n";
   if (!r.finished) {
     out << "stopped at env step " << r.env_steps << "; the run is saved. Continue it with:\n"
-        << "  ./tools/dqn resume " << out_dir << "\n";
+        << "  " << self << " resume " << shell_quote(out_dir) << "\n";
     return 0;
   }
   write_learning_curve(out_dir + "/metrics.jsonl", out_dir + "/learning_curve.svg", plot_title);
   char summary[512];
   std::snprintf(summary, sizeof summary,
-                "done: %lld env steps, %lld episodes, %lld updates in %.1f s\n"
-                "best periodic evaluation %.1f (at step %lld); the returned policy scores "
-                "%.1f +- %.1f over %lld unseen episodes\n",
+                "done: %lld env steps, %lld episodes, %lld updates in %.1f s\n",
                 static_cast<long long>(r.env_steps), static_cast<long long>(r.episodes),
-                static_cast<long long>(r.updates), r.wall_seconds, r.best_eval,
-                static_cast<long long>(r.best_eval_step), r.final_eval.mean, r.final_eval.std,
-                static_cast<long long>(r.final_eval.episodes));
+                static_cast<long long>(r.updates), r.wall_seconds);
+  out << summary;
+  if (r.evaluations > 0)
+    std::snprintf(summary, sizeof summary,
+                  "returned policy: the best periodic evaluation, %.1f (at step %lld)", r.best_eval,
+                  static_cast<long long>(r.best_eval_step));
+  else
+    std::snprintf(summary, sizeof summary,
+                  "returned policy: the last network (no periodic evaluation ran, eval_interval "
+                  "= %lld)",
+                  static_cast<long long>(c.eval_interval));
+  out << summary;
+  std::snprintf(summary, sizeof summary, "; it scores %.1f +- %.1f over %lld unseen episodes\n",
+                r.final_eval.mean, r.final_eval.std, static_cast<long long>(r.final_eval.episodes));
   out << summary << phase_summary(r.phases, r.wall_seconds) << "model: " << out_dir
       << "/model.dqn\n"
       << "curve: " << out_dir << "/learning_curve.svg\n"
       << "metrics: " << out_dir << "/metrics.jsonl\n"
-      << "evaluate it: ./tools/dqn eval " << out_dir << "/model.dqn\n";
+      << "evaluate it: " << self << " eval " << shell_quote(out_dir + "/model.dqn") << "\n";
   return 0;
+}
+
+// runs/<env>__<preset>__<seed>__<unix time>, as CleanRL names its runs; a run started in the
+// same second gets a suffix, so two runs never share a folder.
+std::string default_run_folder(const Config& c) {
+  const long long now = static_cast<long long>(std::time(nullptr));
+  const std::string base = "runs/" + c.env + "__" + c.preset + "__" + std::to_string(c.seed) +
+                           "__" + std::to_string(now);
+  std::string dir = base;
+  for (int i = 2; std::filesystem::exists(dir); ++i) dir = base + "_" + std::to_string(i);
+  return dir;
 }
 
 int cmd_train(int argc, char** argv, std::ostream& out) {
@@ -183,19 +221,23 @@ int cmd_train(int argc, char** argv, std::ostream& out) {
   if (!args.positional().empty())
     throw UsageError("dqn train: unexpected argument '" + args.positional()[0] + "'");
   const Config c = config_from_args(args);
-  const std::string out_dir =
-      args.get("out", "runs/" + c.env + "-" + c.preset + "-seed" + std::to_string(c.seed));
+  if (args.has("out") && args.get("out").empty())
+    throw UsageError(
+        "dqn train: --out is empty, so the run would write nothing (the policy would be lost); "
+        "give a folder, or leave --out out for runs/<env>__<preset>__<seed>__<time>");
+  const std::string out_dir = args.has("out") ? args.get("out") : default_run_folder(c);
   out << "dqn train: " << c.env << ", preset " << c.preset << ", seed " << c.seed << ", "
       << c.threads << " thread(s), " << c.total_steps << " env steps -> " << out_dir << "\n";
-  Trainer trainer(c, out_dir);
-  const double replay_bytes = static_cast<double>(trainer.replay_memory_bytes());
-  char replay_line[160];
-  std::snprintf(replay_line, sizeof replay_line,
-                "replay: %lld transitions, %.0f bytes each, %.2f GB allocated\n",
-                static_cast<long long>(c.buffer_size),
-                replay_bytes / static_cast<double>(c.buffer_size), replay_bytes / 1e9);
-  out << replay_line;
-  return run_training(trainer, out_dir, out);
+  // The folder and the memory are settled here, before any step is trained.
+  Trainer trainer(c, out_dir, args.has("overwrite"));
+  const std::int64_t replay_bytes = trainer.replay_memory_bytes();
+  const std::int64_t available = available_memory_bytes();
+  out << "replay: " << trainer.replay_capacity() << " transitions"
+      << (trainer.replay_capacity() < c.buffer_size ? " (buffer_size, capped at the run's steps)"
+                                                    : "")
+      << ", " << format_gb(replay_bytes) << " of "
+      << (available >= 0 ? format_gb(available) : std::string("unknown")) << " available\n";
+  return run_training(trainer, out_dir, self_command(argv[0]), out);
 }
 
 int cmd_resume(int argc, char** argv, std::ostream& out) {
@@ -209,13 +251,9 @@ int cmd_resume(int argc, char** argv, std::ostream& out) {
     return 0;
   }
   const std::string dir = args.positional()[0];
-  if (!std::filesystem::exists(dir + "/snapshot.bin"))
-    throw Error("dqn resume: '" + dir +
-                "/snapshot.bin' does not exist; resume takes the folder "
-                "of a run that was stopped (Ctrl-C) before it finished");
   auto trainer = Trainer::resume(dir);
-  out << "dqn resume: continuing " << dir << "\n";
-  return run_training(*trainer, dir, out);
+  out << "dqn resume: continuing " << dir << " at env step " << trainer->env_steps() << "\n";
+  return run_training(*trainer, dir, self_command(argv[0]), out);
 }
 
 // ---------------------------------------------------------------- eval / info / play
@@ -226,14 +264,42 @@ struct LoadedModel {
   std::string env;
 };
 
-LoadedModel load_model(const std::string& path) {
+std::string join_dims(const std::vector<std::int64_t>& dims) {
+  std::string text;
+  for (std::size_t i = 0; i < dims.size(); ++i) text += (i ? "," : "") + std::to_string(dims[i]);
+  return "(" + text + ")";
+}
+
+// A checkpoint file, or a run folder (its model.dqn), with the env it was trained on. The
+// network must fit that env: a 4-action network playing 6-action Pong, or an MLP fed pixels,
+// would run without complaint and mean nothing.
+LoadedModel load_model(const std::string& given) {
+  std::string path = given;
+  if (std::filesystem::is_directory(given)) {
+    path = (std::filesystem::path(given) / "model.dqn").string();
+    if (!std::filesystem::exists(path))
+      throw Error("'" + given + "' is a folder without model.dqn; give a checkpoint file or a " +
+                  "finished run's folder");
+  }
   LoadedModel m;
   m.info = read_checkpoint_info(path);
+  m.env = m.info.meta.get_or("env", "");
+  if (m.env.empty()) m.env = m.info.spec.kind == NetworkKind::kMlp ? "cartpole" : "breakout";
+  const auto probe = make_env(m.env);
+  const Shape shape = probe->observation_shape();
+  const std::vector<std::int64_t> obs(shape.dims.begin(), shape.dims.begin() + shape.rank);
+  const bool pixels = probe->observation_is_u8();
+  if (obs != m.info.spec.observation_shape || probe->num_actions() != m.info.spec.num_actions ||
+      pixels != (m.info.spec.kind == NetworkKind::kNatureCnn))
+    throw Error(
+        "'" + path + "' holds " + (m.info.spec.kind == NetworkKind::kMlp ? "an MLP" : "a CNN") +
+        " for observations " + join_dims(m.info.spec.observation_shape) + " and " +
+        std::to_string(m.info.spec.num_actions) + " actions, but its env '" + m.env +
+        "' gives observations " + join_dims(obs) + " and " + std::to_string(probe->num_actions()) +
+        " actions; the checkpoint's env entry is wrong or the file was altered");
   Rng rng(0);
   m.net = std::make_unique<QNetwork>(m.info.spec, rng);
   load_checkpoint(path, *m.net, nullptr, nullptr);
-  m.env = m.info.meta.get_or("env", "");
-  if (m.env.empty()) m.env = m.info.spec.kind == NetworkKind::kMlp ? "cartpole" : "breakout";
   return m;
 }
 
@@ -429,11 +495,13 @@ int cmd_trace(int argc, char** argv, std::ostream& out) {
     std::string item;
     std::vector<double> values;
     while (std::getline(in, item, ',')) {
-      try {
-        values.push_back(std::stod(item));
-      } catch (const std::exception&) {
-        throw UsageError("dqn trace: --state needs four numbers, got '" + args.get("state") + "'");
-      }
+      const std::optional<double> v = parse_decimal(item);
+      if (!v)
+        throw UsageError(
+            "dqn trace: --state needs four finite numbers x,x_dot,theta,theta_dot, "
+            "got '" +
+            args.get("state") + "' ('" + item + "' is not a number)");
+      values.push_back(*v);
     }
     if (values.size() != 4)
       throw UsageError("dqn trace: --state needs four numbers x,x_dot,theta,theta_dot, got " +
@@ -462,13 +530,18 @@ int cmd_bench(int argc, char** argv, std::ostream& out) {
   double seconds = 1;
   if (args.has("seconds")) {
     const std::string text = args.get("seconds");
-    char* end = nullptr;
-    seconds = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0' || !(seconds >= 0.01 && seconds <= 600))
+    seconds = parse_decimal(text).value_or(-1);
+    if (!(seconds >= 0.01 && seconds <= 600))
       throw UsageError("dqn bench: --seconds must be a number in [0.01, 600], got '" + text + "'");
   }
   print_quick_bench(out, seconds);
   return 0;
+}
+
+// Every message starts with "dqn <command>: " exactly once, whichever layer wrote it.
+std::string prefixed(const std::string& command, const std::string& message) {
+  const std::string prefix = "dqn " + command + ": ";
+  return message.rfind(prefix, 0) == 0 ? message : prefix + message;
 }
 
 }  // namespace
@@ -496,10 +569,14 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
         << "\n";
     return 2;
   } catch (const UsageError& e) {
-    err << e.what() << "\n";
+    err << prefixed(command, e.what()) << "\n";
     return 2;
   } catch (const Error& e) {
-    err << "dqn " << command << ": " << e.what() << "\n";
+    err << prefixed(command, e.what()) << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    err << "dqn " << command
+        << ": out of memory (an allocation failed); lower buffer_size or free memory\n";
     return 1;
   } catch (const std::exception& e) {
     err << "dqn " << command << ": unexpected error: " << e.what() << "\n";

@@ -163,9 +163,16 @@ TEST_CASE("trace prints one JSON line per step and rejects bad actions") {
 }
 
 TEST_CASE("resume of a folder without a snapshot exits 1 and explains") {
-  const Outcome o = cli({"resume", temp_dir("empty")});
+  const std::string dir = temp_dir("empty");
+  std::filesystem::create_directories(dir);
+  Outcome o = cli({"resume", dir});
   CHECK(o.code == 1);
-  CHECK(contains(o.err, "snapshot.bin"));
+  CHECK(contains(o.err, "snapshot.bin' does not exist"));
+  CHECK(o.err.rfind("dqn resume: resume:", 0) != 0);
+  CHECK_FALSE(contains(o.err, "dqn resume: dqn resume:"));
+  o = cli({"resume", dir + "/missing"});
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, "is not a run folder"));
 }
 
 TEST_CASE("bench prints its table and rejects a bad duration") {
