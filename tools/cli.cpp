@@ -541,7 +541,9 @@ int cmd_bench(int argc, char** argv, std::ostream& out) {
 // Every message starts with "dqn <command>: " exactly once, whichever layer wrote it.
 std::string prefixed(const std::string& command, const std::string& message) {
   const std::string prefix = "dqn " + command + ": ";
-  return message.rfind(prefix, 0) == 0 ? message : prefix + message;
+  if (message.rfind(prefix, 0) == 0) return message;
+  if (message.rfind(command + ": ", 0) == 0) return "dqn " + message;  // the library's "train: "
+  return prefix + message;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // codes (0 ok, 1 runtime error, 2 usage error) and the messages a person acts on.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -201,4 +202,193 @@ TEST_CASE("resume continues a stopped run to the end") {
   CHECK(o.code == 0);
   CHECK(contains(o.out, "done: 2000 env steps"));
   CHECK(std::filesystem::exists(dir + "/model.dqn"));
+}
+
+// ---------------------------------------------------------------- bad input loses nothing
+
+namespace {
+
+// Runs `f` with the working directory set to `dir` (default run folders are relative).
+template <typename F>
+auto in_directory(const std::string& dir, F f) {
+  const auto previous = std::filesystem::current_path();
+  std::filesystem::create_directories(dir);
+  std::filesystem::current_path(dir);
+  auto result = f();
+  std::filesystem::current_path(previous);
+  return result;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A short, cheap CartPole run's flags.
+std::vector<std::string> quick(std::vector<std::string> args) {
+  for (const char* a : {"--steps", "300", "--set", "hidden=8", "--set", "learning_starts=100",
+                        "--set", "final_eval_episodes=1", "--set", "eval_interval=0"})
+    args.emplace_back(a);
+  return args;
+}
+
+}  // namespace
+
+TEST_CASE("--set preset=seed trains with the seed preset's values, not cartpole's relabelled") {
+  const std::string dir = temp_dir("preset_set");
+  const Outcome o = cli(quick({"train", "--set", "preset=seed", "--out", dir}));
+  REQUIRE(o.code == 0);
+  const std::string config = read_text(dir + "/config.txt");
+  CHECK(contains(config, "preset = seed"));
+  CHECK(contains(config, "lr = 0.0001"));           // seed's, not cartpole's 0.0023
+  CHECK(contains(config, "buffer_size = 50000"));   // seed's, not cartpole's 100000
+  CHECK(contains(config, "double_dqn = false"));
+  CHECK(contains(o.out, "returned policy: the last network (no periodic evaluation ran"));
+}
+
+TEST_CASE("a config file's preset = atari with env = breakout trains with the atari values") {
+  const std::string dir = temp_dir("preset_file");
+  std::filesystem::create_directories(dir);
+  const std::string file = dir + "/my.conf";
+  std::ofstream(file) << "env = breakout\npreset = atari\nfinal_eval_episodes = 0\n";
+  const Outcome o = cli({"train", "--config", file, "--steps", "40", "--out", dir + "/run"});
+  REQUIRE(o.code == 0);
+  const std::string config = read_text(dir + "/run/config.txt");
+  CHECK(contains(config, "preset = atari"));
+  CHECK(contains(config, "lr = 0.0001"));
+  CHECK(contains(config, "learning_starts = 80000"));
+  // The preset's 1M-transition replay is capped at the run's 40 steps.
+  CHECK(contains(o.out, "replay: 41 transitions (buffer_size, capped at the run's steps)"));
+}
+
+TEST_CASE("empty or contradicting presets, duplicate keys and a folder as --config exit 2") {
+  Outcome o = cli({"train", "--preset", ""});
+  CHECK(o.code == 2);
+  CHECK(contains(o.err, "--preset is empty"));
+  o = cli({"train", "--preset", "atari", "--set", "preset=seed"});
+  CHECK(o.code == 2);
+  CHECK(contains(o.err, "--preset atari contradicts preset 'seed'"));
+  const std::string dir = temp_dir("dup");
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/config.txt") << "lr = 1e-3\ngamma = 0.9\nlr = 2e-3\n";
+  o = cli({"train", "--config", dir + "/config.txt"});
+  CHECK(o.code == 2);
+  CHECK(contains(o.err, "config.txt:3: 'lr' is set a second time (first at " + dir +
+                            "/config.txt:1)"));
+  o = cli({"train", "--config", dir});
+  CHECK(o.code == 2);
+  CHECK(contains(o.err, "is a folder, not a config file"));
+  CHECK_FALSE(std::filesystem::exists(dir + "/metrics.jsonl"));  // nothing was trained
+}
+
+TEST_CASE("default run folders are unique and land in the caller's directory") {
+  const std::string cwd = temp_dir("cwd");
+  const auto [first, second] = in_directory(cwd, [] {
+    return std::make_pair(cli(quick({"train", "--seed", "4"})), cli(quick({"train", "--seed", "4"})));
+  });
+  REQUIRE(first.code == 0);
+  REQUIRE(second.code == 0);
+  std::vector<std::string> runs;
+  for (const auto& entry : std::filesystem::directory_iterator(cwd + "/runs"))
+    runs.push_back(entry.path().filename().string());
+  REQUIRE(runs.size() == 2);
+  std::sort(runs.begin(), runs.end());
+  CHECK(runs[0].rfind("cartpole__cartpole__4__", 0) == 0);
+  CHECK(runs[1].rfind(runs[0], 0) == 0);  // the same second: runs[0] + "_2"
+  for (const auto& run : runs) CHECK(std::filesystem::exists(cwd + "/runs/" + run + "/model.dqn"));
+}
+
+TEST_CASE("--out of an existing run is refused unless --overwrite; bad --out fails up front") {
+  const std::string dir = temp_dir("out_twice");
+  REQUIRE(cli(quick({"train", "--out", dir})).code == 0);
+  const std::string model = read_text(dir + "/model.dqn");
+  Outcome o = cli(quick({"train", "--seed", "9", "--out", dir}));
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, "already holds a run"));
+  CHECK(contains(o.err, "--overwrite"));
+  CHECK(read_text(dir + "/model.dqn") == model);  // the first run is intact
+  o = cli(quick({"train", "--seed", "9", "--out", dir, "--overwrite"}));
+  CHECK(o.code == 0);
+  CHECK(contains(read_text(dir + "/config.txt"), "seed = 9"));
+
+  o = cli(quick({"train", "--out", ""}));
+  CHECK(o.code == 2);
+  CHECK(contains(o.err, "--out is empty"));
+  o = cli(quick({"train", "--out", dir + "/model.dqn"}));
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, "is a file, not a folder"));
+  o = cli(quick({"train", "--out", "/proc/dqn_cannot_be_here"}));
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, "cannot create the run folder"));
+  o = cli(quick({"train", "--out",
+                 (std::filesystem::temp_directory_path() / std::string(260, 'n')).string()}));
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, "file names stop at 255"));
+}
+
+TEST_CASE("printed commands are shell-quoted, so a path with spaces pastes back") {
+  const std::string dir = temp_dir("with space");
+  const Outcome o = cli(quick({"train", "--out", dir}));
+  REQUIRE(o.code == 0);
+  CHECK(contains(o.out, " eval '" + dir + "/model.dqn'"));
+  CHECK(dqn::shell_quote("it's") == "'it'\\''s'");
+  CHECK(dqn::shell_quote("plain/path-1.dqn") == "plain/path-1.dqn");
+}
+
+TEST_CASE("a finished run cannot be resumed, and says so") {
+  const Outcome o = cli({"resume", trained_run()});
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, "has finished"));
+  CHECK_FALSE(contains(o.err, "dqn resume: dqn resume:"));
+  CHECK_FALSE(std::filesystem::exists(trained_run() + "/snapshot.bin"));
+}
+
+TEST_CASE("eval takes a run folder; non-regular files and mismatched networks are refused") {
+  Outcome o = cli({"eval", trained_run(), "--episodes", "2"});
+  CHECK(o.code == 0);
+  CHECK(contains(o.out, "cartpole: 2 episodes"));
+  o = cli({"info", "/dev/zero"});
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, "is not a regular file"));
+  const std::string fifo = temp_dir("fifo");
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  o = cli({"info", fifo});  // would block forever on open(2) without O_NONBLOCK
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, "is not a regular file"));
+  // A CartPole network labelled as Pong: refused, naming both shapes.
+  dqn::Rng rng(1);
+  dqn::NetworkSpec spec;
+  spec.kind = dqn::NetworkKind::kMlp;
+  spec.observation_shape = {4};
+  spec.num_actions = 2;
+  spec.hidden = {8};
+  dqn::QNetwork net(spec, rng);
+  dqn::CheckpointMeta meta;
+  meta.set("env", "pong");
+  const std::string path = temp_dir("pong") + ".dqn";
+  dqn::save_checkpoint(path, net, nullptr, meta);
+  o = cli({"eval", path});
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, "an MLP for observations (4) and 2 actions, but its env 'pong' gives "
+                        "observations (4,84,84) and 6 actions"));
+}
+
+TEST_CASE("numbers are parsed strictly: 1x, 0x10 and nan are errors") {
+  for (const char* bad : {"1x", "0x10", "nan", "inf", "", "5 steps"}) {
+    CAPTURE(bad);
+    Outcome o = cli({"train", "--steps", bad});
+    CHECK(o.code == 2);
+    CHECK(contains(o.err, "total_steps must be"));
+  }
+  Outcome o = cli({"trace", "--state", "nan,0,0,0", "--actions", "1"});
+  CHECK(o.code == 2);
+  CHECK(contains(o.err, "'nan' is not a number"));
+  o = cli({"trace", "--state", "0,0,0,0", "--actions", "0x1"});
+  CHECK(o.code == 2);
+  o = cli({"eval", trained_run(), "--episodes", "3x"});
+  CHECK(o.code == 2);
+  o = cli({"bench", "--seconds", "0x1"});
+  CHECK(o.code == 2);
 }
