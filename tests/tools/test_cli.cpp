@@ -300,7 +300,7 @@ TEST_CASE("default run folders are unique and land in the caller's directory") {
   for (const auto& run : runs) CHECK(std::filesystem::exists(cwd + "/runs/" + run + "/model.dqn"));
 }
 
-TEST_CASE("--out of an existing run is refused unless --overwrite; bad --out fails up front") {
+TEST_CASE("--out of an existing run is refused unless --overwrite, and a bad --out fails up front") {
   const std::string dir = temp_dir("out_twice");
   REQUIRE(cli(quick({"train", "--out", dir})).code == 0);
   const std::string model = read_text(dir + "/model.dqn");
