@@ -345,7 +345,7 @@ TEST_CASE("a finished run cannot be resumed, and says so") {
   CHECK_FALSE(std::filesystem::exists(trained_run() + "/snapshot.bin"));
 }
 
-TEST_CASE("eval takes a run folder; non-regular files and mismatched networks are refused") {
+TEST_CASE("eval takes a run folder, and non-regular files and mismatched networks are refused") {
   Outcome o = cli({"eval", trained_run(), "--episodes", "2"});
   CHECK(o.code == 0);
   CHECK(contains(o.out, "cartpole: 2 episodes"));
