@@ -34,7 +34,7 @@ constexpr double kBig = 1e15;
 
 const std::vector<Field>& fields() {
   static const std::vector<Field> table = {
-      {"preset", &Config::preset, 0, 0, {"cartpole", "seed", "atari", "catch"}},
+      {"preset", &Config::preset, 0, 0, {"cartpole", "seed", "atari", "atari-v5", "catch"}},
       {"env", &Config::env, 0, 0, {"cartpole", "breakout", "pong", "catch"}},
       {"seed", &Config::seed, 0, 1.8e19},
       {"threads", &Config::threads, 1, 64},
@@ -67,9 +67,13 @@ const std::vector<Field>& fields() {
       {"final_eval_episodes", &Config::final_eval_episodes, 0, 1e6},
       {"log_interval", &Config::log_interval, 1, kBig},
       {"checkpoint_interval", &Config::checkpoint_interval, 0, kBig},
-      {"episodic_life", &Config::episodic_life},
+      {"terminal_on_life_loss", &Config::terminal_on_life_loss},
       {"clip_rewards", &Config::clip_rewards},
       {"noop_max", &Config::noop_max, 0, 1000},
+      {"fire_reset", &Config::fire_reset},
+      {"repeat_action_probability", &Config::repeat_action_probability, 0, 1},
+      {"full_action_space", &Config::full_action_space},
+      {"max_frames_per_episode", &Config::max_frames_per_episode, 1, kBig},
   };
   return table;
 }
@@ -284,6 +288,13 @@ std::vector<ConfigSetting> read_config_file(const std::string& path) {
             " bytes; a config file is at most ", kMaxBytes, " bytes of 'key = value' lines");
   std::ifstream in(path);
   DQN_CHECK(in.good(), "config: cannot read '", path, "'; check its permissions");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_config_text(text.str(), path);
+}
+
+std::vector<ConfigSetting> parse_config_text(const std::string& text, const std::string& source) {
+  std::istringstream in(text);
   std::vector<ConfigSetting> settings;
   std::string line;
   int number = 0;
@@ -293,7 +304,7 @@ std::vector<ConfigSetting> read_config_file(const std::string& path) {
     if (hash != std::string::npos) line.resize(hash);
     if (trim(line).empty()) continue;
     const auto eq = line.find('=');
-    const std::string where = path + ":" + std::to_string(number);
+    const std::string where = source + ":" + std::to_string(number);
     DQN_CHECK(eq != std::string::npos, "config: ", where, ": expected 'key = value', got '",
               trim(line), "'");
     ConfigSetting s{trim(line.substr(0, eq)), trim(line.substr(eq + 1)), where};
@@ -312,7 +323,7 @@ Config resolve_config(const std::string& preset, const std::vector<ConfigSetting
     if (s.key == "env") env = s.value;
     if (s.key != "preset") continue;
     DQN_CHECK(!s.value.empty(), "config: ", s.where,
-              ": preset is empty; valid presets: cartpole, seed, atari, catch");
+              ": preset is empty; valid presets: cartpole, seed, atari, atari-v5, catch");
     DQN_CHECK(preset_setting == nullptr || preset_setting->value == s.value, "config: ", s.where,
               ": preset '", s.value, "' contradicts preset '",
               preset_setting ? preset_setting->value : "", "' (",
@@ -356,7 +367,7 @@ void Config::validate() const {
             ") must not exceed buffer_size (", buffer_size, ")");
   const auto names = preset_names();
   DQN_CHECK(std::find(names.begin(), names.end(), preset) != names.end(), "config: preset '",
-            preset, "' is not a preset; valid presets: cartpole, seed, atari, catch");
+            preset, "' is not a preset; valid presets: cartpole, seed, atari, atari-v5, catch");
   // Round-trip through the table so every range check in set() also guards direct edits.
   Config copy;
   std::istringstream in(to_text());
@@ -370,7 +381,7 @@ void Config::validate() const {
 }
 
 std::vector<std::string> preset_names() {
-  return {"cartpole", "seed", "atari", "catch"};
+  return {"cartpole", "seed", "atari", "atari-v5", "catch"};
 }
 
 Config make_preset(const std::string& name, const std::string& env) {
@@ -402,8 +413,9 @@ Config make_preset(const std::string& name, const std::string& env) {
     c.double_dqn = false;
     c.eval_interval = 0;
     c.final_eval_episodes = 100;
-  } else if (name == "atari") {
-    // Nature DQN (Mnih et al. 2015) as CleanRL's dqn_atari sets it.
+  } else if (name == "atari" || name == "atari-v5") {
+    // Nature DQN (Mnih et al. 2015) as CleanRL's dqn_atari sets it; atari-v5 changes only the
+    // environment protocol (below).
     c.env = "breakout";
     c.total_steps = 10'000'000;
     c.lr = 1e-4;
@@ -424,6 +436,16 @@ Config make_preset(const std::string& name, const std::string& env) {
     c.final_eval_episodes = 30;
     c.log_interval = 10000;
     c.checkpoint_interval = 500000;
+    if (name == "atari-v5") {
+      // Machado et al. 2018 ("Revisiting the ALE"), as Gymnasium's ALE/<Game>-v5: stochasticity
+      // from sticky actions (p = 0.25, decided every frame) instead of no-op starts, and no
+      // game-specific help: no FIRE presses, no life-loss signal. full_action_space stays a
+      // choice (Machado et al. recommend the full set; v5's default is the minimal one).
+      c.repeat_action_probability = 0.25;
+      c.noop_max = 0;
+      c.fire_reset = false;
+      c.terminal_on_life_loss = false;
+    }
   } else if (name == "catch") {
     // The Nature CNN DQN of the atari preset, scaled down so the CNN path learns Catch
     // (envs/catch.hpp) within a 2-minute CI budget on 2 cores (tests/rl/test_pixel_learning.cpp).
@@ -453,14 +475,14 @@ Config make_preset(const std::string& name, const std::string& env) {
     c.eval_epsilon = 0.05;
     c.final_eval_episodes = 10;
     c.log_interval = 500;
-    c.episodic_life = false;  // lives() counts balls: a ball is not the end of anything
+    c.terminal_on_life_loss = false;  // lives() counts balls: a ball is not the end of anything
     c.clip_rewards = true;
     // No-op starts add nothing here (every ball's column comes from the game's Rng) and only
     // shorten the first ball's fall, which could make it uncatchable.
     c.noop_max = 0;
   } else {
     throw_error("unknown preset '", name,
-                "'; valid presets: cartpole, seed, atari, catch (did you mean '",
+                "'; valid presets: cartpole, seed, atari, atari-v5, catch (did you mean '",
                 closest_match(name, preset_names()), "'?)");
   }
   c.preset = name;  // the one place that may write it: it names the values just loaded

@@ -66,10 +66,15 @@ struct Config {
   std::int64_t log_interval = 1000;        // env steps between progress lines
   std::int64_t checkpoint_interval = 0;    // env steps between checkpoints (0: only at the end)
 
-  // ---- Atari (Machado et al. 2018 preprocessing) ----
-  bool episodic_life = true;   // a lost life ends the learning episode (not the game)
-  bool clip_rewards = true;    // learn from sign(reward); scores stay raw
-  std::int64_t noop_max = 30;  // random no-ops on reset
+  // ---- Atari protocol (envs/atari_preprocessing.hpp; presets atari and atari-v5) ----
+  // Defaults: Mnih et al. 2015 as CleanRL's dqn_atari runs it. atari-v5: Machado et al. 2018.
+  bool terminal_on_life_loss = true;  // a lost life ends the learning episode (not the game)
+  bool clip_rewards = true;           // learn from sign(reward); scores stay raw
+  std::int64_t noop_max = 30;         // 1..noop_max random no-ops on reset (0: none)
+  bool fire_reset = true;             // FIRE on reset and after a lost life, if the game has it
+  double repeat_action_probability = 0.0;  // sticky actions, decided every frame (v5: 0.25)
+  bool full_action_space = false;          // all 18 joystick actions instead of the minimal set
+  std::int64_t max_frames_per_episode = 108000;  // emulated frames (30 min at 60 Hz): truncation
 
   // Checks every field against its valid range; throws dqn::Error naming the key.
   void validate() const;
@@ -89,6 +94,10 @@ struct ConfigSetting {
 // regular file, a file over 1 MiB, a line without '=', and a key given twice (naming both lines).
 std::vector<ConfigSetting> read_config_file(const std::string& path);
 
+// The same for text already in memory (a checkpoint's stored config); `source` names it in
+// messages.
+std::vector<ConfigSetting> parse_config_text(const std::string& text, const std::string& source);
+
 // Builds a run's Config. The preset is, in order: `preset` (from --preset) when not empty, else a
 // `preset` setting, else the one the env implies (atari for breakout/pong, catch for catch,
 // cartpole otherwise; the env being the last `env` setting). That preset is loaded first, then
@@ -100,8 +109,10 @@ Config resolve_config(const std::string& preset, const std::vector<ConfigSetting
 Config load_config_file(const std::string& path);
 
 // Named presets: "cartpole" (our default, tuned to solve CartPole fast), "seed" (the classic
-// PyTorch snippet's settings), "atari" (Nature DQN / CleanRL dqn_atari), "catch" (the atari
-// preset scaled down so the CNN learns Catch in about a minute on 2 cores).
+// PyTorch snippet's settings), "atari" (Nature DQN / CleanRL dqn_atari, Mnih et al. 2015's
+// protocol), "atari-v5" (the same agent under Machado et al. 2018's protocol, as Gymnasium's
+// ALE/...-v5 environments), "catch" (the atari preset scaled down so the CNN learns Catch in
+// about a minute on 2 cores).
 Config make_preset(const std::string& name, const std::string& env = "");
 std::vector<std::string> preset_names();
 

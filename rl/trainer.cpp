@@ -66,6 +66,11 @@ EnvOptions env_options_for(const Config& config) {
   EnvOptions options;
   options.noop_max = config.noop_max;
   options.clip_rewards = config.clip_rewards;
+  options.fire_reset = config.fire_reset;
+  options.repeat_action_probability = config.repeat_action_probability;
+  options.full_action_space = config.full_action_space;
+  options.terminal_on_life_loss = config.terminal_on_life_loss;
+  options.max_episode_frames = config.max_frames_per_episode;
   return options;
 }
 
@@ -81,7 +86,8 @@ NetworkSpec network_spec_for(const Config& config, const Env& env) {
 }
 
 EvalResult evaluate(QNetwork& net, Env& env, std::int64_t episodes, std::uint64_t first_seed,
-                    double epsilon, Rng& rng, const std::atomic<bool>* stop) {
+                    double epsilon, Rng& rng, const std::atomic<bool>* stop,
+                    const std::function<void(std::int64_t, double)>& on_episode) {
   EvalResult result;
   Tensor q;
   result.episodes = episodes;
@@ -92,6 +98,7 @@ EvalResult evaluate(QNetwork& net, Env& env, std::int64_t episodes, std::uint64_
   for (std::int64_t e = 0; e < episodes; ++e) {
     env.reset(first_seed + static_cast<std::uint64_t>(e));
     double score = 0;
+    std::int64_t length = 0;
     while (true) {
       if (stop && stop->load()) {
         result.interrupted = true;
@@ -103,12 +110,15 @@ EvalResult evaluate(QNetwork& net, Env& env, std::int64_t episodes, std::uint64_
               : epsilon_greedy_action(net, env.observation_f32(), epsilon, rng, q);
       const StepResult r = env.step(action);
       score += r.raw_reward;
+      ++length;
       if (r.terminated || r.truncated) break;
     }
+    result.mean_length += static_cast<double>(length) / static_cast<double>(episodes);
     sum += score;
     sum_sq += score * score;
     result.min = std::min(result.min, score);
     result.max = std::max(result.max, score);
+    if (on_episode) on_episode(e + 1, sum / static_cast<double>(e + 1));
   }
   result.mean = sum / static_cast<double>(episodes);
   result.std =
@@ -249,8 +259,9 @@ void Trainer::env_step() {
   const StepResult r = env_->step(action);
   t = lap(phases_.env, t);
   const bool episode_over = r.terminated || r.truncated;
-  // Learning treats a lost life as terminal when episodic_life is on (the game goes on).
-  const bool terminal = r.terminated || (config_.episodic_life && r.life_lost);
+  // Learning treats a lost life as terminal when terminal_on_life_loss is on (the game goes on).
+  const bool life_over = config_.terminal_on_life_loss && r.life_lost && !episode_over;
+  const bool terminal = r.terminated || (config_.terminal_on_life_loss && r.life_lost);
   // After a final step the env still shows that episode's last observation: the true s', which
   // a truncated transition bootstraps from.
   if (pixels_) {
@@ -266,7 +277,9 @@ void Trainer::env_step() {
     std::copy(next, next + obs_.size(), obs_.begin());
   }
   t = lap(phases_.store, t);
-  episode_start_ = false;
+  // After a lost life that ends the learning episode the env's stack starts afresh, so the next
+  // stored transition starts a stack of its own too (the replay rebuilds what the agent saw).
+  episode_start_ = life_over;
   episode_return_ += r.raw_reward;
   ++episode_length_;
   ++step_;

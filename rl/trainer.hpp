@@ -44,6 +44,7 @@ namespace dqn {
 
 struct EvalResult {
   double mean = 0, std = 0, min = 0, max = 0;
+  double mean_length = 0;  // agent steps an episode
   std::int64_t episodes = 0;
   bool interrupted = false;  // the stop flag was raised: the figures cover no complete set
 };
@@ -51,8 +52,10 @@ struct EvalResult {
 // Plays `episodes` episodes with an epsilon-greedy policy (epsilon 0: greedy); episode i starts
 // from env.reset(first_seed + i). Returns statistics of the raw (unclipped) episode scores.
 // `stop`, when given, is checked every step: a long Atari evaluation must not outlive Ctrl-C.
+// `on_episode(done, mean so far)`, when given, is called after every episode.
 EvalResult evaluate(QNetwork& net, Env& env, std::int64_t episodes, std::uint64_t first_seed,
-                    double epsilon, Rng& rng, const std::atomic<bool>* stop = nullptr);
+                    double epsilon, Rng& rng, const std::atomic<bool>* stop = nullptr,
+                    const std::function<void(std::int64_t, double)>& on_episode = {});
 
 // Where a run's wall time goes, in seconds over the whole run (carried across resumes in the
 // snapshot): written to timing.jsonl with every progress line and in the run's summary.

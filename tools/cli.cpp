@@ -258,10 +258,15 @@ int cmd_resume(int argc, char** argv, std::ostream& out) {
 
 // ---------------------------------------------------------------- eval / info / play
 
+// A checkpoint with the run configuration it was trained under: `eval` and `play` score a
+// policy the way its training scored it (env protocol, frame cap, evaluation epsilon) unless
+// flags say otherwise.
 struct LoadedModel {
   CheckpointInfo info;
   std::unique_ptr<QNetwork> net;
   std::string env;
+  Config config;
+  bool config_from_checkpoint = false;
 };
 
 std::string join_dims(const std::vector<std::int64_t>& dims) {
@@ -270,10 +275,22 @@ std::string join_dims(const std::vector<std::int64_t>& dims) {
   return "(" + text + ")";
 }
 
+// --set key=value pairs (eval and play take the env's keys: repeat_action_probability, noop_max,
+// fire_reset, full_action_space, max_frames_per_episode, terminal_on_life_loss).
+std::vector<ConfigSetting> set_flags(const Args& args) {
+  std::vector<ConfigSetting> settings;
+  for (const std::string& kv : args.all("set")) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) throw UsageError("--set needs key=value, got '" + kv + "'");
+    settings.push_back({kv.substr(0, eq), kv.substr(eq + 1), "--set " + kv});
+  }
+  return settings;
+}
+
 // A checkpoint file, or a run folder (its model.dqn), with the env it was trained on. The
 // network must fit that env: a 4-action network playing 6-action Pong, or an MLP fed pixels,
 // would run without complaint and mean nothing.
-LoadedModel load_model(const std::string& given) {
+LoadedModel load_model(const std::string& given, const std::vector<ConfigSetting>& overrides) {
   std::string path = given;
   if (std::filesystem::is_directory(given)) {
     path = (std::filesystem::path(given) / "model.dqn").string();
@@ -283,9 +300,26 @@ LoadedModel load_model(const std::string& given) {
   }
   LoadedModel m;
   m.info = read_checkpoint_info(path);
-  m.env = m.info.meta.get_or("env", "");
-  if (m.env.empty()) m.env = m.info.spec.kind == NetworkKind::kMlp ? "cartpole" : "breakout";
-  const auto probe = make_env(m.env);
+  const std::string stored = m.info.meta.get_or("config", "");
+  std::vector<ConfigSetting> settings;
+  if (!stored.empty()) {
+    settings = parse_config_text(stored, path + " (its stored config)");
+    m.config_from_checkpoint = true;
+  } else {
+    // A checkpoint without its config (written by hand through the library): its env, with
+    // that env's default preset.
+    std::string env = m.info.meta.get_or("env", "");
+    if (env.empty()) env = m.info.spec.kind == NetworkKind::kMlp ? "cartpole" : "breakout";
+    settings.push_back({"env", env, path});
+  }
+  settings.insert(settings.end(), overrides.begin(), overrides.end());
+  try {
+    m.config = resolve_config("", settings);
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+  m.env = m.config.env;
+  const auto probe = make_env(m.env, env_options_for(m.config));
   const Shape shape = probe->observation_shape();
   const std::vector<std::int64_t> obs(shape.dims.begin(), shape.dims.begin() + shape.rank);
   const bool pixels = probe->observation_is_u8();
@@ -296,48 +330,96 @@ LoadedModel load_model(const std::string& given) {
         " for observations " + join_dims(m.info.spec.observation_shape) + " and " +
         std::to_string(m.info.spec.num_actions) + " actions, but its env '" + m.env +
         "' gives observations " + join_dims(obs) + " and " + std::to_string(probe->num_actions()) +
-        " actions; the checkpoint's env entry is wrong or the file was altered");
+        " actions; the checkpoint's env entry is wrong, the file was altered, or a --set "
+        "(full_action_space?) changed the env");
   Rng rng(0);
   m.net = std::make_unique<QNetwork>(m.info.spec, rng);
   load_checkpoint(path, *m.net, nullptr, nullptr);
   return m;
 }
 
+// The evaluation epsilon: --epsilon, else the run's eval_epsilon.
+double epsilon_flag(const Args& args, const Config& config, const char* command) {
+  if (!args.has("epsilon")) return config.eval_epsilon;
+  Config probe;
+  try {
+    probe.set("eval_epsilon", args.get("epsilon"));
+  } catch (const Error& e) {
+    throw UsageError(std::string("dqn ") + command + ": --epsilon: " + e.what());
+  }
+  return probe.eval_epsilon;
+}
+
+// One line of what the policy is scored under, so a number can be put next to a paper's.
+std::string protocol_text(const LoadedModel& m, double epsilon) {
+  const Config& c = m.config;
+  std::ostringstream text;
+  text << m.env;
+  if (m.env != "cartpole")
+    text << " (preset " << c.preset << ": repeat_action_probability " << c.repeat_action_probability
+         << ", noop_max " << c.noop_max << ", fire_reset " << (c.fire_reset ? "true" : "false")
+         << ", full_action_space " << (c.full_action_space ? "true" : "false")
+         << ", max_frames_per_episode " << c.max_frames_per_episode << ")";
+  text << ", epsilon " << epsilon
+       << (m.config_from_checkpoint ? ", as the checkpoint's run was configured"
+                                    : ", the env's defaults (the checkpoint stores no config)");
+  return text.str();
+}
+
+const FlagSpec kSetEnvFlag = {
+    "set", true,
+    "key=value: override an env key of the checkpoint's run (repeat_action_probability, "
+    "noop_max, fire_reset, full_action_space, max_frames_per_episode); repeatable"};
+
 int cmd_eval(int argc, char** argv, std::ostream& out) {
   const std::vector<FlagSpec> flags = {
       {"episodes", true, "episodes to play (default 100)"},
       {"seed", true, "first env seed (default 3000000000: seeds no training run uses)"},
-      {"epsilon", true, "exploration while evaluating (default 0: greedy)"},
+      {"epsilon", true, "exploration while evaluating (default: the run's eval_epsilon)"},
+      kSetEnvFlag,
       {"help", false, "this text"}};
   const Args args(argc, argv, 2, flags, "eval");
   if (args.has("help")) {
-    out << usage_text("eval", "CHECKPOINT [options]", flags);
+    out << usage_text("eval", "CHECKPOINT|RUN_FOLDER [options]", flags);
     return 0;
   }
   if (args.positional().size() != 1)
-    throw UsageError("dqn eval: expected one checkpoint file\n" +
-                     usage_text("eval", "CHECKPOINT [options]", flags));
+    throw UsageError("dqn eval: expected one checkpoint file or run folder\n" +
+                     usage_text("eval", "CHECKPOINT|RUN_FOLDER [options]", flags));
   const std::int64_t episodes = args.get_int("episodes", 100, 1, 1000000);
   const std::int64_t seed = args.get_int("seed", 3000000000LL, 0, INT64_MAX);
-  double epsilon = 0;
-  if (args.has("epsilon")) {
-    Config probe;
-    try {
-      probe.set("eval_epsilon", args.get("epsilon"));
-    } catch (const Error& e) {
-      throw UsageError(std::string("dqn eval: --epsilon: ") + e.what());
-    }
-    epsilon = probe.eval_epsilon;
-  }
-  LoadedModel m = load_model(args.positional()[0]);
-  auto env = make_env(m.env);
+  LoadedModel m = load_model(args.positional()[0], set_flags(args));
+  const double epsilon = epsilon_flag(args, m.config, "eval");
+  out << "evaluating on " << protocol_text(m, epsilon) << "\n";
+  auto env = make_env(m.env, env_options_for(m.config));
   Rng rng(static_cast<std::uint64_t>(seed), 7);
-  const EvalResult r =
-      evaluate(*m.net, *env, episodes, static_cast<std::uint64_t>(seed), epsilon, rng);
+  // A long evaluation (100 Atari games take minutes) reports progress at most once a second.
+  const bool live = isatty(STDOUT_FILENO) && &out == &std::cout;
+  const auto start = std::chrono::steady_clock::now();
+  auto last = start;
+  auto progress = [&](std::int64_t done, double mean) {
+    const auto now = std::chrono::steady_clock::now();
+    if (std::chrono::duration<double>(now - last).count() < 1.0 || done == episodes) return;
+    last = now;
+    char line[128];
+    std::snprintf(line, sizeof line, "  %lld/%lld episodes, mean so far %.2f, %.0f s",
+                  static_cast<long long>(done), static_cast<long long>(episodes), mean,
+                  std::chrono::duration<double>(now - start).count());
+    out << (live ? "\r" : "") << line << (live ? "" : "\n") << std::flush;
+  };
+  g_stop = false;
+  auto previous_int = std::signal(SIGINT, on_stop_signal);
+  const EvalResult r = evaluate(*m.net, *env, episodes, static_cast<std::uint64_t>(seed), epsilon,
+                                rng, &g_stop, progress);
+  std::signal(SIGINT, previous_int);
+  if (live && last != start) out << "\n";
+  if (r.interrupted) throw Error("eval: interrupted (Ctrl-C) before the evaluation finished");
   char line[256];
   std::snprintf(line, sizeof line,
-                "%s: %lld episodes, return mean %.2f  std %.2f  min %.0f  max %.0f\n",
-                m.env.c_str(), static_cast<long long>(r.episodes), r.mean, r.std, r.min, r.max);
+                "%s: %lld episodes, return mean %.2f  std %.2f  min %.0f  max %.0f  "
+                "length mean %.1f steps\n",
+                m.env.c_str(), static_cast<long long>(r.episodes), r.mean, r.std, r.min, r.max,
+                r.mean_length);
   out << line;
   return 0;
 }
@@ -350,7 +432,7 @@ int cmd_info(int argc, char** argv, std::ostream& out) {
     return 0;
   }
   if (args.positional().size() != 1) throw UsageError("dqn info: expected one checkpoint file");
-  LoadedModel m = load_model(args.positional()[0]);
+  LoadedModel m = load_model(args.positional()[0], {});
   out << "network: " << m.net->describe() << "\n"
       << "parameters: " << m.net->parameter_count() << "\n";
   for (const auto& p : m.net->parameters())
@@ -370,7 +452,8 @@ int cmd_play(int argc, char** argv, std::ostream& out) {
       {"view", true,
        "what the GIF shows: screen (the game as drawn, default) or agent (84x84 input)"},
       {"seed", true, "env seed (default 0)"},
-      {"epsilon", true, "random-action probability (default 0 for CartPole, 0.05 for Atari)"},
+      {"epsilon", true, "random-action probability (default: the run's eval_epsilon)"},
+      kSetEnvFlag,
       {"max-steps", true, "stop after this many agent steps (default 5000)"},
       {"delay-ms", true, "milliseconds between frames in the terminal (default 20)"},
       {"help", false, "this text"}};
@@ -389,19 +472,10 @@ int cmd_play(int argc, char** argv, std::ostream& out) {
   const std::string view = args.get("view", "screen");
   if (view != "screen" && view != "agent")
     throw UsageError("dqn play: --view must be screen or agent, got '" + view + "'");
-  LoadedModel m = load_model(args.positional()[0]);
-  const bool cartpole = m.env == "cartpole";
-  double epsilon = cartpole ? 0.0 : 0.05;  // Mnih et al. 2015 evaluate Atari at 0.05
-  if (args.has("epsilon")) {
-    Config probe;
-    try {
-      probe.set("eval_epsilon", args.get("epsilon"));
-    } catch (const Error& e) {
-      throw UsageError(std::string("dqn play: --epsilon: ") + e.what());
-    }
-    epsilon = probe.eval_epsilon;
-  }
-  auto env = make_env(m.env);
+  LoadedModel m = load_model(args.positional()[0], set_flags(args));
+  const double epsilon = epsilon_flag(args, m.config, "play");
+  out << "playing " << protocol_text(m, epsilon) << "\n";
+  auto env = make_env(m.env, env_options_for(m.config));
   env->reset(static_cast<std::uint64_t>(seed));
   auto* cart = dynamic_cast<CartPole*>(env.get());
   auto* atari = dynamic_cast<AtariPreprocessing*>(env.get());

@@ -63,7 +63,7 @@ TEST_CASE("the catch preset is the atari one scaled down for a CI-sized pixel ru
   CHECK(c.batch_size == 16);
   CHECK(c.epsilon_steps * 3 <= c.total_steps + 1000);  // epsilon floors in the first ~third
   CHECK(c.eval_epsilon == 0.05);
-  CHECK_FALSE(c.episodic_life);
+  CHECK_FALSE(c.terminal_on_life_loss);
   CHECK(c.noop_max == 0);
   CHECK_NOTHROW(c.validate());
   const std::vector<std::string> names = preset_names();
@@ -168,4 +168,23 @@ TEST_CASE("a config path that is a folder, a device or missing is refused before
   CHECK(message(dir).find("is a folder, not a config file") != std::string::npos);
   CHECK(message("/dev/zero").find("not a regular file") != std::string::npos);
   CHECK(message(temp_path("missing.txt")).find("does not exist") != std::string::npos);
+}
+
+TEST_CASE("the atari-v5 preset is Machado et al. 2018's protocol, atari Mnih et al. 2015's") {
+  const Config mnih = make_preset("atari"), machado = make_preset("atari-v5");
+  CHECK(mnih.repeat_action_probability == 0.0);
+  CHECK(mnih.noop_max == 30);
+  CHECK(mnih.fire_reset);
+  CHECK(mnih.terminal_on_life_loss);
+  CHECK(machado.repeat_action_probability == 0.25);
+  CHECK(machado.noop_max == 0);
+  CHECK_FALSE(machado.fire_reset);
+  CHECK_FALSE(machado.terminal_on_life_loss);
+  for (const Config* c : {&mnih, &machado}) {
+    CHECK_FALSE(c->full_action_space);
+    CHECK(c->max_frames_per_episode == 108000);
+  }
+  // The agent is the same: only the protocol differs.
+  CHECK(machado.lr == mnih.lr);
+  CHECK(machado.buffer_size == mnih.buffer_size);
 }

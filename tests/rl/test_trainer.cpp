@@ -469,3 +469,22 @@ TEST_CASE("phase times cover the whole run across a resume") {
   MESSAGE("phases ", r.phases.total(), " s of ", r.wall_seconds, " s");
   CHECK(r.phases.total() > 0.5 * r.wall_seconds);
 }
+
+TEST_CASE("env_options_for carries every protocol key of the config to the env") {
+  Config c = make_preset("atari-v5");
+  c.full_action_space = true;
+  c.max_frames_per_episode = 5000;
+  c.clip_rewards = false;
+  const EnvOptions o = env_options_for(c);
+  CHECK(o.repeat_action_probability == 0.25);
+  CHECK(o.noop_max == 0);
+  CHECK_FALSE(o.fire_reset);
+  CHECK_FALSE(o.terminal_on_life_loss);
+  CHECK(o.full_action_space);
+  CHECK(o.max_episode_frames == 5000);
+  CHECK_FALSE(o.clip_rewards);
+  const EnvOptions mnih = env_options_for(make_preset("atari"));
+  CHECK(mnih.terminal_on_life_loss);
+  CHECK(mnih.fire_reset);
+  CHECK(mnih.noop_max == 30);
+}

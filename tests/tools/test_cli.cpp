@@ -242,8 +242,8 @@ TEST_CASE("--set preset=seed trains with the seed preset's values, not cartpole'
   REQUIRE(o.code == 0);
   const std::string config = read_text(dir + "/config.txt");
   CHECK(contains(config, "preset = seed"));
-  CHECK(contains(config, "lr = 0.0001"));           // seed's, not cartpole's 0.0023
-  CHECK(contains(config, "buffer_size = 50000"));   // seed's, not cartpole's 100000
+  CHECK(contains(config, "lr = 0.0001"));          // seed's, not cartpole's 0.0023
+  CHECK(contains(config, "buffer_size = 50000"));  // seed's, not cartpole's 100000
   CHECK(contains(config, "double_dqn = false"));
   CHECK(contains(o.out, "returned policy: the last network (no periodic evaluation ran"));
 }
@@ -275,8 +275,8 @@ TEST_CASE("empty or contradicting presets, duplicate keys and a folder as --conf
   std::ofstream(dir + "/config.txt") << "lr = 1e-3\ngamma = 0.9\nlr = 2e-3\n";
   o = cli({"train", "--config", dir + "/config.txt"});
   CHECK(o.code == 2);
-  CHECK(contains(o.err, "config.txt:3: 'lr' is set a second time (first at " + dir +
-                            "/config.txt:1)"));
+  CHECK(contains(o.err,
+                 "config.txt:3: 'lr' is set a second time (first at " + dir + "/config.txt:1)"));
   o = cli({"train", "--config", dir});
   CHECK(o.code == 2);
   CHECK(contains(o.err, "is a folder, not a config file"));
@@ -286,7 +286,8 @@ TEST_CASE("empty or contradicting presets, duplicate keys and a folder as --conf
 TEST_CASE("default run folders are unique and land in the caller's directory") {
   const std::string cwd = temp_dir("cwd");
   const auto [first, second] = in_directory(cwd, [] {
-    return std::make_pair(cli(quick({"train", "--seed", "4"})), cli(quick({"train", "--seed", "4"})));
+    return std::make_pair(cli(quick({"train", "--seed", "4"})),
+                          cli(quick({"train", "--seed", "4"})));
   });
   REQUIRE(first.code == 0);
   REQUIRE(second.code == 0);
@@ -300,7 +301,8 @@ TEST_CASE("default run folders are unique and land in the caller's directory") {
   for (const auto& run : runs) CHECK(std::filesystem::exists(cwd + "/runs/" + run + "/model.dqn"));
 }
 
-TEST_CASE("--out of an existing run is refused unless --overwrite, and a bad --out fails up front") {
+TEST_CASE(
+    "--out of an existing run is refused unless --overwrite, and a bad --out fails up front") {
   const std::string dir = temp_dir("out_twice");
   REQUIRE(cli(quick({"train", "--out", dir})).code == 0);
   const std::string model = read_text(dir + "/model.dqn");
@@ -371,8 +373,9 @@ TEST_CASE("eval takes a run folder, and non-regular files and mismatched network
   dqn::save_checkpoint(path, net, nullptr, meta);
   o = cli({"eval", path});
   CHECK(o.code == 1);
-  CHECK(contains(o.err, "an MLP for observations (4) and 2 actions, but its env 'pong' gives "
-                        "observations (4,84,84) and 6 actions"));
+  CHECK(contains(o.err,
+                 "an MLP for observations (4) and 2 actions, but its env 'pong' gives "
+                 "observations (4,84,84) and 6 actions"));
 }
 
 TEST_CASE("numbers are parsed strictly: 1x, 0x10 and nan are errors") {
@@ -391,4 +394,63 @@ TEST_CASE("numbers are parsed strictly: 1x, 0x10 and nan are errors") {
   CHECK(o.code == 2);
   o = cli({"bench", "--seconds", "0x1"});
   CHECK(o.code == 2);
+}
+
+// ---------------------------------------------------------------- eval scores as training did
+
+namespace {
+
+// A short Atari run under `preset`, whose checkpoint carries its config. The frame cap keeps
+// evaluation episodes short (a greedy untrained network may never press FIRE).
+std::string atari_run(const std::string& preset) {
+  const std::string dir = temp_dir("atari_" + preset);
+  const Outcome o =
+      cli({"train", "--env", "breakout", "--preset", preset, "--steps", "40", "--set",
+           "final_eval_episodes=0", "--set", "max_frames_per_episode=1200", "--out", dir});
+  REQUIRE(o.code == 0);
+  return dir;
+}
+
+std::string result_line(const std::string& out) {
+  return out.substr(out.find("breakout: "));
+}
+
+}  // namespace
+
+TEST_CASE("eval of an atari-v5 checkpoint uses sticky actions without being told") {
+  const std::string run = atari_run("atari-v5");
+  const Outcome o = cli({"eval", run, "--episodes", "3"});
+  REQUIRE(o.code == 0);
+  CHECK(contains(o.out,
+                 "preset atari-v5: repeat_action_probability 0.25, noop_max 0, "
+                 "fire_reset false, full_action_space false, max_frames_per_episode 1200"));
+  CHECK(contains(o.out, "epsilon 0.05, as the checkpoint's run was configured"));
+  // The stickiness reaches the game: with random actions (an untrained greedy network mostly
+  // repeats one action, which stickiness cannot change) the same seeds play other games
+  // without it, and the same games when it is given explicitly.
+  const Outcome sticky = cli({"eval", run, "--episodes", "3", "--epsilon", "1"});
+  const Outcome plain = cli(
+      {"eval", run, "--episodes", "3", "--epsilon", "1", "--set", "repeat_action_probability=0"});
+  const Outcome explicit_flags = cli({"eval", run, "--episodes", "3", "--epsilon", "1", "--set",
+                                      "repeat_action_probability=0.25"});
+  REQUIRE(plain.code == 0);
+  CHECK(contains(plain.out, "repeat_action_probability 0,"));
+  CHECK(result_line(plain.out) != result_line(sticky.out));
+  CHECK(result_line(explicit_flags.out) == result_line(sticky.out));
+}
+
+TEST_CASE("eval of an atari checkpoint uses epsilon 0.05 and no-op starts") {
+  const std::string run = atari_run("atari");
+  const Outcome o = cli({"eval", run, "--episodes", "2"});
+  REQUIRE(o.code == 0);
+  CHECK(contains(o.out, "preset atari: repeat_action_probability 0, noop_max 30, fire_reset true"));
+  CHECK(contains(o.out, "epsilon 0.05"));
+  const Outcome greedy = cli({"eval", run, "--episodes", "2", "--epsilon", "0"});
+  CHECK(contains(greedy.out, "epsilon 0,"));
+  // A full action set the network was not built for is refused, naming the cause.
+  const Outcome wrong = cli({"eval", run, "--set", "full_action_space=true"});
+  CHECK(wrong.code == 1);
+  CHECK(contains(wrong.err,
+                 "4 actions, but its env 'breakout' gives observations (4,84,84) and "
+                 "18 actions"));
 }
