@@ -1,5 +1,5 @@
 // rl/tensorboard.cpp: CRC-32C, TFRecord framing, the protobuf wire encoding of scalar Events,
-// and the event-file writer (see rl/tensorboard.hpp for the formats).
+// the event-file writer and the metrics.csv writer (see rl/tensorboard.hpp for the formats).
 #include "rl/tensorboard.hpp"
 
 #include <unistd.h>  // gethostname
@@ -258,6 +258,89 @@ void EventWriter::close() {
   const bool closed = std::fclose(file_.release()) == 0;
   if (!flushed || !closed)
     throw_error("TensorBoard: closing ", path_, " failed (",
+                std::strerror(flushed ? errno : flush_errno), "): is the disk full?");
+}
+
+// ---------------------------------------------------------------- CsvWriter
+
+namespace {
+
+void append_csv_number(std::string& out, double value) {
+  if (std::isnan(value)) return;  // a missing value is an empty cell
+  char text[32];
+  // Integral values (steps, episode counts, lengths) exactly, up to 2^53 where doubles stop
+  // holding every integer; %.9g round-trips every float32 and keeps doubles readable.
+  if (std::isfinite(value) && std::trunc(value) == value && std::fabs(value) < 9007199254740992.0)
+    std::snprintf(text, sizeof text, "%.0f", value);
+  else
+    std::snprintf(text, sizeof text, "%.9g", value);
+  out += text;
+}
+
+}  // namespace
+
+std::string format_csv_number(double value) {
+  std::string out;
+  append_csv_number(out, value);
+  return out;
+}
+
+CsvWriter::CsvWriter(const std::string& path, std::vector<std::string> columns)
+    : path_(path), columns_(std::move(columns)) {
+  DQN_CHECK(!columns_.empty(), "CsvWriter: ", path_, " needs at least one column");
+  for (const std::string& c : columns_)
+    DQN_CHECK(!c.empty() && c.find_first_of(",\"\r\n") == std::string::npos, "CsvWriter: ", path_,
+              ": column name '", c,
+              "' must be non-empty and free of commas, quotes and line breaks (no quoting is "
+              "done); rename the column");
+  file_.reset(std::fopen(path_.c_str(), "wb"));
+  if (!file_)
+    throw_error("CsvWriter: cannot create ", path_, " (", std::strerror(errno),
+                "); expected its folder to exist and be writable: create it first or check "
+                "its permissions");
+  line_.clear();
+  for (std::size_t i = 0; i < columns_.size(); ++i) {
+    if (i > 0) line_ += ',';
+    line_ += columns_[i];
+  }
+  line_ += '\n';
+  write(line_);
+}
+
+void CsvWriter::write_row(std::span<const double> values) {
+  DQN_CHECK(file_ != nullptr, "CsvWriter: ", path_, " is closed; no more rows can be written");
+  DQN_CHECK(values.size() == columns_.size(), "CsvWriter: ", path_, " has ", columns_.size(),
+            " columns, but a row of ", values.size(),
+            " values came; pass one value per column (kCsvMissing for an empty cell)");
+  line_.clear();
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) line_ += ',';
+    append_csv_number(line_, values[i]);
+  }
+  line_ += '\n';
+  write(line_);
+}
+
+void CsvWriter::write(const std::string& text) {
+  if (std::fwrite(text.data(), 1, text.size(), file_.get()) != text.size())
+    throw_error("CsvWriter: writing ", path_, " failed (", std::strerror(errno),
+                "): is the disk full?");
+}
+
+void CsvWriter::flush() {
+  if (!file_) return;
+  if (std::fflush(file_.get()) != 0)
+    throw_error("CsvWriter: writing ", path_, " failed (", std::strerror(errno),
+                "): is the disk full?");
+}
+
+void CsvWriter::close() {
+  if (!file_) return;
+  const bool flushed = std::fflush(file_.get()) == 0;
+  const int flush_errno = errno;
+  const bool closed = std::fclose(file_.release()) == 0;
+  if (!flushed || !closed)
+    throw_error("CsvWriter: closing ", path_, " failed (",
                 std::strerror(flushed ? errno : flush_errno), "): is the disk full?");
 }
 

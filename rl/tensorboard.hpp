@@ -1,5 +1,5 @@
-// rl/tensorboard.hpp: TensorBoard event files, written without protobuf or TensorFlow, so that
-// `tensorboard --logdir runs` can read a run.
+// rl/tensorboard.hpp: TensorBoard event files and metrics.csv, written without protobuf or
+// TensorFlow, so that `tensorboard --logdir runs` and pandas can both read a run.
 //
 // An event file is a sequence of TFRecord frames (tensorflow/core/lib/io/record_writer.cc):
 //
@@ -17,16 +17,21 @@
 //   events.add_scalars(step, wall_time_now(), {{"charts/episodic_return", ret},
 //                                              {"charts/epsilon", eps}});
 //   events.flush();                                  // once per log line: TensorBoard sees it
+//
+//   CsvWriter csv(run_dir + "/metrics.csv", {"step", "charts/episodic_return"});
+//   csv.write_row({double(step), ret});              // NaN (kCsvMissing) -> empty cell
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <initializer_list>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dqn {
 
@@ -116,5 +121,47 @@ class EventWriter {
   std::string path_;
   std::string event_, record_;  // reused from record to record: no allocation once warm
 };
+
+// ---------------------------------------------------------------- CsvWriter
+
+// The value of a cell that has nothing to report (no evaluation yet): written as an empty cell.
+inline constexpr double kCsvMissing = std::numeric_limits<double>::quiet_NaN();
+
+// Owns metrics.csv: a header of fixed columns, then one row per write_row(). Cells are numbers:
+// integral values below 2^53 in magnitude exactly as integers (a step of 1234567890 stays
+// exact, where %.9g would print 1.23456789e+09), other values with %.9g, NaN as an empty cell.
+// Write errors throw dqn::Error naming the file.
+class CsvWriter {
+ public:
+  // Creates (truncates) `path` and writes the header. Column names may not contain a comma,
+  // a quote or a line break (no quoting is done), nor be empty.
+  CsvWriter(const std::string& path, std::vector<std::string> columns);
+
+  // `values` must have one value per column, in the order of the header.
+  void write_row(std::span<const double> values);
+  void write_row(std::initializer_list<double> values) {
+    write_row(std::span<const double>(values.begin(), values.size()));
+  }
+
+  void flush();
+  void close();
+
+  const std::string& path() const { return path_; }
+  const std::vector<std::string>& columns() const { return columns_; }
+
+ private:
+  void write(const std::string& text);
+
+  struct FileCloser {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, FileCloser> file_;
+  std::string path_;
+  std::vector<std::string> columns_;
+  std::string line_;  // reused from row to row
+};
+
+// Formats one CSV cell as CsvWriter does ("" for NaN); exposed for tests and for readers.
+std::string format_csv_number(double value);
 
 }  // namespace dqn

@@ -1,6 +1,6 @@
 // Tests for rl/tensorboard.hpp: CRC-32C against published values and a bitwise reference,
 // event files read back by an independent decoder (every frame's CRCs, every protobuf field),
-// and a committed fixture checked byte by byte against the wire format.
+// a committed fixture checked byte by byte against the wire format, and metrics.csv.
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -449,4 +449,53 @@ TEST_CASE("tensorboard: a writer in a missing folder throws an error naming it a
     CHECK(message.find("create it first") != std::string::npos);
   }
   std::filesystem::remove_all(base);
+}
+
+TEST_CASE("csv: a full disk is reported with the file's name") {
+  // /dev/full accepts the open and fails every write with ENOSPC (Linux), so the error path of a
+  // real full disk runs without filling one. The buffered write fails at flush at the latest.
+  if (!std::filesystem::exists("/dev/full")) return;
+  CsvWriter csv("/dev/full", {"step"});
+  try {
+    csv.write_row({1.0});
+    csv.flush();
+    FAIL("expected dqn::Error");
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    CHECK(message.find("/dev/full") != std::string::npos);
+    CHECK(message.find("is the disk full?") != std::string::npos);
+  }
+}
+
+// ---------------------------------------------------------------- metrics.csv
+
+TEST_CASE("csv: a header, one row per call, %.9g numbers, exact integers, empty missing cells") {
+  const std::string dir = fresh_dir("csv");
+  const std::string path = dir + "/metrics.csv";
+  {
+    CsvWriter csv(path, {"step", "charts/episodic_return", "losses/td_loss", "eval/mean_return"});
+    csv.write_row({1000, 21.5, 0.1, kCsvMissing});
+    csv.write_row({1234567890, -3.0, 1.0 / 3.0, 19.25});
+    csv.write_row({9007199254740993.0, std::numeric_limits<double>::infinity(), 1e-12, 0.1f});
+    csv.close();
+  }
+  CHECK(read_file(path) ==
+        "step,charts/episodic_return,losses/td_loss,eval/mean_return\n"
+        "1000,21.5,0.1,\n"
+        "1234567890,-3,0.333333333,19.25\n"
+        "9.00719925e+15,inf,1e-12,0.100000001\n");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("csv: rows of the wrong width, bad column names and missing folders are refused") {
+  const std::string dir = fresh_dir("csv_bad");
+  CsvWriter csv(dir + "/metrics.csv", {"a", "b"});
+  CHECK_THROWS_WITH_AS(csv.write_row({1.0}), doctest::Contains("has 2 columns, but a row of 1"),
+                       Error);
+  CHECK_THROWS_AS(CsvWriter(dir + "/x.csv", {"a,b"}), Error);
+  CHECK_THROWS_AS(CsvWriter(dir + "/x.csv", {""}), Error);
+  CHECK_THROWS_AS(CsvWriter(dir + "/x.csv", {}), Error);
+  CHECK_THROWS_WITH_AS(CsvWriter(dir + "/no/such/metrics.csv", {"a"}),
+                       doctest::Contains("create it first"), Error);
+  std::filesystem::remove_all(dir);
 }
