@@ -23,6 +23,8 @@ enum Stream : std::uint64_t { kEnvStream = 1, kActStream, kReplayStream, kInitSt
 constexpr std::uint64_t kEvalSeedBase = 1'000'000'000ULL;
 constexpr std::uint64_t kFinalEvalSeedBase = 2'000'000'000ULL;
 constexpr std::size_t kRecentEpisodes = 20;  // the "recent mean return" of progress lines
+constexpr double kProgressSeconds = 2;       // at most this long between progress lines
+constexpr double kRateWindowSeconds = 30;    // steps/s is measured over about this long
 constexpr char kSnapshotMagic[] = "DQNSNAP2";
 
 double now_seconds() {
@@ -295,6 +297,8 @@ TrainResult Trainer::run(std::int64_t stop_at_step) {
   const double start = now_seconds();
   const std::int64_t start_step = step_;
   const double wall_before = wall_seconds_;
+  last_progress_ = start;
+  rate_window_.assign(1, {start, step_});
   auto stop_requested = [&] { return stop_ && stop_->load(); };
   auto limit_reached = [&] {
     return step_ >= config_.total_steps ||
@@ -339,7 +343,17 @@ bool Trainer::finish_step(double start, std::int64_t start_step, double wall_bef
     lap(phases_.eval, t);
     if (!done) return false;
   }
-  if (step_ % config_.log_interval == 0) {
+  // Progress: every log_interval env steps, and for the terminal also every kProgressSeconds,
+  // so a slow Atari run shows signs of life within seconds (its log_interval is 10,000 steps).
+  const double now = now_seconds();
+  const bool by_steps = step_ % config_.log_interval == 0;
+  if (by_steps || (progress_ && now - last_progress_ >= kProgressSeconds)) {
+    last_progress_ = now;
+    // Steps per second over the last kRateWindowSeconds, not since the start: the first
+    // learning_starts steps are random play without updates and run many times faster.
+    rate_window_.emplace_back(now, step_);
+    while (rate_window_.size() > 2 && now - rate_window_[1].first >= kRateWindowSeconds)
+      rate_window_.pop_front();
     TrainProgress p;
     p.step = step_;
     p.total_steps = config_.total_steps;
@@ -350,16 +364,20 @@ bool Trainer::finish_step(double start, std::int64_t start_step, double wall_bef
     for (double x : recent_returns_) sum += x;
     p.recent_return = recent_returns_.empty() ? 0 : sum / recent_returns_.size();
     p.loss = last_stats_.loss;
-    const double elapsed = now_seconds() - start;
-    p.steps_per_second = elapsed > 0 ? (step_ - start_step) / elapsed : 0;
+    const double elapsed = now - start;
+    const auto& [then, then_step] = rate_window_.front();
+    p.steps_per_second = now > then    ? (step_ - then_step) / (now - then)
+                         : elapsed > 0 ? (step_ - start_step) / elapsed
+                                       : 0;
     p.eta_seconds = p.steps_per_second > 0 ? (config_.total_steps - step_) / p.steps_per_second : 0;
     p.last_eval = last_eval_;
     if (progress_) progress_(p);
-    if (timing_.is_open())
+    if (by_steps && timing_.is_open()) {
       timing_ << "{\"step\":" << step_ << ",\"wall\":" << json_number(wall_before + elapsed)
               << ",\"steps_per_second\":" << json_number(p.steps_per_second)
               << ",\"seconds\":" << phases_json(phases_) << "}\n";
-    check_logs("logging progress");
+      check_logs("logging progress");
+    }
   }
   pending_tail_ = false;
   if (config_.checkpoint_interval > 0 && step_ % config_.checkpoint_interval == 0 &&

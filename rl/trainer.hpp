@@ -187,6 +187,9 @@ class Trainer {
   std::int64_t metrics_bytes_ = 0, timing_bytes_ = 0;
 
   std::ofstream metrics_, timing_;
+  // Wall-clock bookkeeping of progress lines (not in the snapshot: it never repeats anyway).
+  double last_progress_ = 0;
+  std::deque<std::pair<double, std::int64_t>> rate_window_;  // (seconds, env step)
   std::function<void(const TrainProgress&)> progress_;
   const std::atomic<bool>* stop_ = nullptr;
   double wall_seconds_ = 0;

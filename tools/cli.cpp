@@ -1,6 +1,7 @@
 // tools/cli.cpp: the subcommands of `dqn`: train, resume, eval, play, info, trace, bench.
 #include "tools/cli.hpp"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -117,6 +118,78 @@ std::string phase_summary(const PhaseSeconds& p, double wall) {
   return text + "\n";
 }
 
+// The terminal's width in columns (80 when it cannot be asked).
+int terminal_columns() {
+  winsize w{};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col > 0) return w.ws_col;
+  return 80;
+}
+
+// "1.2M", "45.0k", "950": a step count in at most 5 characters.
+std::string short_count(double n) {
+  char text[16];
+  if (n >= 1e6)
+    std::snprintf(text, sizeof text, "%.*fM", n >= 1e7 ? 0 : 1, n / 1e6);
+  else if (n >= 1e4)
+    std::snprintf(text, sizeof text, "%.0fk", n / 1e3);
+  else
+    std::snprintf(text, sizeof text, "%.0f", n);
+  return text;
+}
+
+std::string short_duration(double seconds) {
+  char text[24];
+  const long long s = static_cast<long long>(seconds + 0.5);
+  if (s >= 3600)
+    std::snprintf(text, sizeof text, "%lldh%02lldm", s / 3600, s / 60 % 60);
+  else if (s >= 60)
+    std::snprintf(text, sizeof text, "%lldm%02llds", s / 60, s % 60);
+  else
+    std::snprintf(text, sizeof text, "%llds", s);
+  return text;
+}
+
+}  // namespace
+
+// One progress line, at most `columns - 1` characters when columns > 0 (a terminal: the line
+// is redrawn in place, and one that wrapped could not be): fields are dropped from the least
+// important end until it fits. columns = 0 (a log file) keeps every field.
+std::string progress_line(const TrainProgress& p, int columns) {
+  char buf[64];
+  std::vector<std::string> fields;
+  std::snprintf(buf, sizeof buf, "step %s/%s (%.0f%%)",
+                short_count(static_cast<double>(p.step)).c_str(),
+                short_count(static_cast<double>(p.total_steps)).c_str(),
+                100.0 * static_cast<double>(p.step) /
+                    static_cast<double>(std::max<std::int64_t>(p.total_steps, 1)));
+  fields.emplace_back(buf);
+  std::snprintf(buf, sizeof buf, "return %.1f", p.recent_return);
+  fields.emplace_back(buf);
+  if (p.last_eval >= 0)
+    std::snprintf(buf, sizeof buf, "eval %.1f", p.last_eval);
+  else
+    std::snprintf(buf, sizeof buf, "eval -");
+  fields.emplace_back(buf);
+  std::snprintf(buf, sizeof buf, "%.0f steps/s", p.steps_per_second);
+  fields.emplace_back(buf);
+  fields.push_back("ETA " + short_duration(p.eta_seconds));
+  std::snprintf(buf, sizeof buf, "episodes %lld", static_cast<long long>(p.episodes));
+  fields.emplace_back(buf);
+  std::snprintf(buf, sizeof buf, "eps %.3f", p.epsilon);
+  fields.emplace_back(buf);
+  std::snprintf(buf, sizeof buf, "loss %.4f", p.loss);
+  fields.emplace_back(buf);
+  std::string line;
+  for (const std::string& f : fields) {
+    const std::string next = line.empty() ? f : line + " | " + f;
+    if (columns > 0 && static_cast<int>(next.size()) > columns - 1) break;
+    line = next;
+  }
+  return line;
+}
+
+namespace {
+
 int run_training(Trainer& trainer, const std::string& out_dir, const std::string& self,
                  std::ostream& out) {
   const Config& c = trainer.config();
@@ -133,17 +206,9 @@ int run_training(Trainer& trainer, const std::string& out_dir, const std::string
       write_learning_curve(out_dir + "/metrics.jsonl", out_dir + "/learning_curve.svg", plot_title);
       last_plot = now;
     }
-    char eval_text[16] = "     -";  // no evaluation yet
-    if (p.last_eval >= 0) std::snprintf(eval_text, sizeof eval_text, "%6.1f", p.last_eval);
-    char line[256];
-    std::snprintf(line, sizeof line,
-                  "step %9lld/%lld  episodes %6lld  return(last 20) %7.1f  eval %s  eps %.3f  "
-                  "loss %.4f  %7.0f steps/s  ETA %4.0fs",
-                  static_cast<long long>(p.step), static_cast<long long>(p.total_steps),
-                  static_cast<long long>(p.episodes), p.recent_return, eval_text, p.epsilon, p.loss,
-                  p.steps_per_second, p.eta_seconds);
+    const std::string line = progress_line(p, live ? terminal_columns() : 0);
     if (live)
-      out << "\r" << line << std::flush;
+      out << "\r" << line << "\033[K" << std::flush;  // \033[K: clear what a longer line left
     else
       out << line << std::endl;  // flushed: a log file or a pipe sees progress as it happens
   });

@@ -488,3 +488,23 @@ TEST_CASE("env_options_for carries every protocol key of the config to the env")
   CHECK(mnih.fire_reset);
   CHECK(mnih.noop_max == 30);
 }
+
+TEST_CASE("progress is reported every few seconds even when log_interval is far away") {
+  // An Atari run logs every 10,000 steps (minutes apart): the terminal still hears from it.
+  Config c = short_config();
+  c.total_steps = 1'000'000'000;
+  c.log_interval = 1'000'000'000;
+  c.eval_interval = 0;
+  c.final_eval_episodes = 0;
+  c.max_minutes = 5.0 / 60;  // 5 s: two or three progress calls at one every 2 s
+  Trainer t(c, "");
+  int calls = 0;
+  double rate = 0;
+  t.on_progress([&](const TrainProgress& p) {
+    ++calls;
+    rate = p.steps_per_second;
+  });
+  t.run();
+  CHECK(calls >= 2);
+  CHECK(rate > 0);
+}

@@ -454,3 +454,30 @@ TEST_CASE("eval of an atari checkpoint uses epsilon 0.05 and no-op starts") {
                  "4 actions, but its env 'breakout' gives observations (4,84,84) and "
                  "18 actions"));
 }
+
+TEST_CASE("the progress line fits the terminal, dropping the least important fields first") {
+  dqn::TrainProgress p;
+  p.step = 1'234'567;
+  p.total_steps = 10'000'000;
+  p.episodes = 4321;
+  p.recent_return = 12.34;
+  p.last_eval = 45.6;
+  p.epsilon = 0.01;
+  p.loss = 0.0123;
+  p.steps_per_second = 234;
+  p.eta_seconds = 37'000;  // 10 h 16 min 40 s
+  const std::string full = dqn::tools::progress_line(p, 0);
+  CHECK(full ==
+        "step 1.2M/10M (12%) | return 12.3 | eval 45.6 | 234 steps/s | ETA 10h16m | "
+        "episodes 4321 | eps 0.010 | loss 0.0123");
+  for (const int columns : {40, 60, 80, 100}) {
+    CAPTURE(columns);
+    const std::string line = dqn::tools::progress_line(p, columns);
+    CHECK(static_cast<int>(line.size()) <= columns - 1);
+    CHECK(full.rfind(line, 0) == 0);  // a prefix of whole fields
+    CHECK(contains(line, "step 1.2M/10M"));
+  }
+  CHECK(contains(dqn::tools::progress_line(p, 80), "ETA 10h16m"));
+  p.last_eval = -1;
+  CHECK(contains(dqn::tools::progress_line(p, 0), "eval -"));
+}
