@@ -241,10 +241,26 @@ void Config::set(const std::string& raw_key, const std::string& raw_value) {
       f.member);
 }
 
-std::string Config::to_text() const {
+bool Config::key_applies(const std::string& key) const {
+  const bool pixels = env != "cartpole";  // the Atari-screen games: frames and the Nature CNN
+  static const std::vector<std::string> atari_only = {"terminal_on_life_loss",
+                                                      "clip_rewards",
+                                                      "noop_max",
+                                                      "fire_reset",
+                                                      "repeat_action_probability",
+                                                      "full_action_space",
+                                                      "max_frames_per_episode"};
+  if (!pixels && std::find(atari_only.begin(), atari_only.end(), key) != atari_only.end())
+    return false;
+  if (pixels && key == "hidden") return false;  // the Nature CNN's layers are fixed
+  return true;
+}
+
+std::string Config::to_text(bool applicable_only) const {
   std::ostringstream out;
   out << "# dqn run configuration: re-use with --config FILE\n";
   for (const Field& f : fields()) {
+    if (applicable_only && !key_applies(f.key)) continue;
     out << f.key << " = ";
     std::visit(
         [&](auto member) {

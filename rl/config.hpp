@@ -80,8 +80,11 @@ struct Config {
   void validate() const;
   // Applies "key=value"; throws for unknown keys (naming the closest) and bad values.
   void set(const std::string& key, const std::string& value);
-  // One "key = value" line per field; reading it back with set() gives the same Config.
-  std::string to_text() const;
+  // One "key = value" line per field; reading it back with set() gives the same Config. With
+  // applicable_only, only the keys that affect a run of this env and network (no hidden for
+  // the Nature CNN, no Atari protocol for CartPole): what a run's config.txt records.
+  std::string to_text(bool applicable_only = false) const;
+  bool key_applies(const std::string& key) const;
   static std::vector<std::string> keys();
 };
 

@@ -128,10 +128,12 @@ EvalResult evaluate(QNetwork& net, Env& env, std::int64_t episodes, std::uint64_
   return result;
 }
 
-Trainer::Trainer(const Config& config, const std::string& out_dir, bool overwrite)
-    : Trainer(config, out_dir, overwrite ? Start::kOverwrite : Start::kNew) {}
+Trainer::Trainer(const Config& config, const std::string& out_dir, bool overwrite,
+                 const std::vector<std::string>& provenance)
+    : Trainer(config, out_dir, overwrite ? Start::kOverwrite : Start::kNew, provenance) {}
 
-Trainer::Trainer(const Config& config, const std::string& out_dir, Start start)
+Trainer::Trainer(const Config& config, const std::string& out_dir, Start start,
+                 const std::vector<std::string>& provenance)
     : config_(config), out_dir_(out_dir) {
   const bool resuming = start == Start::kResume;
   config_.validate();
@@ -190,7 +192,12 @@ Trainer::Trainer(const Config& config, const std::string& out_dir, Start start)
   }
 
   if (!out_dir_.empty() && !resuming) {
-    write_file_atomic(out_dir_ + "/config.txt", config_.to_text());
+    // Only the keys that apply to this env and network; how the run was started above them.
+    std::string text = config_.to_text(/*applicable_only=*/true);
+    std::string header;
+    for (const std::string& line : provenance) header += "# " + line + "\n";
+    text.insert(text.find('\n') + 1, header);
+    write_file_atomic(out_dir_ + "/config.txt", text);
     open_logs(false);
   }
   if (!resuming) {
@@ -555,7 +562,7 @@ void Trainer::save_snapshot(const std::string& path) {
   check_logs("saving a snapshot");
   PieceWriter w;
   w.bytes(kSnapshotMagic, 8);
-  w.str(config_.to_text());
+  w.str(config_.to_text(/*applicable_only=*/true));
   for (const std::int64_t v :
        {step_, episodes_, updates_, evals_, episode_length_, best_eval_step_})
     w.i64(v);
@@ -608,7 +615,7 @@ void Trainer::load_snapshot(const std::string& path) {
   DQN_CHECK(std::string_view(magic, 8) == std::string_view(kSnapshotMagic, 8), "'", path,
             "' is not a dqn run snapshot");
   const std::string config_text = r.str();
-  DQN_CHECK(config_text == config_.to_text(), "run snapshot '", path,
+  DQN_CHECK(config_text == config_.to_text(/*applicable_only=*/true), "run snapshot '", path,
             "' was written with a different config than ", out_dir_, "/config.txt");
   for (std::int64_t* v :
        {&step_, &episodes_, &updates_, &evals_, &episode_length_, &best_eval_step_})

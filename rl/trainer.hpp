@@ -32,6 +32,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "envs/env.hpp"
 #include "nn/checkpoint.hpp"
@@ -107,7 +108,10 @@ class Trainer {
   // Starts a fresh run writing to out_dir ("" writes nothing), which must not hold a run yet
   // unless `overwrite` (see prepare_run_folder). Throws before allocating or deleting anything
   // when the replay would not fit in the available memory (unless config.allow_swap).
-  Trainer(const Config& config, const std::string& out_dir, bool overwrite = false);
+  // `provenance`: comment lines for the top of config.txt (the command line, the git commit,
+  // the build), each without its leading '#'.
+  Trainer(const Config& config, const std::string& out_dir, bool overwrite = false,
+          const std::vector<std::string>& provenance = {});
   ~Trainer();
   // Continues the run saved in out_dir/snapshot.bin, its logs cut back to the snapshot's step.
   // A finished run (no snapshot, a model.dqn) is refused with a message saying so.
@@ -137,7 +141,8 @@ class Trainer {
 
  private:
   enum class Start : std::uint8_t { kNew, kOverwrite, kResume };
-  Trainer(const Config& config, const std::string& out_dir, Start start);
+  Trainer(const Config& config, const std::string& out_dir, Start start,
+          const std::vector<std::string>& provenance = {});
   void load_snapshot(const std::string& path);
   void start_episode();
   void env_step();

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "build_info.hpp"
 #include "envs/atari_preprocessing.hpp"
 #include "envs/cartpole.hpp"
 #include "envs/trace.hpp"
@@ -293,8 +294,15 @@ int cmd_train(int argc, char** argv, std::ostream& out) {
   const std::string out_dir = args.has("out") ? args.get("out") : default_run_folder(c);
   out << "dqn train: " << c.env << ", preset " << c.preset << ", seed " << c.seed << ", "
       << c.threads << " thread(s), " << c.total_steps << " env steps -> " << out_dir << "\n";
+  // How the run was started, for config.txt: the command line as typed (quoted so that it can
+  // be pasted back), and the commit and build type of this program.
+  std::string command_line = "dqn";
+  for (int i = 1; i < argc; ++i) command_line += " " + shell_quote(argv[i]);
+  const std::vector<std::string> provenance = {"command: " + command_line,
+                                               std::string("git commit: ") + DQN_GIT_COMMIT,
+                                               std::string("build: ") + DQN_BUILD_TYPE};
   // The folder and the memory are settled here, before any step is trained.
-  Trainer trainer(c, out_dir, args.has("overwrite"));
+  Trainer trainer(c, out_dir, args.has("overwrite"), provenance);
   const std::int64_t replay_bytes = trainer.replay_memory_bytes();
   const std::int64_t available = available_memory_bytes();
   out << "replay: " << trainer.replay_capacity() << " transitions"

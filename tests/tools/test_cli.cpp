@@ -481,3 +481,16 @@ TEST_CASE("the progress line fits the terminal, dropping the least important fie
   p.last_eval = -1;
   CHECK(contains(dqn::tools::progress_line(p, 0), "eval -"));
 }
+
+TEST_CASE("config.txt records the keys that apply, the command line, the commit and the build") {
+  const std::string atari = read_text(atari_run("atari") + "/config.txt");
+  CHECK_FALSE(contains(atari, "\nhidden ="));  // the Nature CNN has no hidden widths
+  CHECK(contains(atari, "\nnoop_max = 30\n"));
+  CHECK(contains(atari, "# command: dqn train --env breakout --preset atari --steps 40"));
+  CHECK(contains(atari, "# git commit: "));
+  CHECK(contains(atari, "# build: "));
+  const std::string cartpole = read_text(trained_run() + "/config.txt");
+  CHECK(contains(cartpole, "\nhidden = 16\n"));
+  CHECK_FALSE(contains(cartpole, "noop_max"));
+  CHECK_FALSE(contains(cartpole, "repeat_action_probability"));
+}
