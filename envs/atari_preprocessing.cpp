@@ -138,7 +138,7 @@ void AreaResize::apply(std::uint8_t* dst, const std::uint8_t* src) const {
 AtariPreprocessing::AtariPreprocessing(std::unique_ptr<AtariScreen> game, const EnvOptions& options)
     : game_(std::move(game)),
       options_(options),
-      actions_(game_->minimal_action_set()),
+      actions_(options.full_action_space ? full_action_set() : game_->minimal_action_set()),
       frame_h_(options.preprocess ? kScreenSize : AtariScreen::kHeight),
       frame_w_(options.preprocess ? kScreenSize : AtariScreen::kWidth),
       frame_skip_(options.preprocess ? options.frame_skip : 1),
@@ -157,8 +157,10 @@ AtariPreprocessing::AtariPreprocessing(std::unique_ptr<AtariScreen> game, const 
             " (108000 = 30 minutes at 60 Hz)");
   DQN_CHECK(!actions_.empty() && actions_[0] == kNoop,
             "AtariPreprocessing: the game's first action must be NOOP");
-  has_fire_ =
-      std::find(actions_.begin(), actions_.end(), static_cast<int>(kFire)) != actions_.end();
+  // FIRE is pressed for the game only where the game itself needs it: its minimal set has it
+  // (with the full set every game "has" FIRE, and Pong, say, must not be pressed).
+  const std::vector<int> minimal = game_->minimal_action_set();
+  has_fire_ = std::find(minimal.begin(), minimal.end(), static_cast<int>(kFire)) != minimal.end();
   for (auto& s : screens_) s.assign(AtariScreen::kHeight * AtariScreen::kWidth, 0);
   frame_.assign(static_cast<std::size_t>(frame_h_) * frame_w_, 0);
   stack_.assign(static_cast<std::size_t>(stack_size_) * frame_h_ * frame_w_, 0);
@@ -222,14 +224,10 @@ void AtariPreprocessing::push_observation(bool fill_stack) {
   }
 }
 
-StepResult AtariPreprocessing::step(std::int64_t action) {
-  DQN_CHECK(action >= 0 && action < num_actions(), name(), "::step: expected an action in [0, ",
-            num_actions(), "), got ", action,
-            ": the agent's action indexes the minimal action set");
-  DQN_CHECK(!done_, name(), "::step: the episode has ended; call reset() before stepping again");
-  StepResult r;
+// frame_skip emulated frames of one ALE action, summing the score; the last two frames' grey
+// screens are kept for pooling. Stops early at game over or at the frame cap.
+int AtariPreprocessing::repeat(int ale_action, StepResult& r) {
   int score = 0;
-  const int ale_action = actions_[static_cast<std::size_t>(action)];
   for (std::int64_t t = 0; t < frame_skip_; ++t) {
     score += game_->act(ale_action);
     r.terminated = game_->game_over();
@@ -241,12 +239,28 @@ StepResult AtariPreprocessing::step(std::int64_t action) {
       grab(screens_[0].data());
     }
   }
+  return score;
+}
+
+StepResult AtariPreprocessing::step(std::int64_t action) {
+  DQN_CHECK(action >= 0 && action < num_actions(), name(), "::step: expected an action in [0, ",
+            num_actions(), "), got ", action, ": the agent's action indexes the ",
+            options_.full_action_space ? "full (18-action)" : "minimal", " action set");
+  DQN_CHECK(!done_, name(), "::step: the episode has ended; call reset() before stepping again");
+  StepResult r;
+  int score = repeat(actions_[static_cast<std::size_t>(action)], r);
   const int lives = game_->lives();
   r.life_lost = lives < lives_;
   lives_ = lives;
+  // After a lost life the game waits for FIRE, as after a reset: press it for one agent step
+  // (its frames and score belong to this step), as FireResetEnv's reset does in CleanRL.
+  if (r.life_lost && options_.fire_reset && has_fire_ && !r.terminated && !r.truncated) {
+    score += repeat(kFire, r);
+    lives_ = game_->lives();
+  }
   r.raw_reward = static_cast<float>(score);
   r.reward = options_.clip_rewards ? static_cast<float>((score > 0) - (score < 0)) : r.raw_reward;
-  push_observation(/*fill_stack=*/false);
+  push_observation(/*fill_stack=*/r.life_lost && options_.terminal_on_life_loss);
   done_ = r.terminated || r.truncated;
   return r;
 }

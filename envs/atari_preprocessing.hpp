@@ -1,19 +1,30 @@
-// envs/atari_preprocessing.hpp: an AtariScreen game as a DQN sees it (Mnih et al. 2015, with the
-// evaluation protocol of Machado et al. 2018), matching Gymnasium's AtariPreprocessing wrapper
-// followed by a 4-frame stack:
+// envs/atari_preprocessing.hpp: an AtariScreen game as a DQN sees it, matching Gymnasium's
+// AtariPreprocessing wrapper followed by a 4-frame stack. Two protocols are in use (the config
+// presets `atari` and `atari-v5` choose between them; every switch is an EnvOptions field):
+//
+//   Mnih et al. 2015 / CleanRL dqn_atari: up to 30 no-op starts, FIRE on reset and after each
+//     lost life (fire_reset), a lost life ends the learning episode (terminal_on_life_loss), no
+//     sticky actions, the minimal action set.
+//   Machado et al. 2018 / Gymnasium ALE/...-v5: sticky actions with probability 0.25 decided
+//     every frame (repeat_action_probability, in the game), no no-op starts, no FIRE presses, no
+//     life-loss signal, optionally the full 18-action set (full_action_space).
+//   Both: frame skip 4 and a 108,000-frame cap (max_episode_frames).
 //
 //   reset: reset the game, then 1..noop_max no-ops drawn from the env's Rng (a game over during
-//          them resets the game again), then FIRE once for games that have it (fire_reset);
+//          them resets the game again), then FIRE once for games that need it (fire_reset);
 //          the stack is filled with copies of the first frame, so nothing of the previous
 //          episode leaks into the new one.
 //   step:  repeat the action frame_skip (4) times, summing the score; stop early at game over or
 //          at the frame limit. The grey screens of the last two frames are max-pooled (Atari
 //          sprites flicker between frames), resized to 84x84 with OpenCV's INTER_AREA, and
-//          pushed on the stack (oldest first): observation u8 (4,84,84).
+//          pushed on the stack (oldest first): observation u8 (4,84,84). After a lost life, with
+//          fire_reset, FIRE is held for one more frame_skip frames; with terminal_on_life_loss
+//          the stack restarts from the new frame.
 //   reward = sign(score change) when clip_rewards, raw_reward = the score change itself.
 //   terminated = game over; truncated = the episode reached max_episode_frames emulated frames
 //   (108,000 = 30 minutes = 27,000 agent steps); life_lost = lives() went down this step (the
-//   episode goes on: treat it as terminal for learning only if you want episodic life).
+//   game goes on: the trainer treats it as terminal for learning only with
+//   terminal_on_life_loss).
 //
 // Gymnasium quirk kept on purpose: the pooled screens are grabbed at frames skip-2 and skip-1
 // only, so a step that ends early (game over on its first frames) shows the previous step's
@@ -94,6 +105,7 @@ class AtariPreprocessing final : public Env {
 
  private:
   void grab(std::uint8_t* buffer) const { game_->get_screen_grayscale(buffer); }
+  int repeat(int ale_action, StepResult& r);
   void push_observation(bool fill_stack);
 
   std::unique_ptr<AtariScreen> game_;

@@ -12,6 +12,12 @@
 
 namespace dqn {
 
+std::vector<int> full_action_set() {
+  std::vector<int> all(kNumAleActions);
+  for (int a = 0; a < kNumAleActions; ++a) all[static_cast<std::size_t>(a)] = a;
+  return all;
+}
+
 const char* atari_action_name(int action) {
   static constexpr const char* kNames[kNumAleActions] = {
       "NOOP",     "FIRE",     "UP",          "RIGHT",      "LEFT",          "DOWN",

@@ -60,6 +60,9 @@ constexpr bool action_pushes_left(int a) {
 }
 // "NOOP", "FIRE", "UP", "RIGHT", ... as gymnasium's get_action_meanings() spells them.
 const char* atari_action_name(int action);
+// All 18 ALE action codes in ALE's order (NOOP, FIRE, UP, ..., DOWNLEFTFIRE): the full action
+// space of Machado et al. 2018 and Gymnasium's full_action_space=True.
+std::vector<int> full_action_set();
 
 // Settings read when a game is built (like ALE's setFloat/setInt before loadROM).
 struct AtariSettings {

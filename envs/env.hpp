@@ -72,9 +72,18 @@ struct EnvOptions {
   std::int64_t frame_stack = 4;              // frames in one observation (Mnih 2015)
   std::int64_t max_episode_frames = 108000;  // 30 min at 60 Hz (Machado 2018): truncation
   bool clip_rewards = true;                  // StepResult::reward in {-1,0,+1} (Mnih 2015)
-  // Press FIRE once after the no-ops of a reset in games with FIRE in their action set
-  // (baselines' FireResetEnv; Breakout waits for FIRE to serve).
+  // Press FIRE once after the no-ops of a reset in games with FIRE in their minimal action set
+  // (baselines' FireResetEnv; Breakout waits for FIRE to serve), and again after each lost
+  // life, where CleanRL's EpisodicLifeEnv + FireResetEnv press it: without it a greedy Breakout
+  // policy that never chooses FIRE stalls until the frame cap.
   bool fire_reset = true;
+  // The agent's actions: all 18 of the joystick in ALE's order (Machado et al. 2018's option),
+  // instead of the game's minimal set.
+  bool full_action_space = false;
+  // A lost life ends the learning episode (Mnih et al. 2015): the observation stack then starts
+  // afresh from the next frame, as it does after a reset, so no frame of the lost life leaks into
+  // the next one. The game itself goes on; StepResult::life_lost says when.
+  bool terminal_on_life_loss = false;
   // CartPole ---------------------------------------------------------------------------------
   std::int64_t max_episode_steps = 500;  // CartPole-v1's TimeLimit
 };

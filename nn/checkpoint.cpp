@@ -353,9 +353,11 @@ std::string spec_hint(const NetworkSpec& file, const NetworkSpec& model) {
     return "it was trained on an environment with " + std::to_string(file.num_actions) +
            " actions, the model has " + std::to_string(model.num_actions);
   if (file.hidden != model.hidden && file.kind == NetworkKind::kMlp)
-    return "was it trained with --hidden " + join(file.hidden) + "?";
+    return "was it trained with hidden=" + join(file.hidden) +
+           " (--set hidden=" + join(file.hidden) + ")?";
   if (file.dueling != model.dueling)
-    return file.dueling ? "was it trained with --dueling?" : "was it trained without --dueling?";
+    return file.dueling ? "was it trained with dueling=true (--set dueling=true)?"
+                        : "was it trained with dueling=false?";
   return "the networks differ";
 }
 
@@ -580,11 +582,11 @@ void save_checkpoint(const std::string& path, const QNetwork& net, const Adam* a
 }
 
 void load_checkpoint(const std::string& path, QNetwork& net, Adam* adam, CheckpointMeta* meta) {
-  deserialize_checkpoint(read_file(path), net, adam, meta, path);
+  deserialize_checkpoint(read_file(path, kMaxCheckpointBytes), net, adam, meta, path);
 }
 
 CheckpointInfo read_checkpoint_info(const std::string& path) {
-  return read_checkpoint_info_bytes(read_file(path), path);
+  return read_checkpoint_info_bytes(read_file(path, kMaxCheckpointBytes), path);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -642,28 +644,14 @@ void write_file_atomic(const std::string& path, const std::vector<std::string_vi
   DQN_CHECK(rc == 0, message);
 }
 
-std::string read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  DQN_CHECK(fd >= 0, system_error("cannot open", path));
-  std::string out;
-  char buffer[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const std::string message = system_error("cannot read", path);
-      ::close(fd);
-      throw_error(message);
-    }
-    if (n == 0) break;
-    out.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return out;
-}
+namespace {
 
-MappedFile::MappedFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+// Opens `path` for reading only if it is a regular file: O_NONBLOCK keeps open(2) from waiting
+// for a FIFO's writer, and fstat on the open descriptor (not the name) decides, so nothing can
+// be swapped in between. /dev/zero or a FIFO handed to `dqn info` would otherwise be read until
+// memory runs out, or forever.
+int open_regular(const std::string& path, std::uint64_t max_bytes, std::size_t& size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   DQN_CHECK(fd >= 0, system_error("cannot open", path));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
@@ -671,7 +659,49 @@ MappedFile::MappedFile(const std::string& path) {
     ::close(fd);
     throw_error(message);
   }
-  size_ = static_cast<std::size_t>(st.st_size);
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw_error("'", path, "' is ", S_ISDIR(st.st_mode) ? "a folder" : "not a regular file",
+                " (a device, FIFO or socket); give the path of a file dqn wrote");
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+    ::close(fd);
+    throw_error("'", path, "' is ", st.st_size, " bytes, more than such a file can be (at most ",
+                max_bytes, "); is it the right file?");
+  }
+  size = static_cast<std::size_t>(st.st_size);
+  return fd;
+}
+
+}  // namespace
+
+std::string read_file(const std::string& path, std::uint64_t max_bytes) {
+  std::size_t size = 0;
+  const int fd = open_regular(path, max_bytes, size);
+  std::string out;
+  out.reserve(size);
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0) {
+      const std::string message = system_error("cannot read", path);
+      ::close(fd);
+      throw_error(message);
+    }
+    if (n == 0) break;
+    out.append(buffer, static_cast<std::size_t>(n));
+    if (out.size() > max_bytes) {  // the file grew while being read
+      ::close(fd);
+      throw_error("'", path, "' grew past ", max_bytes, " bytes while being read");
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+MappedFile::MappedFile(const std::string& path) {
+  const int fd = open_regular(path, std::numeric_limits<std::uint64_t>::max(), size_);
   if (size_ > 0) {  // mmap refuses a length of 0; an empty file is an empty view
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {

@@ -32,6 +32,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -105,12 +106,18 @@ CheckpointInfo read_checkpoint_info(const std::string& path);
 void write_file_atomic(const std::string& path, std::string_view bytes);
 // The same for a file given as consecutive pieces (written in order, never joined in memory).
 void write_file_atomic(const std::string& path, const std::vector<std::string_view>& pieces);
-// The whole file; throws dqn::Error naming the path and the system's reason.
-std::string read_file(const std::string& path);
+// The whole file; throws dqn::Error naming the path and the system's reason, and refuses before
+// reading anything a path that is not a regular file (a FIFO, a device such as /dev/zero, a
+// folder) or a file of more than max_bytes.
+std::string read_file(const std::string& path,
+                      std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max());
+// The largest checkpoint this program writes is far below this (a Nature CNN is 6.7 MB); a
+// larger file is not a checkpoint.
+inline constexpr std::uint64_t kMaxCheckpointBytes = std::uint64_t{4} << 30;
 
 // A whole file mapped read-only (mmap), for files too large to copy into memory: resuming a run
 // whose snapshot holds a 7 GB replay reads it from the page cache instead of a second 7 GB
-// string. Throws dqn::Error naming the path and the system's reason.
+// string. Throws dqn::Error naming the path and the system's reason; refuses non-regular files.
 class MappedFile {
  public:
   explicit MappedFile(const std::string& path);

@@ -34,7 +34,7 @@ void NetworkSpec::validate() const {
               "network: an MLP needs a flat observation (obs_dim), got (",
               join_shape(observation_shape, ","), ")");
     DQN_CHECK(!hidden.empty(),
-              "network: an MLP needs at least one hidden layer (--hidden 256,256)");
+              "network: an MLP needs at least one hidden layer (--set hidden=256,256)");
     for (std::int64_t h : hidden)
       DQN_CHECK(h >= 1 && h <= kMaxWidth, "network: hidden widths must be in [1, ", kMaxWidth,
                 "], got ", h);

@@ -2,10 +2,12 @@
 #include "rl/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -32,13 +34,14 @@ constexpr double kBig = 1e15;
 
 const std::vector<Field>& fields() {
   static const std::vector<Field> table = {
-      {"preset", &Config::preset, 0, 0, {"cartpole", "seed", "atari", "catch"}},
+      {"preset", &Config::preset, 0, 0, {"cartpole", "seed", "atari", "atari-v5", "catch"}},
       {"env", &Config::env, 0, 0, {"cartpole", "breakout", "pong", "catch"}},
       {"seed", &Config::seed, 0, 1.8e19},
       {"threads", &Config::threads, 1, 64},
       {"total_steps", &Config::total_steps, 1, kBig},
       {"max_episodes", &Config::max_episodes, 0, kBig},
       {"max_minutes", &Config::max_minutes, 0, 1e9},
+      {"allow_swap", &Config::allow_swap},
       {"hidden", &Config::hidden, 1, 65536},
       {"dueling", &Config::dueling},
       {"gamma", &Config::gamma, 0, 1},
@@ -64,9 +67,13 @@ const std::vector<Field>& fields() {
       {"final_eval_episodes", &Config::final_eval_episodes, 0, 1e6},
       {"log_interval", &Config::log_interval, 1, kBig},
       {"checkpoint_interval", &Config::checkpoint_interval, 0, kBig},
-      {"episodic_life", &Config::episodic_life},
+      {"terminal_on_life_loss", &Config::terminal_on_life_loss},
       {"clip_rewards", &Config::clip_rewards},
       {"noop_max", &Config::noop_max, 0, 1000},
+      {"fire_reset", &Config::fire_reset},
+      {"repeat_action_probability", &Config::repeat_action_probability, 0, 1},
+      {"full_action_space", &Config::full_action_space},
+      {"max_frames_per_episode", &Config::max_frames_per_episode, 1, kBig},
   };
   return table;
 }
@@ -98,11 +105,10 @@ std::string range_text(const Field& f) {
 }
 
 double parse_number(const Field& f, const std::string& value, bool integer) {
-  errno = 0;
-  char* end = nullptr;
-  const double v = std::strtod(value.c_str(), &end);
-  DQN_CHECK(!value.empty() && end && *end == '\0' && errno == 0 && std::isfinite(v),
-            "config: ", f.key, " must be a number in ", range_text(f), ", got '", value, "'");
+  const std::optional<double> parsed = parse_decimal(value);
+  DQN_CHECK(parsed.has_value(), "config: ", f.key, " must be a number in ", range_text(f),
+            ", got '", value, "'");
+  const double v = *parsed;
   if (integer)
     DQN_CHECK(v == std::floor(v), "config: ", f.key, " must be a whole number in ", range_text(f),
               ", got '", value, "'");
@@ -119,6 +125,32 @@ const Field& find_field(const std::string& key) {
 }
 
 }  // namespace
+
+std::optional<double> parse_decimal(const std::string& text) {
+  // The grammar first: strtod alone also takes "0x10" (hex), "nan", "inf" and leading blanks.
+  std::size_t i = 0;
+  if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+  std::size_t digits = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++digits;
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++digits;
+  }
+  if (digits == 0) return std::nullopt;
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+    std::size_t exponent_digits = 0;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])))
+      ++i, ++exponent_digits;
+    if (exponent_digits == 0) return std::nullopt;
+  }
+  if (i != text.size()) return std::nullopt;
+  errno = 0;
+  const double v = std::strtod(text.c_str(), nullptr);
+  if (errno == ERANGE || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
 
 std::vector<std::string> Config::keys() {
   std::vector<std::string> out;
@@ -149,6 +181,12 @@ std::string closest_match(const std::string& word, const std::vector<std::string
 
 void Config::set(const std::string& raw_key, const std::string& raw_value) {
   const std::string key = trim(raw_key), value = trim(raw_value);
+  DQN_CHECK(
+      key != "preset",
+      "config: 'preset' cannot be set like a value: it selects a whole set "
+      "of values. Use --preset ",
+      value.empty() ? "NAME" : value,
+      " (or a 'preset = NAME' line in a config file, which is loaded before every other key)");
   const Field& f = find_field(key);
   std::visit(
       [&](auto member) {
@@ -203,10 +241,26 @@ void Config::set(const std::string& raw_key, const std::string& raw_value) {
       f.member);
 }
 
-std::string Config::to_text() const {
+bool Config::key_applies(const std::string& key) const {
+  const bool pixels = env != "cartpole";  // the Atari-screen games: frames and the Nature CNN
+  static const std::vector<std::string> atari_only = {"terminal_on_life_loss",
+                                                      "clip_rewards",
+                                                      "noop_max",
+                                                      "fire_reset",
+                                                      "repeat_action_probability",
+                                                      "full_action_space",
+                                                      "max_frames_per_episode"};
+  if (!pixels && std::find(atari_only.begin(), atari_only.end(), key) != atari_only.end())
+    return false;
+  if (pixels && key == "hidden") return false;  // the Nature CNN's layers are fixed
+  return true;
+}
+
+std::string Config::to_text(bool applicable_only) const {
   std::ostringstream out;
   out << "# dqn run configuration: re-use with --config FILE\n";
   for (const Field& f : fields()) {
+    if (applicable_only && !key_applies(f.key)) continue;
     out << f.key << " = ";
     std::visit(
         [&](auto member) {
@@ -231,9 +285,33 @@ std::string Config::to_text() const {
   return out.str();
 }
 
-void Config::load_file(const std::string& path) {
+std::vector<ConfigSetting> read_config_file(const std::string& path) {
+  // A config file is a few dozen short lines; the cap keeps `--config /dev/zero` or a wrong file
+  // from being read into memory whole. Non-regular files (a FIFO would block, a folder is
+  // certainly a mistake) are refused before they are opened for reading.
+  constexpr std::uintmax_t kMaxBytes = 1 << 20;
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  DQN_CHECK(!ec && std::filesystem::exists(status), "config: '", path,
+            "' does not exist; give the path of a config file such as a run's config.txt");
+  DQN_CHECK(!std::filesystem::is_directory(status), "config: '", path,
+            "' is a folder, not a config file; did you mean '",
+            (std::filesystem::path(path) / "config.txt").string(), "'?");
+  DQN_CHECK(std::filesystem::is_regular_file(status), "config: '", path,
+            "' is not a regular file (a device, FIFO or socket); give a config file");
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  DQN_CHECK(!ec && size <= kMaxBytes, "config: '", path, "' is ", size,
+            " bytes; a config file is at most ", kMaxBytes, " bytes of 'key = value' lines");
   std::ifstream in(path);
-  DQN_CHECK(in.good(), "config: cannot read '", path, "'; check the path");
+  DQN_CHECK(in.good(), "config: cannot read '", path, "'; check its permissions");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_config_text(text.str(), path);
+}
+
+std::vector<ConfigSetting> parse_config_text(const std::string& text, const std::string& source) {
+  std::istringstream in(text);
+  std::vector<ConfigSetting> settings;
   std::string line;
   int number = 0;
   while (std::getline(in, line)) {
@@ -242,14 +320,60 @@ void Config::load_file(const std::string& path) {
     if (hash != std::string::npos) line.resize(hash);
     if (trim(line).empty()) continue;
     const auto eq = line.find('=');
-    DQN_CHECK(eq != std::string::npos, "config: ", path, ":", number,
-              ": expected 'key = value', got '", trim(line), "'");
+    const std::string where = source + ":" + std::to_string(number);
+    DQN_CHECK(eq != std::string::npos, "config: ", where, ": expected 'key = value', got '",
+              trim(line), "'");
+    ConfigSetting s{trim(line.substr(0, eq)), trim(line.substr(eq + 1)), where};
+    for (const ConfigSetting& earlier : settings)
+      DQN_CHECK(earlier.key != s.key, "config: ", s.where, ": '", s.key,
+                "' is set a second time (first at ", earlier.where, "); keep one of the two lines");
+    settings.push_back(std::move(s));
+  }
+  return settings;
+}
+
+Config resolve_config(const std::string& preset, const std::vector<ConfigSetting>& settings) {
+  const ConfigSetting* preset_setting = nullptr;
+  std::string env;
+  for (const ConfigSetting& s : settings) {
+    if (s.key == "env") env = s.value;
+    if (s.key != "preset") continue;
+    DQN_CHECK(!s.value.empty(), "config: ", s.where,
+              ": preset is empty; valid presets: cartpole, seed, atari, atari-v5, catch");
+    DQN_CHECK(preset_setting == nullptr || preset_setting->value == s.value, "config: ", s.where,
+              ": preset '", s.value, "' contradicts preset '",
+              preset_setting ? preset_setting->value : "", "' (",
+              preset_setting ? preset_setting->where : "", "); choose one, with --preset NAME");
+    preset_setting = &s;
+  }
+  DQN_CHECK(preset.empty() || preset_setting == nullptr || preset_setting->value == preset,
+            "config: --preset ", preset, " contradicts preset '",
+            preset_setting ? preset_setting->value : "", "' (",
+            preset_setting ? preset_setting->where : "", "); drop one of the two");
+  std::string name = preset;
+  if (name.empty() && preset_setting) name = preset_setting->value;
+  if (name.empty())
+    name = env == "catch" ? "catch" : (env == "breakout" || env == "pong") ? "atari" : "cartpole";
+  Config c;
+  try {
+    c = make_preset(name);
+  } catch (const Error& e) {
+    throw_error("config: ", preset_setting && preset.empty() ? preset_setting->where + ": " : "",
+                e.what());
+  }
+  for (const ConfigSetting& s : settings) {
+    if (s.key == "preset") continue;
     try {
-      set(line.substr(0, eq), line.substr(eq + 1));
+      c.set(s.key, s.value);
     } catch (const Error& e) {
-      throw_error(path, ":", number, ": ", e.what());
+      throw_error(s.where, ": ", e.what());
     }
   }
+  return c;
+}
+
+Config load_config_file(const std::string& path) {
+  return resolve_config("", read_config_file(path));
 }
 
 void Config::validate() const {
@@ -257,6 +381,9 @@ void Config::validate() const {
             ") must not exceed epsilon_start (", epsilon_start, ")");
   DQN_CHECK(batch_size <= buffer_size, "config: batch_size (", batch_size,
             ") must not exceed buffer_size (", buffer_size, ")");
+  const auto names = preset_names();
+  DQN_CHECK(std::find(names.begin(), names.end(), preset) != names.end(), "config: preset '",
+            preset, "' is not a preset; valid presets: cartpole, seed, atari, atari-v5, catch");
   // Round-trip through the table so every range check in set() also guards direct edits.
   Config copy;
   std::istringstream in(to_text());
@@ -264,12 +391,13 @@ void Config::validate() const {
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
     const auto eq = line.find('=');
+    if (trim(line.substr(0, eq)) == "preset") continue;  // checked above, and not settable
     copy.set(line.substr(0, eq), line.substr(eq + 1));
   }
 }
 
 std::vector<std::string> preset_names() {
-  return {"cartpole", "seed", "atari", "catch"};
+  return {"cartpole", "seed", "atari", "atari-v5", "catch"};
 }
 
 Config make_preset(const std::string& name, const std::string& env) {
@@ -301,8 +429,9 @@ Config make_preset(const std::string& name, const std::string& env) {
     c.double_dqn = false;
     c.eval_interval = 0;
     c.final_eval_episodes = 100;
-  } else if (name == "atari") {
-    // Nature DQN (Mnih et al. 2015) as CleanRL's dqn_atari sets it.
+  } else if (name == "atari" || name == "atari-v5") {
+    // Nature DQN (Mnih et al. 2015) as CleanRL's dqn_atari sets it; atari-v5 changes only the
+    // environment protocol (below).
     c.env = "breakout";
     c.total_steps = 10'000'000;
     c.lr = 1e-4;
@@ -323,6 +452,16 @@ Config make_preset(const std::string& name, const std::string& env) {
     c.final_eval_episodes = 30;
     c.log_interval = 10000;
     c.checkpoint_interval = 500000;
+    if (name == "atari-v5") {
+      // Machado et al. 2018 ("Revisiting the ALE"), as Gymnasium's ALE/<Game>-v5: stochasticity
+      // from sticky actions (p = 0.25, decided every frame) instead of no-op starts, and no
+      // game-specific help: no FIRE presses, no life-loss signal. full_action_space stays a
+      // choice (Machado et al. recommend the full set; v5's default is the minimal one).
+      c.repeat_action_probability = 0.25;
+      c.noop_max = 0;
+      c.fire_reset = false;
+      c.terminal_on_life_loss = false;
+    }
   } else if (name == "catch") {
     // The Nature CNN DQN of the atari preset, scaled down so the CNN path learns Catch
     // (envs/catch.hpp) within a 2-minute CI budget on 2 cores (tests/rl/test_pixel_learning.cpp).
@@ -352,17 +491,17 @@ Config make_preset(const std::string& name, const std::string& env) {
     c.eval_epsilon = 0.05;
     c.final_eval_episodes = 10;
     c.log_interval = 500;
-    c.episodic_life = false;  // lives() counts balls: a ball is not the end of anything
+    c.terminal_on_life_loss = false;  // lives() counts balls: a ball is not the end of anything
     c.clip_rewards = true;
     // No-op starts add nothing here (every ball's column comes from the game's Rng) and only
     // shorten the first ball's fall, which could make it uncatchable.
     c.noop_max = 0;
   } else {
     throw_error("unknown preset '", name,
-                "'; valid presets: cartpole, seed, atari, catch (did you mean '",
+                "'; valid presets: cartpole, seed, atari, atari-v5, catch (did you mean '",
                 closest_match(name, preset_names()), "'?)");
   }
-  c.preset = name;
+  c.preset = name;  // the one place that may write it: it names the values just loaded
   if (!env.empty()) c.set("env", env);
   return c;
 }

@@ -1,12 +1,17 @@
 // rl/config.hpp: every hyperparameter of a run, in one documented struct, and its presets.
 //
 // A Config is built from a preset (`cartpole`, `seed`, `atari`, `catch`), then overridden by a
-// config file and `key=value` settings. Each field's comment gives its unit, default and source.
-// Unknown keys and out-of-range values are errors that name the key, the valid range, and the
-// closest valid key.
+// config file and `key=value` settings (resolve_config). Each field's comment gives its unit,
+// default and source. Unknown keys and out-of-range values are errors that name the key, the
+// valid range, and the closest valid key.
+//
+// Trap: `preset` is not a value like the others but a whole set of values. Setting it after the
+// fact would only relabel the run (train with cartpole's values under the name "atari"), so
+// Config::set refuses it, and resolve_config loads the chosen preset before any other key.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +31,9 @@ struct Config {
   // follows and is not counted. Where it triggers, where the run stops depends on the
   // machine's speed, so two runs agree bit for bit only up to the shorter one's last step.
   double max_minutes = 0;
+  // Start even when the replay needs more memory than the system has available (it may then
+  // swap, or be killed by the kernel's OOM killer). Off: such a run is refused before it starts.
+  bool allow_swap = false;
 
   // ---- network ----
   std::vector<std::int64_t> hidden{256, 256};  // MLP hidden widths
@@ -58,27 +66,62 @@ struct Config {
   std::int64_t log_interval = 1000;        // env steps between progress lines
   std::int64_t checkpoint_interval = 0;    // env steps between checkpoints (0: only at the end)
 
-  // ---- Atari (Machado et al. 2018 preprocessing) ----
-  bool episodic_life = true;   // a lost life ends the learning episode (not the game)
-  bool clip_rewards = true;    // learn from sign(reward); scores stay raw
-  std::int64_t noop_max = 30;  // random no-ops on reset
+  // ---- Atari protocol (envs/atari_preprocessing.hpp; presets atari and atari-v5) ----
+  // Defaults: Mnih et al. 2015 as CleanRL's dqn_atari runs it. atari-v5: Machado et al. 2018.
+  bool terminal_on_life_loss = true;  // a lost life ends the learning episode (not the game)
+  bool clip_rewards = true;           // learn from sign(reward); scores stay raw
+  std::int64_t noop_max = 30;         // 1..noop_max random no-ops on reset (0: none)
+  bool fire_reset = true;             // FIRE on reset and after a lost life, if the game has it
+  double repeat_action_probability = 0.0;  // sticky actions, decided every frame (v5: 0.25)
+  bool full_action_space = false;          // all 18 joystick actions instead of the minimal set
+  std::int64_t max_frames_per_episode = 108000;  // emulated frames (30 min at 60 Hz): truncation
 
   // Checks every field against its valid range; throws dqn::Error naming the key.
   void validate() const;
   // Applies "key=value"; throws for unknown keys (naming the closest) and bad values.
   void set(const std::string& key, const std::string& value);
-  // One "key = value" line per field; reading it back with set() gives the same Config.
-  std::string to_text() const;
-  // Reads a file of "key = value" lines ('#' starts a comment).
-  void load_file(const std::string& path);
+  // One "key = value" line per field; reading it back with set() gives the same Config. With
+  // applicable_only, only the keys that affect a run of this env and network (no hidden for
+  // the Nature CNN, no Atari protocol for CartPole): what a run's config.txt records.
+  std::string to_text(bool applicable_only = false) const;
+  bool key_applies(const std::string& key) const;
   static std::vector<std::string> keys();
 };
 
+// One "key = value" setting and where it came from ("run/config.txt:3", "--set"), for messages.
+struct ConfigSetting {
+  std::string key, value, where;
+};
+
+// Reads a file of "key = value" lines ('#' starts a comment). Throws for a path that is not a
+// regular file, a file over 1 MiB, a line without '=', and a key given twice (naming both lines).
+std::vector<ConfigSetting> read_config_file(const std::string& path);
+
+// The same for text already in memory (a checkpoint's stored config); `source` names it in
+// messages.
+std::vector<ConfigSetting> parse_config_text(const std::string& text, const std::string& source);
+
+// Builds a run's Config. The preset is, in order: `preset` (from --preset) when not empty, else a
+// `preset` setting, else the one the env implies (atari for breakout/pong, catch for catch,
+// cartpole otherwise; the env being the last `env` setting). That preset is loaded first, then
+// every other setting is applied in order (later ones win). Two different `preset` settings, or
+// `preset` disagreeing with a `preset` setting, are an error rather than a silent choice.
+Config resolve_config(const std::string& preset, const std::vector<ConfigSetting>& settings);
+
+// The Config a run folder's config.txt describes (what resume trains with).
+Config load_config_file(const std::string& path);
+
 // Named presets: "cartpole" (our default, tuned to solve CartPole fast), "seed" (the classic
-// PyTorch snippet's settings), "atari" (Nature DQN / CleanRL dqn_atari), "catch" (the atari
-// preset scaled down so the CNN learns Catch in about a minute on 2 cores).
+// PyTorch snippet's settings), "atari" (Nature DQN / CleanRL dqn_atari, Mnih et al. 2015's
+// protocol), "atari-v5" (the same agent under Machado et al. 2018's protocol, as Gymnasium's
+// ALE/...-v5 environments), "catch" (the atari preset scaled down so the CNN learns Catch in
+// about a minute on 2 cores).
 Config make_preset(const std::string& name, const std::string& env = "");
 std::vector<std::string> preset_names();
+
+// A finite decimal number ("0.5", "-3", "1e-4"), or nothing for anything else: trailing
+// characters ("1x"), hex ("0x10"), "nan", "inf", blanks, or a value out of double's range.
+std::optional<double> parse_decimal(const std::string& text);
 
 // The closest of `candidates` to `word` by edit distance (for "did you mean" hints).
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);

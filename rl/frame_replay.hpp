@@ -59,6 +59,11 @@ class FrameReplay {
   std::int64_t capacity() const { return capacity_; }
   // Bytes actually held by the buffer's arrays (what a million slots cost).
   std::int64_t memory_bytes() const;
+  // What one slot of a height x width frame costs, before a buffer exists (for memory checks):
+  // the frame, the action (8 bytes), the reward (4) and four flag bytes.
+  static std::int64_t bytes_per_slot(std::int64_t height, std::int64_t width) {
+    return height * width + static_cast<std::int64_t>(sizeof(std::int64_t) + sizeof(float)) + 4;
+  }
 
  private:
   bool sampleable(std::int64_t slot) const;

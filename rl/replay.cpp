@@ -58,8 +58,8 @@ void ReplayBuffer::sample(std::int64_t batch_size, Rng& rng, Batch& out) const {
   out.size = batch_size;
 }
 
-std::int64_t ReplayBuffer::bytes_per_transition() const {
-  return 2 * obs_dim_ * static_cast<std::int64_t>(sizeof(float)) + sizeof(std::int64_t) +
+std::int64_t ReplayBuffer::bytes_per_transition(std::int64_t obs_dim) {
+  return 2 * obs_dim * static_cast<std::int64_t>(sizeof(float)) + sizeof(std::int64_t) +
          sizeof(float) + 2;
 }
 

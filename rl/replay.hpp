@@ -48,7 +48,9 @@ class ReplayBuffer {
   const float* next_obs(std::int64_t i) const { return next_obs_.data() + i * obs_dim_; }
   // Where the next transition goes: the count of adds modulo the capacity.
   std::int64_t write_position() const { return next_; }
-  std::int64_t bytes_per_transition() const;
+  std::int64_t bytes_per_transition() const { return bytes_per_transition(obs_dim_); }
+  // What one transition of obs_dim floats costs, before a buffer exists (for memory checks).
+  static std::int64_t bytes_per_transition(std::int64_t obs_dim);
 
   // Raw contents for run snapshots (resume continues bit-exactly), the big arrays referenced
   // in place (see PieceWriter).

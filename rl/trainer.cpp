@@ -26,8 +26,11 @@ enum Stream : std::uint64_t { kEnvStream = 1, kActStream, kReplayStream, kInitSt
 constexpr std::uint64_t kEvalSeedBase = 1'000'000'000ULL;
 constexpr std::uint64_t kFinalEvalSeedBase = 2'000'000'000ULL;
 constexpr std::size_t kRecentEpisodes = 20;  // the "recent mean return" of progress lines
-// Format 2 added the checksum trailer and the log lengths; format 1 is refused by name.
-constexpr char kSnapshotMagic[] = "DQNSNAP2";
+constexpr double kProgressSeconds = 2;       // at most this long between progress lines
+constexpr double kRateWindowSeconds = 30;    // steps/s is measured over about this long
+// Format 2 added the log lengths, the pending-evaluation flag and the phase times; format 3 the
+// checksum trailer. Formats 1 and 2 are refused by name.
+constexpr char kSnapshotMagic[] = "DQNSNAP3";
 
 double now_seconds() {
   using clock = std::chrono::steady_clock;
@@ -70,6 +73,11 @@ EnvOptions env_options_for(const Config& config) {
   EnvOptions options;
   options.noop_max = config.noop_max;
   options.clip_rewards = config.clip_rewards;
+  options.fire_reset = config.fire_reset;
+  options.repeat_action_probability = config.repeat_action_probability;
+  options.full_action_space = config.full_action_space;
+  options.terminal_on_life_loss = config.terminal_on_life_loss;
+  options.max_episode_frames = config.max_frames_per_episode;
   return options;
 }
 
@@ -85,7 +93,8 @@ NetworkSpec network_spec_for(const Config& config, const Env& env) {
 }
 
 EvalResult evaluate(QNetwork& net, Env& env, std::int64_t episodes, std::uint64_t first_seed,
-                    double epsilon, Rng& rng) {
+                    double epsilon, Rng& rng, const std::atomic<bool>* stop,
+                    const std::function<void(std::int64_t, double)>& on_episode) {
   EvalResult result;
   Tensor q;
   result.episodes = episodes;
@@ -96,19 +105,27 @@ EvalResult evaluate(QNetwork& net, Env& env, std::int64_t episodes, std::uint64_
   for (std::int64_t e = 0; e < episodes; ++e) {
     env.reset(first_seed + static_cast<std::uint64_t>(e));
     double score = 0;
+    std::int64_t length = 0;
     while (true) {
+      if (stop && stop->load()) {
+        result.interrupted = true;
+        return result;
+      }
       const std::int64_t action =
           env.observation_is_u8()
               ? epsilon_greedy_action(net, env.observation_u8(), epsilon, rng, q)
               : epsilon_greedy_action(net, env.observation_f32(), epsilon, rng, q);
       const StepResult r = env.step(action);
       score += r.raw_reward;
+      ++length;
       if (r.terminated || r.truncated) break;
     }
+    result.mean_length += static_cast<double>(length) / static_cast<double>(episodes);
     sum += score;
     sum_sq += score * score;
     result.min = std::min(result.min, score);
     result.max = std::max(result.max, score);
+    if (on_episode) on_episode(e + 1, sum / static_cast<double>(e + 1));
   }
   result.mean = sum / static_cast<double>(episodes);
   result.std =
@@ -116,11 +133,14 @@ EvalResult evaluate(QNetwork& net, Env& env, std::int64_t episodes, std::uint64_
   return result;
 }
 
-Trainer::Trainer(const Config& config, const std::string& out_dir)
-    : Trainer(config, out_dir, false) {}
+Trainer::Trainer(const Config& config, const std::string& out_dir, bool overwrite,
+                 const std::vector<std::string>& provenance)
+    : Trainer(config, out_dir, overwrite ? Start::kOverwrite : Start::kNew, provenance) {}
 
-Trainer::Trainer(const Config& config, const std::string& out_dir, bool resuming)
+Trainer::Trainer(const Config& config, const std::string& out_dir, Start start,
+                 const std::vector<std::string>& provenance)
     : config_(config), out_dir_(out_dir) {
+  const bool resuming = start == Start::kResume;
   config_.validate();
   set_num_threads(config_.threads);
   const Rng root(config_.seed);
@@ -133,30 +153,57 @@ Trainer::Trainer(const Config& config, const std::string& out_dir, bool resuming
   eval_env_ = make_env(config_.env, env_options_for(config_));
   pixels_ = env_->observation_is_u8();
   const NetworkSpec spec = network_spec_for(config_, *env_);
+
+  // The replay is the run's one large allocation: size it, and check it fits, before anything
+  // is allocated or written. A run never stores more transitions than it takes steps, so a
+  // short run of the atari preset does not allocate (and zero) the preset's 7 GB.
+  const auto& shape = spec.observation_shape;
+  if (pixels_) {
+    DQN_CHECK(shape[0] == FrameReplay::kStack, "train: frame replay stacks ", FrameReplay::kStack,
+              " frames, the env gives ", shape[0]);
+    // Slots also hold each episode's final frame, and the ring needs a stack and one more.
+    replay_capacity_ =
+        std::max(std::min(config_.buffer_size, config_.total_steps + 1), FrameReplay::kStack + 2);
+    replay_bytes_ = replay_capacity_ * FrameReplay::bytes_per_slot(shape[1], shape[2]);
+  } else {
+    replay_capacity_ = std::min(config_.buffer_size, config_.total_steps);
+    replay_bytes_ = replay_capacity_ * ReplayBuffer::bytes_per_transition(shape[0]);
+  }
+  const std::int64_t available = available_memory_bytes();
+  DQN_CHECK(config_.allow_swap || available < 0 || replay_bytes_ <= available,
+            "train: the replay needs ", format_gb(replay_bytes_), " (", replay_capacity_,
+            " transitions, buffer_size = ", config_.buffer_size, ") but the system has ",
+            format_gb(available),
+            " available; lower buffer_size (--set buffer_size=N), free memory, or accept "
+            "swapping with --set allow_swap=1");
+
+  // Only now, with the memory known to suffice, may an old run be deleted (--overwrite).
+  if (!resuming && !out_dir_.empty()) prepare_run_folder(out_dir_, start == Start::kOverwrite);
+
   agent_ = std::make_unique<DqnAgent>(spec, config_, init_rng);
   best_ = std::make_unique<QNetwork>(spec, init_rng);
   best_->copy_from(agent_->online());
-  if (pixels_) {
-    const auto& shape = spec.observation_shape;  // (4, 84, 84)
-    DQN_CHECK(shape[0] == FrameReplay::kStack, "train: frame replay stacks ", FrameReplay::kStack,
-              " frames, the env gives ", shape[0]);
-    frame_replay_ = std::make_unique<FrameReplay>(config_.buffer_size, shape[1], shape[2]);
-    frames_.resize(static_cast<std::size_t>(shape[0] * shape[1] * shape[2]));
-  } else {
-    replay_ = std::make_unique<ReplayBuffer>(config_.buffer_size, spec.observation_shape[0]);
-    obs_.resize(static_cast<std::size_t>(spec.observation_shape[0]));
+  try {
+    if (pixels_) {
+      frame_replay_ = std::make_unique<FrameReplay>(replay_capacity_, shape[1], shape[2]);
+      frames_.resize(static_cast<std::size_t>(shape[0] * shape[1] * shape[2]));
+    } else {
+      replay_ = std::make_unique<ReplayBuffer>(replay_capacity_, shape[0]);
+      obs_.resize(static_cast<std::size_t>(shape[0]));
+    }
+  } catch (const std::bad_alloc&) {
+    throw_error("train: cannot allocate the replay buffer (", format_gb(replay_bytes_), " for ",
+                replay_capacity_, " transitions): out of memory; lower buffer_size");
   }
 
-  if (!out_dir_.empty()) {
-    std::filesystem::create_directories(out_dir_);
-    const auto mode = resuming ? std::ios::app : std::ios::trunc;
-    metrics_.open(out_dir_ + "/metrics.jsonl", mode);
-    timing_.open(out_dir_ + "/timing.jsonl", mode);
-    DQN_CHECK(metrics_.good() && timing_.good(), "train: cannot write into '", out_dir_,
-              "'; check the folder's permissions");
-    if (!resuming) {
-      std::ofstream(out_dir_ + "/config.txt") << config_.to_text();
-    }
+  if (!out_dir_.empty() && !resuming) {
+    // Only the keys that apply to this env and network; how the run was started above them.
+    std::string text = config_.to_text(/*applicable_only=*/true);
+    std::string header;
+    for (const std::string& line : provenance) header += "# " + line + "\n";
+    text.insert(text.find('\n') + 1, header);
+    write_file_atomic(out_dir_ + "/config.txt", text);
+    open_logs(false);
   }
   if (!resuming) {
     env_->reset(root.split(kEnvStream).next_u64());
@@ -164,12 +211,43 @@ Trainer::Trainer(const Config& config, const std::string& out_dir, bool resuming
   }
 }
 
-Trainer::~Trainer() = default;
-
-std::int64_t Trainer::replay_memory_bytes() const {
-  return pixels_ ? frame_replay_->memory_bytes()
-                 : replay_->bytes_per_transition() * replay_->capacity();
+void Trainer::open_logs(bool resuming) {
+  const auto mode = resuming ? std::ios::app : std::ios::trunc;
+  metrics_.open(out_dir_ + "/metrics.jsonl", mode);
+  timing_.open(out_dir_ + "/timing.jsonl", mode);
+  DQN_CHECK(metrics_.good() && timing_.good(), "train: cannot write into '", out_dir_,
+            "'; check the folder's permissions");
 }
+
+// A failed log write (disk full, a removed folder) must stop the run at once: silently
+// training on without metrics would lose the run's record. The checkpoint files are written
+// atomically elsewhere, so the last good one is untouched by a failure here.
+void Trainer::check_logs(const char* when) {
+  for (const auto& [stream, name] :
+       {std::pair<std::ofstream*, const char*>{&metrics_, "metrics.jsonl"},
+        {&timing_, "timing.jsonl"}}) {
+    if (!stream->is_open() || stream->good()) continue;
+    throw_error("train: cannot write ", out_dir_, "/", name, " (", when, ", step ", step_,
+                "): is the disk full? The run stopped; ", last_checkpoint_text());
+  }
+}
+
+// Where the run's last good state is, for messages about a run that has to stop.
+std::string Trainer::last_checkpoint_text() const {
+  const std::string path = out_dir_ + "/checkpoint.dqn";
+  if (out_dir_.empty() || !std::filesystem::exists(path))
+    return "no checkpoint was written before this point (checkpoint_interval = " +
+           std::to_string(config_.checkpoint_interval) + "), so nothing of the run is kept";
+  std::string step = "?";
+  try {
+    step = read_checkpoint_info(path).meta.get_or("env_steps", "?");
+  } catch (const Error&) {
+  }
+  return "the last good checkpoint is " + path + " (env step " + step +
+         "), with its snapshot for dqn resume";
+}
+
+Trainer::~Trainer() = default;
 
 void Trainer::start_episode() {
   if (pixels_) {
@@ -195,8 +273,9 @@ void Trainer::env_step() {
   const StepResult r = env_->step(action);
   t = lap(phases_.env, t);
   const bool episode_over = r.terminated || r.truncated;
-  // Learning treats a lost life as terminal when episodic_life is on (the game goes on).
-  const bool terminal = r.terminated || (config_.episodic_life && r.life_lost);
+  // Learning treats a lost life as terminal when terminal_on_life_loss is on (the game goes on).
+  const bool life_over = config_.terminal_on_life_loss && r.life_lost && !episode_over;
+  const bool terminal = r.terminated || (config_.terminal_on_life_loss && r.life_lost);
   // After a final step the env still shows that episode's last observation: the true s', which
   // a truncated transition bootstraps from.
   if (pixels_) {
@@ -212,7 +291,9 @@ void Trainer::env_step() {
     std::copy(next, next + obs_.size(), obs_.begin());
   }
   t = lap(phases_.store, t);
-  episode_start_ = false;
+  // After a lost life that ends the learning episode the env's stack starts afresh, so the next
+  // stored transition starts a stack of its own too (the replay rebuilds what the agent saw).
+  episode_start_ = life_over;
   episode_return_ += r.raw_reward;
   ++episode_length_;
   ++step_;
@@ -228,25 +309,24 @@ TrainResult Trainer::run(std::int64_t stop_at_step) {
   const double start = now_seconds();
   const std::int64_t start_step = step_;
   const double wall_before = wall_seconds_;
-  phases_ = PhaseSeconds{};
+  last_progress_ = start;
+  rate_window_.assign(1, {start, step_});
+  auto stop_requested = [&] { return stop_ && stop_->load(); };
   auto limit_reached = [&] {
     return step_ >= config_.total_steps ||
            (config_.max_episodes > 0 && episodes_ >= config_.max_episodes) ||
            (config_.max_minutes > 0 && now_seconds() - start >= config_.max_minutes * 60);
   };
+  auto paused = [&] {
+    wall_seconds_ = wall_before + now_seconds() - start;
+    return pause();
+  };
+  // Resumed from a stop inside an evaluation: that step's evaluation and progress line first.
+  if (pending_tail_ && !finish_step(start, start_step, wall_before)) return paused();
   while (!limit_reached()) {
-    if ((stop_at_step > 0 && step_ >= stop_at_step) || (stop_ && stop_->load())) {
-      wall_seconds_ = wall_before + now_seconds() - start;
-      if (!out_dir_.empty()) save_snapshot(out_dir_ + "/snapshot.bin");
-      TrainResult paused;
-      paused.env_steps = step_;
-      paused.episodes = episodes_;
-      paused.updates = updates_;
-      paused.wall_seconds = wall_seconds_;
-      paused.phases = phases_;
-      return paused;
-    }
+    if ((stop_at_step > 0 && step_ >= stop_at_step) || stop_requested()) return paused();
     env_step();
+    check_logs("logging an episode");
     // train
     if (step_ >= config_.learning_starts && step_ % config_.train_freq == 0 &&
         replay_size() >= config_.batch_size)
@@ -257,43 +337,82 @@ TrainResult Trainer::run(std::int64_t stop_at_step) {
       agent_->update_target();
       lap(phases_.update, t);
     }
-    // evaluate
-    if (config_.eval_interval > 0 && step_ % config_.eval_interval == 0) {
-      const double t = now_seconds();
-      periodic_eval();
-      lap(phases_.eval, t);
-    }
-    if (config_.checkpoint_interval > 0 && step_ % config_.checkpoint_interval == 0 &&
-        !out_dir_.empty()) {
-      const double t = now_seconds();
-      save_checkpoints();
-      lap(phases_.checkpoint, t);
-    }
-    if (progress_ && step_ % config_.log_interval == 0) {
-      TrainProgress p;
-      p.step = step_;
-      p.total_steps = config_.total_steps;
-      p.episodes = episodes_;
-      p.epsilon =
-          linear_epsilon(config_.epsilon_start, config_.epsilon_end, config_.epsilon_steps, step_);
-      double sum = 0;
-      for (double x : recent_returns_) sum += x;
-      p.recent_return = recent_returns_.empty() ? 0 : sum / recent_returns_.size();
-      p.loss = last_stats_.loss;
-      const double elapsed = now_seconds() - start;
-      p.steps_per_second = elapsed > 0 ? (step_ - start_step) / elapsed : 0;
-      p.eta_seconds =
-          p.steps_per_second > 0 ? (config_.total_steps - step_) / p.steps_per_second : 0;
-      p.last_eval = last_eval_;
-      progress_(p);
-      if (timing_.is_open())
-        timing_ << "{\"step\":" << step_ << ",\"wall\":" << json_number(wall_before + elapsed)
-                << ",\"steps_per_second\":" << json_number(p.steps_per_second)
-                << ",\"seconds\":" << phases_json(phases_) << "}\n";
-    }
+    if (!finish_step(start, start_step, wall_before)) return paused();
   }
   wall_seconds_ = wall_before + now_seconds() - start;
   return finish();
+}
+
+// The end of an env step: its periodic evaluation, its progress line, then its checkpoint.
+// Returns false when a stop request interrupted the evaluation; pending_tail_ then stays set,
+// so the snapshot records that this part of the step is still to do. The checkpoint comes last
+// so that its snapshot holds the whole step, logs included.
+bool Trainer::finish_step(double start, std::int64_t start_step, double wall_before) {
+  pending_tail_ = true;
+  if (config_.eval_interval > 0 && step_ % config_.eval_interval == 0) {
+    const double t = now_seconds();
+    const bool done = periodic_eval();
+    lap(phases_.eval, t);
+    if (!done) return false;
+  }
+  // Progress: every log_interval env steps, and for the terminal also every kProgressSeconds,
+  // so a slow Atari run shows signs of life within seconds (its log_interval is 10,000 steps).
+  const double now = now_seconds();
+  const bool by_steps = step_ % config_.log_interval == 0;
+  if (by_steps || (progress_ && now - last_progress_ >= kProgressSeconds)) {
+    last_progress_ = now;
+    // Steps per second over the last kRateWindowSeconds, not since the start: the first
+    // learning_starts steps are random play without updates and run many times faster.
+    rate_window_.emplace_back(now, step_);
+    while (rate_window_.size() > 2 && now - rate_window_[1].first >= kRateWindowSeconds)
+      rate_window_.pop_front();
+    TrainProgress p;
+    p.step = step_;
+    p.total_steps = config_.total_steps;
+    p.episodes = episodes_;
+    p.epsilon =
+        linear_epsilon(config_.epsilon_start, config_.epsilon_end, config_.epsilon_steps, step_);
+    double sum = 0;
+    for (double x : recent_returns_) sum += x;
+    p.recent_return = recent_returns_.empty() ? 0 : sum / recent_returns_.size();
+    p.loss = last_stats_.loss;
+    const double elapsed = now - start;
+    const auto& [then, then_step] = rate_window_.front();
+    p.steps_per_second = now > then    ? (step_ - then_step) / (now - then)
+                         : elapsed > 0 ? (step_ - start_step) / elapsed
+                                       : 0;
+    p.eta_seconds = p.steps_per_second > 0 ? (config_.total_steps - step_) / p.steps_per_second : 0;
+    p.last_eval = last_eval_;
+    if (progress_) progress_(p);
+    if (by_steps && timing_.is_open()) {
+      timing_ << "{\"step\":" << step_ << ",\"wall\":" << json_number(wall_before + elapsed)
+              << ",\"steps_per_second\":" << json_number(p.steps_per_second)
+              << ",\"seconds\":" << phases_json(phases_) << "}\n";
+      check_logs("logging progress");
+    }
+  }
+  pending_tail_ = false;
+  if (config_.checkpoint_interval > 0 && step_ % config_.checkpoint_interval == 0 &&
+      !out_dir_.empty()) {
+    const double t = now_seconds();
+    wall_seconds_ = wall_before + now_seconds() - start;
+    save_checkpoints();
+    lap(phases_.checkpoint, t);
+  }
+  return true;
+}
+
+// A stop (Ctrl-C, SIGTERM, or stop_at_step): the snapshot, and an unfinished result.
+TrainResult Trainer::pause() {
+  if (!out_dir_.empty()) save_snapshot(out_dir_ + "/snapshot.bin");
+  TrainResult r;
+  r.env_steps = step_;
+  r.episodes = episodes_;
+  r.updates = updates_;
+  r.evaluations = evals_;
+  r.wall_seconds = wall_seconds_;
+  r.phases = phases_;
+  return r;
 }
 
 void Trainer::train_round() {
@@ -307,8 +426,8 @@ void Trainer::train_round() {
     try {
       last_stats_ = agent_->update(batch_);
     } catch (const Error& e) {
-      throw_error("step ", step_, " (update ", updates_ + 1, "): ", e.what(),
-                  "; the last good checkpoint is kept");
+      throw_error("step ", step_, " (update ", updates_ + 1, "): ", e.what(), "; ",
+                  last_checkpoint_text());
     }
     ++updates_;
     if (config_.target_update_unit == TargetUnit::kUpdates &&
@@ -337,10 +456,17 @@ void Trainer::save_checkpoints() {
   metrics_.flush();
 }
 
-void Trainer::periodic_eval() {
+bool Trainer::periodic_eval() {
+  // An interrupted evaluation must leave no trace: the Rng it drew from is put back, so the
+  // evaluation that runs again after resume draws exactly what an uninterrupted one would.
+  const Rng rng_before = eval_rng_;
   const EvalResult e = evaluate(agent_->online(), *eval_env_, config_.eval_episodes,
                                 kEvalSeedBase + static_cast<std::uint64_t>(evals_) * 1000,
-                                config_.eval_epsilon, eval_rng_);
+                                config_.eval_epsilon, eval_rng_, stop_);
+  if (e.interrupted) {
+    eval_rng_ = rng_before;
+    return false;
+  }
   ++evals_;
   last_eval_ = e.mean;
   // Keep the latest of tied best evaluations: a later network that scores as well has usually
@@ -350,11 +476,14 @@ void Trainer::periodic_eval() {
     best_eval_step_ = step_;
     best_->copy_from(agent_->online());
   }
-  if (metrics_.is_open())
+  if (metrics_.is_open()) {
     metrics_ << "{\"type\":\"eval\",\"step\":" << step_ << ",\"mean\":" << json_number(e.mean)
              << ",\"std\":" << json_number(e.std) << ",\"min\":" << json_number(e.min)
              << ",\"max\":" << json_number(e.max) << ",\"episodes\":" << e.episodes << "}\n"
              << std::flush;  // readers (the live plot) see every evaluation at once
+    check_logs("logging an evaluation");
+  }
+  return true;
 }
 
 void Trainer::log_episode(double ret, std::int64_t length) {
@@ -376,12 +505,16 @@ TrainResult Trainer::finish() {
   TrainResult result;
   // The returned policy: the best periodic evaluation's network, or the last one without
   // periodic evaluation.
-  if (config_.eval_interval > 0 && evals_ > 0) agent_->online().copy_from(*best_);
+  QNetwork& returned = evals_ > 0 ? *best_ : agent_->online();
   Rng final_rng = Rng(config_.seed).split(kEvalStream + 100);
-  result.final_eval = evaluate(agent_->online(), *eval_env_, config_.final_eval_episodes,
-                               kFinalEvalSeedBase, config_.eval_epsilon, final_rng);
+  result.final_eval = evaluate(returned, *eval_env_, config_.final_eval_episodes,
+                               kFinalEvalSeedBase, config_.eval_epsilon, final_rng, stop_);
+  // Stopped inside the final evaluation: training is complete, so the snapshot resumes straight
+  // into this evaluation again.
+  if (result.final_eval.interrupted) return pause();
+  result.evaluations = evals_;
   result.best_eval = evals_ > 0 ? best_eval_ : result.final_eval.mean;
-  result.best_eval_step = best_eval_step_;
+  result.best_eval_step = evals_ > 0 ? best_eval_step_ : step_;
   result.env_steps = step_;
   result.episodes = episodes_;
   result.updates = updates_;
@@ -390,35 +523,47 @@ TrainResult Trainer::finish() {
   result.finished = true;
   if (metrics_.is_open())
     metrics_ << "{\"type\":\"summary\",\"env_steps\":" << step_ << ",\"episodes\":" << episodes_
-             << ",\"updates\":" << updates_ << ",\"best_eval\":" << json_number(result.best_eval)
-             << ",\"best_eval_step\":" << best_eval_step_
+             << ",\"updates\":" << updates_ << ",\"evaluations\":" << evals_
+             << ",\"best_eval\":" << json_number(result.best_eval)
+             << ",\"best_eval_step\":" << result.best_eval_step
              << ",\"final_eval_mean\":" << json_number(result.final_eval.mean)
              << ",\"final_eval_std\":" << json_number(result.final_eval.std)
              << ",\"final_eval_episodes\":" << result.final_eval.episodes << "}\n";
   if (timing_.is_open())
     timing_ << "{\"type\":\"summary\",\"wall\":" << json_number(wall_seconds_)
             << ",\"seconds\":" << phases_json(phases_) << "}\n";
+  metrics_.flush();
+  timing_.flush();
+  check_logs("writing the summary");
   if (!out_dir_.empty()) {
     CheckpointMeta meta = checkpoint_meta();
     meta.set("final_eval_mean", json_number(result.final_eval.mean));
-    meta.set("returned_policy", "best periodic evaluation (" + json_number(result.best_eval) +
-                                    " at step " + std::to_string(best_eval_step_) + ")");
-    save_checkpoint(out_dir_ + "/model.dqn", agent_->online(), &agent_->optimizer(), meta);
+    meta.set("returned_policy", evals_ > 0
+                                    ? "best periodic evaluation (" + json_number(result.best_eval) +
+                                          " at step " + std::to_string(best_eval_step_) + ")"
+                                    : "the last network (no periodic evaluation ran)");
+    save_checkpoint(out_dir_ + "/model.dqn", returned, &agent_->optimizer(), meta);
+    // The run is complete: its snapshot (up to 7 GB with an Atari replay) would only invite a
+    // resume that trains past the end. model.dqn without snapshot.bin marks a finished run.
+    std::error_code ec;
+    std::filesystem::remove(out_dir_ + "/snapshot.bin", ec);
+    DQN_CHECK(!ec, "train: the run finished but its snapshot ", out_dir_,
+              "/snapshot.bin could not be deleted (", ec.message(), "); delete it by hand");
   }
-  metrics_.flush();
-  timing_.flush();
   return result;
 }
 
 // ---------------------------------------------------------------- snapshots
 //
-// Layout (format 2). Raw little-endian values as rl/serialize.hpp writes them; a str is a u64
+// Layout (format 3). Raw little-endian values as rl/serialize.hpp writes them; a str is a u64
 // byte count and the bytes.
 //
-//   magic     "DQNSNAP2"
-//   config    str: the run's config text (must equal its config.txt)
+//   magic     "DQNSNAP3"
+//   config    str: the run's config text, applicable keys only (must equal its config.txt's)
 //   counters  i64: step, episodes, updates, evals, episode_length, best_eval_step
 //   logs      i64: metrics_bytes, timing_bytes (the logs' lengths when the snapshot was written)
+//   pending   u64: 1 when the step's evaluation and progress line are still to do, else 0
+//   phases    f64: act, env, store, sample, update, eval, checkpoint seconds
 //   numbers   f64: episode_return, best_eval, last_eval, wall_seconds, loss, mean_q, grad_norm
 //   recent    u64 count (min(episodes, 20)), then f64 returns
 //   rngs      act, replay, eval: 4 x u64 each (xoshiro256** states, never all zero)
@@ -469,14 +614,40 @@ void check_moments(const std::vector<Tensor>& moments, const char* which, bool n
 
 }  // namespace
 
+void Trainer::save_snapshot(const std::string& path) {
+  // The logs as far as this snapshot: everything written so far, flushed, is what resume keeps.
+  for (const auto& [stream, bytes] :
+       {std::pair<std::ofstream*, std::int64_t*>{&metrics_, &metrics_bytes_},
+        {&timing_, &timing_bytes_}}) {
+    if (!stream->is_open()) continue;
+    stream->flush();
+    *bytes = static_cast<std::int64_t>(stream->tellp());
+  }
+  check_logs("saving a snapshot");
+  PieceWriter w;
+  write_snapshot(w);
+  write_file_atomic(path, w.views());
+}
+
+std::string Trainer::snapshot_bytes() const {
+  PieceWriter w;
+  write_snapshot(w);
+  return w.concatenated();
+}
+
 void Trainer::write_snapshot(PieceWriter& w) const {
   w.bytes(kSnapshotMagic, kMagicBytes);
-  w.str(config_.to_text());
+  w.str(config_.to_text(/*applicable_only=*/true));
   for (const std::int64_t v :
        {step_, episodes_, updates_, evals_, episode_length_, best_eval_step_})
     w.i64(v);
+  // The logs' lengths, whether the step's evaluation is still to do, and the run's phase times.
   w.i64(metrics_bytes_);
   w.i64(timing_bytes_);
+  w.u64(pending_tail_ ? 1 : 0);
+  for (const double v : {phases_.act, phases_.env, phases_.store, phases_.sample, phases_.update,
+                         phases_.eval, phases_.checkpoint})
+    w.f64(v);
   for (const double v : {episode_return_, best_eval_, last_eval_, wall_seconds_}) w.f64(v);
   w.f64(last_stats_.loss);
   w.f64(last_stats_.mean_q);
@@ -513,18 +684,6 @@ void Trainer::write_snapshot(PieceWriter& w) const {
   w.bytes(&crc, sizeof crc);
 }
 
-void Trainer::save_snapshot(const std::string& path) const {
-  PieceWriter w;
-  write_snapshot(w);
-  write_file_atomic(path, w.views());
-}
-
-std::string Trainer::snapshot_bytes() const {
-  PieceWriter w;
-  write_snapshot(w);
-  return w.concatenated();
-}
-
 void Trainer::load_snapshot(const std::string& path) {
   // Mapped, not read: a copy of a 1M-transition replay would be 7 GB more at resume.
   const MappedFile file(path);
@@ -533,10 +692,10 @@ void Trainer::load_snapshot(const std::string& path) {
 
 void Trainer::load_snapshot_bytes(std::string_view bytes, const std::string& source) {
   const std::string_view magic = bytes.substr(0, kMagicBytes);
-  DQN_CHECK(magic != "DQNSNAP1", "run snapshot '", source,
-            "' was written by an older dqn (snapshot format 1, which has no checksum); this build "
-            "resumes format 2 only: finish the run with the build that started it, or start the "
-            "run again");
+  DQN_CHECK(magic != "DQNSNAP1" && magic != "DQNSNAP2", "run snapshot '", source,
+            "' was written by an older dqn (snapshot format ", magic.substr(7),
+            ", which has no checksum); this build resumes format 3 only: finish the run with the "
+            "build that started it, or start the run again");
   DQN_CHECK(magic == std::string_view(kSnapshotMagic, kMagicBytes), "'", source,
             "' is not a dqn run snapshot: expected it to start with \"", kSnapshotMagic,
             "\", it does not");
@@ -551,7 +710,7 @@ void Trainer::load_snapshot_bytes(std::string_view bytes, const std::string& sou
             ", its trailer holds 0x", stored, std::dec, kDamagedFix);
   ByteReader r(bytes.substr(kMagicBytes, payload_end - kMagicBytes), "the snapshot's payload");
   const std::string config_text = r.str();
-  DQN_CHECK(config_text == config_.to_text(), "run snapshot '", source,
+  DQN_CHECK(config_text == config_.to_text(/*applicable_only=*/true), "run snapshot '", source,
             "' was written by a run with another config than this one (", out_dir_,
             "/config.txt): resume with the run's own folder, or restore its config.txt");
   try {
@@ -601,12 +760,28 @@ void Trainer::read_snapshot_fields(ByteReader& r) {
               "best_eval_step is ", best_eval_step_, ", expected a multiple of eval_interval (",
               config_.eval_interval, ") in 1..step (", step_, ")");
   }
-  // ---- The logs' lengths at snapshot time (metrics.jsonl, timing.jsonl): resume truncates
-  // ---- the logs to them, so no step appears twice.
+  // The logs' lengths at snapshot time (resume cuts the logs back to them, so no step is
+  // logged twice), whether the step's evaluation and progress line are still to do, and the
+  // run's phase times.
   metrics_bytes_ = r.i64();
   timing_bytes_ = r.i64();
   DQN_CHECK(metrics_bytes_ >= 0, "metrics_bytes is ", metrics_bytes_, ", expected >= 0");
   DQN_CHECK(timing_bytes_ >= 0, "timing_bytes is ", timing_bytes_, ", expected >= 0");
+  const std::uint64_t pending = r.u64();
+  DQN_CHECK(pending <= 1, "the pending evaluation flag is ", pending, ", expected 0 or 1");
+  pending_tail_ = pending == 1;
+  const std::pair<const char*, double*> phases[] = {{"act", &phases_.act},
+                                                    {"env", &phases_.env},
+                                                    {"store", &phases_.store},
+                                                    {"sample", &phases_.sample},
+                                                    {"update", &phases_.update},
+                                                    {"eval", &phases_.eval},
+                                                    {"checkpoint", &phases_.checkpoint}};
+  for (const auto& [name, v] : phases) {
+    *v = r.f64();
+    DQN_CHECK(std::isfinite(*v) && *v >= 0, "the ", name, " phase time is ", *v,
+              " s, expected a finite number >= 0");
+  }
 
   // Numbers. best_eval holds kNoEvalYet exactly when no evaluation ran (evals counts them);
   // a NaN there would lose every later comparison and return the wrong network.
@@ -717,17 +892,137 @@ void Trainer::read_snapshot_fields(ByteReader& r) {
 
 std::unique_ptr<Trainer> Trainer::from_snapshot_bytes(const Config& config, std::string_view bytes,
                                                       const std::string& source) {
-  std::unique_ptr<Trainer> t(new Trainer(config, "", true));
+  std::unique_ptr<Trainer> t(new Trainer(config, "", Start::kResume));
   t->load_snapshot_bytes(bytes, source);
   return t;
 }
 
 std::unique_ptr<Trainer> Trainer::resume(const std::string& out_dir) {
-  Config config;
-  config.load_file(out_dir + "/config.txt");
-  std::unique_ptr<Trainer> t(new Trainer(config, out_dir, true));
-  t->load_snapshot(out_dir + "/snapshot.bin");
+  DQN_CHECK(std::filesystem::is_directory(out_dir), "resume: '", out_dir,
+            "' is not a run folder; give the folder a train run wrote into (its --out)");
+  const std::string snapshot = out_dir + "/snapshot.bin";
+  if (!std::filesystem::exists(snapshot)) {
+    DQN_CHECK(!std::filesystem::exists(out_dir + "/model.dqn"), "resume: the run in '", out_dir,
+              "' has finished (its policy is model.dqn); there is nothing to resume. To train "
+              "longer, start a new run from its config: dqn train --config ",
+              shell_quote(out_dir + "/config.txt"), " --steps N");
+    throw_error("resume: '", snapshot,
+                "' does not exist: the run stopped before its first snapshot (one is written at "
+                "each checkpoint_interval and on Ctrl-C), so it cannot be resumed; start it again");
+  }
+  const Config config = load_config_file(out_dir + "/config.txt");
+  std::unique_ptr<Trainer> t(new Trainer(config, out_dir, Start::kResume));
+  t->load_snapshot(snapshot);
+  // The logs back to the snapshot's step: lines written after it (by a run that was killed
+  // before its next snapshot) will be written again, identically, by this run.
+  for (const auto& [name, bytes] :
+       {std::pair<const char*, std::int64_t>{"metrics.jsonl", t->metrics_bytes_},
+        {"timing.jsonl", t->timing_bytes_}}) {
+    const std::string path = out_dir + "/" + name;
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    DQN_CHECK(!ec && size >= static_cast<std::uintmax_t>(bytes), "resume: ", path, " holds ",
+              ec ? std::string("nothing readable") : std::to_string(size) + " bytes",
+              " but the snapshot was taken when it held ", bytes,
+              "; the log was edited or lost, so resuming would corrupt it. Restore the file, or "
+              "start the run again");
+    std::filesystem::resize_file(path, static_cast<std::uintmax_t>(bytes), ec);
+    DQN_CHECK(!ec, "resume: cannot cut ", path, " back to ", bytes, " bytes: ", ec.message());
+  }
+  t->open_logs(true);
   return t;
+}
+
+std::string shell_quote(const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789_-./=:,+@%") == std::string::npos)
+    return text;
+  std::string quoted = "'";
+  for (const char ch : text) {
+    if (ch == '\'')
+      quoted += "'\\''";
+    else
+      quoted += ch;
+  }
+  return quoted + "'";
+}
+
+std::string format_gb(std::int64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f GB", static_cast<double>(bytes) / 1e9);
+  return text;
+}
+
+std::int64_t available_memory_bytes() {
+  std::int64_t available = -1;
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  std::int64_t kb = 0;
+  std::string unit;
+  while (meminfo >> key >> kb >> unit) {
+    if (key == "MemAvailable:") {
+      available = kb * 1024;
+      break;
+    }
+  }
+  // A container's cgroup (v2) may allow less than the machine has free.
+  std::ifstream max_file("/sys/fs/cgroup/memory.max"),
+      current_file("/sys/fs/cgroup/memory.current");
+  std::string max_text;
+  std::int64_t current = 0;
+  if (max_file >> max_text && max_text != "max" && current_file >> current) {
+    const std::int64_t limit = std::strtoll(max_text.c_str(), nullptr, 10) - current;
+    if (limit >= 0 && (available < 0 || limit < available)) available = limit;
+  }
+  return available;
+}
+
+void prepare_run_folder(const std::string& dir, bool overwrite) {
+  namespace fs = std::filesystem;
+  DQN_CHECK(!dir.empty(),
+            "train: the run folder is empty (--out ''); give a folder name, or "
+            "leave --out out for runs/<env>__<preset>__<seed>__<time>");
+  // Names past the file system's limits fail only at the first write, after training, so they
+  // are checked here (NAME_MAX and PATH_MAX of Linux).
+  DQN_CHECK(dir.size() < 4096, "train: the run folder's path is ", dir.size(),
+            " characters; paths stop at 4095. Choose a shorter --out");
+  for (const auto& part : fs::path(dir))
+    DQN_CHECK(part.native().size() <= 255, "train: the run folder's path has a component of ",
+              part.native().size(), " characters ('", part.native().substr(0, 24),
+              "...'); file names stop at 255. Choose a shorter --out");
+  std::error_code ec;
+  const auto status = fs::status(dir, ec);
+  if (fs::exists(status)) {
+    DQN_CHECK(fs::is_directory(status), "train: '", dir,
+              "' is a file, not a folder; give --out a new or empty folder");
+    const bool is_run = fs::exists(dir + "/config.txt") || fs::exists(dir + "/snapshot.bin") ||
+                        fs::exists(dir + "/model.dqn") || fs::exists(dir + "/metrics.jsonl");
+    if (is_run) {
+      DQN_CHECK(overwrite, "train: '", dir, "' already holds a run; ",
+                fs::exists(dir + "/snapshot.bin")
+                    ? "continue it with dqn resume " + shell_quote(dir) + ", "
+                    : std::string(),
+                "choose another --out, or add --overwrite to delete it and start again");
+      for (const auto& entry : fs::directory_iterator(dir)) fs::remove_all(entry.path());
+    } else {
+      DQN_CHECK(fs::is_empty(dir, ec) && !ec, "train: '", dir,
+                "' is a folder that holds other files, not a run; give --out a new or empty "
+                "folder (--overwrite only replaces runs)");
+    }
+  }
+  fs::create_directories(dir, ec);
+  DQN_CHECK(!ec, "train: cannot create the run folder '", dir, "': ", ec.message(),
+            "; choose another --out");
+  // Writable? Find out now, not after hours of training.
+  const std::string probe = dir + "/.dqn_write_test";
+  {
+    std::ofstream out(probe);
+    out << "x";
+    out.flush();
+    DQN_CHECK(out.good(), "train: cannot write into '", dir,
+              "' (read-only or no permission); choose another --out");
+  }
+  fs::remove(probe, ec);
 }
 
 }  // namespace dqn

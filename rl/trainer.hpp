@@ -7,10 +7,22 @@
 //
 // The policy a run returns is the best network by its own periodic evaluation (the latest of
 // tied bests): DQN on CartPole often collapses late, so the last network is not the one to keep.
+// Without periodic evaluations it is the last network, and the run says so.
 // Output folder: config.txt (the resolved config), metrics.jsonl (deterministic: same seed and
 // thread count give the same bytes), timing.jsonl (wall-clock figures, which never repeat),
 // model.dqn (the returned policy), and every checkpoint_interval env steps checkpoint.dqn (the
 // online network) with snapshot.bin (everything needed to resume bit-exactly).
+//
+// A run never loses or silently rewrites work:
+// - a new run refuses a folder that already holds one (prepare_run_folder);
+// - a stop request (Ctrl-C, SIGTERM) is honoured within one env step, also inside evaluations,
+//   and leaves snapshot.bin; resume truncates every log to the snapshot's length, so a run that
+//   was killed and resumed writes the same metrics.jsonl as one that ran straight through;
+// - a finished run deletes its snapshot (resume then says the run has finished);
+// - a failed write (disk full) stops the run at once, naming the file, with the last good
+//   checkpoint untouched;
+// - the replay is never larger than the run's total steps, and a replay that does not fit in the
+//   memory the system has available is refused before anything is allocated.
 #pragma once
 
 #include <atomic>
@@ -21,6 +33,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "envs/env.hpp"
 #include "nn/checkpoint.hpp"
@@ -34,16 +47,21 @@ namespace dqn {
 
 struct EvalResult {
   double mean = 0, std = 0, min = 0, max = 0;
+  double mean_length = 0;  // agent steps an episode
   std::int64_t episodes = 0;
+  bool interrupted = false;  // the stop flag was raised: the figures cover no complete set
 };
 
 // Plays `episodes` episodes with an epsilon-greedy policy (epsilon 0: greedy); episode i starts
 // from env.reset(first_seed + i). Returns statistics of the raw (unclipped) episode scores.
+// `stop`, when given, is checked every step: a long Atari evaluation must not outlive Ctrl-C.
+// `on_episode(done, mean so far)`, when given, is called after every episode.
 EvalResult evaluate(QNetwork& net, Env& env, std::int64_t episodes, std::uint64_t first_seed,
-                    double epsilon, Rng& rng);
+                    double epsilon, Rng& rng, const std::atomic<bool>* stop = nullptr,
+                    const std::function<void(std::int64_t, double)>& on_episode = {});
 
-// Where a run's wall time goes, in seconds since it started (or resumed): written to
-// timing.jsonl with every progress line and in the run's summary.
+// Where a run's wall time goes, in seconds over the whole run (carried across resumes in the
+// snapshot): written to timing.jsonl with every progress line and in the run's summary.
 struct PhaseSeconds {
   double act = 0;         // epsilon-greedy action selection (the online network's forward)
   double env = 0;         // env.step and reset: the game and its preprocessing
@@ -63,35 +81,62 @@ struct TrainProgress {
 
 struct TrainResult {
   EvalResult final_eval;  // the returned policy on final_eval_episodes unseen seeds
-  double best_eval = 0;   // best periodic evaluation mean
+  double best_eval = 0;   // best periodic evaluation mean (when evaluations > 0)
   std::int64_t best_eval_step = 0;
+  std::int64_t evaluations = 0;  // periodic evaluations run; 0: the last network is returned
   std::int64_t env_steps = 0, episodes = 0, updates = 0;
-  double wall_seconds = 0;
-  PhaseSeconds phases;    // of this process's part of the run (a resumed run counts anew)
-  bool finished = false;  // false: stopped early (Ctrl-C or a step limit), resumable
+  double wall_seconds = 0;  // the whole run's, across resumes
+  PhaseSeconds phases;      // likewise
+  bool finished = false;    // false: stopped early (Ctrl-C or a step limit), resumable
 };
+
+// Makes `dir` ready for a new run and checks it can be written, before any training: refuses
+// an empty path, an over-long one, a path that is a file, and a folder that already holds a run
+// (unless `overwrite`, which then deletes that run's files) or other files (always: --overwrite
+// never deletes what this program did not write). Throws dqn::Error saying what to do instead.
+void prepare_run_folder(const std::string& dir, bool overwrite);
+
+// `text` quoted for a POSIX shell where it needs it, so printed commands can be pasted back.
+std::string shell_quote(const std::string& text);
+// "7.07 GB".
+std::string format_gb(std::int64_t bytes);
+
+// Bytes of memory the system can give this process now: MemAvailable from /proc/meminfo, or
+// less where a cgroup (a container) limits the process; -1 when neither can be read.
+std::int64_t available_memory_bytes();
 
 class Trainer {
  public:
-  // Starts a fresh run writing to out_dir (created if missing; "" writes nothing).
-  Trainer(const Config& config, const std::string& out_dir);
+  // Starts a fresh run writing to out_dir ("" writes nothing), which must not hold a run yet
+  // unless `overwrite` (see prepare_run_folder). Throws before allocating or deleting anything
+  // when the replay would not fit in the available memory (unless config.allow_swap).
+  // `provenance`: comment lines for the top of config.txt (the command line, the git commit,
+  // the build), each without its leading '#'.
+  Trainer(const Config& config, const std::string& out_dir, bool overwrite = false,
+          const std::vector<std::string>& provenance = {});
   ~Trainer();
-  // Continues the run saved in out_dir/snapshot.bin.
+  // Continues the run saved in out_dir/snapshot.bin, its logs cut back to the snapshot's step.
+  // A finished run (no snapshot, a model.dqn) is refused with a message saying so.
   static std::unique_ptr<Trainer> resume(const std::string& out_dir);
+  // The replay capacity a config gets (buffer_size, at most the run's total steps) and the
+  // bytes it will hold, known before anything is allocated.
+  std::int64_t replay_capacity() const { return replay_capacity_; }
 
   void on_progress(std::function<void(const TrainProgress&)> callback) {
     progress_ = std::move(callback);
   }
-  // Checked between env steps: when set, the run saves a snapshot and returns (unfinished).
+  // Checked between env steps and during evaluations: when set, the run saves a snapshot and
+  // returns (unfinished).
   void set_stop_flag(const std::atomic<bool>* stop) { stop_ = stop; }
 
   // Runs until total_steps (or max_episodes), then evaluates the returned policy. With
   // stop_at_step > 0, pauses (snapshot, no final evaluation) once that many env steps are done.
   TrainResult run(std::int64_t stop_at_step = 0);
 
-  // The run's whole state (format in trainer.cpp), written atomically; snapshot_bytes is the
-  // same as one string (a 7 GB replay makes it 7 GB: save_snapshot streams the replay instead).
-  void save_snapshot(const std::string& path) const;
+  // Flushes the logs and records their lengths, then writes the run's whole state (format in
+  // trainer.cpp) atomically. snapshot_bytes is the state as one string, without touching the
+  // logs (a 7 GB replay makes it 7 GB: save_snapshot streams the replay instead).
+  void save_snapshot(const std::string& path);
   std::string snapshot_bytes() const;
   // A run rebuilt from snapshot bytes with no output folder: the resume loader and all its
   // checks without files, for tests and the fuzzer. `config` must be the run's own (its text is
@@ -99,15 +144,17 @@ class Trainer {
   static std::unique_ptr<Trainer> from_snapshot_bytes(const Config& config, std::string_view bytes,
                                                       const std::string& source = "<bytes>");
   DqnAgent& agent() { return *agent_; }
-  std::int64_t env_steps() const { return step_; }
   // The replay of flat-observation runs (CartPole); null for frame runs.
   const ReplayBuffer* replay_buffer() const { return replay_.get(); }
   // Bytes the replay buffer's arrays hold (allocated at its full capacity up front).
-  std::int64_t replay_memory_bytes() const;
+  std::int64_t replay_memory_bytes() const { return replay_bytes_; }
   const Config& config() const { return config_; }
+  std::int64_t env_steps() const { return step_; }
 
  private:
-  Trainer(const Config& config, const std::string& out_dir, bool resuming);
+  enum class Start : std::uint8_t { kNew, kOverwrite, kResume };
+  Trainer(const Config& config, const std::string& out_dir, Start start,
+          const std::vector<std::string>& provenance = {});
   void write_snapshot(PieceWriter& w) const;
   void load_snapshot(const std::string& path);
   void load_snapshot_bytes(std::string_view bytes, const std::string& source);
@@ -115,8 +162,13 @@ class Trainer {
   void start_episode();
   void env_step();
   void train_round();
-  void periodic_eval();
+  bool finish_step(double start, std::int64_t start_step, double wall_before);
+  bool periodic_eval();
   void save_checkpoints();
+  TrainResult pause();
+  void check_logs(const char* when);
+  std::string last_checkpoint_text() const;
+  void open_logs(bool resuming);
   CheckpointMeta checkpoint_meta() const;
   void log_episode(double ret, std::int64_t length);
   TrainResult finish();
@@ -137,6 +189,7 @@ class Trainer {
   std::vector<std::uint8_t> frames_;
   bool episode_start_ = true;  // frames_ is the first observation of an episode
   std::int64_t replay_size() const { return pixels_ ? frame_replay_->size() : replay_->size(); }
+  std::int64_t replay_capacity_ = 0, replay_bytes_ = 0;
 
   // Counters, all part of the snapshot.
   std::int64_t step_ = 0, episodes_ = 0, updates_ = 0, evals_ = 0;
@@ -148,11 +201,17 @@ class Trainer {
   std::int64_t best_eval_step_ = 0;
   UpdateStats last_stats_;
   std::deque<double> recent_returns_;
-  // Byte lengths of metrics.jsonl and timing.jsonl when the snapshot was taken, so that resume
-  // can cut the logs back to the snapshot's step.
+  // True between an env step and the end of its evaluation and progress line: a stop request
+  // inside the evaluation leaves it set in the snapshot, and resume runs that part again.
+  bool pending_tail_ = false;
+  // Bytes of metrics.jsonl and timing.jsonl when the snapshot was taken: resume cuts the logs
+  // back to them, so no step is logged twice.
   std::int64_t metrics_bytes_ = 0, timing_bytes_ = 0;
 
   std::ofstream metrics_, timing_;
+  // Wall-clock bookkeeping of progress lines (not in the snapshot: it never repeats anyway).
+  double last_progress_ = 0;
+  std::deque<std::pair<double, std::int64_t>> rate_window_;  // (seconds, env step)
   std::function<void(const TrainProgress&)> progress_;
   const std::atomic<bool>* stop_ = nullptr;
   double wall_seconds_ = 0;

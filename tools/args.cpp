@@ -61,12 +61,23 @@ std::int64_t Args::get_int(const std::string& flag, std::int64_t fallback, std::
                            std::int64_t max) const {
   if (!has(flag)) return fallback;
   const std::string text = get(flag);
-  errno = 0;
-  char* end = nullptr;
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno != 0 || v < min || v > max)
+  const std::optional<std::int64_t> parsed = parse_whole(text);
+  const std::int64_t v = parsed.value_or(0);
+  if (!parsed || v < min || v > max)
     throw UsageError("dqn " + command_ + ": --" + flag + " must be a whole number in [" +
                      std::to_string(min) + ", " + std::to_string(max) + "], got '" + text + "'");
+  return v;
+}
+
+std::optional<std::int64_t> parse_whole(const std::string& text) {
+  // Digits only (an optional '-'): strtoll alone also takes blanks, '+', and stops silently at
+  // "1x" or the "x" of "0x10".
+  const std::size_t first = !text.empty() && text[0] == '-' ? 1 : 0;
+  if (text.size() == first || text.find_first_not_of("0123456789", first) != std::string::npos)
+    return std::nullopt;
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), nullptr, 10);
+  if (errno == ERANGE) return std::nullopt;
   return v;
 }
 

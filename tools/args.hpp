@@ -5,7 +5,9 @@
 // repeat.
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,10 @@ class Args {
   std::map<std::string, std::vector<std::string>> values_;
   std::vector<std::string> positional_;
 };
+
+// A whole number written in decimal digits with an optional '-', or nothing ("1x", "0x10",
+// " 5", "nan", out of range).
+std::optional<std::int64_t> parse_whole(const std::string& text);
 
 std::string usage_text(const std::string& command, const std::string& synopsis,
                        const std::vector<FlagSpec>& flags);

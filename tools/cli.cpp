@@ -1,16 +1,20 @@
 // tools/cli.cpp: the subcommands of `dqn`: train, resume, eval, play, info, trace, bench.
 #include "tools/cli.hpp"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <new>
 #include <sstream>
 #include <thread>
 
+#include "build_info.hpp"
 #include "envs/atari_preprocessing.hpp"
 #include "envs/cartpole.hpp"
 #include "envs/trace.hpp"
@@ -28,8 +32,15 @@ constexpr const char* kSubcommands =
     "train, resume, eval, play, info, trace, bench (and, through tools/dqn, test and build)";
 
 std::atomic<bool> g_stop{false};
-extern "C" void on_sigint(int) {
+extern "C" void on_stop_signal(int) {
   g_stop = true;
+}
+
+// How to call this program in a printed command: tools/dqn passes the path it was started by
+// (DQN_COMMAND), so the hint works from the caller's directory; else the binary's own name.
+std::string self_command(const char* argv0) {
+  const char* launcher = std::getenv("DQN_COMMAND");
+  return shell_quote(launcher && *launcher ? launcher : argv0);
 }
 
 std::vector<std::int64_t> parse_int_list(const std::string& text, const std::string& what) {
@@ -37,13 +48,9 @@ std::vector<std::int64_t> parse_int_list(const std::string& text, const std::str
   std::stringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {
-    try {
-      std::size_t used = 0;
-      values.push_back(std::stoll(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      throw UsageError(what + ": expected comma-separated whole numbers, got '" + text + "'");
-    }
+    const std::optional<std::int64_t> v = parse_whole(item);
+    if (!v) throw UsageError(what + ": expected comma-separated whole numbers, got '" + text + "'");
+    values.push_back(*v);
   }
   return values;
 }
@@ -58,36 +65,38 @@ const std::vector<FlagSpec> kTrainFlags = {
     {"seed", true, "the run's seed (default 1)"},
     {"threads", true, "threads for the kernels (default 1)"},
     {"steps", true, "total env steps (the config's total_steps)"},
-    {"out", true, "the run folder (default runs/<env>-<preset>-seed<seed>)"},
+    {"out", true, "the run folder (default runs/<env>__<preset>__<seed>__<unix time>)"},
+    {"overwrite", false, "let --out replace a run that is already there (its files are deleted)"},
     {"help", false, "this text, and every config key"},
 };
 
+// The run's Config: the preset (--preset, or a `preset` line in --config or --set, else the
+// one --env implies) first, then the config file, then --set, then the shorthand flags.
 Config config_from_args(const Args& args) {
-  const std::string env = args.get("env");
-  std::string preset = args.get("preset");
-  if (preset.empty())
-    preset = env == "catch" ? "catch" : (env == "breakout" || env == "pong") ? "atari" : "cartpole";
-  Config c;
+  if (args.has("preset") && args.get("preset").empty())
+    throw UsageError("dqn train: --preset is empty; valid presets: cartpole, seed, atari, catch");
+  std::vector<ConfigSetting> settings;
   try {
-    c = make_preset(preset, env);
-    if (args.has("config")) c.load_file(args.get("config"));
+    if (args.has("config")) settings = read_config_file(args.get("config"));
     for (const std::string& kv : args.all("set")) {
       const auto eq = kv.find('=');
       if (eq == std::string::npos)
         throw UsageError("dqn train: --set needs key=value, got '" + kv + "'");
-      c.set(kv.substr(0, eq), kv.substr(eq + 1));
+      settings.push_back({kv.substr(0, eq), kv.substr(eq + 1), "--set " + kv});
     }
-    if (args.has("seed")) c.set("seed", args.get("seed"));
-    if (args.has("threads")) c.set("threads", args.get("threads"));
-    if (args.has("steps")) c.set("total_steps", args.get("steps"));
-    if (!env.empty()) c.set("env", env);
+    for (const auto& [flag, key] : {std::pair<const char*, const char*>{"seed", "seed"},
+                                    {"threads", "threads"},
+                                    {"steps", "total_steps"},
+                                    {"env", "env"}})
+      if (args.has(flag)) settings.push_back({key, args.get(flag), std::string("--") + flag});
+    Config c = resolve_config(args.get("preset"), settings);
     c.validate();
+    return c;
   } catch (const UsageError&) {
     throw;
   } catch (const Error& e) {
-    throw UsageError(std::string("dqn train: ") + e.what());
+    throw UsageError(e.what());
   }
-  return c;
 }
 
 // "time: update 81.0%  act 6.1%  ..." : where the run's wall time went (the README's profile).
@@ -110,7 +119,80 @@ std::string phase_summary(const PhaseSeconds& p, double wall) {
   return text + "\n";
 }
 
-int run_training(Trainer& trainer, const std::string& out_dir, std::ostream& out) {
+// The terminal's width in columns (80 when it cannot be asked).
+int terminal_columns() {
+  winsize w{};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col > 0) return w.ws_col;
+  return 80;
+}
+
+// "1.2M", "45.0k", "950": a step count in at most 5 characters.
+std::string short_count(double n) {
+  char text[16];
+  if (n >= 1e6)
+    std::snprintf(text, sizeof text, "%.*fM", n >= 1e7 ? 0 : 1, n / 1e6);
+  else if (n >= 1e4)
+    std::snprintf(text, sizeof text, "%.0fk", n / 1e3);
+  else
+    std::snprintf(text, sizeof text, "%.0f", n);
+  return text;
+}
+
+std::string short_duration(double seconds) {
+  char text[24];
+  const long long s = static_cast<long long>(seconds + 0.5);
+  if (s >= 3600)
+    std::snprintf(text, sizeof text, "%lldh%02lldm", s / 3600, s / 60 % 60);
+  else if (s >= 60)
+    std::snprintf(text, sizeof text, "%lldm%02llds", s / 60, s % 60);
+  else
+    std::snprintf(text, sizeof text, "%llds", s);
+  return text;
+}
+
+}  // namespace
+
+// One progress line, at most `columns - 1` characters when columns > 0 (a terminal: the line
+// is redrawn in place, and one that wrapped could not be): fields are dropped from the least
+// important end until it fits. columns = 0 (a log file) keeps every field.
+std::string progress_line(const TrainProgress& p, int columns) {
+  char buf[64];
+  std::vector<std::string> fields;
+  std::snprintf(buf, sizeof buf, "step %s/%s (%.0f%%)",
+                short_count(static_cast<double>(p.step)).c_str(),
+                short_count(static_cast<double>(p.total_steps)).c_str(),
+                100.0 * static_cast<double>(p.step) /
+                    static_cast<double>(std::max<std::int64_t>(p.total_steps, 1)));
+  fields.emplace_back(buf);
+  std::snprintf(buf, sizeof buf, "return %.1f", p.recent_return);
+  fields.emplace_back(buf);
+  if (p.last_eval >= 0)
+    std::snprintf(buf, sizeof buf, "eval %.1f", p.last_eval);
+  else
+    std::snprintf(buf, sizeof buf, "eval -");
+  fields.emplace_back(buf);
+  std::snprintf(buf, sizeof buf, "%.0f steps/s", p.steps_per_second);
+  fields.emplace_back(buf);
+  fields.push_back("ETA " + short_duration(p.eta_seconds));
+  std::snprintf(buf, sizeof buf, "episodes %lld", static_cast<long long>(p.episodes));
+  fields.emplace_back(buf);
+  std::snprintf(buf, sizeof buf, "eps %.3f", p.epsilon);
+  fields.emplace_back(buf);
+  std::snprintf(buf, sizeof buf, "loss %.4f", p.loss);
+  fields.emplace_back(buf);
+  std::string line;
+  for (const std::string& f : fields) {
+    const std::string next = line.empty() ? f : line + " | " + f;
+    if (columns > 0 && static_cast<int>(next.size()) > columns - 1) break;
+    line = next;
+  }
+  return line;
+}
+
+namespace {
+
+int run_training(Trainer& trainer, const std::string& out_dir, const std::string& self,
+                 std::ostream& out) {
   const Config& c = trainer.config();
   const bool live = isatty(STDOUT_FILENO) && &out == &std::cout;
   const std::string plot_title =
@@ -125,47 +207,69 @@ int run_training(Trainer& trainer, const std::string& out_dir, std::ostream& out
       write_learning_curve(out_dir + "/metrics.jsonl", out_dir + "/learning_curve.svg", plot_title);
       last_plot = now;
     }
-    char eval_text[16] = "     -";  // no evaluation yet
-    if (p.last_eval >= 0) std::snprintf(eval_text, sizeof eval_text, "%6.1f", p.last_eval);
-    char line[256];
-    std::snprintf(line, sizeof line,
-                  "step %9lld/%lld  episodes %6lld  return(last 20) %7.1f  eval %s  eps %.3f  "
-                  "loss %.4f  %7.0f steps/s  ETA %4.0fs",
-                  static_cast<long long>(p.step), static_cast<long long>(p.total_steps),
-                  static_cast<long long>(p.episodes), p.recent_return, eval_text, p.epsilon, p.loss,
-                  p.steps_per_second, p.eta_seconds);
+    const std::string line = progress_line(p, live ? terminal_columns() : 0);
     if (live)
-      out << "\r" << line << std::flush;
+      out << "\r" << line << "\033[K" << std::flush;  // \033[K: clear what a longer line left
     else
       out << line << std::endl;  // flushed: a log file or a pipe sees progress as it happens
   });
+  // Ctrl-C and SIGTERM (a scheduler's or `kill`'s polite stop) both end in a snapshot.
   g_stop = false;
   trainer.set_stop_flag(&g_stop);
-  auto previous = std::signal(SIGINT, on_sigint);
-  const TrainResult r = trainer.run();
-  std::signal(SIGINT, previous);
+  auto previous_int = std::signal(SIGINT, on_stop_signal);
+  auto previous_term = std::signal(SIGTERM, on_stop_signal);
+  TrainResult r;
+  try {
+    r = trainer.run();
+  } catch (...) {
+    std::signal(SIGINT, previous_int);
+    std::signal(SIGTERM, previous_term);
+    throw;
+  }
+  std::signal(SIGINT, previous_int);
+  std::signal(SIGTERM, previous_term);
   if (live) out << "\n";
   if (!r.finished) {
     out << "stopped at env step " << r.env_steps << "; the run is saved. Continue it with:\n"
-        << "  ./tools/dqn resume " << out_dir << "\n";
+        << "  " << self << " resume " << shell_quote(out_dir) << "\n";
     return 0;
   }
   write_learning_curve(out_dir + "/metrics.jsonl", out_dir + "/learning_curve.svg", plot_title);
   char summary[512];
   std::snprintf(summary, sizeof summary,
-                "done: %lld env steps, %lld episodes, %lld updates in %.1f s\n"
-                "best periodic evaluation %.1f (at step %lld); the returned policy scores "
-                "%.1f +- %.1f over %lld unseen episodes\n",
+                "done: %lld env steps, %lld episodes, %lld updates in %.1f s\n",
                 static_cast<long long>(r.env_steps), static_cast<long long>(r.episodes),
-                static_cast<long long>(r.updates), r.wall_seconds, r.best_eval,
-                static_cast<long long>(r.best_eval_step), r.final_eval.mean, r.final_eval.std,
-                static_cast<long long>(r.final_eval.episodes));
+                static_cast<long long>(r.updates), r.wall_seconds);
+  out << summary;
+  if (r.evaluations > 0)
+    std::snprintf(summary, sizeof summary,
+                  "returned policy: the best periodic evaluation, %.1f (at step %lld)", r.best_eval,
+                  static_cast<long long>(r.best_eval_step));
+  else
+    std::snprintf(summary, sizeof summary,
+                  "returned policy: the last network (no periodic evaluation ran, eval_interval "
+                  "= %lld)",
+                  static_cast<long long>(c.eval_interval));
+  out << summary;
+  std::snprintf(summary, sizeof summary, "; it scores %.1f +- %.1f over %lld unseen episodes\n",
+                r.final_eval.mean, r.final_eval.std, static_cast<long long>(r.final_eval.episodes));
   out << summary << phase_summary(r.phases, r.wall_seconds) << "model: " << out_dir
       << "/model.dqn\n"
       << "curve: " << out_dir << "/learning_curve.svg\n"
       << "metrics: " << out_dir << "/metrics.jsonl\n"
-      << "evaluate it: ./tools/dqn eval " << out_dir << "/model.dqn\n";
+      << "evaluate it: " << self << " eval " << shell_quote(out_dir + "/model.dqn") << "\n";
   return 0;
+}
+
+// runs/<env>__<preset>__<seed>__<unix time>, as CleanRL names its runs; a run started in the
+// same second gets a suffix, so two runs never share a folder.
+std::string default_run_folder(const Config& c) {
+  const long long now = static_cast<long long>(std::time(nullptr));
+  const std::string base = "runs/" + c.env + "__" + c.preset + "__" + std::to_string(c.seed) +
+                           "__" + std::to_string(now);
+  std::string dir = base;
+  for (int i = 2; std::filesystem::exists(dir); ++i) dir = base + "_" + std::to_string(i);
+  return dir;
 }
 
 int cmd_train(int argc, char** argv, std::ostream& out) {
@@ -183,19 +287,30 @@ int cmd_train(int argc, char** argv, std::ostream& out) {
   if (!args.positional().empty())
     throw UsageError("dqn train: unexpected argument '" + args.positional()[0] + "'");
   const Config c = config_from_args(args);
-  const std::string out_dir =
-      args.get("out", "runs/" + c.env + "-" + c.preset + "-seed" + std::to_string(c.seed));
+  if (args.has("out") && args.get("out").empty())
+    throw UsageError(
+        "dqn train: --out is empty, so the run would write nothing (the policy would be lost); "
+        "give a folder, or leave --out out for runs/<env>__<preset>__<seed>__<time>");
+  const std::string out_dir = args.has("out") ? args.get("out") : default_run_folder(c);
   out << "dqn train: " << c.env << ", preset " << c.preset << ", seed " << c.seed << ", "
       << c.threads << " thread(s), " << c.total_steps << " env steps -> " << out_dir << "\n";
-  Trainer trainer(c, out_dir);
-  const double replay_bytes = static_cast<double>(trainer.replay_memory_bytes());
-  char replay_line[160];
-  std::snprintf(replay_line, sizeof replay_line,
-                "replay: %lld transitions, %.0f bytes each, %.2f GB allocated\n",
-                static_cast<long long>(c.buffer_size),
-                replay_bytes / static_cast<double>(c.buffer_size), replay_bytes / 1e9);
-  out << replay_line;
-  return run_training(trainer, out_dir, out);
+  // How the run was started, for config.txt: the command line as typed (quoted so that it can
+  // be pasted back), and the commit and build type of this program.
+  std::string command_line = "dqn";
+  for (int i = 1; i < argc; ++i) command_line += " " + shell_quote(argv[i]);
+  const std::vector<std::string> provenance = {"command: " + command_line,
+                                               std::string("git commit: ") + DQN_GIT_COMMIT,
+                                               std::string("build: ") + DQN_BUILD_TYPE};
+  // The folder and the memory are settled here, before any step is trained.
+  Trainer trainer(c, out_dir, args.has("overwrite"), provenance);
+  const std::int64_t replay_bytes = trainer.replay_memory_bytes();
+  const std::int64_t available = available_memory_bytes();
+  out << "replay: " << trainer.replay_capacity() << " transitions"
+      << (trainer.replay_capacity() < c.buffer_size ? " (buffer_size, capped at the run's steps)"
+                                                    : "")
+      << ", " << format_gb(replay_bytes) << " of "
+      << (available >= 0 ? format_gb(available) : std::string("unknown")) << " available\n";
+  return run_training(trainer, out_dir, self_command(argv[0]), out);
 }
 
 int cmd_resume(int argc, char** argv, std::ostream& out) {
@@ -209,69 +324,175 @@ int cmd_resume(int argc, char** argv, std::ostream& out) {
     return 0;
   }
   const std::string dir = args.positional()[0];
-  if (!std::filesystem::exists(dir + "/snapshot.bin"))
-    throw Error("dqn resume: '" + dir +
-                "/snapshot.bin' does not exist; resume takes the folder "
-                "of a run that was stopped (Ctrl-C) before it finished");
   auto trainer = Trainer::resume(dir);
-  out << "dqn resume: continuing " << dir << "\n";
-  return run_training(*trainer, dir, out);
+  out << "dqn resume: continuing " << dir << " at env step " << trainer->env_steps() << "\n";
+  return run_training(*trainer, dir, self_command(argv[0]), out);
 }
 
 // ---------------------------------------------------------------- eval / info / play
 
+// A checkpoint with the run configuration it was trained under: `eval` and `play` score a
+// policy the way its training scored it (env protocol, frame cap, evaluation epsilon) unless
+// flags say otherwise.
 struct LoadedModel {
   CheckpointInfo info;
   std::unique_ptr<QNetwork> net;
   std::string env;
+  Config config;
+  bool config_from_checkpoint = false;
 };
 
-LoadedModel load_model(const std::string& path) {
+std::string join_dims(const std::vector<std::int64_t>& dims) {
+  std::string text;
+  for (std::size_t i = 0; i < dims.size(); ++i) text += (i ? "," : "") + std::to_string(dims[i]);
+  return "(" + text + ")";
+}
+
+// --set key=value pairs (eval and play take the env's keys: repeat_action_probability, noop_max,
+// fire_reset, full_action_space, max_frames_per_episode, terminal_on_life_loss).
+std::vector<ConfigSetting> set_flags(const Args& args) {
+  std::vector<ConfigSetting> settings;
+  for (const std::string& kv : args.all("set")) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) throw UsageError("--set needs key=value, got '" + kv + "'");
+    settings.push_back({kv.substr(0, eq), kv.substr(eq + 1), "--set " + kv});
+  }
+  return settings;
+}
+
+// A checkpoint file, or a run folder (its model.dqn), with the env it was trained on. The
+// network must fit that env: a 4-action network playing 6-action Pong, or an MLP fed pixels,
+// would run without complaint and mean nothing.
+LoadedModel load_model(const std::string& given, const std::vector<ConfigSetting>& overrides) {
+  std::string path = given;
+  if (std::filesystem::is_directory(given)) {
+    path = (std::filesystem::path(given) / "model.dqn").string();
+    if (!std::filesystem::exists(path))
+      throw Error("'" + given + "' is a folder without model.dqn; give a checkpoint file or a " +
+                  "finished run's folder");
+  }
   LoadedModel m;
   m.info = read_checkpoint_info(path);
+  const std::string stored = m.info.meta.get_or("config", "");
+  std::vector<ConfigSetting> settings;
+  if (!stored.empty()) {
+    settings = parse_config_text(stored, path + " (its stored config)");
+    m.config_from_checkpoint = true;
+  } else {
+    // A checkpoint without its config (written by hand through the library): its env, with
+    // that env's default preset.
+    std::string env = m.info.meta.get_or("env", "");
+    if (env.empty()) env = m.info.spec.kind == NetworkKind::kMlp ? "cartpole" : "breakout";
+    settings.push_back({"env", env, path});
+  }
+  settings.insert(settings.end(), overrides.begin(), overrides.end());
+  try {
+    m.config = resolve_config("", settings);
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+  m.env = m.config.env;
+  const auto probe = make_env(m.env, env_options_for(m.config));
+  const Shape shape = probe->observation_shape();
+  const std::vector<std::int64_t> obs(shape.dims.begin(), shape.dims.begin() + shape.rank);
+  const bool pixels = probe->observation_is_u8();
+  if (obs != m.info.spec.observation_shape || probe->num_actions() != m.info.spec.num_actions ||
+      pixels != (m.info.spec.kind == NetworkKind::kNatureCnn))
+    throw Error(
+        "'" + path + "' holds " + (m.info.spec.kind == NetworkKind::kMlp ? "an MLP" : "a CNN") +
+        " for observations " + join_dims(m.info.spec.observation_shape) + " and " +
+        std::to_string(m.info.spec.num_actions) + " actions, but its env '" + m.env +
+        "' gives observations " + join_dims(obs) + " and " + std::to_string(probe->num_actions()) +
+        " actions; the checkpoint's env entry is wrong, the file was altered, or a --set "
+        "(full_action_space?) changed the env");
   Rng rng(0);
   m.net = std::make_unique<QNetwork>(m.info.spec, rng);
   load_checkpoint(path, *m.net, nullptr, nullptr);
-  m.env = m.info.meta.get_or("env", "");
-  if (m.env.empty()) m.env = m.info.spec.kind == NetworkKind::kMlp ? "cartpole" : "breakout";
   return m;
 }
+
+// The evaluation epsilon: --epsilon, else the run's eval_epsilon.
+double epsilon_flag(const Args& args, const Config& config, const char* command) {
+  if (!args.has("epsilon")) return config.eval_epsilon;
+  Config probe;
+  try {
+    probe.set("eval_epsilon", args.get("epsilon"));
+  } catch (const Error& e) {
+    throw UsageError(std::string("dqn ") + command + ": --epsilon: " + e.what());
+  }
+  return probe.eval_epsilon;
+}
+
+// One line of what the policy is scored under, so a number can be put next to a paper's.
+std::string protocol_text(const LoadedModel& m, double epsilon) {
+  const Config& c = m.config;
+  std::ostringstream text;
+  text << m.env;
+  if (m.env != "cartpole")
+    text << " (preset " << c.preset << ": repeat_action_probability " << c.repeat_action_probability
+         << ", noop_max " << c.noop_max << ", fire_reset " << (c.fire_reset ? "true" : "false")
+         << ", full_action_space " << (c.full_action_space ? "true" : "false")
+         << ", max_frames_per_episode " << c.max_frames_per_episode << ")";
+  text << ", epsilon " << epsilon
+       << (m.config_from_checkpoint ? ", as the checkpoint's run was configured"
+                                    : ", the env's defaults (the checkpoint stores no config)");
+  return text.str();
+}
+
+const FlagSpec kSetEnvFlag = {
+    "set", true,
+    "key=value: override an env key of the checkpoint's run (repeat_action_probability, "
+    "noop_max, fire_reset, full_action_space, max_frames_per_episode); repeatable"};
 
 int cmd_eval(int argc, char** argv, std::ostream& out) {
   const std::vector<FlagSpec> flags = {
       {"episodes", true, "episodes to play (default 100)"},
       {"seed", true, "first env seed (default 3000000000: seeds no training run uses)"},
-      {"epsilon", true, "exploration while evaluating (default 0: greedy)"},
+      {"epsilon", true, "exploration while evaluating (default: the run's eval_epsilon)"},
+      kSetEnvFlag,
       {"help", false, "this text"}};
   const Args args(argc, argv, 2, flags, "eval");
   if (args.has("help")) {
-    out << usage_text("eval", "CHECKPOINT [options]", flags);
+    out << usage_text("eval", "CHECKPOINT|RUN_FOLDER [options]", flags);
     return 0;
   }
   if (args.positional().size() != 1)
-    throw UsageError("dqn eval: expected one checkpoint file\n" +
-                     usage_text("eval", "CHECKPOINT [options]", flags));
+    throw UsageError("dqn eval: expected one checkpoint file or run folder\n" +
+                     usage_text("eval", "CHECKPOINT|RUN_FOLDER [options]", flags));
   const std::int64_t episodes = args.get_int("episodes", 100, 1, 1000000);
   const std::int64_t seed = args.get_int("seed", 3000000000LL, 0, INT64_MAX);
-  double epsilon = 0;
-  if (args.has("epsilon")) {
-    Config probe;
-    try {
-      probe.set("eval_epsilon", args.get("epsilon"));
-    } catch (const Error& e) {
-      throw UsageError(std::string("dqn eval: --epsilon: ") + e.what());
-    }
-    epsilon = probe.eval_epsilon;
-  }
-  LoadedModel m = load_model(args.positional()[0]);
-  auto env = make_env(m.env);
+  LoadedModel m = load_model(args.positional()[0], set_flags(args));
+  const double epsilon = epsilon_flag(args, m.config, "eval");
+  out << "evaluating on " << protocol_text(m, epsilon) << "\n";
+  auto env = make_env(m.env, env_options_for(m.config));
   Rng rng(static_cast<std::uint64_t>(seed), 7);
-  const EvalResult r =
-      evaluate(*m.net, *env, episodes, static_cast<std::uint64_t>(seed), epsilon, rng);
+  // A long evaluation (100 Atari games take minutes) reports progress at most once a second.
+  const bool live = isatty(STDOUT_FILENO) && &out == &std::cout;
+  const auto start = std::chrono::steady_clock::now();
+  auto last = start;
+  auto progress = [&](std::int64_t done, double mean) {
+    const auto now = std::chrono::steady_clock::now();
+    if (std::chrono::duration<double>(now - last).count() < 1.0 || done == episodes) return;
+    last = now;
+    char line[128];
+    std::snprintf(line, sizeof line, "  %lld/%lld episodes, mean so far %.2f, %.0f s",
+                  static_cast<long long>(done), static_cast<long long>(episodes), mean,
+                  std::chrono::duration<double>(now - start).count());
+    out << (live ? "\r" : "") << line << (live ? "" : "\n") << std::flush;
+  };
+  g_stop = false;
+  auto previous_int = std::signal(SIGINT, on_stop_signal);
+  const EvalResult r = evaluate(*m.net, *env, episodes, static_cast<std::uint64_t>(seed), epsilon,
+                                rng, &g_stop, progress);
+  std::signal(SIGINT, previous_int);
+  if (live && last != start) out << "\n";
+  if (r.interrupted) throw Error("eval: interrupted (Ctrl-C) before the evaluation finished");
   char line[256];
   std::snprintf(line, sizeof line,
-                "%s: %lld episodes, return mean %.2f  std %.2f  min %.0f  max %.0f\n",
-                m.env.c_str(), static_cast<long long>(r.episodes), r.mean, r.std, r.min, r.max);
+                "%s: %lld episodes, return mean %.2f  std %.2f  min %.0f  max %.0f  "
+                "length mean %.1f steps\n",
+                m.env.c_str(), static_cast<long long>(r.episodes), r.mean, r.std, r.min, r.max,
+                r.mean_length);
   out << line;
   return 0;
 }
@@ -284,7 +505,7 @@ int cmd_info(int argc, char** argv, std::ostream& out) {
     return 0;
   }
   if (args.positional().size() != 1) throw UsageError("dqn info: expected one checkpoint file");
-  LoadedModel m = load_model(args.positional()[0]);
+  LoadedModel m = load_model(args.positional()[0], {});
   out << "network: " << m.net->describe() << "\n"
       << "parameters: " << m.net->parameter_count() << "\n";
   for (const auto& p : m.net->parameters())
@@ -304,7 +525,8 @@ int cmd_play(int argc, char** argv, std::ostream& out) {
       {"view", true,
        "what the GIF shows: screen (the game as drawn, default) or agent (84x84 input)"},
       {"seed", true, "env seed (default 0)"},
-      {"epsilon", true, "random-action probability (default 0 for CartPole, 0.05 for Atari)"},
+      {"epsilon", true, "random-action probability (default: the run's eval_epsilon)"},
+      kSetEnvFlag,
       {"max-steps", true, "stop after this many agent steps (default 5000)"},
       {"delay-ms", true, "milliseconds between frames in the terminal (default 20)"},
       {"help", false, "this text"}};
@@ -323,19 +545,10 @@ int cmd_play(int argc, char** argv, std::ostream& out) {
   const std::string view = args.get("view", "screen");
   if (view != "screen" && view != "agent")
     throw UsageError("dqn play: --view must be screen or agent, got '" + view + "'");
-  LoadedModel m = load_model(args.positional()[0]);
-  const bool cartpole = m.env == "cartpole";
-  double epsilon = cartpole ? 0.0 : 0.05;  // Mnih et al. 2015 evaluate Atari at 0.05
-  if (args.has("epsilon")) {
-    Config probe;
-    try {
-      probe.set("eval_epsilon", args.get("epsilon"));
-    } catch (const Error& e) {
-      throw UsageError(std::string("dqn play: --epsilon: ") + e.what());
-    }
-    epsilon = probe.eval_epsilon;
-  }
-  auto env = make_env(m.env);
+  LoadedModel m = load_model(args.positional()[0], set_flags(args));
+  const double epsilon = epsilon_flag(args, m.config, "play");
+  out << "playing " << protocol_text(m, epsilon) << "\n";
+  auto env = make_env(m.env, env_options_for(m.config));
   env->reset(static_cast<std::uint64_t>(seed));
   auto* cart = dynamic_cast<CartPole*>(env.get());
   auto* atari = dynamic_cast<AtariPreprocessing*>(env.get());
@@ -429,11 +642,13 @@ int cmd_trace(int argc, char** argv, std::ostream& out) {
     std::string item;
     std::vector<double> values;
     while (std::getline(in, item, ',')) {
-      try {
-        values.push_back(std::stod(item));
-      } catch (const std::exception&) {
-        throw UsageError("dqn trace: --state needs four numbers, got '" + args.get("state") + "'");
-      }
+      const std::optional<double> v = parse_decimal(item);
+      if (!v)
+        throw UsageError(
+            "dqn trace: --state needs four finite numbers x,x_dot,theta,theta_dot, "
+            "got '" +
+            args.get("state") + "' ('" + item + "' is not a number)");
+      values.push_back(*v);
     }
     if (values.size() != 4)
       throw UsageError("dqn trace: --state needs four numbers x,x_dot,theta,theta_dot, got " +
@@ -462,13 +677,20 @@ int cmd_bench(int argc, char** argv, std::ostream& out) {
   double seconds = 1;
   if (args.has("seconds")) {
     const std::string text = args.get("seconds");
-    char* end = nullptr;
-    seconds = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0' || !(seconds >= 0.01 && seconds <= 600))
+    seconds = parse_decimal(text).value_or(-1);
+    if (!(seconds >= 0.01 && seconds <= 600))
       throw UsageError("dqn bench: --seconds must be a number in [0.01, 600], got '" + text + "'");
   }
   print_quick_bench(out, seconds);
   return 0;
+}
+
+// Every message starts with "dqn <command>: " exactly once, whichever layer wrote it.
+std::string prefixed(const std::string& command, const std::string& message) {
+  const std::string prefix = "dqn " + command + ": ";
+  if (message.rfind(prefix, 0) == 0) return message;
+  if (message.rfind(command + ": ", 0) == 0) return "dqn " + message;  // the library's "train: "
+  return prefix + message;
 }
 
 }  // namespace
@@ -496,10 +718,14 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
         << "\n";
     return 2;
   } catch (const UsageError& e) {
-    err << e.what() << "\n";
+    err << prefixed(command, e.what()) << "\n";
     return 2;
   } catch (const Error& e) {
-    err << "dqn " << command << ": " << e.what() << "\n";
+    err << prefixed(command, e.what()) << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    err << "dqn " << command
+        << ": out of memory (an allocation failed); lower buffer_size or free memory\n";
     return 1;
   } catch (const std::exception& e) {
     err << "dqn " << command << ": unexpected error: " << e.what() << "\n";

@@ -282,7 +282,10 @@ TEST_CASE("preprocessing save and load continue bit-exactly") {
   for (const char* name : {"breakout", "pong"}) {
     auto a = make_env(name), b = make_env(name);
     a->reset(11);
-    for (int i = 0; i < 100; ++i) a->step(i % a->num_actions());
+    for (int i = 0; i < 100; ++i) {
+      const StepResult r = a->step(i % a->num_actions());
+      if (r.terminated || r.truncated) a->reset();
+    }
     std::string blob;
     a->save_state(blob);
     b->load_state(blob);
@@ -313,4 +316,91 @@ TEST_CASE("preprocess false gives the raw grey screen one frame per step") {
   std::vector<std::uint8_t> grey(210 * 160);
   pre->game().get_screen_grayscale(grey.data());
   CHECK(std::memcmp(grey.data(), env->observation_u8(), grey.size()) == 0);
+}
+
+TEST_CASE("after a lost life FIRE is held for one agent step, where the game has FIRE") {
+  // A life is lost on frame 6: the reset's FIRE is frame 1, step 1 is frames 2-5, step 2 plays
+  // NOOP on frames 6-9 and then FIRE on frames 10-13 (CleanRL's FireResetEnv after
+  // EpisodicLifeEnv); its reward is this step's.
+  auto owned = std::make_unique<ScriptedGame>(
+      std::vector<ScriptedGame::Event>{{6, 0, true}, {11, 5, false}});
+  ScriptedGame* game = owned.get();
+  AtariPreprocessing env(std::move(owned), no_noops());
+  env.reset(1);
+  env.step(0);
+  const StepResult r = env.step(0);
+  CHECK(r.life_lost);
+  CHECK(r.raw_reward == 5);
+  std::vector<int> expected{kFire};
+  for (int i = 0; i < 8; ++i) expected.push_back(kNoop);
+  for (int i = 0; i < 4; ++i) expected.push_back(kFire);
+  CHECK(game->actions_seen == expected);
+  CHECK_FALSE(env.step(0).life_lost);  // the lives count was taken after the FIRE frames
+
+  EnvOptions off = no_noops();
+  off.fire_reset = false;
+  auto owned2 = std::make_unique<ScriptedGame>(std::vector<ScriptedGame::Event>{{6, 0, true}});
+  ScriptedGame* game2 = owned2.get();
+  AtariPreprocessing env2(std::move(owned2), off);
+  env2.reset(1);
+  env2.step(0);
+  CHECK(env2.step(0).life_lost);
+  CHECK(game2->actions_seen == std::vector<int>(8, kNoop));
+}
+
+TEST_CASE("a NOOP-only Breakout policy ends its game with fire_reset and stalls without it") {
+  // What made a greedy Breakout evaluation run to the frame cap: the ball is served only on
+  // FIRE. With FIRE after each lost life, five misses end the game.
+  EnvOptions o;
+  o.max_episode_frames = 40000;
+  auto env = make_env("breakout", o);
+  env->reset(5);
+  StepResult r;
+  do r = env->step(0);
+  while (!r.terminated && !r.truncated);
+  CHECK(r.terminated);
+  o.fire_reset = false;
+  o.max_episode_frames = 4000;
+  auto stalled = make_env("breakout", o);
+  stalled->reset(5);
+  do r = stalled->step(0);
+  while (!r.terminated && !r.truncated);
+  CHECK(r.truncated);
+  CHECK_FALSE(r.terminated);
+}
+
+TEST_CASE("terminal_on_life_loss restarts the frame stack after a lost life") {
+  for (const bool fresh : {true, false}) {
+    CAPTURE(fresh);
+    EnvOptions o;
+    o.terminal_on_life_loss = fresh;
+    auto env = make_env("breakout", o);
+    env->reset(9);
+    StepResult r;
+    do r = env->step(0);
+    while (!r.life_lost);
+    const std::uint8_t* stack = env->observation_u8();
+    bool all_equal = true;
+    for (int k = 1; k < 4; ++k)
+      all_equal = all_equal && std::memcmp(stack, stack + k * 84 * 84, 84 * 84) == 0;
+    CHECK(all_equal == fresh);  // without it the stack still shows the lost life's last frames
+  }
+}
+
+TEST_CASE("full_action_space gives all 18 ALE actions in ALE's order") {
+  EnvOptions o;
+  o.full_action_space = true;
+  auto env = make_env("breakout", o);
+  CHECK(env->num_actions() == 18);
+  auto* pre = dynamic_cast<AtariPreprocessing*>(env.get());
+  REQUIRE(pre != nullptr);
+  const std::vector<std::string> names = pre->action_meanings();
+  CHECK(names.front() == "NOOP");
+  CHECK(names[1] == "FIRE");
+  CHECK(names[3] == "RIGHT");
+  CHECK(names.back() == "DOWNLEFTFIRE");
+  env->reset(1);
+  for (int a = 0; a < 18; ++a) CHECK_NOTHROW(env->step(a));
+  CHECK_THROWS_AS(env->step(18), Error);
+  CHECK(make_env("pong")->num_actions() == 6);  // minimal set by default
 }

@@ -232,11 +232,11 @@ TEST_CASE("the documented errors: magic, newer version, checksum, spec and shape
   QNetwork narrow(mlp_spec({6}), rng);
   CHECK(message_of(good, narrow, nullptr, nullptr) ==
         "ckpt.bin: checkpoint has parameter net.0.weight of shape (8,4), the model expects "
-        "(6,4): was it trained with --hidden 8?");
+        "(6,4): was it trained with hidden=8 (--set hidden=8)?");
   NetworkSpec dueling = mlp_spec();
   dueling.dueling = true;
   QNetwork duel(dueling, rng);
-  CHECK(contains(message_of(good, duel, nullptr, nullptr), "was it trained without --dueling?"));
+  CHECK(contains(message_of(good, duel, nullptr, nullptr), "was it trained with dueling=false?"));
   NetworkSpec actions = mlp_spec();
   actions.num_actions = 3;
   QNetwork three(actions, rng);

@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,14 @@
 using namespace dqn;
 
 namespace {
+std::string temp_path(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / "dqn_test_config";
+  std::filesystem::create_directories(dir);
+  return (dir / name).string();
+}
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
 std::string error_of(Config& c, const std::string& key, const std::string& value) {
   try {
     c.set(key, value);
@@ -53,14 +63,13 @@ TEST_CASE("the catch preset is the atari one scaled down for a CI-sized pixel ru
   CHECK(c.batch_size == 16);
   CHECK(c.epsilon_steps * 3 <= c.total_steps + 1000);  // epsilon floors in the first ~third
   CHECK(c.eval_epsilon == 0.05);
-  CHECK_FALSE(c.episodic_life);
+  CHECK_FALSE(c.terminal_on_life_loss);
   CHECK(c.noop_max == 0);
   CHECK_NOTHROW(c.validate());
   const std::vector<std::string> names = preset_names();
   CHECK(std::find(names.begin(), names.end(), "catch") != names.end());
   Config d;
   CHECK_NOTHROW(d.set("env", "catch"));
-  CHECK_NOTHROW(d.set("preset", "catch"));
 }
 
 TEST_CASE("an unknown key names the closest valid one") {
@@ -79,21 +88,103 @@ TEST_CASE("out-of-range and malformed values name the key and the valid range") 
   CHECK_THROWS_AS(make_preset("fast"), Error);
 }
 
-TEST_CASE("to_text read back through set gives the same config") {
+TEST_CASE("to_text read back through a config file gives the same config") {
   Config a = make_preset("seed");
   a.set("hidden", "64,32");
   a.set("gamma", "0.95");
-  Config b;
-  const std::string text = a.to_text();
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    const std::size_t end = text.find('\n', pos);
-    const std::string line = text.substr(pos, end - pos);
-    pos = end + 1;
-    if (line.empty() || line[0] == '#') continue;
-    const auto eq = line.find('=');
-    b.set(line.substr(0, eq), line.substr(eq + 1));
-  }
-  CHECK(b.to_text() == text);
+  const std::string path = temp_path("roundtrip.txt");
+  write_text(path, a.to_text());
+  const Config b = load_config_file(path);
+  CHECK(b.to_text() == a.to_text());
   CHECK(b.hidden == std::vector<std::int64_t>{64, 32});
+  CHECK(b.preset == "seed");
+}
+
+// Today's trap, fixed: `preset` used to be an ordinary key, so setting it relabelled the run and
+// trained with the cartpole preset's values under another name.
+TEST_CASE("setting preset loads that preset's values instead of relabelling the run") {
+  Config c;
+  const std::string message = error_of(c, "preset", "seed");
+  CHECK(message.find("--preset seed") != std::string::npos);
+
+  const Config from_set = resolve_config("", {{"preset", "seed", "--set"}});
+  CHECK(from_set.preset == "seed");
+  CHECK(from_set.to_text() == make_preset("seed").to_text());
+
+  // A file holding preset = atari and env = breakout trains with the atari values, whatever
+  // the order of its lines, and later keys still override the preset.
+  const std::string path = temp_path("atari.txt");
+  write_text(path, "env = breakout\nlr = 3e-4\npreset = atari\n");
+  const Config file = load_config_file(path);
+  Config expected = make_preset("atari", "breakout");
+  expected.set("lr", "3e-4");
+  CHECK(file.to_text() == expected.to_text());
+  CHECK(file.buffer_size == 1000000);
+
+  // Without a preset line the env picks the preset, as --env does on the command line.
+  write_text(path, "env = breakout\n");
+  CHECK(load_config_file(path).preset == "atari");
+}
+
+TEST_CASE("contradicting or empty presets and duplicate keys are errors") {
+  auto message = [](auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(message([] {
+          resolve_config("atari", {{"preset", "seed", "--set"}});
+        }).find("--preset atari contradicts preset 'seed'") != std::string::npos);
+  CHECK(message([] {
+          resolve_config("", {{"preset", "seed", "a:1"}, {"preset", "catch", "--set"}});
+        }).find("contradicts") != std::string::npos);
+  CHECK(message([] {
+          resolve_config("", {{"preset", "", "--set"}});
+        }).find("preset is empty") != std::string::npos);
+  CHECK(message([] { resolve_config("fast", {}); }).find("unknown preset 'fast'") !=
+        std::string::npos);
+
+  const std::string path = temp_path("duplicate.txt");
+  write_text(path, "# comment\nlr = 1e-3\n\ngamma = 0.9\nlr = 2e-3\n");
+  const std::string duplicate = message([&] { read_config_file(path); });
+  CHECK(duplicate.find(path + ":5: 'lr' is set a second time (first at " + path + ":2)") !=
+        std::string::npos);
+}
+
+TEST_CASE("a config path that is a folder, a device or missing is refused before reading") {
+  auto message = [](const std::string& path) {
+    try {
+      read_config_file(path);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string dir = temp_path("a_folder");
+  std::filesystem::create_directories(dir);
+  CHECK(message(dir).find("is a folder, not a config file") != std::string::npos);
+  CHECK(message("/dev/zero").find("not a regular file") != std::string::npos);
+  CHECK(message(temp_path("missing.txt")).find("does not exist") != std::string::npos);
+}
+
+TEST_CASE("the atari-v5 preset is Machado et al. 2018's protocol, atari Mnih et al. 2015's") {
+  const Config mnih = make_preset("atari"), machado = make_preset("atari-v5");
+  CHECK(mnih.repeat_action_probability == 0.0);
+  CHECK(mnih.noop_max == 30);
+  CHECK(mnih.fire_reset);
+  CHECK(mnih.terminal_on_life_loss);
+  CHECK(machado.repeat_action_probability == 0.25);
+  CHECK(machado.noop_max == 0);
+  CHECK_FALSE(machado.fire_reset);
+  CHECK_FALSE(machado.terminal_on_life_loss);
+  for (const Config* c : {&mnih, &machado}) {
+    CHECK_FALSE(c->full_action_space);
+    CHECK(c->max_frames_per_episode == 108000);
+  }
+  // The agent is the same: only the protocol differs.
+  CHECK(machado.lr == mnih.lr);
+  CHECK(machado.buffer_size == mnih.buffer_size);
 }

@@ -2,6 +2,7 @@
 // codes (0 ok, 1 runtime error, 2 usage error) and the messages a person acts on.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -163,9 +164,16 @@ TEST_CASE("trace prints one JSON line per step and rejects bad actions") {
 }
 
 TEST_CASE("resume of a folder without a snapshot exits 1 and explains") {
-  const Outcome o = cli({"resume", temp_dir("empty")});
+  const std::string dir = temp_dir("empty");
+  std::filesystem::create_directories(dir);
+  Outcome o = cli({"resume", dir});
   CHECK(o.code == 1);
-  CHECK(contains(o.err, "snapshot.bin"));
+  CHECK(contains(o.err, "snapshot.bin' does not exist"));
+  CHECK(o.err.rfind("dqn resume: resume:", 0) != 0);
+  CHECK_FALSE(contains(o.err, "dqn resume: dqn resume:"));
+  o = cli({"resume", dir + "/missing"});
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, "is not a run folder"));
 }
 
 TEST_CASE("bench prints its table and rejects a bad duration") {
@@ -194,4 +202,295 @@ TEST_CASE("resume continues a stopped run to the end") {
   CHECK(o.code == 0);
   CHECK(contains(o.out, "done: 2000 env steps"));
   CHECK(std::filesystem::exists(dir + "/model.dqn"));
+}
+
+// ---------------------------------------------------------------- bad input loses nothing
+
+namespace {
+
+// Runs `f` with the working directory set to `dir` (default run folders are relative).
+template <typename F>
+auto in_directory(const std::string& dir, F f) {
+  const auto previous = std::filesystem::current_path();
+  std::filesystem::create_directories(dir);
+  std::filesystem::current_path(dir);
+  auto result = f();
+  std::filesystem::current_path(previous);
+  return result;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A short, cheap CartPole run's flags.
+std::vector<std::string> quick(std::vector<std::string> args) {
+  for (const char* a : {"--steps", "300", "--set", "hidden=8", "--set", "learning_starts=100",
+                        "--set", "final_eval_episodes=1", "--set", "eval_interval=0"})
+    args.emplace_back(a);
+  return args;
+}
+
+}  // namespace
+
+TEST_CASE("--set preset=seed trains with the seed preset's values, not cartpole's relabelled") {
+  const std::string dir = temp_dir("preset_set");
+  const Outcome o = cli(quick({"train", "--set", "preset=seed", "--out", dir}));
+  REQUIRE(o.code == 0);
+  const std::string config = read_text(dir + "/config.txt");
+  CHECK(contains(config, "preset = seed"));
+  CHECK(contains(config, "lr = 0.0001"));          // seed's, not cartpole's 0.0023
+  CHECK(contains(config, "buffer_size = 50000"));  // seed's, not cartpole's 100000
+  CHECK(contains(config, "double_dqn = false"));
+  CHECK(contains(o.out, "returned policy: the last network (no periodic evaluation ran"));
+}
+
+TEST_CASE("a config file's preset = atari with env = breakout trains with the atari values") {
+  const std::string dir = temp_dir("preset_file");
+  std::filesystem::create_directories(dir);
+  const std::string file = dir + "/my.conf";
+  std::ofstream(file) << "env = breakout\npreset = atari\nfinal_eval_episodes = 0\n";
+  const Outcome o = cli({"train", "--config", file, "--steps", "40", "--out", dir + "/run"});
+  REQUIRE(o.code == 0);
+  const std::string config = read_text(dir + "/run/config.txt");
+  CHECK(contains(config, "preset = atari"));
+  CHECK(contains(config, "lr = 0.0001"));
+  CHECK(contains(config, "learning_starts = 80000"));
+  // The preset's 1M-transition replay is capped at the run's 40 steps.
+  CHECK(contains(o.out, "replay: 41 transitions (buffer_size, capped at the run's steps)"));
+}
+
+TEST_CASE("empty or contradicting presets, duplicate keys and a folder as --config exit 2") {
+  Outcome o = cli({"train", "--preset", ""});
+  CHECK(o.code == 2);
+  CHECK(contains(o.err, "--preset is empty"));
+  o = cli({"train", "--preset", "atari", "--set", "preset=seed"});
+  CHECK(o.code == 2);
+  CHECK(contains(o.err, "--preset atari contradicts preset 'seed'"));
+  const std::string dir = temp_dir("dup");
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/config.txt") << "lr = 1e-3\ngamma = 0.9\nlr = 2e-3\n";
+  o = cli({"train", "--config", dir + "/config.txt"});
+  CHECK(o.code == 2);
+  CHECK(contains(o.err,
+                 "config.txt:3: 'lr' is set a second time (first at " + dir + "/config.txt:1)"));
+  o = cli({"train", "--config", dir});
+  CHECK(o.code == 2);
+  CHECK(contains(o.err, "is a folder, not a config file"));
+  CHECK_FALSE(std::filesystem::exists(dir + "/metrics.jsonl"));  // nothing was trained
+}
+
+TEST_CASE("default run folders are unique and land in the caller's directory") {
+  const std::string cwd = temp_dir("cwd");
+  const auto [first, second] = in_directory(cwd, [] {
+    return std::make_pair(cli(quick({"train", "--seed", "4"})),
+                          cli(quick({"train", "--seed", "4"})));
+  });
+  REQUIRE(first.code == 0);
+  REQUIRE(second.code == 0);
+  std::vector<std::string> runs;
+  for (const auto& entry : std::filesystem::directory_iterator(cwd + "/runs"))
+    runs.push_back(entry.path().filename().string());
+  REQUIRE(runs.size() == 2);
+  std::sort(runs.begin(), runs.end());
+  CHECK(runs[0].rfind("cartpole__cartpole__4__", 0) == 0);
+  CHECK(runs[1].rfind(runs[0], 0) == 0);  // the same second: runs[0] + "_2"
+  for (const auto& run : runs) CHECK(std::filesystem::exists(cwd + "/runs/" + run + "/model.dqn"));
+}
+
+TEST_CASE(
+    "--out of an existing run is refused unless --overwrite, and a bad --out fails up front") {
+  const std::string dir = temp_dir("out_twice");
+  REQUIRE(cli(quick({"train", "--out", dir})).code == 0);
+  const std::string model = read_text(dir + "/model.dqn");
+  Outcome o = cli(quick({"train", "--seed", "9", "--out", dir}));
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, "already holds a run"));
+  CHECK(contains(o.err, "--overwrite"));
+  CHECK(read_text(dir + "/model.dqn") == model);  // the first run is intact
+  o = cli(quick({"train", "--seed", "9", "--out", dir, "--overwrite"}));
+  CHECK(o.code == 0);
+  CHECK(contains(read_text(dir + "/config.txt"), "seed = 9"));
+
+  o = cli(quick({"train", "--out", ""}));
+  CHECK(o.code == 2);
+  CHECK(contains(o.err, "--out is empty"));
+  o = cli(quick({"train", "--out", dir + "/model.dqn"}));
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, "is a file, not a folder"));
+  o = cli(quick({"train", "--out", "/proc/dqn_cannot_be_here"}));
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, "cannot create the run folder"));
+  o = cli(quick({"train", "--out",
+                 (std::filesystem::temp_directory_path() / std::string(260, 'n')).string()}));
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, "file names stop at 255"));
+}
+
+TEST_CASE("printed commands are shell-quoted, so a path with spaces pastes back") {
+  const std::string dir = temp_dir("with space");
+  const Outcome o = cli(quick({"train", "--out", dir}));
+  REQUIRE(o.code == 0);
+  CHECK(contains(o.out, " eval '" + dir + "/model.dqn'"));
+  CHECK(dqn::shell_quote("it's") == "'it'\\''s'");
+  CHECK(dqn::shell_quote("plain/path-1.dqn") == "plain/path-1.dqn");
+}
+
+TEST_CASE("a finished run cannot be resumed, and says so") {
+  const Outcome o = cli({"resume", trained_run()});
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, "has finished"));
+  CHECK_FALSE(contains(o.err, "dqn resume: dqn resume:"));
+  CHECK_FALSE(std::filesystem::exists(trained_run() + "/snapshot.bin"));
+}
+
+TEST_CASE("eval takes a run folder, and non-regular files and mismatched networks are refused") {
+  Outcome o = cli({"eval", trained_run(), "--episodes", "2"});
+  CHECK(o.code == 0);
+  CHECK(contains(o.out, "cartpole: 2 episodes"));
+  o = cli({"info", "/dev/zero"});
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, "is not a regular file"));
+  const std::string fifo = temp_dir("fifo");
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  o = cli({"info", fifo});  // would block forever on open(2) without O_NONBLOCK
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, "is not a regular file"));
+  // A CartPole network labelled as Pong: refused, naming both shapes.
+  dqn::Rng rng(1);
+  dqn::NetworkSpec spec;
+  spec.kind = dqn::NetworkKind::kMlp;
+  spec.observation_shape = {4};
+  spec.num_actions = 2;
+  spec.hidden = {8};
+  dqn::QNetwork net(spec, rng);
+  dqn::CheckpointMeta meta;
+  meta.set("env", "pong");
+  const std::string path = temp_dir("pong") + ".dqn";
+  dqn::save_checkpoint(path, net, nullptr, meta);
+  o = cli({"eval", path});
+  CHECK(o.code == 1);
+  CHECK(contains(o.err,
+                 "an MLP for observations (4) and 2 actions, but its env 'pong' gives "
+                 "observations (4,84,84) and 6 actions"));
+}
+
+TEST_CASE("numbers are parsed strictly: 1x, 0x10 and nan are errors") {
+  for (const char* bad : {"1x", "0x10", "nan", "inf", "", "5 steps"}) {
+    CAPTURE(bad);
+    Outcome o = cli({"train", "--steps", bad});
+    CHECK(o.code == 2);
+    CHECK(contains(o.err, "total_steps must be"));
+  }
+  Outcome o = cli({"trace", "--state", "nan,0,0,0", "--actions", "1"});
+  CHECK(o.code == 2);
+  CHECK(contains(o.err, "'nan' is not a number"));
+  o = cli({"trace", "--state", "0,0,0,0", "--actions", "0x1"});
+  CHECK(o.code == 2);
+  o = cli({"eval", trained_run(), "--episodes", "3x"});
+  CHECK(o.code == 2);
+  o = cli({"bench", "--seconds", "0x1"});
+  CHECK(o.code == 2);
+}
+
+// ---------------------------------------------------------------- eval scores as training did
+
+namespace {
+
+// A short Atari run under `preset`, whose checkpoint carries its config. The frame cap keeps
+// evaluation episodes short (a greedy untrained network may never press FIRE).
+std::string atari_run(const std::string& preset) {
+  const std::string dir = temp_dir("atari_" + preset);
+  const Outcome o =
+      cli({"train", "--env", "breakout", "--preset", preset, "--steps", "40", "--set",
+           "final_eval_episodes=0", "--set", "max_frames_per_episode=1200", "--out", dir});
+  REQUIRE(o.code == 0);
+  return dir;
+}
+
+std::string result_line(const std::string& out) {
+  return out.substr(out.find("breakout: "));
+}
+
+}  // namespace
+
+TEST_CASE("eval of an atari-v5 checkpoint uses sticky actions without being told") {
+  const std::string run = atari_run("atari-v5");
+  const Outcome o = cli({"eval", run, "--episodes", "3"});
+  REQUIRE(o.code == 0);
+  CHECK(contains(o.out,
+                 "preset atari-v5: repeat_action_probability 0.25, noop_max 0, "
+                 "fire_reset false, full_action_space false, max_frames_per_episode 1200"));
+  CHECK(contains(o.out, "epsilon 0.05, as the checkpoint's run was configured"));
+  // The stickiness reaches the game: with random actions (an untrained greedy network mostly
+  // repeats one action, which stickiness cannot change) the same seeds play other games
+  // without it, and the same games when it is given explicitly.
+  const Outcome sticky = cli({"eval", run, "--episodes", "3", "--epsilon", "1"});
+  const Outcome plain = cli(
+      {"eval", run, "--episodes", "3", "--epsilon", "1", "--set", "repeat_action_probability=0"});
+  const Outcome explicit_flags = cli({"eval", run, "--episodes", "3", "--epsilon", "1", "--set",
+                                      "repeat_action_probability=0.25"});
+  REQUIRE(plain.code == 0);
+  CHECK(contains(plain.out, "repeat_action_probability 0,"));
+  CHECK(result_line(plain.out) != result_line(sticky.out));
+  CHECK(result_line(explicit_flags.out) == result_line(sticky.out));
+}
+
+TEST_CASE("eval of an atari checkpoint uses epsilon 0.05 and no-op starts") {
+  const std::string run = atari_run("atari");
+  const Outcome o = cli({"eval", run, "--episodes", "2"});
+  REQUIRE(o.code == 0);
+  CHECK(contains(o.out, "preset atari: repeat_action_probability 0, noop_max 30, fire_reset true"));
+  CHECK(contains(o.out, "epsilon 0.05"));
+  const Outcome greedy = cli({"eval", run, "--episodes", "2", "--epsilon", "0"});
+  CHECK(contains(greedy.out, "epsilon 0,"));
+  // A full action set the network was not built for is refused, naming the cause.
+  const Outcome wrong = cli({"eval", run, "--set", "full_action_space=true"});
+  CHECK(wrong.code == 1);
+  CHECK(contains(wrong.err,
+                 "4 actions, but its env 'breakout' gives observations (4,84,84) and "
+                 "18 actions"));
+}
+
+TEST_CASE("the progress line fits the terminal, dropping the least important fields first") {
+  dqn::TrainProgress p;
+  p.step = 1'234'567;
+  p.total_steps = 10'000'000;
+  p.episodes = 4321;
+  p.recent_return = 12.34;
+  p.last_eval = 45.6;
+  p.epsilon = 0.01;
+  p.loss = 0.0123;
+  p.steps_per_second = 234;
+  p.eta_seconds = 37'000;  // 10 h 16 min 40 s
+  const std::string full = dqn::tools::progress_line(p, 0);
+  CHECK(full ==
+        "step 1.2M/10M (12%) | return 12.3 | eval 45.6 | 234 steps/s | ETA 10h16m | "
+        "episodes 4321 | eps 0.010 | loss 0.0123");
+  for (const int columns : {40, 60, 80, 100}) {
+    CAPTURE(columns);
+    const std::string line = dqn::tools::progress_line(p, columns);
+    CHECK(static_cast<int>(line.size()) <= columns - 1);
+    CHECK(full.rfind(line, 0) == 0);  // a prefix of whole fields
+    CHECK(contains(line, "step 1.2M/10M"));
+  }
+  CHECK(contains(dqn::tools::progress_line(p, 80), "ETA 10h16m"));
+  p.last_eval = -1;
+  CHECK(contains(dqn::tools::progress_line(p, 0), "eval -"));
+}
+
+TEST_CASE("config.txt records the keys that apply, the command line, the commit and the build") {
+  const std::string atari = read_text(atari_run("atari") + "/config.txt");
+  CHECK_FALSE(contains(atari, "\nhidden ="));  // the Nature CNN has no hidden widths
+  CHECK(contains(atari, "\nnoop_max = 30\n"));
+  CHECK(contains(atari, "# command: dqn train --env breakout --preset atari --steps 40"));
+  CHECK(contains(atari, "# git commit: "));
+  CHECK(contains(atari, "# build: "));
+  const std::string cartpole = read_text(trained_run() + "/config.txt");
+  CHECK(contains(cartpole, "\nhidden = 16\n"));
+  CHECK_FALSE(contains(cartpole, "noop_max"));
+  CHECK_FALSE(contains(cartpole, "repeat_action_probability"));
 }
