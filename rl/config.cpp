@@ -1,4 +1,5 @@
-// rl/config.cpp: the field table behind Config::set/to_text/validate, and the presets.
+// rl/config.cpp: the field table behind Config::set/to_text/validate and `dqn train --help`
+// (each key's meaning, range and value in every preset), and the presets.
 #include "rl/config.hpp"
 
 #include <algorithm>
@@ -22,9 +23,12 @@ using Member = std::variant<std::int64_t Config::*, double Config::*, bool Confi
                             std::string Config::*, std::uint64_t Config::*, int Config::*,
                             std::vector<std::int64_t> Config::*, TargetUnit Config::*>;
 
-// One row per key: the member, its valid range (numbers) or choices (strings).
+// One row per key: its one-line meaning and unit (what `dqn train --help` prints; the longer
+// story, with sources, is the field's comment in config.hpp), the member, its valid range
+// (numbers) or choices (strings).
 struct Field {
   const char* key;
+  const char* help;
   Member member;
   double min = 0, max = 0;
   std::vector<std::string> choices{};
@@ -34,46 +38,82 @@ constexpr double kBig = 1e15;
 
 const std::vector<Field>& fields() {
   static const std::vector<Field> table = {
-      {"preset", &Config::preset, 0, 0, {"cartpole", "seed", "atari", "atari-v5", "catch"}},
-      {"env", &Config::env, 0, 0, {"cartpole", "breakout", "pong", "catch"}},
-      {"seed", &Config::seed, 0, 1.8e19},
-      {"threads", &Config::threads, 1, 64},
-      {"total_steps", &Config::total_steps, 1, kBig},
-      {"max_episodes", &Config::max_episodes, 0, kBig},
-      {"max_minutes", &Config::max_minutes, 0, 1e9},
-      {"allow_swap", &Config::allow_swap},
-      {"hidden", &Config::hidden, 1, 65536},
-      {"dueling", &Config::dueling},
-      {"gamma", &Config::gamma, 0, 1},
-      {"lr", &Config::lr, 1e-12, 10},
-      {"adam_eps", &Config::adam_eps, 1e-16, 1},
-      {"batch_size", &Config::batch_size, 1, 65536},
-      {"buffer_size", &Config::buffer_size, 1, 1e9},
-      {"learning_starts", &Config::learning_starts, 0, kBig},
-      {"train_freq", &Config::train_freq, 1, kBig},
-      {"gradient_steps", &Config::gradient_steps, 1, 1e6},
-      {"target_update_interval", &Config::target_update_interval, 1, kBig},
-      {"target_update_unit", &Config::target_update_unit, 0, 0, {"env_steps", "updates"}},
-      {"tau", &Config::tau, 1e-9, 1},
-      {"epsilon_start", &Config::epsilon_start, 0, 1},
-      {"epsilon_end", &Config::epsilon_end, 0, 1},
-      {"epsilon_steps", &Config::epsilon_steps, 1, kBig},
-      {"huber_delta", &Config::huber_delta, 1e-9, 1e9},
-      {"max_grad_norm", &Config::max_grad_norm, 0, 1e9},
-      {"double_dqn", &Config::double_dqn},
-      {"eval_interval", &Config::eval_interval, 0, kBig},
-      {"eval_episodes", &Config::eval_episodes, 1, 1e6},
-      {"eval_epsilon", &Config::eval_epsilon, 0, 1},
-      {"final_eval_episodes", &Config::final_eval_episodes, 0, 1e6},
-      {"log_interval", &Config::log_interval, 1, kBig},
-      {"checkpoint_interval", &Config::checkpoint_interval, 0, kBig},
-      {"terminal_on_life_loss", &Config::terminal_on_life_loss},
-      {"clip_rewards", &Config::clip_rewards},
-      {"noop_max", &Config::noop_max, 0, 1000},
-      {"fire_reset", &Config::fire_reset},
-      {"repeat_action_probability", &Config::repeat_action_probability, 0, 1},
-      {"full_action_space", &Config::full_action_space},
-      {"max_frames_per_episode", &Config::max_frames_per_episode, 1, kBig},
+      {"preset",
+       "the named set of values a run starts from (load with --preset)",
+       &Config::preset,
+       0,
+       0,
+       {"cartpole", "seed", "atari", "atari-v5", "catch"}},
+      {"env",
+       "the environment to learn",
+       &Config::env,
+       0,
+       0,
+       {"cartpole", "breakout", "pong", "catch"}},
+      {"seed", "fixes the whole run (with the thread count)", &Config::seed, 0, 1.8e19},
+      {"threads", "kernel threads (results are bitwise the same for a given count)",
+       &Config::threads, 1, 64},
+      {"total_steps", "env steps to train for (agent steps; Atari: 4 frames each)",
+       &Config::total_steps, 1, kBig},
+      {"max_episodes", "stop after this many episodes (0: no limit)", &Config::max_episodes, 0,
+       kBig},
+      {"max_minutes", "wall-time limit in minutes, before the final evaluation (0: none)",
+       &Config::max_minutes, 0, 1e9},
+      {"allow_swap", "start even if the replay needs more memory than is available",
+       &Config::allow_swap},
+      {"hidden", "MLP hidden layer widths (not used by the Nature CNN)", &Config::hidden, 1, 65536},
+      {"dueling", "dueling network head (Wang et al. 2016)", &Config::dueling},
+      {"gamma", "discount factor", &Config::gamma, 0, 1},
+      {"lr", "Adam learning rate", &Config::lr, 1e-12, 10},
+      {"adam_eps", "Adam epsilon (PyTorch's default; Rainbow used 1.5e-4)", &Config::adam_eps,
+       1e-16, 1},
+      {"batch_size", "transitions per gradient step", &Config::batch_size, 1, 65536},
+      {"buffer_size", "replay capacity, in transitions", &Config::buffer_size, 1, 1e9},
+      {"learning_starts", "env steps before the first update", &Config::learning_starts, 0, kBig},
+      {"train_freq", "env steps between training rounds", &Config::train_freq, 1, kBig},
+      {"gradient_steps", "updates per training round", &Config::gradient_steps, 1, 1e6},
+      {"target_update_interval", "target network refresh period, in target_update_unit",
+       &Config::target_update_interval, 1, kBig},
+      {"target_update_unit",
+       "what target_update_interval counts",
+       &Config::target_update_unit,
+       0,
+       0,
+       {"env_steps", "updates"}},
+      {"tau", "target update weight (1: hard copy; < 1: Polyak averaging)", &Config::tau, 1e-9, 1},
+      {"epsilon_start", "epsilon-greedy exploration at step 0 (linear schedule)",
+       &Config::epsilon_start, 0, 1},
+      {"epsilon_end", "epsilon-greedy exploration after epsilon_steps", &Config::epsilon_end, 0, 1},
+      {"epsilon_steps", "env steps over which epsilon goes from start to end",
+       &Config::epsilon_steps, 1, kBig},
+      {"huber_delta", "Huber loss threshold, in TD error units", &Config::huber_delta, 1e-9, 1e9},
+      {"max_grad_norm", "global gradient-norm clipping threshold (0: off)", &Config::max_grad_norm,
+       0, 1e9},
+      {"double_dqn", "Double DQN targets (van Hasselt et al. 2016)", &Config::double_dqn},
+      {"eval_interval", "env steps between greedy evaluations (0: never)", &Config::eval_interval,
+       0, kBig},
+      {"eval_episodes", "episodes per periodic evaluation", &Config::eval_episodes, 1, 1e6},
+      {"eval_epsilon", "epsilon during evaluation (0.05 on Atari, Mnih et al. 2015)",
+       &Config::eval_epsilon, 0, 1},
+      {"final_eval_episodes", "episodes scoring the returned policy, on unseen seeds",
+       &Config::final_eval_episodes, 0, 1e6},
+      {"log_interval", "env steps between progress lines", &Config::log_interval, 1, kBig},
+      {"checkpoint_interval", "env steps between checkpoints (0: only at the end)",
+       &Config::checkpoint_interval, 0, kBig},
+      {"terminal_on_life_loss", "a lost life ends the learning episode (not the game)",
+       &Config::terminal_on_life_loss},
+      {"clip_rewards", "learn from sign(reward); reported scores stay raw", &Config::clip_rewards},
+      {"noop_max", "1..noop_max random no-ops on reset (0: none)", &Config::noop_max, 0, 1000},
+      {"fire_reset", "press FIRE on reset and after a lost life, if the game has it",
+       &Config::fire_reset},
+      {"repeat_action_probability",
+       "sticky actions: chance the last action repeats, decided every frame",
+       &Config::repeat_action_probability, 0, 1},
+      {"full_action_space", "all 18 joystick actions instead of the game's minimal set",
+       &Config::full_action_space},
+      {"max_frames_per_episode",
+       "emulated frames before an episode is truncated (108000: 30 min at 60 Hz)",
+       &Config::max_frames_per_episode, 1, kBig},
   };
   return table;
 }
@@ -124,6 +164,30 @@ const Field& find_field(const std::string& key) {
               "'? (all keys: dqn train --help)");
 }
 
+// The value of one field of `c` as to_text writes it (numbers as the shortest round-trip text).
+std::string field_text(const Config& c, const Field& f) {
+  std::ostringstream out;
+  std::visit(
+      [&](auto member) {
+        using T = std::remove_cv_t<std::remove_reference_t<decltype(c.*member)>>;
+        const auto& v = c.*member;
+        if constexpr (std::is_same_v<T, std::string>)
+          out << v;
+        else if constexpr (std::is_same_v<T, bool>)
+          out << (v ? "true" : "false");
+        else if constexpr (std::is_same_v<T, TargetUnit>)
+          out << (v == TargetUnit::kEnvSteps ? "env_steps" : "updates");
+        else if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) {
+          for (std::size_t i = 0; i < v.size(); ++i) out << (i ? "," : "") << v[i];
+        } else if constexpr (std::is_same_v<T, double>)
+          out << format_number(v);
+        else
+          out << v;
+      },
+      f.member);
+  return out.str();
+}
+
 }  // namespace
 
 std::optional<double> parse_decimal(const std::string& text) {
@@ -155,6 +219,133 @@ std::optional<double> parse_decimal(const std::string& text) {
 std::vector<std::string> Config::keys() {
   std::vector<std::string> out;
   for (const Field& f : fields()) out.emplace_back(f.key);
+  return out;
+}
+
+namespace {
+
+// A bound as the help prints it: powers of ten from a million up as 1e6, 1e9, 1e15 (easier to
+// read than 1000000000), everything else as to_text would.
+std::string bound_text(double v) {
+  const double exponent = std::log10(v);
+  if (v >= 1e6 && exponent == std::floor(exponent) && std::pow(10.0, exponent) == v) {
+    std::string text = "1e";  // appended, not "1e" + s: GCC 12 -O3 misreads that (-Wrestrict)
+    text += std::to_string(static_cast<int>(exponent));
+    return text;
+  }
+  return format_number(v);
+}
+
+std::string accepted_range(const Field& f) {
+  std::string text = "[";  // appended piece by piece, as range_text is
+  text += bound_text(f.min);
+  text += ", ";
+  text += bound_text(f.max);
+  text += "]";
+  return text;
+}
+
+}  // namespace
+
+std::vector<KeyHelp> config_key_help() {
+  std::vector<KeyHelp> out;
+  for (const Field& f : fields()) {
+    std::string accepts;
+    if (!f.choices.empty()) {
+      for (std::size_t i = 0; i < f.choices.size(); ++i)
+        accepts += (i == 0 ? "" : i + 1 == f.choices.size() ? " or " : ", ") + f.choices[i];
+    } else if (std::holds_alternative<bool Config::*>(f.member)) {
+      accepts = "true or false";
+    } else if (std::holds_alternative<std::vector<std::int64_t> Config::*>(f.member)) {
+      accepts = "comma-separated whole numbers in ";
+      accepts += accepted_range(f);
+    } else if (std::holds_alternative<std::uint64_t Config::*>(f.member)) {
+      accepts = "whole number >= 0";  // set() takes any 64-bit unsigned value
+    } else if (std::holds_alternative<double Config::*>(f.member)) {
+      accepts = accepted_range(f);
+    } else {  // the integer keys; a max of kBig means "no upper limit"
+      accepts = f.max >= kBig ? "whole number >= " : "whole number in ";
+      accepts += f.max >= kBig ? bound_text(f.min) : accepted_range(f);
+    }
+    out.push_back({f.key, f.help, accepts});
+  }
+  return out;
+}
+
+namespace {
+
+// `text` padded with spaces to `width` characters.
+std::string pad(std::string text, std::size_t width) {
+  if (text.size() < width) text.resize(width, ' ');
+  return text;
+}
+
+std::string rstrip(std::string text) {
+  text.erase(text.find_last_not_of(' ') + 1);
+  return text;
+}
+
+// `first` followed by `text`, wrapped at word boundaries to `width` columns; lines after the
+// first are indented as far as `first` is long (a word longer than a line stays whole).
+std::string hanging_wrap(const std::string& first, const std::string& text, std::size_t width) {
+  std::string out, line = first;
+  bool line_has_word = false;
+  std::istringstream words(text);
+  std::string word;
+  while (words >> word) {
+    if (line_has_word && line.size() + 1 + word.size() > width) {
+      out += rstrip(line) + "\n";
+      line = std::string(first.size(), ' ');
+      line_has_word = false;
+    }
+    line += (line_has_word ? " " : "") + word;
+    line_has_word = true;
+  }
+  return out + rstrip(line) + "\n";
+}
+
+}  // namespace
+
+std::string config_help_table(std::size_t width) {
+  const std::vector<std::string> names = preset_names();
+  std::vector<Config> presets;
+  for (const std::string& name : names) presets.push_back(make_preset(name));
+  const std::vector<KeyHelp> keys = config_key_help();
+
+  std::size_t key_width = 3;  // "key"
+  std::vector<std::size_t> column(names.size());
+  for (std::size_t p = 0; p < names.size(); ++p) column[p] = names[p].size();
+  for (const KeyHelp& k : keys) {
+    key_width = std::max(key_width, k.key.size());
+    for (std::size_t p = 0; p < names.size(); ++p)
+      column[p] = std::max(column[p], presets[p].value_text(k.key).size());
+  }
+  constexpr std::size_t kGap = 2;  // spaces between columns
+
+  std::string out =
+      "config keys: --set key=value, or 'key = value' lines in a --config FILE.\n"
+      "--preset NAME loads one column below; cartpole is the default.\n\n";
+  std::string header = pad("key", key_width);
+  for (std::size_t p = 0; p < names.size(); ++p)
+    header += std::string(kGap, ' ') + pad(names[p], column[p]);
+  out += rstrip(header) + "\n";
+  for (const KeyHelp& k : keys) {
+    std::vector<std::string> values;
+    for (const Config& c : presets) values.push_back(c.value_text(k.key));
+    std::string row = pad(k.key, key_width) + std::string(kGap, ' ');
+    if (std::all_of(values.begin(), values.end(), [&](const auto& v) { return v == values[0]; })) {
+      row += values[0] + " (every preset)";
+    } else {
+      for (std::size_t p = 0; p < values.size(); ++p)
+        row += (p ? std::string(kGap, ' ') : "") + pad(values[p], column[p]);
+    }
+    out += rstrip(row) + "\n";
+  }
+
+  out += "\nwhat each key means, and the values it accepts:\n";
+  for (const KeyHelp& k : keys)
+    out += hanging_wrap(pad(k.key, key_width) + std::string(kGap, ' '),
+                        k.help + "; " + k.accepts + ".", width);
   return out;
 }
 
@@ -256,33 +447,20 @@ bool Config::key_applies(const std::string& key) const {
   return true;
 }
 
+std::string Config::value_text(const std::string& key) const {
+  return field_text(*this, find_field(key));
+}
+
 std::string Config::to_text(bool applicable_only) const {
-  std::ostringstream out;
-  out << "# dqn run configuration: re-use with --config FILE\n";
+  std::string text = "# dqn run configuration: re-use with --config FILE\n";
   for (const Field& f : fields()) {
     if (applicable_only && !key_applies(f.key)) continue;
-    out << f.key << " = ";
-    std::visit(
-        [&](auto member) {
-          using T = std::remove_cv_t<std::remove_reference_t<decltype(this->*member)>>;
-          const auto& v = this->*member;
-          if constexpr (std::is_same_v<T, std::string>)
-            out << v;
-          else if constexpr (std::is_same_v<T, bool>)
-            out << (v ? "true" : "false");
-          else if constexpr (std::is_same_v<T, TargetUnit>)
-            out << (v == TargetUnit::kEnvSteps ? "env_steps" : "updates");
-          else if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) {
-            for (std::size_t i = 0; i < v.size(); ++i) out << (i ? "," : "") << v[i];
-          } else if constexpr (std::is_same_v<T, double>)
-            out << format_number(v);
-          else
-            out << v;
-        },
-        f.member);
-    out << "\n";
+    text += f.key;
+    text += " = ";
+    text += field_text(*this, f);
+    text += "\n";
   }
-  return out.str();
+  return text;
 }
 
 std::vector<ConfigSetting> read_config_file(const std::string& path) {

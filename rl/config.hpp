@@ -42,7 +42,7 @@ struct Config {
   // ---- DQN (Mnih et al. 2015) ----
   double gamma = 0.99;                        // discount
   double lr = 2.3e-3;                         // Adam learning rate
-  double adam_eps = 1e-8;                     // Adam epsilon (PyTorch default; Atari uses 1.5e-4)
+  double adam_eps = 1e-8;                     // Adam epsilon (PyTorch default; Rainbow used 1.5e-4)
   std::int64_t batch_size = 64;               // transitions per gradient step
   std::int64_t buffer_size = 100000;          // replay capacity (transitions)
   std::int64_t learning_starts = 1000;        // env steps before the first update
@@ -85,6 +85,9 @@ struct Config {
   // the Nature CNN, no Atari protocol for CartPole): what a run's config.txt records.
   std::string to_text(bool applicable_only = false) const;
   bool key_applies(const std::string& key) const;
+  // The value of `key` as to_text writes it ("0.0023", "64,64", "env_steps"); throws for an
+  // unknown key.
+  std::string value_text(const std::string& key) const;
   static std::vector<std::string> keys();
 };
 
@@ -118,6 +121,20 @@ Config load_config_file(const std::string& path);
 // about a minute on 2 cores).
 Config make_preset(const std::string& name, const std::string& env = "");
 std::vector<std::string> preset_names();
+
+// One config key as `dqn train --help` describes it: its meaning with its unit (a line kept
+// beside the key in config.cpp's field table, from the field's comment above) and the values it
+// accepts ("[0, 1]", "whole number >= 1", "true or false", "cartpole, breakout, pong or catch").
+struct KeyHelp {
+  std::string key, help, accepts;
+};
+// Every key of Config::keys(), in that order.
+std::vector<KeyHelp> config_key_help();
+
+// The config section of `dqn train --help`: first every key's value in each preset, side by side
+// (a key no preset changes is printed once, so what each preset changes stands out), then each
+// key's meaning and accepted values, wrapped to `width` columns (80 fits both parts).
+std::string config_help_table(std::size_t width = 80);
 
 // A finite decimal number ("0.5", "-3", "1e-4"), or nothing for anything else: trailing
 // characters ("1x"), hex ("0x10"), "nan", "inf", blanks, or a value out of double's range.

@@ -215,6 +215,18 @@ EventWriter::EventWriter(const std::string& dir, double wall_time) {
   write_record();
 }
 
+EventWriter EventWriter::append_to(const std::string& path) {
+  EventWriter w;
+  w.path_ = path;
+  w.file_.reset(std::fopen(path.c_str(), "ab"));
+  if (!w.file_)
+    throw_error("TensorBoard: cannot reopen the event file ", path, " (", std::strerror(errno),
+                "); it should be the run's own event file");
+  std::fseek(w.file_.get(), 0, SEEK_END);
+  w.bytes_ = static_cast<std::int64_t>(std::ftell(w.file_.get()));
+  return w;
+}
+
 void EventWriter::add_scalar(std::string_view tag, std::int64_t step, double value,
                              double wall_time) {
   const ScalarValue v{tag, value};
@@ -242,6 +254,7 @@ void EventWriter::write_record() {
   if (std::fwrite(record_.data(), 1, record_.size(), file_.get()) != record_.size())
     throw_error("TensorBoard: writing ", path_, " failed (", std::strerror(errno),
                 "): is the disk full?");
+  bytes_ += static_cast<std::int64_t>(record_.size());
 }
 
 void EventWriter::flush() {
@@ -307,6 +320,28 @@ CsvWriter::CsvWriter(const std::string& path, std::vector<std::string> columns)
   write(line_);
 }
 
+CsvWriter CsvWriter::append_to(const std::string& path, std::vector<std::string> columns) {
+  CsvWriter w;
+  w.path_ = path;
+  w.columns_ = std::move(columns);
+  std::string header;
+  for (std::size_t i = 0; i < w.columns_.size(); ++i) header += (i ? "," : "") + w.columns_[i];
+  {
+    std::FILE* in = std::fopen(path.c_str(), "rb");
+    std::string first(header.size() + 1, '\0');
+    const bool ok = in && std::fread(first.data(), 1, first.size(), in) == first.size() &&
+                    first == header + "\n";
+    if (in) std::fclose(in);
+    DQN_CHECK(ok, "CsvWriter: ", path, " does not start with the header '", header,
+              "'; it is not this run's metrics file");
+  }
+  w.file_.reset(std::fopen(path.c_str(), "ab"));
+  if (!w.file_) throw_error("CsvWriter: cannot reopen ", path, " (", std::strerror(errno), ")");
+  std::fseek(w.file_.get(), 0, SEEK_END);
+  w.bytes_ = static_cast<std::int64_t>(std::ftell(w.file_.get()));
+  return w;
+}
+
 void CsvWriter::write_row(std::span<const double> values) {
   DQN_CHECK(file_ != nullptr, "CsvWriter: ", path_, " is closed; no more rows can be written");
   DQN_CHECK(values.size() == columns_.size(), "CsvWriter: ", path_, " has ", columns_.size(),
@@ -325,6 +360,7 @@ void CsvWriter::write(const std::string& text) {
   if (std::fwrite(text.data(), 1, text.size(), file_.get()) != text.size())
     throw_error("CsvWriter: writing ", path_, " failed (", std::strerror(errno),
                 "): is the disk full?");
+  bytes_ += static_cast<std::int64_t>(text.size());
 }
 
 void CsvWriter::flush() {

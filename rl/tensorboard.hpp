@@ -89,6 +89,11 @@ class EventWriter {
   // the file_version record. If that name is taken (two writers in one second), ".1", ".2", ...
   // is appended rather than overwriting another writer's file. `dir` must exist.
   EventWriter(const std::string& dir, double wall_time);
+  // Continues an existing event file (a resumed run whose file was cut back to its snapshot):
+  // appends, writes no version record.
+  static EventWriter append_to(const std::string& path);
+  EventWriter(EventWriter&&) noexcept = default;
+  EventWriter& operator=(EventWriter&&) noexcept = default;
 
   // One Event with one scalar.
   void add_scalar(std::string_view tag, std::int64_t step, double value, double wall_time);
@@ -110,8 +115,11 @@ class EventWriter {
   void close();
 
   const std::string& path() const { return path_; }
+  // Bytes written so far (after flush(): the file's length).
+  std::int64_t bytes() const { return bytes_; }
 
  private:
+  EventWriter() = default;
   void write_record();  // frames event_ into record_ and writes it
 
   struct FileCloser {
@@ -120,6 +128,7 @@ class EventWriter {
   std::unique_ptr<std::FILE, FileCloser> file_;
   std::string path_;
   std::string event_, record_;  // reused from record to record: no allocation once warm
+  std::int64_t bytes_ = 0;
 };
 
 // ---------------------------------------------------------------- CsvWriter
@@ -136,6 +145,11 @@ class CsvWriter {
   // Creates (truncates) `path` and writes the header. Column names may not contain a comma,
   // a quote or a line break (no quoting is done), nor be empty.
   CsvWriter(const std::string& path, std::vector<std::string> columns);
+  // Continues an existing file with these columns (a resumed run): appends rows, no header.
+  // Throws when the file's header is not this one.
+  static CsvWriter append_to(const std::string& path, std::vector<std::string> columns);
+  CsvWriter(CsvWriter&&) noexcept = default;
+  CsvWriter& operator=(CsvWriter&&) noexcept = default;
 
   // `values` must have one value per column, in the order of the header.
   void write_row(std::span<const double> values);
@@ -148,8 +162,11 @@ class CsvWriter {
 
   const std::string& path() const { return path_; }
   const std::vector<std::string>& columns() const { return columns_; }
+  // Bytes in the file so far (after flush(): its length).
+  std::int64_t bytes() const { return bytes_; }
 
  private:
+  CsvWriter() = default;
   void write(const std::string& text);
 
   struct FileCloser {
@@ -159,6 +176,7 @@ class CsvWriter {
   std::string path_;
   std::vector<std::string> columns_;
   std::string line_;  // reused from row to row
+  std::int64_t bytes_ = 0;
 };
 
 // Formats one CSV cell as CsvWriter does ("" for NaN); exposed for tests and for readers.

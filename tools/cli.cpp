@@ -59,7 +59,7 @@ std::vector<std::int64_t> parse_int_list(const std::string& text, const std::str
 
 const std::vector<FlagSpec> kTrainFlags = {
     {"env", true, "cartpole (default), breakout, pong or catch"},
-    {"preset", true, "cartpole (default), seed, atari or catch"},
+    {"preset", true, "cartpole (default), seed, atari, atari-v5 or catch"},
     {"config", true, "a config file of 'key = value' lines (a run's config.txt)"},
     {"set", true, "key=value, overrides the preset and the file; repeatable"},
     {"seed", true, "the run's seed (default 1)"},
@@ -275,13 +275,7 @@ std::string default_run_folder(const Config& c) {
 int cmd_train(int argc, char** argv, std::ostream& out) {
   const Args args(argc, argv, 2, kTrainFlags, "train");
   if (args.has("help")) {
-    out << usage_text("train", "[options]", kTrainFlags)
-        << "config keys (--set key=value), with the cartpole preset's values:\n";
-    const Config defaults = make_preset("cartpole");
-    std::istringstream text(defaults.to_text());
-    std::string line;
-    std::getline(text, line);  // the header comment
-    while (std::getline(text, line)) out << "  " << line << "\n";
+    out << usage_text("train", "[options]", kTrainFlags) << "\n" << config_help_table();
     return 0;
   }
   if (!args.positional().empty())
@@ -297,7 +291,10 @@ int cmd_train(int argc, char** argv, std::ostream& out) {
   // How the run was started, for config.txt: the command line as typed (quoted so that it can
   // be pasted back), and the commit and build type of this program.
   std::string command_line = "dqn";
-  for (int i = 1; i < argc; ++i) command_line += " " + shell_quote(argv[i]);
+  for (int i = 1; i < argc; ++i) {
+    command_line += ' ';  // not " " + ...: GCC 12 -O3 flags that with a false -Wrestrict
+    command_line += shell_quote(argv[i]);
+  }
   const std::vector<std::string> provenance = {"command: " + command_line,
                                                std::string("git commit: ") + DQN_GIT_COMMIT,
                                                std::string("build: ") + DQN_BUILD_TYPE};

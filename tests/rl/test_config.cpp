@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.hpp"
@@ -187,4 +189,131 @@ TEST_CASE("the atari-v5 preset is Machado et al. 2018's protocol, atari Mnih et 
   // The agent is the same: only the protocol differs.
   CHECK(machado.lr == mnih.lr);
   CHECK(machado.buffer_size == mnih.buffer_size);
+}
+
+namespace {
+// The words of a line with the column each starts at.
+std::vector<std::pair<std::size_t, std::string>> words_at(const std::string& line) {
+  std::vector<std::pair<std::size_t, std::string>> words;
+  std::size_t i = 0;
+  while ((i = line.find_first_not_of(' ', i)) != std::string::npos) {
+    const std::size_t end = std::min(line.find(' ', i), line.size());
+    words.emplace_back(i, line.substr(i, end - i));
+    i = end;
+  }
+  return words;
+}
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+}  // namespace
+
+TEST_CASE("every config key has a one-line meaning and the values it accepts") {
+  const std::vector<KeyHelp> help = config_key_help();
+  const std::vector<std::string> keys = Config::keys();
+  REQUIRE(help.size() == keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    CAPTURE(keys[i]);
+    CHECK(help[i].key == keys[i]);
+    CHECK(help[i].help.size() >= 8);
+    CHECK_FALSE(help[i].accepts.empty());
+  }
+  auto of = [&](const std::string& key) {
+    return *std::find_if(help.begin(), help.end(), [&](const KeyHelp& k) { return k.key == key; });
+  };
+  CHECK(of("gamma").help == "discount factor");
+  CHECK(of("gamma").accepts == "[0, 1]");
+  CHECK(of("eval_interval").help == "env steps between greedy evaluations (0: never)");
+  CHECK(of("threads").accepts == "whole number in [1, 64]");
+  CHECK(of("total_steps").accepts == "whole number >= 1");
+  CHECK(of("buffer_size").accepts == "whole number in [1, 1e9]");
+  CHECK(of("env").accepts == "cartpole, breakout, pong or catch");
+  CHECK(of("target_update_unit").accepts == "env_steps or updates");
+  CHECK(of("dueling").accepts == "true or false");
+  CHECK(of("hidden").accepts == "comma-separated whole numbers in [1, 65536]");
+}
+
+TEST_CASE("config value_text writes one key's value as to_text does") {
+  Config c = make_preset("cartpole");
+  CHECK(c.value_text("lr") == "0.0023");
+  CHECK(c.value_text("hidden") == "64,64");
+  CHECK(c.value_text("target_update_unit") == "updates");
+  CHECK(c.value_text("double_dqn") == "true");
+  c.set("gamma", "0.1");
+  CHECK(c.to_text().find("\ngamma = " + c.value_text("gamma") + "\n") != std::string::npos);
+  CHECK(c.value_text("gamma") == "0.1");
+  CHECK_THROWS_AS(static_cast<void>(c.value_text("gama")), Error);
+}
+
+TEST_CASE("the config help table puts each preset's values side by side under its name") {
+  const std::string table = config_help_table();
+  const std::vector<std::string> lines = lines_of(table);
+  for (const std::string& line : lines) {
+    CAPTURE(line);
+    CHECK(line.size() <= 80);
+  }
+  // The header: "key" then the presets, in preset_names() order.
+  const auto header = std::find_if(lines.begin(), lines.end(),
+                                   [](const auto& l) { return l.rfind("key ", 0) == 0; });
+  REQUIRE(header != lines.end());
+  const auto columns = words_at(*header);
+  const std::vector<std::string> names = preset_names();
+  REQUIRE(columns.size() == names.size() + 1);
+  for (std::size_t p = 0; p < names.size(); ++p) CHECK(columns[p + 1].second == names[p]);
+  // A key's row: its value for each preset, starting in that preset's column.
+  auto row = [&](const std::string& key) {
+    const auto it = std::find_if(header, lines.end(),
+                                 [&](const auto& l) { return l.rfind(key + " ", 0) == 0; });
+    REQUIRE(it != lines.end());
+    return words_at(*it);
+  };
+  auto check_row = [&](const std::string& key, const std::vector<std::string>& values) {
+    CAPTURE(key);
+    const auto words = row(key);
+    REQUIRE(words.size() == values.size() + 1);
+    for (std::size_t p = 0; p < values.size(); ++p) {
+      CHECK(words[p + 1].second == values[p]);
+      CHECK(words[p + 1].first == columns[p + 1].first);
+    }
+  };
+  //                 cartpole   seed      atari       atari-v5    catch
+  check_row("lr", {"0.0023", "0.0001", "0.0001", "0.0001", "0.0005"});
+  check_row("buffer_size", {"100000", "50000", "1000000", "1000000", "10000"});
+  check_row("repeat_action_probability", {"0", "0", "0", "0.25", "0"});
+  check_row("target_update_unit", {"updates", "updates", "env_steps", "env_steps", "updates"});
+  check_row("hidden", {"64,64", "256,256", "256,256", "256,256", "256,256"});
+  // A key no preset changes is printed once.
+  const auto gamma = row("gamma");
+  REQUIRE(gamma.size() == 4);
+  CHECK(gamma[1].second == "0.99");
+  CHECK(gamma[2].second + " " + gamma[3].second == "(every preset)");
+  // Every key has a row in the table and a description below it.
+  for (const std::string& key : Config::keys()) {
+    CAPTURE(key);
+    CHECK(std::count_if(lines.begin(), lines.end(),
+                        [&](const auto& l) { return l.rfind(key + " ", 0) == 0; }) == 2);
+  }
+  CHECK(table.find("discount factor; [0, 1].") != std::string::npos);
+}
+
+TEST_CASE("the config help table wraps descriptions under their own column at any width") {
+  const std::string narrow = config_help_table(60);
+  const auto description = narrow.find("what each key means");
+  REQUIRE(description != std::string::npos);
+  const std::vector<std::string> lines = lines_of(narrow.substr(description));
+  const std::size_t indent = std::string("repeat_action_probability  ").size();
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    CAPTURE(lines[i]);
+    CHECK(lines[i].size() <= 60);
+    // Continuation lines start in the description column, not at the margin.
+    if (!lines[i].empty() && lines[i][0] == ' ') CHECK(lines[i].find_first_not_of(' ') == indent);
+  }
+  // No word is lost to the wrapping.
+  std::string joined;
+  for (std::size_t i = 1; i < lines.size(); ++i)
+    for (const auto& word : words_at(lines[i])) joined += word.second + " ";
+  CHECK(joined.find("sticky actions: chance the last action repeats,") != std::string::npos);
 }

@@ -20,163 +20,12 @@
 
 #include "core/error.hpp"
 #include "rl/tensorboard.hpp"
+#include "tests/event_file_reader.hpp"
 
 using namespace dqn;
+using namespace dqn::testing;
 
 namespace {
-
-// ---------------------------------------------------------------- an independent reader
-
-// The CRC bit by bit (RFC 3720 appendix B.4), not from a table: the reference the table-driven
-// crc32c() is held against.
-std::uint32_t crc32c_bitwise(const void* data, std::size_t size) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  std::uint32_t crc = 0xFFFFFFFFu;
-  for (std::size_t i = 0; i < size; ++i) {
-    crc ^= p[i];
-    for (int k = 0; k < 8; ++k) crc = (crc & 1u) ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
-  }
-  return ~crc;
-}
-
-std::uint32_t unmask(std::uint32_t masked) {
-  const std::uint32_t rot = masked - 0xa282ead8u;
-  return (rot >> 17) | (rot << 15);
-}
-
-std::uint64_t read_le(const std::string& bytes, std::size_t at, int width) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < width; ++i)
-    v |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[at + i])) << (8 * i);
-  return v;
-}
-
-// The records of a TFRecord file. Every length CRC and data CRC is checked against the bitwise
-// reference; a truncated frame is an error.
-std::vector<std::string> read_frames(const std::string& file) {
-  std::vector<std::string> records;
-  std::size_t at = 0;
-  while (at < file.size()) {
-    REQUIRE(file.size() - at >= 12);
-    const std::uint64_t length = read_le(file, at, 8);
-    const auto length_crc = static_cast<std::uint32_t>(read_le(file, at + 8, 4));
-    REQUIRE(unmask(length_crc) == crc32c_bitwise(file.data() + at, 8));
-    REQUIRE(file.size() - at - 12 >= length + 4);
-    std::string data = file.substr(at + 12, length);
-    const auto data_crc = static_cast<std::uint32_t>(read_le(file, at + 12 + length, 4));
-    REQUIRE(unmask(data_crc) == crc32c_bitwise(data.data(), data.size()));
-    records.push_back(std::move(data));
-    at += 12 + length + 4;
-  }
-  return records;
-}
-
-// One protobuf field: its number, wire type, and value (a varint or fixed value in `number`,
-// the bytes of a length-delimited one in `bytes`).
-struct Field {
-  std::uint32_t field = 0, wire = 0;
-  std::uint64_t number = 0;
-  std::string bytes;
-};
-
-std::uint64_t read_varint(const std::string& m, std::size_t& at) {
-  std::uint64_t v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    REQUIRE(at < m.size());
-    const auto b = static_cast<unsigned char>(m[at++]);
-    v |= static_cast<std::uint64_t>(b & 0x7Fu) << shift;
-    if ((b & 0x80u) == 0) return v;
-  }
-  FAIL("varint longer than 10 bytes");
-  return 0;
-}
-
-std::vector<Field> parse_message(const std::string& m) {
-  std::vector<Field> fields;
-  std::size_t at = 0;
-  while (at < m.size()) {
-    const std::uint64_t key = read_varint(m, at);
-    Field f;
-    f.field = static_cast<std::uint32_t>(key >> 3);
-    f.wire = static_cast<std::uint32_t>(key & 7u);
-    switch (f.wire) {
-      case 0:
-        f.number = read_varint(m, at);
-        break;
-      case 1:
-        REQUIRE(m.size() - at >= 8);
-        f.number = read_le(m, at, 8);
-        at += 8;
-        break;
-      case 2: {
-        const std::uint64_t n = read_varint(m, at);
-        REQUIRE(m.size() - at >= n);
-        f.bytes = m.substr(at, n);
-        at += n;
-        break;
-      }
-      case 5:
-        REQUIRE(m.size() - at >= 4);
-        f.number = read_le(m, at, 4);
-        at += 4;
-        break;
-      default:
-        FAIL("unexpected wire type " << f.wire);
-    }
-    fields.push_back(std::move(f));
-  }
-  return fields;
-}
-
-struct DecodedEvent {
-  double wall_time = std::numeric_limits<double>::quiet_NaN();
-  std::optional<std::int64_t> step;
-  std::optional<std::string> file_version;
-  std::optional<std::uint64_t> session_status;
-  std::vector<std::pair<std::string, float>> values;
-};
-
-// Decodes the fields the writer may use (event.proto, summary.proto); any other field, or one
-// with the wrong wire type, fails the test.
-DecodedEvent decode_event(const std::string& data) {
-  DecodedEvent e;
-  for (const Field& f : parse_message(data)) {
-    if (f.field == 1 && f.wire == 1) {
-      e.wall_time = std::bit_cast<double>(f.number);
-    } else if (f.field == 2 && f.wire == 0) {
-      e.step = static_cast<std::int64_t>(f.number);
-    } else if (f.field == 3 && f.wire == 2) {
-      e.file_version = f.bytes;
-    } else if (f.field == 5 && f.wire == 2) {
-      for (const Field& v : parse_message(f.bytes)) {
-        REQUIRE(v.field == 1);
-        REQUIRE(v.wire == 2);
-        std::optional<std::string> tag;
-        std::optional<float> value;
-        for (const Field& x : parse_message(v.bytes)) {
-          if (x.field == 1 && x.wire == 2)
-            tag = x.bytes;
-          else if (x.field == 2 && x.wire == 5)
-            value = std::bit_cast<float>(static_cast<std::uint32_t>(x.number));
-          else
-            FAIL("unexpected Summary.Value field " << x.field << " wire type " << x.wire);
-        }
-        REQUIRE(tag.has_value());
-        REQUIRE(value.has_value());
-        e.values.emplace_back(*tag, *value);
-      }
-    } else if (f.field == 7 && f.wire == 2) {
-      const auto log = parse_message(f.bytes);
-      REQUIRE(log.size() == 1);
-      REQUIRE(log[0].field == 1);
-      REQUIRE(log[0].wire == 0);
-      e.session_status = log[0].number;
-    } else {
-      FAIL("unexpected Event field " << f.field << " wire type " << f.wire);
-    }
-  }
-  return e;
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -498,4 +347,42 @@ TEST_CASE("csv: rows of the wrong width, bad column names and missing folders ar
   CHECK_THROWS_WITH_AS(CsvWriter(dir + "/no/such/metrics.csv", {"a"}),
                        doctest::Contains("create it first"), Error);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("tensorboard and csv: a file cut back to an earlier length is continued in place") {
+  // What resume does: the run's files are cut back to the snapshot's lengths and appended to,
+  // so each point appears once, in order.
+  const std::string dir = fresh_dir("append");
+  std::string events_path, csv_path = dir + "/metrics.csv";
+  std::int64_t events_cut = 0, csv_cut = 0;
+  {
+    EventWriter w(dir, 100.0);
+    CsvWriter csv(csv_path, {"step", "x"});
+    w.add_scalar("a", 1, 1.0, 101.0);
+    csv.write_row({1, 1.0});
+    w.flush();
+    csv.flush();
+    events_cut = w.bytes();
+    csv_cut = csv.bytes();
+    w.add_scalar("a", 2, 2.0, 102.0);  // written after the "snapshot": to be cut away
+    csv.write_row({2, 2.0});
+    events_path = w.path();
+  }
+  CHECK(static_cast<std::int64_t>(std::filesystem::file_size(events_path)) > events_cut);
+  std::filesystem::resize_file(events_path, static_cast<std::uintmax_t>(events_cut));
+  std::filesystem::resize_file(csv_path, static_cast<std::uintmax_t>(csv_cut));
+  {
+    EventWriter w = EventWriter::append_to(events_path);
+    CsvWriter csv = CsvWriter::append_to(csv_path, {"step", "x"});
+    CHECK(w.bytes() == events_cut);
+    CHECK(csv.bytes() == csv_cut);
+    w.add_scalar("a", 2, 3.0, 103.0);
+    csv.write_row({2, 3.0});
+  }
+  const auto scalars = scalars_by_tag(read_file(events_path));
+  REQUIRE(scalars.at("a").size() == 2);
+  CHECK(scalars.at("a")[0] == std::pair<std::int64_t, float>{1, 1.0f});
+  CHECK(scalars.at("a")[1] == std::pair<std::int64_t, float>{2, 3.0f});
+  CHECK(read_file(csv_path) == "step,x\n1,1\n2,3\n");
+  CHECK_THROWS_AS(CsvWriter::append_to(csv_path, {"step", "y"}), Error);  // another header
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "rl/config.hpp"
 #include "rl/trainer.hpp"
 #include "tools/cli.hpp"
 
@@ -75,6 +76,31 @@ TEST_CASE("train writes config, metrics, plot and model, and says where they are
   std::stringstream text;
   text << svg.rdbuf();
   CHECK(contains(text.str(), "<polyline"));
+}
+
+TEST_CASE("train --help gives every key's meaning and the presets' values side by side") {
+  const Outcome o = cli({"train", "--help"});
+  CHECK(o.code == 0);
+  CHECK(o.err.empty());
+  CHECK(contains(o.out, "--preset VALUE"));  // the flags first
+  CHECK(contains(o.out,
+                 "key                        cartpole  seed      atari      atari-v5   catch"));
+  CHECK(contains(
+      o.out, "\nlr                         0.0023    0.0001    0.0001     0.0001     0.0005\n"));
+  CHECK(contains(o.out,
+                 "\nrepeat_action_probability  0         0         0          0.25       0\n"));
+  CHECK(contains(o.out, "\ngamma                      0.99 (every preset)\n"));
+  CHECK(contains(o.out, "\ngamma                      discount factor; [0, 1].\n"));
+  for (const std::string& key : dqn::Config::keys()) {
+    CAPTURE(key);
+    CHECK(contains(o.out, "\n" + key + " "));
+  }
+  // The config part fits an 80-column terminal (the flags above are the usage text's own).
+  std::istringstream lines(o.out.substr(o.out.find("config keys:")));
+  for (std::string line; std::getline(lines, line);) {
+    CAPTURE(line);
+    CHECK(line.size() <= 80);
+  }
 }
 
 TEST_CASE("train rejects an unknown flag, naming the closest valid one") {
