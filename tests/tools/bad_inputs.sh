@@ -66,15 +66,15 @@ if [[ "$(ls runs | wc -l)" != 2 ]]; then echo "FAILED: two runs did not get two 
 
 # --- 3. resume
 check "resume a finished run" 1 "has finished" -- "$dqn" resume seed_run
-long=(--steps 30000 --set hidden=256,256 --set checkpoint_interval=2000 --set final_eval_episodes=2)
+long=(--steps 20000 --set hidden=128,128 --set checkpoint_interval=1000 --set final_eval_episodes=2)
 "$dqn" train "${long[@]}" --out straight >/dev/null 2>&1
 "$dqn" train "${long[@]}" --out killed >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 600); do [[ -f killed/snapshot.bin ]] && break; sleep 0.05; done
-sleep 0.3  # past the snapshot, into steps no snapshot covers
+sleep 0.1  # past the snapshot, into steps no snapshot covers
 kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
-check "kill -9 mid-run, then resume" 0 "done: 30000 env steps" -- "$dqn" resume killed
+check "kill -9 mid-run, then resume" 0 "done: 20000 env steps" -- "$dqn" resume killed
 if ! cmp -s straight/metrics.jsonl killed/metrics.jsonl; then
   echo "FAILED: the killed and resumed run's metrics.jsonl differs from the straight run's" >&2
   failures=$((failures + 1))
