@@ -183,6 +183,7 @@ Trainer::Trainer(const Config& config, const std::string& out_dir, Start start,
   agent_ = std::make_unique<DqnAgent>(spec, config_, init_rng);
   best_ = std::make_unique<QNetwork>(spec, init_rng);
   best_->copy_from(agent_->online());
+  best_adam_ = std::make_unique<Adam>(best_->parameters(), agent_->optimizer().hyper());
   try {
     if (pixels_) {
       frame_replay_ = std::make_unique<FrameReplay>(replay_capacity_, shape[1], shape[2]);
@@ -211,12 +212,37 @@ Trainer::Trainer(const Config& config, const std::string& out_dir, Start start,
   }
 }
 
+// metrics.csv's columns: CleanRL's TensorBoard tags (and ours where it has none), one row per
+// episode end, log line or evaluation, with the cells that event does not set left empty.
+const std::vector<std::string>& csv_columns() {
+  static const std::vector<std::string> columns = {"step",
+                                                   "charts/episodic_return",
+                                                   "charts/episodic_length",
+                                                   "charts/epsilon",
+                                                   "charts/SPS",
+                                                   "losses/td_loss",
+                                                   "losses/q_values",
+                                                   "losses/grad_norm",
+                                                   "losses/clipped_fraction",
+                                                   "eval/mean_return"};
+  return columns;
+}
+
 void Trainer::open_logs(bool resuming) {
   const auto mode = resuming ? std::ios::app : std::ios::trunc;
   metrics_.open(out_dir_ + "/metrics.jsonl", mode);
   timing_.open(out_dir_ + "/timing.jsonl", mode);
   DQN_CHECK(metrics_.good() && timing_.good(), "train: cannot write into '", out_dir_,
             "'; check the folder's permissions");
+  if (resuming) {
+    events_ = std::make_unique<EventWriter>(EventWriter::append_to(out_dir_ + "/" + events_name_));
+    csv_ =
+        std::make_unique<CsvWriter>(CsvWriter::append_to(out_dir_ + "/metrics.csv", csv_columns()));
+  } else {
+    events_ = std::make_unique<EventWriter>(out_dir_, wall_time_now());
+    events_name_ = std::filesystem::path(events_->path()).filename().string();
+    csv_ = std::make_unique<CsvWriter>(out_dir_ + "/metrics.csv", csv_columns());
+  }
 }
 
 // A failed log write (disk full, a removed folder) must stop the run at once: silently
@@ -384,6 +410,7 @@ bool Trainer::finish_step(double start, std::int64_t start_step, double wall_bef
     p.eta_seconds = p.steps_per_second > 0 ? (config_.total_steps - step_) / p.steps_per_second : 0;
     p.last_eval = last_eval_;
     if (progress_) progress_(p);
+    if (by_steps) log_training(p.steps_per_second);
     if (by_steps && timing_.is_open()) {
       timing_ << "{\"step\":" << step_ << ",\"wall\":" << json_number(wall_before + elapsed)
               << ",\"steps_per_second\":" << json_number(p.steps_per_second)
@@ -430,6 +457,12 @@ void Trainer::train_round() {
                   last_checkpoint_text());
     }
     ++updates_;
+    ++since_log_.updates;
+    since_log_.loss += last_stats_.loss;
+    since_log_.mean_q += last_stats_.mean_q;
+    since_log_.grad_norm += last_stats_.grad_norm;  // before clipping
+    since_log_.clipped +=
+        config_.max_grad_norm > 0 && last_stats_.grad_norm > config_.max_grad_norm;
     if (config_.target_update_unit == TargetUnit::kUpdates &&
         updates_ % config_.target_update_interval == 0)
       agent_->update_target();
@@ -475,6 +508,13 @@ bool Trainer::periodic_eval() {
     best_eval_ = e.mean;
     best_eval_step_ = step_;
     best_->copy_from(agent_->online());
+    const Adam& adam = agent_->optimizer();
+    best_adam_->set_steps(adam.steps());
+    for (const auto& [to, from] :
+         {std::pair{&best_adam_->first_moments(), &adam.first_moments()},
+          std::pair{&best_adam_->second_moments(), &adam.second_moments()}})
+      for (std::size_t k = 0; k < from->size(); ++k)
+        std::copy((*from)[k].data(), (*from)[k].data() + (*from)[k].numel(), (*to)[k].data());
   }
   if (metrics_.is_open()) {
     metrics_ << "{\"type\":\"eval\",\"step\":" << step_ << ",\"mean\":" << json_number(e.mean)
@@ -482,6 +522,11 @@ bool Trainer::periodic_eval() {
              << ",\"max\":" << json_number(e.max) << ",\"episodes\":" << e.episodes << "}\n"
              << std::flush;  // readers (the live plot) see every evaluation at once
     check_logs("logging an evaluation");
+    events_->add_scalar("eval/mean_return", step_, e.mean, wall_time_now());
+    csv_->write_row({static_cast<double>(step_), kCsvMissing, kCsvMissing, kCsvMissing, kCsvMissing,
+                     kCsvMissing, kCsvMissing, kCsvMissing, kCsvMissing, e.mean});
+    events_->flush();
+    csv_->flush();
   }
   return true;
 }
@@ -495,10 +540,48 @@ void Trainer::log_episode(double ret, std::int64_t length) {
            << ",\"return\":" << json_number(ret) << ",\"length\":" << length << ",\"epsilon\":"
            << json_number(linear_epsilon(config_.epsilon_start, config_.epsilon_end,
                                          config_.epsilon_steps, step_))
-           << ",\"loss\":" << json_number(last_stats_.loss)
-           << ",\"mean_q\":" << json_number(last_stats_.mean_q)
-           << ",\"grad_norm\":" << json_number(last_stats_.grad_norm) << ",\"updates\":" << updates_
-           << "}\n";
+           << ",\"updates\":" << updates_ << "}\n";
+  events_->add_scalars(
+      step_, wall_time_now(),
+      {{"charts/episodic_return", ret}, {"charts/episodic_length", static_cast<double>(length)}});
+  csv_->write_row({static_cast<double>(step_), ret, static_cast<double>(length), kCsvMissing,
+                   kCsvMissing, kCsvMissing, kCsvMissing, kCsvMissing, kCsvMissing, kCsvMissing});
+}
+
+// Every log_interval env steps: the means over the updates since the last such line (the TD
+// loss, Q of the taken actions, the gradient norm before clipping, the share of updates whose
+// gradient was clipped), not the latest update's values, which one noisy minibatch decides.
+void Trainer::log_training(double steps_per_second) {
+  const UpdateSums sums = since_log_;
+  since_log_ = UpdateSums{};
+  if (!metrics_.is_open()) return;
+  const double n = static_cast<double>(sums.updates);
+  const double nan = std::numeric_limits<double>::quiet_NaN();  // no update since the last line
+  const double loss = sums.updates > 0 ? sums.loss / n : nan;
+  const double mean_q = sums.updates > 0 ? sums.mean_q / n : nan;
+  const double grad_norm = sums.updates > 0 ? sums.grad_norm / n : nan;
+  const double clipped = sums.updates > 0 ? static_cast<double>(sums.clipped) / n : nan;
+  const double epsilon =
+      linear_epsilon(config_.epsilon_start, config_.epsilon_end, config_.epsilon_steps, step_);
+  metrics_ << "{\"type\":\"train\",\"step\":" << step_ << ",\"updates\":" << sums.updates
+           << ",\"td_loss\":" << json_number(loss) << ",\"q_values\":" << json_number(mean_q)
+           << ",\"grad_norm\":" << json_number(grad_norm)
+           << ",\"clipped_fraction\":" << json_number(clipped)
+           << ",\"epsilon\":" << json_number(epsilon) << "}\n";
+  std::vector<ScalarValue> values = {{"charts/epsilon", epsilon}, {"charts/SPS", steps_per_second}};
+  if (sums.updates > 0) {
+    values.push_back({"losses/td_loss", loss});
+    values.push_back({"losses/q_values", mean_q});
+    values.push_back({"losses/grad_norm", grad_norm});
+    values.push_back({"losses/clipped_fraction", clipped});
+  }
+  events_->add_scalars(step_, wall_time_now(), values);
+  csv_->write_row({static_cast<double>(step_), kCsvMissing, kCsvMissing, epsilon, steps_per_second,
+                   loss, mean_q, grad_norm, clipped, kCsvMissing});
+  // Readers (TensorBoard, a tail of the CSV) see every log line as it happens; a full disk is
+  // reported here, at this step.
+  events_->flush();
+  csv_->flush();
 }
 
 TrainResult Trainer::finish() {
@@ -542,7 +625,15 @@ TrainResult Trainer::finish() {
                                     ? "best periodic evaluation (" + json_number(result.best_eval) +
                                           " at step " + std::to_string(best_eval_step_) + ")"
                                     : "the last network (no periodic evaluation ran)");
-    save_checkpoint(out_dir_ + "/model.dqn", returned, &agent_->optimizer(), meta);
+    // Both networks, each with the optimizer state that belongs to it: model.dqn is the
+    // returned policy, last.dqn the network training ended with (what to continue from).
+    save_checkpoint(out_dir_ + "/model.dqn", returned,
+                    evals_ > 0 ? best_adam_.get() : &agent_->optimizer(), meta);
+    CheckpointMeta last = checkpoint_meta();
+    last.set("returned_policy", "no: the last network of the run (model.dqn is the returned one)");
+    save_checkpoint(out_dir_ + "/last.dqn", agent_->online(), &agent_->optimizer(), last);
+    events_->close();
+    csv_->close();
     // The run is complete: its snapshot (up to 7 GB with an Atari replay) would only invite a
     // resume that trains past the end. model.dqn without snapshot.bin marks a finished run.
     std::error_code ec;
@@ -624,6 +715,12 @@ void Trainer::save_snapshot(const std::string& path) {
     *bytes = static_cast<std::int64_t>(stream->tellp());
   }
   check_logs("saving a snapshot");
+  if (events_) {
+    events_->flush();
+    csv_->flush();
+    events_bytes_ = events_->bytes();
+    csv_bytes_ = csv_->bytes();
+  }
   PieceWriter w;
   write_snapshot(w);
   write_file_atomic(path, w.views());
@@ -648,6 +745,12 @@ void Trainer::write_snapshot(PieceWriter& w) const {
   for (const double v : {phases_.act, phases_.env, phases_.store, phases_.sample, phases_.update,
                          phases_.eval, phases_.checkpoint})
     w.f64(v);
+  w.str(events_name_);
+  w.i64(events_bytes_);
+  w.i64(csv_bytes_);
+  w.i64(since_log_.updates);
+  w.i64(since_log_.clipped);
+  for (const double v : {since_log_.loss, since_log_.mean_q, since_log_.grad_norm}) w.f64(v);
   for (const double v : {episode_return_, best_eval_, last_eval_, wall_seconds_}) w.f64(v);
   w.f64(last_stats_.loss);
   w.f64(last_stats_.mean_q);
@@ -669,6 +772,9 @@ void Trainer::write_snapshot(PieceWriter& w) const {
   w.i64(adam.steps());
   for (const Tensor& m : adam.first_moments()) w.floats(m.data(), m.numel());
   for (const Tensor& v : adam.second_moments()) w.floats(v.data(), v.numel());
+  w.i64(best_adam_->steps());
+  for (const Tensor& m : best_adam_->first_moments()) w.floats(m.data(), m.numel());
+  for (const Tensor& v : best_adam_->second_moments()) w.floats(v.data(), v.numel());
   // The replay as one length-prefixed blob, its arrays written from where they lie: a 1M frame
   // replay is 7 GB, and a copy of it in memory would double the run's peak.
   PieceWriter replay;
@@ -782,6 +888,32 @@ void Trainer::read_snapshot_fields(ByteReader& r) {
     DQN_CHECK(std::isfinite(*v) && *v >= 0, "the ", name, " phase time is ", *v,
               " s, expected a finite number >= 0");
   }
+  // The TensorBoard file's name and length, metrics.csv's length (cut back to on resume).
+  events_name_ = r.str();
+  DQN_CHECK(events_name_.empty() || (events_name_.rfind("events.out.tfevents.", 0) == 0 &&
+                                     events_name_.find('/') == std::string::npos),
+            "the event file's name is '", events_name_,
+            "', expected events.out.tfevents.<time>.<host> (a file in the run folder)");
+  events_bytes_ = r.i64();
+  csv_bytes_ = r.i64();
+  DQN_CHECK(events_bytes_ >= 0 && csv_bytes_ >= 0, "the event file and metrics.csv lengths are ",
+            events_bytes_, " and ", csv_bytes_, ", expected >= 0");
+  // The sums behind the next log line's means.
+  since_log_.updates = r.i64();
+  since_log_.clipped = r.i64();
+  since_log_.loss = r.f64();
+  since_log_.mean_q = r.f64();
+  since_log_.grad_norm = r.f64();
+  DQN_CHECK(since_log_.updates >= 0 && since_log_.updates <= updates_ && since_log_.clipped >= 0 &&
+                since_log_.clipped <= since_log_.updates,
+            "the updates since the last log line are ", since_log_.updates, " (",
+            since_log_.clipped, " clipped), expected 0 <= clipped <= updates since <= updates (",
+            updates_, ")");
+  DQN_CHECK(std::isfinite(since_log_.loss) && since_log_.loss >= 0 &&
+                std::isfinite(since_log_.mean_q) && std::isfinite(since_log_.grad_norm) &&
+                since_log_.grad_norm >= 0,
+            "the sums since the last log line (loss ", since_log_.loss, ", Q ", since_log_.mean_q,
+            ", gradient norm ", since_log_.grad_norm, ") are not finite sums of finite values");
 
   // Numbers. best_eval holds kNoEvalYet exactly when no evaluation ran (evals counts them);
   // a NaN there would lose every later comparison and return the wrong network.
@@ -870,6 +1002,15 @@ void Trainer::read_snapshot_fields(ByteReader& r) {
   for (Tensor& v : adam.second_moments()) r.floats(v.data(), v.numel());
   check_moments(adam.first_moments(), "first", false);
   check_moments(adam.second_moments(), "second", true);
+  const std::int64_t best_steps = r.i64();
+  DQN_CHECK(best_steps >= 0 && best_steps <= updates_,
+            "the best network's optimizer step count is ", best_steps, ", expected 0..updates (",
+            updates_, ")");
+  best_adam_->set_steps(best_steps);
+  for (Tensor& m : best_adam_->first_moments()) r.floats(m.data(), m.numel());
+  for (Tensor& v : best_adam_->second_moments()) r.floats(v.data(), v.numel());
+  check_moments(best_adam_->first_moments(), "best network's first", false);
+  check_moments(best_adam_->second_moments(), "best network's second", true);
 
   // The replay (its load checks its contents), then its fill against the steps: one transition
   // an env step, and for frames one more slot for each finished episode's final frame.
@@ -915,9 +1056,14 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& out_dir) {
   t->load_snapshot(snapshot);
   // The logs back to the snapshot's step: lines written after it (by a run that was killed
   // before its next snapshot) will be written again, identically, by this run.
+  DQN_CHECK(!t->events_name_.empty(),
+            "resume: the snapshot names no TensorBoard event file; it "
+            "was not written by a run with a folder");
   for (const auto& [name, bytes] :
-       {std::pair<const char*, std::int64_t>{"metrics.jsonl", t->metrics_bytes_},
-        {"timing.jsonl", t->timing_bytes_}}) {
+       {std::pair<std::string, std::int64_t>{"metrics.jsonl", t->metrics_bytes_},
+        {"timing.jsonl", t->timing_bytes_},
+        {"metrics.csv", t->csv_bytes_},
+        {t->events_name_, t->events_bytes_}}) {
     const std::string path = out_dir + "/" + name;
     std::error_code ec;
     const auto size = std::filesystem::file_size(path, ec);

@@ -42,6 +42,7 @@
 #include "rl/frame_replay.hpp"
 #include "rl/replay.hpp"
 #include "rl/serialize.hpp"
+#include "rl/tensorboard.hpp"
 
 namespace dqn {
 
@@ -178,6 +179,9 @@ class Trainer {
   std::unique_ptr<Env> env_, eval_env_;
   std::unique_ptr<DqnAgent> agent_;
   std::unique_ptr<QNetwork> best_;
+  // The optimizer state that belongs to best_ (its moments when it was the online network), so
+  // model.dqn can be trained on like last.dqn.
+  std::unique_ptr<Adam> best_adam_;
   // Flat observations (CartPole) go to ReplayBuffer, frame stacks (Atari) to FrameReplay.
   bool pixels_ = false;
   std::unique_ptr<ReplayBuffer> replay_;
@@ -209,6 +213,18 @@ class Trainer {
   std::int64_t metrics_bytes_ = 0, timing_bytes_ = 0;
 
   std::ofstream metrics_, timing_;
+  // TensorBoard's event file and metrics.csv (CleanRL's tags), and their lengths at the last
+  // snapshot, cut back to on resume like the JSON logs.
+  std::unique_ptr<EventWriter> events_;
+  std::unique_ptr<CsvWriter> csv_;
+  std::string events_name_;
+  std::int64_t events_bytes_ = 0, csv_bytes_ = 0;
+  // What the updates since the last log line add up to; a log line reports their means.
+  struct UpdateSums {
+    std::int64_t updates = 0, clipped = 0;
+    double loss = 0, mean_q = 0, grad_norm = 0;
+  } since_log_;
+  void log_training(double steps_per_second);
   // Wall-clock bookkeeping of progress lines (not in the snapshot: it never repeats anyway).
   double last_progress_ = 0;
   std::deque<std::pair<double, std::int64_t>> rate_window_;  // (seconds, env step)

@@ -22,6 +22,7 @@
 #include "core/error.hpp"
 #include "envs/cartpole.hpp"
 #include "rl/trainer.hpp"
+#include "tests/event_file_reader.hpp"
 
 using namespace dqn;
 
@@ -148,8 +149,8 @@ struct SnapshotFixture {
 
 // Offsets of the fields in a run snapshot (format 2, documented in rl/trainer.cpp).
 struct SnapshotLayout {
-  std::size_t counters, logs, pending, phases, numbers, recent_count, rngs, env_state, obs,
-      episode_start, params, adam_steps, replay_end;
+  std::size_t counters, logs, pending, phases, event_file, update_sums, numbers, recent_count, rngs,
+      env_state, obs, episode_start, params, adam_steps, replay_end;
   std::int64_t replay_capacity;
   SnapshotLayout(const std::string& bytes, const Config& config, std::int64_t param_count) {
     auto u64_at = [&](std::size_t at) {
@@ -161,8 +162,11 @@ struct SnapshotLayout {
     logs = counters + 6 * 8;  // step, episodes, updates, evals, episode_length, best_eval_step
     pending = logs + 2 * 8;   // metrics_bytes, timing_bytes
     phases = pending + 8;
-    numbers = phases + 7 * 8;        // act, env, store, sample, update, eval, checkpoint seconds
-    recent_count = numbers + 7 * 8;  // 4 run numbers and loss, mean_q, grad_norm
+    event_file = phases + 7 * 8;  // act, env, store, sample, update, eval, checkpoint seconds
+    // The event file's name (a str), its length and metrics.csv's.
+    update_sums = event_file + 8 + u64_at(event_file) + 2 * 8;
+    numbers = update_sums + 2 * 8 + 3 * 8;  // updates, clipped; loss, mean_q, grad_norm sums
+    recent_count = numbers + 7 * 8;         // 4 run numbers and loss, mean_q, grad_norm
     rngs = recent_count + 8 + 8 * u64_at(recent_count);
     env_state = rngs + 3 * 32;
     obs = env_state + 8 + u64_at(env_state);
@@ -292,6 +296,10 @@ TEST_CASE("crafted fields with a valid checksum are refused, naming the field") 
       {"negative log length", at.logs, i64(-1), "metrics_bytes is -1"},
       {"pending flag", at.pending, i64(2), "pending evaluation flag is 2"},
       {"NaN phase time", at.phases + 8, f64(nan), "env phase time is nan"},
+      {"negative metrics.csv length", at.update_sums - 8, i64(-1), "metrics.csv lengths are"},
+      {"more clipped updates than updates", at.update_sums + 8, i64(1000000),
+       "updates since the last log line are"},
+      {"NaN loss sum", at.update_sums + 16, f64(nan), "sums since the last log line"},
       {"NaN episode return", at.numbers, f64(nan), "episode_return is nan"},
       {"NaN best score", at.numbers + 8, f64(nan), "best_eval is nan"},
       {"the no-evaluation marker after evaluations", at.numbers + 8, f64(-1e300), "last_eval is"},
@@ -487,6 +495,8 @@ TEST_CASE("the per-phase seconds of a run are positive where work was done and w
 
 namespace {
 
+std::string events_file(const std::string& dir);
+
 // What the progress callback throws to stand in for kill -9: the process dies between two
 // snapshots, with lines in its logs that no snapshot covers.
 struct Killed {};
@@ -538,6 +548,26 @@ TEST_CASE("a run killed between checkpoints and resumed writes the metrics of a 
   }
   CHECK(lines == c.total_steps / c.log_interval);
   CHECK(same_parameters(whole.agent().online(), resumed->agent().online()));
+  // The TensorBoard file and metrics.csv were cut back and continued too: every point once, the
+  // same as the straight run's but for the wall-clock steps/s.
+  resumed.reset();  // closes the files
+  auto killed_scalars = testing::scalars_by_tag(read_all(events_file(killed)));
+  auto straight_scalars = testing::scalars_by_tag(read_all(events_file(straight)));
+  killed_scalars.erase("charts/SPS");
+  straight_scalars.erase("charts/SPS");
+  CHECK(killed_scalars == straight_scalars);
+  auto without_sps = [](const std::string& csv) {
+    std::istringstream in(csv);
+    std::string line, out;
+    while (std::getline(in, line)) {
+      std::size_t comma = 0;
+      for (int k = 0; k < 4; ++k) comma = line.find(',', comma) + 1;
+      out += line.substr(0, comma) + line.substr(line.find(',', comma)) + "\n";
+    }
+    return out;
+  };
+  CHECK(without_sps(read_all(killed + "/metrics.csv")) ==
+        without_sps(read_all(straight + "/metrics.csv")));
 }
 
 TEST_CASE("a stop inside the final evaluation resumes into that evaluation, losing nothing") {
@@ -790,4 +820,159 @@ TEST_CASE("progress is reported every few seconds even when log_interval is far 
   t.run();
   CHECK(calls >= 2);
   CHECK(rate > 0);
+}
+
+// ---------------------------------------------------------------- logs: TensorBoard, CSV, means
+
+namespace {
+
+std::string events_file(const std::string& dir) {
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    if (entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0)
+      return entry.path().string();
+  FAIL("no event file in " << dir);
+  return "";
+}
+
+// The metrics.jsonl lines of one type, each as its text.
+std::vector<std::string> lines_of(const std::string& dir, const std::string& type) {
+  std::vector<std::string> out;
+  std::istringstream in(read_all(dir + "/metrics.jsonl"));
+  std::string line;
+  while (std::getline(in, line))
+    if (line.find("\"type\":\"" + type + "\"") != std::string::npos) out.push_back(line);
+  return out;
+}
+
+double json_value(const std::string& line, const std::string& key) {
+  const auto at = line.find("\"" + key + "\":");
+  REQUIRE(at != std::string::npos);
+  return std::stod(line.substr(at + key.size() + 3));
+}
+
+// Every tag the run's event file must hold, with as many points as the run had episodes, log
+// lines (with updates, for the losses) and evaluations; metrics.csv has a row for each.
+void check_tags(const std::string& dir, const TrainResult& r) {
+  const auto scalars = testing::scalars_by_tag(read_all(events_file(dir)));
+  const auto episodes = static_cast<std::size_t>(r.episodes);
+  const std::size_t logs = lines_of(dir, "train").size();
+  std::size_t logs_with_updates = 0;
+  for (const std::string& line : lines_of(dir, "train"))
+    logs_with_updates += json_value(line, "updates") > 0;
+  const auto evals = static_cast<std::size_t>(r.evaluations);
+  CAPTURE(dir);
+  REQUIRE(episodes > 0);
+  REQUIRE(logs_with_updates > 0);
+  REQUIRE(evals > 0);
+  const std::pair<const char*, std::size_t> expected[] = {
+      {"charts/episodic_return", episodes},
+      {"charts/episodic_length", episodes},
+      {"charts/epsilon", logs},
+      {"charts/SPS", logs},
+      {"losses/td_loss", logs_with_updates},
+      {"losses/q_values", logs_with_updates},
+      {"losses/grad_norm", logs_with_updates},
+      {"losses/clipped_fraction", logs_with_updates},
+      {"eval/mean_return", evals}};
+  for (const auto& [tag, count] : expected) {
+    CAPTURE(tag);
+    REQUIRE(scalars.count(tag) == 1);
+    CHECK(scalars.at(tag).size() == count);
+  }
+  CHECK(scalars.size() == std::size(expected));  // no tag beyond these
+  // The points of each tag come in step order, and the evaluations at their steps.
+  for (const auto& [tag, points] : scalars)
+    for (std::size_t i = 1; i < points.size(); ++i) CHECK(points[i - 1].first <= points[i].first);
+  const std::string csv = read_all(dir + "/metrics.csv");
+  CHECK(csv.rfind("step,charts/episodic_return,charts/episodic_length,charts/epsilon,charts/SPS,"
+                  "losses/td_loss,losses/q_values,losses/grad_norm,losses/clipped_fraction,"
+                  "eval/mean_return\n",
+                  0) == 0);
+  CHECK(static_cast<std::size_t>(std::count(csv.begin(), csv.end(), '\n')) ==
+        1 + episodes + logs + evals);
+}
+
+}  // namespace
+
+TEST_CASE("a CartPole run's event file holds every tag with a point per episode, line, eval") {
+  Config c = short_config();
+  c.log_interval = 500;
+  const std::string dir = temp_dir("tags_cartpole");
+  Trainer t(c, dir);
+  const TrainResult r = t.run();
+  check_tags(dir, r);
+  CHECK(std::filesystem::exists(dir + "/model.dqn"));
+  CHECK(std::filesystem::exists(dir + "/last.dqn"));
+}
+
+TEST_CASE("a short Breakout run's event file holds every tag with the right number of points") {
+  Config c = make_preset("atari", "breakout");
+  c.total_steps = 600;
+  c.learning_starts = 400;
+  c.eval_interval = 300;
+  c.eval_episodes = 1;
+  c.max_frames_per_episode = 2000;
+  c.final_eval_episodes = 0;
+  c.log_interval = 100;
+  c.epsilon_steps = 300;
+  const std::string dir = temp_dir("tags_breakout");
+  Trainer t(c, dir);
+  const TrainResult r = t.run();
+  check_tags(dir, r);
+}
+
+TEST_CASE("a log line reports the means over the updates since the last line") {
+  // One update every env step. Logged every step, each line is one update's values; logged
+  // every 10 steps, each line must be the mean of the ten single-update lines before it (the
+  // same run: logging draws no random numbers).
+  Config c = short_config();
+  c.total_steps = 1000;
+  c.learning_starts = 500;
+  c.train_freq = 1;
+  c.gradient_steps = 1;
+  c.max_grad_norm = 0.05;  // small enough that some updates are clipped and some not
+  c.eval_interval = 0;
+  const std::string every = temp_dir("mean_every"), tenth = temp_dir("mean_tenth");
+  c.log_interval = 1;
+  Trainer(c, every).run();
+  c.log_interval = 10;
+  Trainer(c, tenth).run();
+  const auto singles = lines_of(every, "train"), means = lines_of(tenth, "train");
+  REQUIRE(singles.size() == 1000);
+  REQUIRE(means.size() == 100);
+  double clipped_any = 0;
+  for (std::size_t m = 50; m < means.size(); ++m) {  // lines from step 510 on have 10 updates
+    CAPTURE(m);
+    CHECK(json_value(means[m], "updates") == 10);
+    for (const char* key : {"td_loss", "q_values", "grad_norm", "clipped_fraction"}) {
+      double sum = 0;
+      for (std::size_t k = 10 * m; k < 10 * m + 10; ++k) sum += json_value(singles[k], key);
+      CHECK(json_value(means[m], key) == doctest::Approx(sum / 10).epsilon(1e-6));
+    }
+    clipped_any += json_value(means[m], "clipped_fraction");
+  }
+  CHECK(clipped_any > 0);
+  CHECK(clipped_any < 50);  // a fraction, not all updates clipped
+}
+
+TEST_CASE("model.dqn and last.dqn each carry the optimizer state that belongs to them") {
+  Config c = short_config();
+  c.total_steps = 8000;
+  c.eval_interval = 2000;
+  const std::string dir = temp_dir("two_models");
+  Trainer t(c, dir);
+  const TrainResult r = t.run();
+  REQUIRE(r.evaluations == 4);
+  const CheckpointInfo best = read_checkpoint_info(dir + "/model.dqn");
+  const CheckpointInfo last = read_checkpoint_info(dir + "/last.dqn");
+  CHECK(last.optimizer_steps == r.updates);
+  // The best network's Adam stopped where that network did: at its evaluation's update count.
+  CHECK(best.optimizer_steps <= r.updates);
+  const std::int64_t updates_at_best =
+      (r.best_eval_step / c.train_freq - (c.learning_starts - 1) / c.train_freq) * c.gradient_steps;
+  CHECK(best.optimizer_steps == updates_at_best);
+  Rng rng(0);
+  QNetwork net(last.spec, rng);
+  load_checkpoint(dir + "/last.dqn", net, nullptr, nullptr);
+  CHECK(same_parameters(net, t.agent().online()));
 }
