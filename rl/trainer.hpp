@@ -10,8 +10,10 @@
 // Without periodic evaluations it is the last network, and the run says so.
 // Output folder: config.txt (the resolved config), metrics.jsonl (deterministic: same seed and
 // thread count give the same bytes), timing.jsonl (wall-clock figures, which never repeat),
-// model.dqn (the returned policy), and every checkpoint_interval env steps checkpoint.dqn (the
-// online network) with snapshot.bin (everything needed to resume bit-exactly).
+// a TensorBoard event file and metrics.csv (CleanRL's tags), model.dqn (the returned policy)
+// and last.dqn (the last network), each with its Adam state, and every checkpoint_interval env
+// steps checkpoint.dqn (the online network) with snapshot.bin (everything needed to resume
+// bit-exactly).
 //
 // A run never loses or silently rewrites work:
 // - a new run refuses a folder that already holds one (prepare_run_folder);
