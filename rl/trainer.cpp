@@ -429,9 +429,8 @@ bool Trainer::finish_step(double start, std::int64_t start_step, double wall_bef
   return true;
 }
 
-// A stop (Ctrl-C, SIGTERM, or stop_at_step): the snapshot, and an unfinished result.
-TrainResult Trainer::pause() {
-  if (!out_dir_.empty()) save_snapshot(out_dir_ + "/snapshot.bin");
+// The run's counters as a result, finished or not.
+TrainResult Trainer::progress_result() const {
   TrainResult r;
   r.env_steps = step_;
   r.episodes = episodes_;
@@ -440,6 +439,12 @@ TrainResult Trainer::pause() {
   r.wall_seconds = wall_seconds_;
   r.phases = phases_;
   return r;
+}
+
+// A stop (Ctrl-C, SIGTERM, or stop_at_step): the snapshot, and an unfinished result.
+TrainResult Trainer::pause() {
+  if (!out_dir_.empty()) save_snapshot(out_dir_ + "/snapshot.bin");
+  return progress_result();
 }
 
 void Trainer::train_round() {
@@ -585,7 +590,7 @@ void Trainer::log_training(double steps_per_second) {
 }
 
 TrainResult Trainer::finish() {
-  TrainResult result;
+  TrainResult result = progress_result();
   // The returned policy: the best periodic evaluation's network, or the last one without
   // periodic evaluation.
   QNetwork& returned = evals_ > 0 ? *best_ : agent_->online();
@@ -595,14 +600,8 @@ TrainResult Trainer::finish() {
   // Stopped inside the final evaluation: training is complete, so the snapshot resumes straight
   // into this evaluation again.
   if (result.final_eval.interrupted) return pause();
-  result.evaluations = evals_;
   result.best_eval = evals_ > 0 ? best_eval_ : result.final_eval.mean;
   result.best_eval_step = evals_ > 0 ? best_eval_step_ : step_;
-  result.env_steps = step_;
-  result.episodes = episodes_;
-  result.updates = updates_;
-  result.wall_seconds = wall_seconds_;
-  result.phases = phases_;
   result.finished = true;
   if (metrics_.is_open())
     metrics_ << "{\"type\":\"summary\",\"env_steps\":" << step_ << ",\"episodes\":" << episodes_

@@ -169,6 +169,7 @@ class Trainer {
   bool periodic_eval();
   void save_checkpoints();
   TrainResult pause();
+  TrainResult progress_result() const;
   void check_logs(const char* when);
   std::string last_checkpoint_text() const;
   void open_logs(bool resuming);
