@@ -1,0 +1,247 @@
+// envs/atari2600/ale.cpp: ALE's load and act protocol, its Tetris logic, and rom_trace.
+#include "envs/atari2600/ale.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <random>
+
+#include "envs/atari2600/error.hpp"
+
+namespace atari2600 {
+namespace {
+
+constexpr const char* kActionNames[kNumActions] = {
+    "NOOP", "FIRE", "UP", "RIGHT", "LEFT", "DOWN", "UPRIGHT", "UPLEFT", "DOWNRIGHT", "DOWNLEFT",
+    "UPFIRE", "RIGHTFIRE", "LEFTFIRE", "DOWNFIRE", "UPRIGHTFIRE", "UPLEFTFIRE", "DOWNRIGHTFIRE",
+    "DOWNLEFTFIRE"};
+
+// GAMES.md B(x) and S2(lo, hi): nibbles are not validated.
+int bcd_byte(std::uint8_t x) { return 10 * (x >> 4) + (x & 0x0F); }
+
+std::string hex_ram(const std::array<std::uint8_t, 128>& ram) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  s.reserve(256);
+  for (std::uint8_t b : ram) s += kHex[b >> 4], s += kHex[b & 15];
+  return s;
+}
+
+}  // namespace
+
+const char* action_name(int action) {
+  if (action < 0 || action >= kNumActions) throw_error("action ", action, " is not in 0-17");
+  return kActionNames[action];
+}
+
+Inputs action_inputs(int action) {
+  const std::string name = action_name(action);
+  Inputs in;
+  in.fire = name.find("FIRE") != std::string::npos;
+  in.up = name.find("UP") != std::string::npos;
+  in.down = name.find("DOWN") != std::string::npos;
+  in.left = name.find("LEFT") != std::string::npos;
+  in.right = name.find("RIGHT") != std::string::npos;
+  return in;
+}
+
+std::vector<int> parse_actions(const std::string& list) {
+  std::vector<int> out;
+  std::string token;
+  auto flush = [&]() {
+    if (token.empty()) return;
+    std::string name = token;
+    long repeat = 1;
+    if (const auto star = token.find('*'); star != std::string::npos) {
+      name = token.substr(0, star);
+      const std::string count = token.substr(star + 1);
+      if (count.empty() || !std::all_of(count.begin(), count.end(), ::isdigit) || count.size() > 7) {
+        throw_error("actions: '", token, "' has a bad repeat count; write NAME*K with K >= 1");
+      }
+      repeat = std::stol(count);
+    }
+    for (auto& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    int action = -1;
+    if (!name.empty() && name.size() <= 2 && std::all_of(name.begin(), name.end(), ::isdigit)) {
+      action = std::stoi(name);
+    } else {
+      for (int a = 0; a < kNumActions; ++a) {
+        if (name == kActionNames[a]) action = a;
+      }
+    }
+    if (action < 0 || action >= kNumActions) {
+      throw_error("actions: '", token, "' is not an action; use 0-17 or a name such as NOOP, "
+                  "FIRE, UP, RIGHT, LEFT, DOWN, UPFIRE, DOWNLEFTFIRE");
+    }
+    out.insert(out.end(), static_cast<std::size_t>(repeat), action);
+    token.clear();
+  };
+  for (char c : list) {
+    if (c == ',' || std::isspace(static_cast<unsigned char>(c))) {
+      flush();
+    } else {
+      token += c;
+    }
+  }
+  flush();
+  return out;
+}
+
+std::uint64_t screen_hash(const std::uint8_t* pixels, std::size_t count) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (std::size_t i = 0; i < count; ++i) h = (h ^ pixels[i]) * 0x100000001b3ull;
+  return h;
+}
+
+AleRunner::AleRunner(std::vector<std::uint8_t> rom, const AleOptions& options)
+    : options_(options) {
+  if (options_.game != "raw" && options_.game != "tetris") {
+    throw_error("ale: unknown game logic '", options_.game, "'; this emulator knows raw, tetris");
+  }
+  if (options_.frame_skip < 1) throw_error("ale: frame_skip must be >= 1, got ", options_.frame_skip);
+  console_ = std::make_unique<Console>(std::move(rom), options_.console);
+  const Inputs none;
+  if (options_.auto_detect_format) {
+    console_->system_reset();
+    int long_frames = 0;
+    for (int f = 0; f < 60; ++f) {
+      console_->set_inputs(none);
+      const FrameInfo info = console_->run_frame();
+      ++tia_frames_;
+      if (options_.on_frame) options_.on_frame(*console_, info, "load");
+      if (f >= 30 && info.lines > 285) ++long_frames;
+    }
+    pal_ = long_frames >= 15;
+  }
+  console_->system_reset();
+  if (pal_) {
+    console_->set_line_cap(342);
+    if (options_.console.height == 210) console_->set_window(options_.console.ystart, 250);
+  }
+  reset_game();
+  frame_ = 0;
+}
+
+void AleRunner::run_frame(const Inputs& in, bool count_step, const char* phase) {
+  console_->set_inputs(in);
+  const FrameInfo info = console_->run_frame();
+  ++tia_frames_;
+  if (options_.on_frame) options_.on_frame(*console_, info, phase);
+  if (count_step) ++frame_, ++episode_frame_;
+  game_step();
+}
+
+void AleRunner::game_step() {
+  if (options_.game != "tetris") return;
+  const auto& ram = console_->ram();
+  const int score = bcd_byte(ram[0xF1 - 0x80]) + 100 * bcd_byte(ram[0xF2 - 0x80]);
+  reward_ = score > score_ ? score - score_ : 0;
+  score_ = score;
+  terminal_ = (ram[0xF3 - 0x80] & 0x80) != 0;
+  if (terminal_) score_ = 0;
+}
+
+void AleRunner::game_reset() {
+  score_ = 0;
+  reward_ = 0;
+  terminal_ = false;
+}
+
+void AleRunner::reset_game() {
+  console_->system_reset();
+  Inputs noop, reset_switch;
+  reset_switch.reset = true;
+  for (int f = 0; f < 60; ++f) run_frame(noop, false, "reset");
+  for (int f = 0; f < 4; ++f) run_frame(reset_switch, false, "reset");
+  game_reset();
+  for (int f = 0; f < 4; ++f) run_frame(reset_switch, false, "reset");
+  episode_frame_ = 0;
+}
+
+int AleRunner::act(int action) {
+  const Inputs in = action_inputs(action);
+  int total = 0;
+  for (int k = 0; k < options_.frame_skip; ++k) {
+    if (terminal_ || truncated()) break;
+    run_frame(in, true, "step");
+    total += reward_;
+  }
+  return total;
+}
+
+std::vector<int> AleRunner::minimal_actions() const {
+  if (options_.game == "tetris") return {kNoop, kFire, kRight, kLeft, kDown};
+  std::vector<int> all(kNumActions);
+  for (int a = 0; a < kNumActions; ++a) all[static_cast<std::size_t>(a)] = a;
+  return all;
+}
+
+std::string AleRunner::save_state() const {
+  std::string out = console_->save_state();
+  auto put = [&](const auto& v) { out.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
+  put(frame_), put(episode_frame_), put(tia_frames_), put(score_), put(reward_), put(terminal_);
+  put(pal_);
+  return out;
+}
+
+void AleRunner::load_state(const std::string& blob) {
+  constexpr std::size_t kTail = 3 * sizeof(std::uint64_t) + 2 * sizeof(int) + 2 * sizeof(bool);
+  if (blob.size() < kTail) throw_error("ale state: blob of ", blob.size(), " bytes is too short");
+  const std::string tail = blob.substr(blob.size() - kTail);
+  // The console's blob ends in the random generator's text, which its reader consumes whole,
+  // so the runner's fields are cut off first.
+  console_->load_state(blob.substr(0, blob.size() - kTail));
+  const char* p = tail.data();
+  auto get = [&](auto& v) { std::memcpy(&v, p, sizeof(v)), p += sizeof(v); };
+  get(frame_), get(episode_frame_), get(tia_frames_), get(score_), get(reward_), get(terminal_);
+  get(pal_);
+}
+
+void rom_trace(const std::vector<std::uint8_t>& rom, const RomTraceOptions& options,
+               std::ostream& out) {
+  AleOptions ale;
+  ale.game = options.game;
+  AleRunner runner(rom, ale);
+  const std::vector<int> minimal = runner.minimal_actions();
+  std::mt19937 g(options.seed);
+  int steps = options.frames;
+  if (steps < 0) steps = options.random_steps > 0 ? options.random_steps : static_cast<int>(options.actions.size());
+  auto state_fields = [&]() {
+    const Console& c = runner.console();
+    const std::uint64_t h = screen_hash(c.screen(), static_cast<std::size_t>(c.screen_height()) * Tia::kWidth);
+    char hash[17];
+    std::snprintf(hash, sizeof(hash), "%016llx", static_cast<unsigned long long>(h));
+    return std::string("\"lives\":") + std::to_string(runner.lives()) + ",\"ram\":\"" +
+           hex_ram(c.ram()) + "\",\"screen\":\"" + hash + "\"}";
+  };
+  auto reset_line = [&]() {
+    out << "{\"kind\":\"reset\",\"tia_frames\":" << runner.tia_frames() << ",\"frame\":"
+        << runner.frame() << ",\"episode_frame\":" << runner.episode_frame()
+        << ",\"terminal\":" << (runner.terminal() ? "true" : "false") << "," << state_fields()
+        << "\n";
+  };
+  reset_line();
+  for (int step = 0; step < steps; ++step) {
+    int action = kNoop;
+    if (options.random_steps > 0) {
+      action = minimal[g() % minimal.size()];
+    } else if (!options.actions.empty()) {
+      action = options.actions[static_cast<std::size_t>(step) % options.actions.size()];
+    }
+    const bool was_over = runner.terminal() || runner.truncated();
+    const int reward = runner.act(action);
+    out << "{\"kind\":\"step\",\"tia_frames\":" << runner.tia_frames() << ",\"frame\":"
+        << runner.frame() << ",\"episode_frame\":" << runner.episode_frame() << ",\"step\":"
+        << step << ",\"action\":" << action << ",\"applied\":[" << (was_over ? "" : std::to_string(action))
+        << "],\"reward\":" << reward << ",\"terminal\":" << (runner.terminal() ? "true" : "false")
+        << ",\"truncated\":" << (runner.truncated() ? "true" : "false") << "," << state_fields()
+        << "\n";
+    if (options.reset_on_terminal && (runner.terminal() || runner.truncated())) {
+      runner.reset_game();
+      reset_line();
+    }
+  }
+}
+
+}  // namespace atari2600

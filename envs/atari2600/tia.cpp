@@ -1,0 +1,328 @@
+// envs/atari2600/tia.cpp: TIA registers, object drawing and collisions (see tia.hpp).
+//
+// Rules marked "README 4.x" come from ../shared/atari/README.md; rules marked "probe" were
+// measured with the project's probe ROMs against the ALE oracle (tests/atari2600/probes/).
+#include "envs/atari2600/tia.hpp"
+
+#include <algorithm>
+
+namespace atari2600 {
+namespace {
+
+// Collision latches: two bits per read register, bit 2k = the register's bit 6, 2k+1 = bit 7.
+constexpr std::uint16_t kM0P1 = 1u << 1, kM0P0 = 1u << 0, kM1P0 = 1u << 3, kM1P1 = 1u << 2,
+                        kP0PF = 1u << 5, kP0BL = 1u << 4, kP1PF = 1u << 7, kP1BL = 1u << 6,
+                        kM0PF = 1u << 9, kM0BL = 1u << 8, kM1PF = 1u << 11, kM1BL = 1u << 10,
+                        kBLPF = 1u << 13, kP0P1 = 1u << 15, kM0M1 = 1u << 14;
+
+// NUSIZ modes 0-7: copy offsets (in pixels from the object's position) and the player's
+// stretch factor. Modes 5 and 7 are one double / quad wide copy.
+struct Copies {
+  int count;
+  int offset[3];
+  int stretch;
+};
+constexpr Copies kCopies[8] = {
+    {1, {0, 0, 0}, 1},   {2, {0, 16, 0}, 1}, {2, {0, 32, 0}, 1}, {3, {0, 16, 32}, 1},
+    {2, {0, 64, 0}, 1},  {1, {0, 0, 0}, 2},  {3, {0, 32, 64}, 1}, {1, {0, 0, 0}, 4},
+};
+
+inline int wrap160(int v) { return ((v % 160) + 160) % 160; }
+
+bool player_pixel(int x, int pos, std::uint8_t nusiz, bool reflect, std::uint8_t graphics,
+                  bool first_off) {
+  if (graphics == 0) return false;
+  const Copies& c = kCopies[nusiz & 7];
+  const int d = wrap160(x - pos);
+  for (int k = first_off ? 1 : 0; k < c.count; ++k) {
+    const int e = d - c.offset[k];
+    if (e >= 0 && e < 8 * c.stretch) {
+      const int bit = e / c.stretch;
+      return graphics & (reflect ? (1 << bit) : (0x80 >> bit));
+    }
+  }
+  return false;
+}
+
+bool missile_pixel(int x, int pos, std::uint8_t nusiz, bool first_off) {
+  const Copies& c = kCopies[nusiz & 7];
+  const int width = 1 << ((nusiz >> 4) & 3);
+  const int d = wrap160(x - pos);
+  const int count = c.stretch == 1 ? c.count : 1;
+  for (int k = first_off ? 1 : 0; k < count; ++k) {
+    const int e = d - c.offset[k];
+    if (e >= 0 && e < width) return true;
+  }
+  return false;
+}
+
+// Playfield bit for column x: PF0 bits 4-7, PF1 bits 7-0, PF2 bits 0-7 make 20 four-pixel
+// cells on the left half; the right half repeats them, or mirrors them when CTRLPF bit 0 is set.
+bool playfield_pixel(int x, const TiaState& s) {
+  int cell = x / 4;
+  if (cell >= 20) cell = (s.ctrlpf & 1) ? 39 - cell : cell - 20;
+  if (cell < 4) return s.pf0 & (0x10 << cell);
+  if (cell < 12) return s.pf1 & (0x80 >> (cell - 4));
+  return s.pf2 & (1 << (cell - 12));
+}
+
+}  // namespace
+
+Tia::Tia() {
+  for (auto& b : buffers_) b.assign(static_cast<std::size_t>(kWidth) * kMaxRows, 0);
+}
+
+void Tia::set_window(int ystart, int height) {
+  ystart_ = ystart;
+  height_ = std::clamp(height, 1, kMaxRows);
+}
+
+void Tia::reset(std::uint64_t cycle) {
+  const auto fire0 = s_.fire0, fire1 = s_.fire1;
+  const auto paddle = s_.paddle;
+  s_ = TiaState{};
+  s_.fire0 = fire0, s_.fire1 = fire1, s_.paddle = paddle;
+  s_.frame_start = cycle;
+  for (auto& b : buffers_) std::fill(b.begin(), b.end(), 0);
+  shown_ = 1;
+}
+
+void Tia::draw_to(std::int64_t clock) {
+  while (s_.drawn < clock) {
+    const int line = static_cast<int>(s_.drawn / kClocksPerLine);
+    const int from = static_cast<int>(s_.drawn % kClocksPerLine);
+    const std::int64_t line_end = static_cast<std::int64_t>(line + 1) * kClocksPerLine;
+    const int to = clock >= line_end ? kClocksPerLine : static_cast<int>(clock % kClocksPerLine);
+    draw_line_span(line, from, to);
+    s_.drawn = std::min(clock, line_end);
+  }
+}
+
+void Tia::draw_line_span(int line, int from_hc, int to_hc) {
+  const int start = std::max(from_hc, static_cast<int>(kHBlank));
+  const bool blank_span = s_.hmove_blank && from_hc < kHBlank + 8 && to_hc > kHBlank;
+  if (to_hc > kHBlank + 7 && from_hc <= kHBlank + 7) s_.hmove_blank = false;
+  if (start >= to_hc) return;
+  const int row = line - ystart_;
+  if (row < 0 || row >= height_) return;
+  std::uint8_t* out = buffers_[s_.back].data() + static_cast<std::size_t>(row) * kWidth;
+
+  const TiaState& s = s_;
+  const std::uint8_t g0 = s.vdelp0 & 1 ? s.grp0_old : s.grp0;
+  const std::uint8_t g1 = s.vdelp1 & 1 ? s.grp1_old : s.grp1;
+  const bool m0_on = (s.enam0 & 2) && !(s.resmp0 & 2);
+  const bool m1_on = (s.enam1 & 2) && !(s.resmp1 & 2);
+  const bool bl_on = ((s.vdelbl & 1) ? s.enabl_old : s.enabl) & 2;
+  const int bl_width = 1 << ((s.ctrlpf >> 4) & 3);
+  const bool priority = s.ctrlpf & 4, score = s.ctrlpf & 2;
+  const bool vblank = s.vblank & 2;
+  std::uint16_t cx = s_.collisions;
+  for (int hc = start; hc < to_hc; ++hc) {
+    const int x = hc - kHBlank;
+    const bool pf = playfield_pixel(x, s);
+    const bool p0 = player_pixel(x, s.pos_p0, s.nusiz0, s.refp0 & 8, g0, s.p0_reset_line == line);
+    const bool p1 = player_pixel(x, s.pos_p1, s.nusiz1, s.refp1 & 8, g1, s.p1_reset_line == line);
+    const bool m0 = m0_on && missile_pixel(x, s.pos_m0, s.nusiz0, s.m0_reset_line == line);
+    const bool m1 = m1_on && missile_pixel(x, s.pos_m1, s.nusiz1, s.m1_reset_line == line);
+    const bool bl = bl_on && wrap160(x - s.pos_bl) < bl_width;
+    if (m0) cx |= (p1 ? kM0P1 : 0) | (p0 ? kM0P0 : 0) | (pf ? kM0PF : 0) | (bl ? kM0BL : 0) |
+                  (m1 ? kM0M1 : 0);
+    if (m1) cx |= (p0 ? kM1P0 : 0) | (p1 ? kM1P1 : 0) | (pf ? kM1PF : 0) | (bl ? kM1BL : 0);
+    if (p0) cx |= (pf ? kP0PF : 0) | (bl ? kP0BL : 0) | (p1 ? kP0P1 : 0);
+    if (p1) cx |= (pf ? kP1PF : 0) | (bl ? kP1BL : 0);
+    if (bl && pf) cx |= kBLPF;
+
+    std::uint8_t colour;
+    const std::uint8_t pf_colour = score ? (x < 80 ? s.colup0 : s.colup1) : s.colupf;
+    if (vblank || (blank_span && hc < kHBlank + 8)) {
+      colour = 0;
+    } else if (priority) {
+      colour = (pf || bl)  ? (pf ? pf_colour : s.colupf)
+               : (p0 || m0) ? s.colup0
+               : (p1 || m1) ? s.colup1
+                            : s.colubk;
+    } else {
+      colour = (p0 || m0)  ? s.colup0
+               : (p1 || m1) ? s.colup1
+               : (pf || bl) ? (pf ? pf_colour : s.colupf)
+                            : s.colubk;
+    }
+    out[x] = colour;
+  }
+  s_.collisions = cx;
+}
+
+int Tia::write(std::uint16_t address, std::uint8_t value, std::uint64_t cycle) {
+  const int reg = address & 0x3F;
+  const std::int64_t clock = frame_clock(cycle);
+  const int hc = static_cast<int>(clock % kClocksPerLine);
+  // README 4.11 write delays, in colour clocks, before a write shows on the screen.
+  int delay = 0;
+  switch (reg) {
+    case VBLANK: case REFP0: case REFP1: case GRP0: case GRP1:
+      delay = 1;
+      break;
+    case NUSIZ0: case NUSIZ1: case RESM0: case RESM1:
+      delay = 8;
+      break;
+    case PF0: case PF1: case PF2: {
+      static constexpr int kPfDelay[4] = {4, 5, 2, 3};
+      delay = kPfDelay[(hc / 3) % 4];
+      break;
+    }
+    default:
+      break;
+  }
+  draw_to(clock + delay);
+  // README 4.2: any TIA write beyond the line cap ends the frame (the write still happens).
+  if (line(cycle) > line_cap_) s_.frame_done = true;
+
+  int stall = 0;
+  auto motion = [](std::uint8_t hm) { return static_cast<int>(static_cast<std::int8_t>(hm)) >> 4; };
+  switch (reg) {
+    case VSYNC: {
+      const std::uint64_t abs_clock = 3 * cycle;
+      if (value & 2) {
+        s_.vsync_finish = abs_clock + kClocksPerLine;
+      } else if (abs_clock >= s_.vsync_finish) {
+        s_.frame_done = true;
+        s_.vsync_finish = UINT64_MAX;
+      }
+      s_.vsync = value;
+      break;
+    }
+    case VBLANK:
+      if ((s_.vblank & 0x80) && !(value & 0x80)) s_.dump_release_cycle = cycle;
+      s_.vblank = value;
+      break;
+    case WSYNC:
+      stall = (kClocksPerLine - hc) / 3;
+      if (hc == 0) stall = 0;
+      break;
+    case NUSIZ0: s_.nusiz0 = value; break;
+    case NUSIZ1: s_.nusiz1 = value; break;
+    case COLUP0: s_.colup0 = value & 0xFE; break;
+    case COLUP1: s_.colup1 = value & 0xFE; break;
+    case COLUPF: s_.colupf = value & 0xFE; break;
+    case COLUBK: s_.colubk = value & 0xFE; break;
+    case CTRLPF: s_.ctrlpf = value; break;
+    case REFP0: s_.refp0 = value; break;
+    case REFP1: s_.refp1 = value; break;
+    case PF0: s_.pf0 = value; break;
+    case PF1: s_.pf1 = value; break;
+    case PF2: s_.pf2 = value; break;
+    // README 4.11: RESPx puts the player at 3 in horizontal blank, else hc - 68 + 5.
+    case RESP0:
+      s_.pos_p0 = hc < kHBlank ? 3 : wrap160(hc - kHBlank + 5);
+      s_.p0_reset_line = line(cycle);
+      break;
+    case RESP1:
+      s_.pos_p1 = hc < kHBlank ? 3 : wrap160(hc - kHBlank + 5);
+      s_.p1_reset_line = line(cycle);
+      break;
+    case RESM0:
+      s_.pos_m0 = hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4);
+      s_.m0_reset_line = line(cycle);
+      break;
+    case RESM1:
+      s_.pos_m1 = hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4);
+      s_.m1_reset_line = line(cycle);
+      break;
+    case RESBL: s_.pos_bl = hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4); break;
+    case GRP0: s_.grp0 = value, s_.grp1_old = s_.grp1; break;
+    case GRP1: s_.grp1 = value, s_.grp0_old = s_.grp0, s_.enabl_old = s_.enabl; break;
+    case ENAM0: s_.enam0 = value; break;
+    case ENAM1: s_.enam1 = value; break;
+    case ENABL: s_.enabl = value; break;
+    case HMP0: s_.hmp0 = value; break;
+    case HMP1: s_.hmp1 = value; break;
+    case HMM0: s_.hmm0 = value; break;
+    case HMM1: s_.hmm1 = value; break;
+    case HMBL: s_.hmbl = value; break;
+    case VDELP0: s_.vdelp0 = value; break;
+    case VDELP1: s_.vdelp1 = value; break;
+    case VDELBL: s_.vdelbl = value; break;
+    case RESMP0:
+      if ((s_.resmp0 & 2) && !(value & 2)) s_.pos_m0 = wrap160(s_.pos_p0 + 3);
+      s_.resmp0 = value;
+      break;
+    case RESMP1:
+      if ((s_.resmp1 & 2) && !(value & 2)) s_.pos_m1 = wrap160(s_.pos_p1 + 3);
+      s_.resmp1 = value;
+      break;
+    case HMOVE: {
+      s_.pos_p0 = wrap160(s_.pos_p0 - motion(s_.hmp0));
+      s_.pos_p1 = wrap160(s_.pos_p1 - motion(s_.hmp1));
+      s_.pos_m0 = wrap160(s_.pos_m0 - motion(s_.hmm0));
+      s_.pos_m1 = wrap160(s_.pos_m1 - motion(s_.hmm1));
+      s_.pos_bl = wrap160(s_.pos_bl - motion(s_.hmbl));
+      const int cpu_cycle = hc / 3;
+      if (hmove_blanks_ && (cpu_cycle <= 20 || cpu_cycle == 75)) s_.hmove_blank = true;
+      break;
+    }
+    case HMCLR:
+      s_.hmp0 = s_.hmp1 = s_.hmm0 = s_.hmm1 = s_.hmbl = 0;
+      break;
+    case CXCLR:
+      s_.collisions = 0;
+      break;
+    default:  // RSYNC and the audio registers: nothing to draw
+      break;
+  }
+  return stall;
+}
+
+std::uint8_t Tia::read(std::uint16_t address, std::uint64_t cycle) {
+  const int reg = address & 0x0F;
+  draw_to(frame_clock(cycle));
+  const std::uint8_t bus = s_.data_bus & 0x3F;
+  auto latch = [&](int k) {
+    const unsigned bits = (s_.collisions >> (2 * k)) & 3;
+    return static_cast<std::uint8_t>(((bits & 2) ? 0x80 : 0) | ((bits & 1) ? 0x40 : 0));
+  };
+  switch (reg) {
+    case CXM0P: case CXM1P: case CXP0FB: case CXP1FB: case CXM0FB: case CXM1FB: case CXBLPF:
+    case CXPPMM:
+      return latch(reg) | bus;
+    case INPT0: case INPT1: case INPT2: case INPT3: {
+      // README 4.7: a paddle's capacitor charges after the dump is released.
+      const std::int64_t r = s_.paddle[reg - INPT0];
+      if (r == 0) return 0x80 | bus;
+      if (s_.vblank & 0x80) return bus;
+      const auto n = static_cast<std::uint64_t>(1.6 * static_cast<double>(r) * 1e-8 * 1.19e6);
+      return (cycle - s_.dump_release_cycle > n ? 0x80 : 0x00) | bus;
+    }
+    case INPT4:
+      return (s_.fire0 ? 0x00 : 0x80) | bus;
+    case INPT5:
+      return (s_.fire1 ? 0x00 : 0x80) | bus;
+    default:  // $xE, $xF: nothing drives bits 7-6
+      return bus;
+  }
+}
+
+void Tia::end_frame(std::uint64_t cycle) {
+  draw_to(frame_clock(cycle));
+  const std::uint64_t line_cycles = kClocksPerLine / 3;
+  const std::int32_t last = line(cycle);
+  for (std::int32_t* l : {&s_.p0_reset_line, &s_.p1_reset_line, &s_.m0_reset_line, &s_.m1_reset_line}) {
+    *l = *l == last ? 0 : -1;  // the new frame's line 0 is the old frame's last line
+  }
+  s_.frame_start += line_cycles * ((cycle - s_.frame_start) / line_cycles);
+  s_.drawn = frame_clock(cycle);
+  shown_ = s_.back;
+  s_.back ^= 1;
+  s_.frame_done = false;
+}
+
+void Tia::grey_partial(std::uint64_t cycle) {
+  draw_to(frame_clock(cycle));
+  const int first = std::max(0, line(cycle) - ystart_);
+  auto& b = buffers_[s_.back];
+  for (std::size_t i = static_cast<std::size_t>(first) * kWidth; i < static_cast<std::size_t>(height_) * kWidth; ++i) {
+    b[i] = static_cast<std::uint8_t>((b[i] & 15) >> 1);
+  }
+  shown_ = s_.back;
+}
+
+}  // namespace atari2600
