@@ -13,12 +13,14 @@ namespace atari2600 {
 namespace {
 
 constexpr const char* kActionNames[kNumActions] = {
-    "NOOP", "FIRE", "UP", "RIGHT", "LEFT", "DOWN", "UPRIGHT", "UPLEFT", "DOWNRIGHT", "DOWNLEFT",
-    "UPFIRE", "RIGHTFIRE", "LEFTFIRE", "DOWNFIRE", "UPRIGHTFIRE", "UPLEFTFIRE", "DOWNRIGHTFIRE",
-    "DOWNLEFTFIRE"};
+    "NOOP",     "FIRE",     "UP",          "RIGHT",      "LEFT",          "DOWN",
+    "UPRIGHT",  "UPLEFT",   "DOWNRIGHT",   "DOWNLEFT",   "UPFIRE",        "RIGHTFIRE",
+    "LEFTFIRE", "DOWNFIRE", "UPRIGHTFIRE", "UPLEFTFIRE", "DOWNRIGHTFIRE", "DOWNLEFTFIRE"};
 
 // GAMES.md B(x) and S2(lo, hi): nibbles are not validated.
-int bcd_byte(std::uint8_t x) { return 10 * (x >> 4) + (x & 0x0F); }
+int bcd_byte(std::uint8_t x) {
+  return 10 * (x >> 4) + (x & 0x0F);
+}
 
 std::string hex_ram(const std::array<std::uint8_t, 128>& ram) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -56,7 +58,8 @@ std::vector<int> parse_actions(const std::string& list) {
     if (const auto star = token.find('*'); star != std::string::npos) {
       name = token.substr(0, star);
       const std::string count = token.substr(star + 1);
-      if (count.empty() || !std::all_of(count.begin(), count.end(), ::isdigit) || count.size() > 7) {
+      if (count.empty() || !std::all_of(count.begin(), count.end(), ::isdigit) ||
+          count.size() > 7) {
         throw_error("actions: '", token, "' has a bad repeat count; write NAME*K with K >= 1");
       }
       repeat = std::stol(count);
@@ -71,7 +74,8 @@ std::vector<int> parse_actions(const std::string& list) {
       }
     }
     if (action < 0 || action >= kNumActions) {
-      throw_error("actions: '", token, "' is not an action; use 0-17 or a name such as NOOP, "
+      throw_error("actions: '", token,
+                  "' is not an action; use 0-17 or a name such as NOOP, "
                   "FIRE, UP, RIGHT, LEFT, DOWN, UPFIRE, DOWNLEFTFIRE");
     }
     out.insert(out.end(), static_cast<std::size_t>(repeat), action);
@@ -94,12 +98,12 @@ std::uint64_t screen_hash(const std::uint8_t* pixels, std::size_t count) {
   return h;
 }
 
-AleRunner::AleRunner(std::vector<std::uint8_t> rom, const AleOptions& options)
-    : options_(options) {
+AleRunner::AleRunner(std::vector<std::uint8_t> rom, const AleOptions& options) : options_(options) {
   if (options_.game != "raw" && options_.game != "tetris") {
     throw_error("ale: unknown game logic '", options_.game, "'; this emulator knows raw, tetris");
   }
-  if (options_.frame_skip < 1) throw_error("ale: frame_skip must be >= 1, got ", options_.frame_skip);
+  if (options_.frame_skip < 1)
+    throw_error("ale: frame_skip must be >= 1, got ", options_.frame_skip);
   console_ = std::make_unique<Console>(std::move(rom), options_.console);
   const Inputs none;
   if (options_.auto_detect_format) {
@@ -206,18 +210,21 @@ void rom_trace(const std::vector<std::uint8_t>& rom, const RomTraceOptions& opti
   const std::vector<int> minimal = runner.minimal_actions();
   std::mt19937 g(options.seed);
   int steps = options.frames;
-  if (steps < 0) steps = options.random_steps > 0 ? options.random_steps : static_cast<int>(options.actions.size());
+  if (steps < 0)
+    steps =
+        options.random_steps > 0 ? options.random_steps : static_cast<int>(options.actions.size());
   auto state_fields = [&]() {
     const Console& c = runner.console();
-    const std::uint64_t h = screen_hash(c.screen(), static_cast<std::size_t>(c.screen_height()) * Tia::kWidth);
+    const std::uint64_t h =
+        screen_hash(c.screen(), static_cast<std::size_t>(c.screen_height()) * Tia::kWidth);
     char hash[17];
     std::snprintf(hash, sizeof(hash), "%016llx", static_cast<unsigned long long>(h));
     return std::string("\"lives\":") + std::to_string(runner.lives()) + ",\"ram\":\"" +
            hex_ram(c.ram()) + "\",\"screen\":\"" + hash + "\"}";
   };
   auto reset_line = [&]() {
-    out << "{\"kind\":\"reset\",\"tia_frames\":" << runner.tia_frames() << ",\"frame\":"
-        << runner.frame() << ",\"episode_frame\":" << runner.episode_frame()
+    out << "{\"kind\":\"reset\",\"tia_frames\":" << runner.tia_frames()
+        << ",\"frame\":" << runner.frame() << ",\"episode_frame\":" << runner.episode_frame()
         << ",\"terminal\":" << (runner.terminal() ? "true" : "false") << "," << state_fields()
         << "\n";
   };
@@ -231,10 +238,11 @@ void rom_trace(const std::vector<std::uint8_t>& rom, const RomTraceOptions& opti
     }
     const bool was_over = runner.terminal() || runner.truncated();
     const int reward = runner.act(action);
-    out << "{\"kind\":\"step\",\"tia_frames\":" << runner.tia_frames() << ",\"frame\":"
-        << runner.frame() << ",\"episode_frame\":" << runner.episode_frame() << ",\"step\":"
-        << step << ",\"action\":" << action << ",\"applied\":[" << (was_over ? "" : std::to_string(action))
-        << "],\"reward\":" << reward << ",\"terminal\":" << (runner.terminal() ? "true" : "false")
+    out << "{\"kind\":\"step\",\"tia_frames\":" << runner.tia_frames()
+        << ",\"frame\":" << runner.frame() << ",\"episode_frame\":" << runner.episode_frame()
+        << ",\"step\":" << step << ",\"action\":" << action << ",\"applied\":["
+        << (was_over ? "" : std::to_string(action)) << "],\"reward\":" << reward
+        << ",\"terminal\":" << (runner.terminal() ? "true" : "false")
         << ",\"truncated\":" << (runner.truncated() ? "true" : "false") << "," << state_fields()
         << "\n";
     if (options.reset_on_terminal && (runner.terminal() || runner.truncated())) {

@@ -25,8 +25,24 @@ namespace atari2600 {
 
 // ALE's action numbering.
 enum Action : int {
-  kNoop, kFire, kUp, kRight, kLeft, kDown, kUpRight, kUpLeft, kDownRight, kDownLeft, kUpFire,
-  kRightFire, kLeftFire, kDownFire, kUpRightFire, kUpLeftFire, kDownRightFire, kDownLeftFire
+  kNoop,
+  kFire,
+  kUp,
+  kRight,
+  kLeft,
+  kDown,
+  kUpRight,
+  kUpLeft,
+  kDownRight,
+  kDownLeft,
+  kUpFire,
+  kRightFire,
+  kLeftFire,
+  kDownFire,
+  kUpRightFire,
+  kUpLeftFire,
+  kDownRightFire,
+  kDownLeftFire
 };
 constexpr int kNumActions = 18;
 const char* action_name(int action);
@@ -92,9 +108,9 @@ std::uint64_t screen_hash(const std::uint8_t* pixels, std::size_t count);
 
 struct RomTraceOptions {
   std::string game = "raw";
-  std::vector<int> actions;      // repeated to `frames` steps; empty with random_steps = 0: NOOP
-  int frames = -1;               // -1: the list's length (or random_steps)
-  int random_steps = 0;          // > 0: std::mt19937(seed) draws over the minimal action set
+  std::vector<int> actions;  // repeated to `frames` steps; empty with random_steps = 0: NOOP
+  int frames = -1;           // -1: the list's length (or random_steps)
+  int random_steps = 0;      // > 0: std::mt19937(seed) draws over the minimal action set
   std::uint32_t seed = 0;
   bool reset_on_terminal = false;
 };

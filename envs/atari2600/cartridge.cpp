@@ -14,11 +14,11 @@ struct TypeInfo {
   std::size_t size;  // required image size in bytes (0 = any multiple of 2K, for 3F)
 };
 constexpr TypeInfo kTypes[] = {
-    {CartType::k2K, "2K", 2048},      {CartType::k4K, "4K", 4096},
-    {CartType::kF8, "F8", 8192},      {CartType::kF8SC, "F8SC", 8192},
-    {CartType::kF6, "F6", 16384},     {CartType::kF6SC, "F6SC", 16384},
-    {CartType::kF4, "F4", 32768},     {CartType::kF4SC, "F4SC", 32768},
-    {CartType::kE0, "E0", 8192},      {CartType::kFE, "FE", 8192},
+    {CartType::k2K, "2K", 2048},  {CartType::k4K, "4K", 4096},
+    {CartType::kF8, "F8", 8192},  {CartType::kF8SC, "F8SC", 8192},
+    {CartType::kF6, "F6", 16384}, {CartType::kF6SC, "F6SC", 16384},
+    {CartType::kF4, "F4", 32768}, {CartType::kF4SC, "F4SC", 32768},
+    {CartType::kE0, "E0", 8192},  {CartType::kFE, "FE", 8192},
     {CartType::k3F, "3F", 0},
 };
 
@@ -34,7 +34,8 @@ bool contains(const std::vector<std::uint8_t>& image, const std::vector<std::uin
               int times = 1) {
   int found = 0;
   for (std::size_t i = 0; i + pattern.size() <= image.size(); ++i) {
-    if (std::equal(pattern.begin(), pattern.end(), image.begin() + static_cast<std::ptrdiff_t>(i))) {
+    if (std::equal(pattern.begin(), pattern.end(),
+                   image.begin() + static_cast<std::ptrdiff_t>(i))) {
       if (++found >= times) return true;
     }
   }
@@ -43,9 +44,13 @@ bool contains(const std::vector<std::uint8_t>& image, const std::vector<std::uin
 
 }  // namespace
 
-const char* cart_type_name(CartType type) { return info(type).name; }
+const char* cart_type_name(CartType type) {
+  return info(type).name;
+}
 
-std::string cart_class_name(CartType type) { return std::string("Cartridge") + info(type).name; }
+std::string cart_class_name(CartType type) {
+  return std::string("Cartridge") + info(type).name;
+}
 
 CartType parse_cart_type(const std::string& name) {
   for (const auto& t : kTypes) {
@@ -109,12 +114,14 @@ Cartridge::Cartridge(std::vector<std::uint8_t> image, CartType type)
   const TypeInfo& t = info(type);
   if (t.size == 0) {
     if (image_.empty() || image_.size() % 2048 != 0 || image_.size() > 512 * 1024) {
-      throw_error("cartridge: a ", t.name, " image must be a non-empty multiple of 2048 bytes "
-                  "(at most 512 KiB), got ", image_.size(), " bytes");
+      throw_error("cartridge: a ", t.name,
+                  " image must be a non-empty multiple of 2048 bytes "
+                  "(at most 512 KiB), got ",
+                  image_.size(), " bytes");
     }
   } else if (image_.size() != t.size) {
-    throw_error("cartridge: a ", t.name, " image must be ", t.size, " bytes, got ",
-                image_.size(), "; check the file or pass the right type");
+    throw_error("cartridge: a ", t.name, " image must be ", t.size, " bytes, got ", image_.size(),
+                "; check the file or pass the right type");
   }
 }
 
@@ -145,15 +152,18 @@ bool Cartridge::hotspot(std::uint16_t address) {
   switch (type_) {
     case CartType::kF8:
     case CartType::kF8SC:
-      if (a == 0xFF8 || a == 0xFF9) return s_.segment[0] = static_cast<std::uint16_t>(a - 0xFF8), true;
+      if (a == 0xFF8 || a == 0xFF9)
+        return s_.segment[0] = static_cast<std::uint16_t>(a - 0xFF8), true;
       return false;
     case CartType::kF6:
     case CartType::kF6SC:
-      if (a >= 0xFF6 && a <= 0xFF9) return s_.segment[0] = static_cast<std::uint16_t>(a - 0xFF6), true;
+      if (a >= 0xFF6 && a <= 0xFF9)
+        return s_.segment[0] = static_cast<std::uint16_t>(a - 0xFF6), true;
       return false;
     case CartType::kF4:
     case CartType::kF4SC:
-      if (a >= 0xFF4 && a <= 0xFFB) return s_.segment[0] = static_cast<std::uint16_t>(a - 0xFF4), true;
+      if (a >= 0xFF4 && a <= 0xFFB)
+        return s_.segment[0] = static_cast<std::uint16_t>(a - 0xFF4), true;
       return false;
     case CartType::kE0:
       if (a >= 0xFE0 && a <= 0xFF7) {

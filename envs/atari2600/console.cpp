@@ -10,7 +10,9 @@ namespace atari2600 {
 namespace {
 
 // README 4.6: the reset timer start value from one draw.
-std::uint8_t timer_start(std::mt19937& rng) { return static_cast<std::uint8_t>(25 + rng() % 75); }
+std::uint8_t timer_start(std::mt19937& rng) {
+  return static_cast<std::uint8_t>(25 + rng() % 75);
+}
 
 // README 4.2: without VSYNC or the line cap, ALE gives up on a frame after this many.
 constexpr int kMaxInstructionsPerFrame = 25000;
@@ -197,6 +199,7 @@ void Console::load_state(const std::string& blob) {
   if (!rng_text) throw_error("atari2600 state: the random generator's state is unreadable");
   cpu_.state() = cpu;
   tia_.state() = tia;
+  tia_.invalidate_rows();
   riot_.state() = riot;
   cart_.state() = cart;
   data_bus_ = bus;

@@ -56,7 +56,9 @@ class Console final : public Bus {
 
   void set_inputs(const Inputs& in);
   // README 4.7: paddle resistance per pot (0 = none connected).
-  void set_paddle(int index, std::int32_t resistance) { tia_.state().paddle.at(index) = resistance; }
+  void set_paddle(int index, std::int32_t resistance) {
+    tia_.state().paddle.at(index) = resistance;
+  }
   // PAL frames are longer: ALE caps them at 342 lines instead of 290.
   void set_line_cap(int lines) { tia_.set_line_cap(lines); }
   void set_window(int ystart, int height) { tia_.set_window(ystart, height); }

@@ -16,13 +16,13 @@ namespace atari2600 {
 
 struct RiotState {
   std::array<std::uint8_t, 128> ram{};
-  std::uint8_t timer_value = 0;       // V
-  std::uint8_t timer_shift = 6;       // s
-  bool latched = false;               // an INTIM read after expiry happened
-  std::uint64_t timer_start = 0;      // T0, CPU cycle of the write
-  std::uint64_t latch_cycle = 0;      // R1
-  std::uint8_t swcha = 0xFF;          // joystick pins as the program reads them (0 = pressed)
-  std::uint8_t swchb = 0x3F;          // console switches (README 4.7: $3F with nothing pressed)
+  std::uint8_t timer_value = 0;   // V
+  std::uint8_t timer_shift = 6;   // s
+  bool latched = false;           // an INTIM read after expiry happened
+  std::uint64_t timer_start = 0;  // T0, CPU cycle of the write
+  std::uint64_t latch_cycle = 0;  // R1
+  std::uint8_t swcha = 0xFF;      // joystick pins as the program reads them (0 = pressed)
+  std::uint8_t swchb = 0x3F;      // console switches (README 4.7: $3F with nothing pressed)
   std::uint8_t swacnt = 0, swbcnt = 0;
   std::uint8_t swcha_out = 0, swchb_out = 0;
 };
@@ -30,9 +30,9 @@ struct RiotState {
 class Riot {
  public:
   // RIOT register addresses as ALE decodes them (address & $17 for the timer writes).
-  static constexpr std::uint16_t kSWCHA = 0x280, kSWACNT = 0x281, kSWCHB = 0x282,
-                                 kSWBCNT = 0x283, kINTIM = 0x284, kTIMINT = 0x285,
-                                 kTIM1T = 0x294, kTIM8T = 0x295, kTIM64T = 0x296, kT1024T = 0x297;
+  static constexpr std::uint16_t kSWCHA = 0x280, kSWACNT = 0x281, kSWCHB = 0x282, kSWBCNT = 0x283,
+                                 kINTIM = 0x284, kTIMINT = 0x285, kTIM1T = 0x294, kTIM8T = 0x295,
+                                 kTIM64T = 0x296, kT1024T = 0x297;
 
   // Timer start of a reset: V from the console's random draw, divider 64, T0 = `cycle`.
   void reset_timer(std::uint8_t value, std::uint64_t cycle);

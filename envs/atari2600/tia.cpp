@@ -23,11 +23,13 @@ struct Copies {
   int stretch;
 };
 constexpr Copies kCopies[8] = {
-    {1, {0, 0, 0}, 1},   {2, {0, 16, 0}, 1}, {2, {0, 32, 0}, 1}, {3, {0, 16, 32}, 1},
-    {2, {0, 64, 0}, 1},  {1, {0, 0, 0}, 2},  {3, {0, 32, 64}, 1}, {1, {0, 0, 0}, 4},
+    {1, {0, 0, 0}, 1},  {2, {0, 16, 0}, 1}, {2, {0, 32, 0}, 1},  {3, {0, 16, 32}, 1},
+    {2, {0, 64, 0}, 1}, {1, {0, 0, 0}, 2},  {3, {0, 32, 64}, 1}, {1, {0, 0, 0}, 4},
 };
 
-inline int wrap160(int v) { return ((v % 160) + 160) % 160; }
+inline int wrap160(int v) {
+  return ((v % 160) + 160) % 160;
+}
 
 bool player_pixel(int x, int pos, std::uint8_t nusiz, bool reflect, std::uint8_t graphics,
                   bool first_off) {
@@ -98,6 +100,154 @@ void Tia::draw_to(std::int64_t clock) {
   }
 }
 
+// Object bits of one pixel, the obvious way: the reference for object_masks().
+std::uint8_t Tia::object_mask_ref(int x, const TiaState& s, int line) {
+  const std::uint8_t g0 = s.vdelp0 & 1 ? s.grp0_old : s.grp0;
+  const std::uint8_t g1 = s.vdelp1 & 1 ? s.grp1_old : s.grp1;
+  const bool m0_on = (s.enam0 & 2) && !(s.resmp0 & 2);
+  const bool m1_on = (s.enam1 & 2) && !(s.resmp1 & 2);
+  const bool bl_on = ((s.vdelbl & 1) ? s.enabl_old : s.enabl) & 2;
+  const int bl_width = 1 << ((s.ctrlpf >> 4) & 3);
+  std::uint8_t m = 0;
+  if (playfield_pixel(x, s)) m |= kObjPF;
+  if (bl_on && wrap160(x - s.pos_bl) < bl_width) m |= kObjBL;
+  if (player_pixel(x, s.pos_p0, s.nusiz0, s.refp0 & 8, g0, s.p0_reset_line == line)) m |= kObjP0;
+  if (m0_on && missile_pixel(x, s.pos_m0, s.nusiz0, s.m0_reset_line == line)) m |= kObjM0;
+  if (player_pixel(x, s.pos_p1, s.nusiz1, s.refp1 & 8, g1, s.p1_reset_line == line)) m |= kObjP1;
+  if (m1_on && missile_pixel(x, s.pos_m1, s.nusiz1, s.m1_reset_line == line)) m |= kObjM1;
+  return m;
+}
+
+// The same bits for columns [x0, x1), the fast way: each object's row of 160 bits is built
+// once and kept until one of the registers it depends on changes (a key of those registers).
+void Tia::object_masks(std::uint8_t* mask, int x0, int x1, int line) {
+  const TiaState& s = s_;
+  auto row = [](RowCache& c, std::uint32_t key, auto&& build) -> const std::uint8_t* {
+    if (c.key != key) {
+      c.key = key;
+      c.bits.fill(0);
+      build(c.bits);
+    }
+    return c.bits.data();
+  };
+  const std::uint8_t* pf = row(rows_[0],
+                               static_cast<std::uint32_t>(s.pf0 >> 4) | (s.pf1 << 4) |
+                                   (s.pf2 << 12) | ((s.ctrlpf & 1u) << 20),
+                               [&](auto& bits) {
+                                 // 40 cells of 4 pixels; the playfield changes almost every line,
+                                 // so this is built cell by cell rather than pixel by pixel.
+                                 for (int cell = 0; cell < 40; ++cell) {
+                                   if (playfield_pixel(cell * 4, s)) {
+                                     std::fill_n(bits.begin() + cell * 4, 4, kObjPF);
+                                   }
+                                 }
+                               });
+  auto player_row = [&](RowCache& c, int pos, std::uint8_t nusiz, bool reflect, std::uint8_t g,
+                        bool first_off, std::uint8_t bit) {
+    const std::uint32_t key = static_cast<std::uint32_t>(pos) | ((nusiz & 7u) << 8) |
+                              (reflect ? 1u << 11 : 0) | (static_cast<std::uint32_t>(g) << 12) |
+                              (first_off ? 1u << 20 : 0);
+    return row(c, key, [&](auto& bits) {
+      if (g == 0) return;
+      const Copies& cp = kCopies[nusiz & 7];
+      for (int k = first_off ? 1 : 0; k < cp.count; ++k) {
+        for (int e = 0; e < 8 * cp.stretch; ++e) {
+          const int b = e / cp.stretch;
+          if (g & (reflect ? (1 << b) : (0x80 >> b))) {
+            bits[static_cast<std::size_t>(wrap160(pos + cp.offset[k] + e))] = bit;
+          }
+        }
+      }
+    });
+  };
+  auto missile_row = [&](RowCache& c, int pos, std::uint8_t nusiz, bool on, bool first_off,
+                         std::uint8_t bit) {
+    const std::uint32_t key = static_cast<std::uint32_t>(pos) |
+                              (static_cast<std::uint32_t>(nusiz & 0x37) << 8) |
+                              (on ? 1u << 16 : 0) | (first_off ? 1u << 17 : 0);
+    return row(c, key, [&](auto& bits) {
+      if (!on) return;
+      const Copies& cp = kCopies[nusiz & 7];
+      const int width = 1 << ((nusiz >> 4) & 3);
+      const int count = cp.stretch == 1 ? cp.count : 1;
+      for (int k = first_off ? 1 : 0; k < count; ++k) {
+        for (int e = 0; e < width; ++e)
+          bits[static_cast<std::size_t>(wrap160(pos + cp.offset[k] + e))] = bit;
+      }
+    });
+  };
+  const std::uint8_t g0 = s.vdelp0 & 1 ? s.grp0_old : s.grp0;
+  const std::uint8_t g1 = s.vdelp1 & 1 ? s.grp1_old : s.grp1;
+  const std::uint8_t* p0 =
+      player_row(rows_[1], s.pos_p0, s.nusiz0, s.refp0 & 8, g0, s.p0_reset_line == line, kObjP0);
+  const std::uint8_t* p1 =
+      player_row(rows_[2], s.pos_p1, s.nusiz1, s.refp1 & 8, g1, s.p1_reset_line == line, kObjP1);
+  const std::uint8_t* m0 =
+      missile_row(rows_[3], s.pos_m0, s.nusiz0, (s.enam0 & 2) && !(s.resmp0 & 2),
+                  s.m0_reset_line == line, kObjM0);
+  const std::uint8_t* m1 =
+      missile_row(rows_[4], s.pos_m1, s.nusiz1, (s.enam1 & 2) && !(s.resmp1 & 2),
+                  s.m1_reset_line == line, kObjM1);
+  const bool bl_on = ((s.vdelbl & 1) ? s.enabl_old : s.enabl) & 2;
+  const std::uint32_t bl_width = 1u << ((s.ctrlpf >> 4) & 3);
+  const std::uint8_t* bl =
+      row(rows_[5], static_cast<std::uint32_t>(s.pos_bl) | (bl_width << 8) | (bl_on ? 1u << 16 : 0),
+          [&](auto& bits) {
+            if (!bl_on) return;
+            for (std::uint32_t e = 0; e < bl_width; ++e) {
+              bits[static_cast<std::size_t>(wrap160(s.pos_bl + static_cast<int>(e)))] = kObjBL;
+            }
+          });
+  for (int x = x0; x < x1; ++x) mask[x] = pf[x] | bl[x] | p0[x] | p1[x] | m0[x] | m1[x];
+}
+
+namespace {
+
+// Collision latches set by each combination of object bits.
+constexpr std::array<std::uint16_t, 64> make_collision_table() {
+  std::array<std::uint16_t, 64> t{};
+  for (int m = 0; m < 64; ++m) {
+    const bool pf = m & Tia::kObjPF, bl = m & Tia::kObjBL, p0 = m & Tia::kObjP0,
+               m0 = m & Tia::kObjM0, p1 = m & Tia::kObjP1, m1 = m & Tia::kObjM1;
+    std::uint16_t cx = 0;
+    if (m0)
+      cx |= (p1 ? kM0P1 : 0) | (p0 ? kM0P0 : 0) | (pf ? kM0PF : 0) | (bl ? kM0BL : 0) |
+            (m1 ? kM0M1 : 0);
+    if (m1) cx |= (p0 ? kM1P0 : 0) | (p1 ? kM1P1 : 0) | (pf ? kM1PF : 0) | (bl ? kM1BL : 0);
+    if (p0) cx |= (pf ? kP0PF : 0) | (bl ? kP0BL : 0) | (p1 ? kP0P1 : 0);
+    if (p1) cx |= (pf ? kP1PF : 0) | (bl ? kP1BL : 0);
+    if (bl && pf) cx |= kBLPF;
+    t[static_cast<std::size_t>(m)] = cx;
+  }
+  return t;
+}
+constexpr auto kCollisionTable = make_collision_table();
+
+// Which colour register shows for each combination: 0 COLUBK, 1 playfield (COLUPF, or the
+// player colours in score mode), 2 COLUP0, 3 COLUP1, 4 ball (COLUPF). [priority][mask].
+constexpr std::uint8_t kSrcBK = 0, kSrcPF = 1, kSrcP0 = 2, kSrcP1 = 3, kSrcBL = 4;
+constexpr std::array<std::array<std::uint8_t, 64>, 2> make_source_table() {
+  std::array<std::array<std::uint8_t, 64>, 2> t{};
+  for (int pri = 0; pri < 2; ++pri) {
+    for (int m = 0; m < 64; ++m) {
+      const bool pf = m & Tia::kObjPF, bl = m & Tia::kObjBL;
+      const bool p0 = m & (Tia::kObjP0 | Tia::kObjM0), p1 = m & (Tia::kObjP1 | Tia::kObjM1);
+      const std::uint8_t field = pf ? kSrcPF : kSrcBL;
+      std::uint8_t src;
+      if (pri) {
+        src = (pf || bl) ? field : p0 ? kSrcP0 : p1 ? kSrcP1 : kSrcBK;
+      } else {
+        src = p0 ? kSrcP0 : p1 ? kSrcP1 : (pf || bl) ? field : kSrcBK;
+      }
+      t[static_cast<std::size_t>(pri)][static_cast<std::size_t>(m)] = src;
+    }
+  }
+  return t;
+}
+constexpr auto kSourceTable = make_source_table();
+
+}  // namespace
+
 void Tia::draw_line_span(int line, int from_hc, int to_hc) {
   const int start = std::max(from_hc, static_cast<int>(kHBlank));
   const bool blank_span = s_.hmove_blank && from_hc < kHBlank + 8 && to_hc > kHBlank;
@@ -106,48 +256,29 @@ void Tia::draw_line_span(int line, int from_hc, int to_hc) {
   const int row = line - ystart_;
   if (row < 0 || row >= height_) return;
   std::uint8_t* out = buffers_[s_.back].data() + static_cast<std::size_t>(row) * kWidth;
+  const int x0 = start - kHBlank, x1 = to_hc - kHBlank;
+  std::array<std::uint8_t, kWidth> mask;
+  object_masks(mask.data(), x0, x1, line);
 
   const TiaState& s = s_;
-  const std::uint8_t g0 = s.vdelp0 & 1 ? s.grp0_old : s.grp0;
-  const std::uint8_t g1 = s.vdelp1 & 1 ? s.grp1_old : s.grp1;
-  const bool m0_on = (s.enam0 & 2) && !(s.resmp0 & 2);
-  const bool m1_on = (s.enam1 & 2) && !(s.resmp1 & 2);
-  const bool bl_on = ((s.vdelbl & 1) ? s.enabl_old : s.enabl) & 2;
-  const int bl_width = 1 << ((s.ctrlpf >> 4) & 3);
-  const bool priority = s.ctrlpf & 4, score = s.ctrlpf & 2;
-  const bool vblank = s.vblank & 2;
+  const bool score = s.ctrlpf & 2;
+  // Colours per source for the left and right halves (score mode colours the playfield halves
+  // with COLUP0 and COLUP1).
+  const std::uint8_t left[5] = {s.colubk, score ? s.colup0 : s.colupf, s.colup0, s.colup1,
+                                s.colupf};
+  const std::uint8_t right[5] = {s.colubk, score ? s.colup1 : s.colupf, s.colup0, s.colup1,
+                                 s.colupf};
+  const auto& source = kSourceTable[(s.ctrlpf & 4) ? 1 : 0];
   std::uint16_t cx = s_.collisions;
-  for (int hc = start; hc < to_hc; ++hc) {
-    const int x = hc - kHBlank;
-    const bool pf = playfield_pixel(x, s);
-    const bool p0 = player_pixel(x, s.pos_p0, s.nusiz0, s.refp0 & 8, g0, s.p0_reset_line == line);
-    const bool p1 = player_pixel(x, s.pos_p1, s.nusiz1, s.refp1 & 8, g1, s.p1_reset_line == line);
-    const bool m0 = m0_on && missile_pixel(x, s.pos_m0, s.nusiz0, s.m0_reset_line == line);
-    const bool m1 = m1_on && missile_pixel(x, s.pos_m1, s.nusiz1, s.m1_reset_line == line);
-    const bool bl = bl_on && wrap160(x - s.pos_bl) < bl_width;
-    if (m0) cx |= (p1 ? kM0P1 : 0) | (p0 ? kM0P0 : 0) | (pf ? kM0PF : 0) | (bl ? kM0BL : 0) |
-                  (m1 ? kM0M1 : 0);
-    if (m1) cx |= (p0 ? kM1P0 : 0) | (p1 ? kM1P1 : 0) | (pf ? kM1PF : 0) | (bl ? kM1BL : 0);
-    if (p0) cx |= (pf ? kP0PF : 0) | (bl ? kP0BL : 0) | (p1 ? kP0P1 : 0);
-    if (p1) cx |= (pf ? kP1PF : 0) | (bl ? kP1BL : 0);
-    if (bl && pf) cx |= kBLPF;
-
-    std::uint8_t colour;
-    const std::uint8_t pf_colour = score ? (x < 80 ? s.colup0 : s.colup1) : s.colupf;
-    if (vblank || (blank_span && hc < kHBlank + 8)) {
-      colour = 0;
-    } else if (priority) {
-      colour = (pf || bl)  ? (pf ? pf_colour : s.colupf)
-               : (p0 || m0) ? s.colup0
-               : (p1 || m1) ? s.colup1
-                            : s.colubk;
-    } else {
-      colour = (p0 || m0)  ? s.colup0
-               : (p1 || m1) ? s.colup1
-               : (pf || bl) ? (pf ? pf_colour : s.colupf)
-                            : s.colubk;
-    }
-    out[x] = colour;
+  for (int x = x0; x < x1; ++x) {
+    const std::uint8_t m = mask[static_cast<std::size_t>(x)];
+    cx |= kCollisionTable[m];
+    out[x] = (x < 80 ? left : right)[source[m]];
+  }
+  if (s.vblank & 2) {
+    std::fill(out + x0, out + x1, std::uint8_t{0});
+  } else if (blank_span) {
+    std::fill(out + x0, out + std::min(x1, 8), std::uint8_t{0});
   }
   s_.collisions = cx;
 }
@@ -159,13 +290,22 @@ int Tia::write(std::uint16_t address, std::uint8_t value, std::uint64_t cycle) {
   // README 4.11 write delays, in colour clocks, before a write shows on the screen.
   int delay = 0;
   switch (reg) {
-    case VBLANK: case REFP0: case REFP1: case GRP0: case GRP1:
+    case VBLANK:
+    case REFP0:
+    case REFP1:
+    case GRP0:
+    case GRP1:
       delay = 1;
       break;
-    case NUSIZ0: case NUSIZ1: case RESM0: case RESM1:
+    case NUSIZ0:
+    case NUSIZ1:
+    case RESM0:
+    case RESM1:
       delay = 8;
       break;
-    case PF0: case PF1: case PF2: {
+    case PF0:
+    case PF1:
+    case PF2: {
       static constexpr int kPfDelay[4] = {4, 5, 2, 3};
       delay = kPfDelay[(hc / 3) % 4];
       break;
@@ -199,18 +339,42 @@ int Tia::write(std::uint16_t address, std::uint8_t value, std::uint64_t cycle) {
       stall = (kClocksPerLine - hc) / 3;
       if (hc == 0) stall = 0;
       break;
-    case NUSIZ0: s_.nusiz0 = value; break;
-    case NUSIZ1: s_.nusiz1 = value; break;
-    case COLUP0: s_.colup0 = value & 0xFE; break;
-    case COLUP1: s_.colup1 = value & 0xFE; break;
-    case COLUPF: s_.colupf = value & 0xFE; break;
-    case COLUBK: s_.colubk = value & 0xFE; break;
-    case CTRLPF: s_.ctrlpf = value; break;
-    case REFP0: s_.refp0 = value; break;
-    case REFP1: s_.refp1 = value; break;
-    case PF0: s_.pf0 = value; break;
-    case PF1: s_.pf1 = value; break;
-    case PF2: s_.pf2 = value; break;
+    case NUSIZ0:
+      s_.nusiz0 = value;
+      break;
+    case NUSIZ1:
+      s_.nusiz1 = value;
+      break;
+    case COLUP0:
+      s_.colup0 = value & 0xFE;
+      break;
+    case COLUP1:
+      s_.colup1 = value & 0xFE;
+      break;
+    case COLUPF:
+      s_.colupf = value & 0xFE;
+      break;
+    case COLUBK:
+      s_.colubk = value & 0xFE;
+      break;
+    case CTRLPF:
+      s_.ctrlpf = value;
+      break;
+    case REFP0:
+      s_.refp0 = value;
+      break;
+    case REFP1:
+      s_.refp1 = value;
+      break;
+    case PF0:
+      s_.pf0 = value;
+      break;
+    case PF1:
+      s_.pf1 = value;
+      break;
+    case PF2:
+      s_.pf2 = value;
+      break;
     // README 4.11: RESPx puts the player at 3 in horizontal blank, else hc - 68 + 5.
     case RESP0:
       s_.pos_p0 = hc < kHBlank ? 3 : wrap160(hc - kHBlank + 5);
@@ -228,20 +392,48 @@ int Tia::write(std::uint16_t address, std::uint8_t value, std::uint64_t cycle) {
       s_.pos_m1 = hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4);
       s_.m1_reset_line = line(cycle);
       break;
-    case RESBL: s_.pos_bl = hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4); break;
-    case GRP0: s_.grp0 = value, s_.grp1_old = s_.grp1; break;
-    case GRP1: s_.grp1 = value, s_.grp0_old = s_.grp0, s_.enabl_old = s_.enabl; break;
-    case ENAM0: s_.enam0 = value; break;
-    case ENAM1: s_.enam1 = value; break;
-    case ENABL: s_.enabl = value; break;
-    case HMP0: s_.hmp0 = value; break;
-    case HMP1: s_.hmp1 = value; break;
-    case HMM0: s_.hmm0 = value; break;
-    case HMM1: s_.hmm1 = value; break;
-    case HMBL: s_.hmbl = value; break;
-    case VDELP0: s_.vdelp0 = value; break;
-    case VDELP1: s_.vdelp1 = value; break;
-    case VDELBL: s_.vdelbl = value; break;
+    case RESBL:
+      s_.pos_bl = hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4);
+      break;
+    case GRP0:
+      s_.grp0 = value, s_.grp1_old = s_.grp1;
+      break;
+    case GRP1:
+      s_.grp1 = value, s_.grp0_old = s_.grp0, s_.enabl_old = s_.enabl;
+      break;
+    case ENAM0:
+      s_.enam0 = value;
+      break;
+    case ENAM1:
+      s_.enam1 = value;
+      break;
+    case ENABL:
+      s_.enabl = value;
+      break;
+    case HMP0:
+      s_.hmp0 = value;
+      break;
+    case HMP1:
+      s_.hmp1 = value;
+      break;
+    case HMM0:
+      s_.hmm0 = value;
+      break;
+    case HMM1:
+      s_.hmm1 = value;
+      break;
+    case HMBL:
+      s_.hmbl = value;
+      break;
+    case VDELP0:
+      s_.vdelp0 = value;
+      break;
+    case VDELP1:
+      s_.vdelp1 = value;
+      break;
+    case VDELBL:
+      s_.vdelbl = value;
+      break;
     case RESMP0:
       if ((s_.resmp0 & 2) && !(value & 2)) s_.pos_m0 = wrap160(s_.pos_p0 + 3);
       s_.resmp0 = value;
@@ -281,10 +473,19 @@ std::uint8_t Tia::read(std::uint16_t address, std::uint64_t cycle) {
     return static_cast<std::uint8_t>(((bits & 2) ? 0x80 : 0) | ((bits & 1) ? 0x40 : 0));
   };
   switch (reg) {
-    case CXM0P: case CXM1P: case CXP0FB: case CXP1FB: case CXM0FB: case CXM1FB: case CXBLPF:
+    case CXM0P:
+    case CXM1P:
+    case CXP0FB:
+    case CXP1FB:
+    case CXM0FB:
+    case CXM1FB:
+    case CXBLPF:
     case CXPPMM:
       return latch(reg) | bus;
-    case INPT0: case INPT1: case INPT2: case INPT3: {
+    case INPT0:
+    case INPT1:
+    case INPT2:
+    case INPT3: {
       // README 4.7: a paddle's capacitor charges after the dump is released.
       const std::int64_t r = s_.paddle[reg - INPT0];
       if (r == 0) return 0x80 | bus;
@@ -305,7 +506,8 @@ void Tia::end_frame(std::uint64_t cycle) {
   draw_to(frame_clock(cycle));
   const std::uint64_t line_cycles = kClocksPerLine / 3;
   const std::int32_t last = line(cycle);
-  for (std::int32_t* l : {&s_.p0_reset_line, &s_.p1_reset_line, &s_.m0_reset_line, &s_.m1_reset_line}) {
+  for (std::int32_t* l :
+       {&s_.p0_reset_line, &s_.p1_reset_line, &s_.m0_reset_line, &s_.m1_reset_line}) {
     *l = *l == last ? 0 : -1;  // the new frame's line 0 is the old frame's last line
   }
   s_.frame_start += line_cycles * ((cycle - s_.frame_start) / line_cycles);
@@ -319,7 +521,8 @@ void Tia::grey_partial(std::uint64_t cycle) {
   draw_to(frame_clock(cycle));
   const int first = std::max(0, line(cycle) - ystart_);
   auto& b = buffers_[s_.back];
-  for (std::size_t i = static_cast<std::size_t>(first) * kWidth; i < static_cast<std::size_t>(height_) * kWidth; ++i) {
+  for (std::size_t i = static_cast<std::size_t>(first) * kWidth;
+       i < static_cast<std::size_t>(height_) * kWidth; ++i) {
     b[i] = static_cast<std::uint8_t>((b[i] & 15) >> 1);
   }
   shown_ = s_.back;

@@ -40,12 +40,12 @@ struct TiaState {
   std::array<std::int32_t, 4> paddle{};
   std::uint64_t dump_release_cycle = 0;  // CPU cycle at which VBLANK bit 7 was last cleared
   // Frame bookkeeping.
-  std::uint64_t frame_start = 0;         // CPU cycle of line 0
-  std::int64_t drawn = 0;                // frame clock up to which pixels are done
+  std::uint64_t frame_start = 0;            // CPU cycle of line 0
+  std::int64_t drawn = 0;                   // frame clock up to which pixels are done
   std::uint64_t vsync_finish = UINT64_MAX;  // absolute clock from which VSYNC off ends a frame
-  bool frame_done = false;               // set by a write that ends the frame
-  std::uint8_t back = 0;                 // buffer being drawn (the other one is the last frame)
-  std::uint8_t data_bus = 0;             // last byte on the data bus (for bits 5-0 of reads)
+  bool frame_done = false;                  // set by a write that ends the frame
+  std::uint8_t back = 0;                    // buffer being drawn (the other one is the last frame)
+  std::uint8_t data_bus = 0;                // last byte on the data bus (for bits 5-0 of reads)
 };
 
 class Tia {
@@ -57,15 +57,68 @@ class Tia {
 
   // Write registers (address & $3F).
   enum Reg : std::uint8_t {
-    VSYNC = 0x00, VBLANK, WSYNC, RSYNC, NUSIZ0, NUSIZ1, COLUP0, COLUP1, COLUPF, COLUBK, CTRLPF,
-    REFP0, REFP1, PF0, PF1, PF2, RESP0, RESP1, RESM0, RESM1, RESBL, AUDC0, AUDC1, AUDF0, AUDF1,
-    AUDV0, AUDV1, GRP0, GRP1, ENAM0, ENAM1, ENABL, HMP0, HMP1, HMM0, HMM1, HMBL, VDELP0, VDELP1,
-    VDELBL, RESMP0, RESMP1, HMOVE, HMCLR, CXCLR
+    VSYNC = 0x00,
+    VBLANK,
+    WSYNC,
+    RSYNC,
+    NUSIZ0,
+    NUSIZ1,
+    COLUP0,
+    COLUP1,
+    COLUPF,
+    COLUBK,
+    CTRLPF,
+    REFP0,
+    REFP1,
+    PF0,
+    PF1,
+    PF2,
+    RESP0,
+    RESP1,
+    RESM0,
+    RESM1,
+    RESBL,
+    AUDC0,
+    AUDC1,
+    AUDF0,
+    AUDF1,
+    AUDV0,
+    AUDV1,
+    GRP0,
+    GRP1,
+    ENAM0,
+    ENAM1,
+    ENABL,
+    HMP0,
+    HMP1,
+    HMM0,
+    HMM1,
+    HMBL,
+    VDELP0,
+    VDELP1,
+    VDELBL,
+    RESMP0,
+    RESMP1,
+    HMOVE,
+    HMCLR,
+    CXCLR
   };
   // Read registers (address & $0F).
   enum ReadReg : std::uint8_t {
-    CXM0P = 0x0, CXM1P, CXP0FB, CXP1FB, CXM0FB, CXM1FB, CXBLPF, CXPPMM, INPT0, INPT1, INPT2,
-    INPT3, INPT4, INPT5
+    CXM0P = 0x0,
+    CXM1P,
+    CXP0FB,
+    CXP1FB,
+    CXM0FB,
+    CXM1FB,
+    CXBLPF,
+    CXPPMM,
+    INPT0,
+    INPT1,
+    INPT2,
+    INPT3,
+    INPT4,
+    INPT5
   };
 
   Tia();
@@ -106,12 +159,33 @@ class Tia {
 
   void set_data_bus(std::uint8_t v) { s_.data_bus = v; }
 
+  // Object bits of a pixel, for drawing and collisions.
+  static constexpr std::uint8_t kObjPF = 1, kObjBL = 2, kObjP0 = 4, kObjM0 = 8, kObjP1 = 16,
+                                kObjM1 = 32;
+  // Bits at column x of `line` (the reference: every object tested at x).
+  static std::uint8_t object_mask_ref(int x, const TiaState& s, int line);
+  // Bits for columns [x0, x1) of the current state (the fast way used for drawing); equal to
+  // the reference.
+  void object_masks(std::uint8_t* mask, int x0, int x1, int line);
+  // Forget the cached object rows (after the state was changed from outside).
+  void invalidate_rows() {
+    for (auto& r : rows_) r.key = UINT32_MAX;
+  }
+
  private:
   void draw_to(std::int64_t clock);
   void draw_line_span(int line, int from_hc, int to_hc);
   std::int64_t frame_clock(std::uint64_t cycle) const {
     return 3 * static_cast<std::int64_t>(cycle - s_.frame_start);
   }
+
+  // Derived data, not state: each object's row of bits and the register values it was built
+  // from (playfield, P0, P1, M0, M1, ball).
+  struct RowCache {
+    std::uint32_t key = UINT32_MAX;
+    std::array<std::uint8_t, kWidth> bits{};
+  };
+  std::array<RowCache, 6> rows_;
 
   TiaState s_;
   std::array<std::vector<std::uint8_t>, 2> buffers_;
