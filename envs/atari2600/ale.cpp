@@ -206,6 +206,7 @@ void rom_trace(const std::vector<std::uint8_t>& rom, const RomTraceOptions& opti
                std::ostream& out) {
   AleOptions ale;
   ale.game = options.game;
+  ale.console.cart_type = options.cart_type;
   AleRunner runner(rom, ale);
   const std::vector<int> minimal = runner.minimal_actions();
   std::mt19937 g(options.seed);

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -113,6 +114,7 @@ struct RomTraceOptions {
   int random_steps = 0;      // > 0: std::mt19937(seed) draws over the minimal action set
   std::uint32_t seed = 0;
   bool reset_on_terminal = false;
+  std::optional<CartType> cart_type;  // the oracle's --set type=...; empty = detect
 };
 
 // Prints the oracle's `reset` line, then one `step` line per step (and a `reset` line after

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# tests/atari2600/goldens/make_goldens.sh: regenerates every golden of the atari2600 tests with
+# the ALE oracle of the verification kit (../shared/atari beside the repository root, or
+# ATARI_SHARED_DIR). The tests never run the oracle; they read these files.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../../.." && pwd)"
+kit="${ATARI_SHARED_DIR:-$repo/../shared/atari}"
+oracle="$kit/ale-oracle"
+probes="$repo/tests/atari2600/probes"
+convert() { python3 "$here/oracle_to_golden.py" "$@"; }
+
+# Tetris: 44,500 random steps (seed 1) with resets on terminal = 20 whole episodes and the
+# start of the 21st (21 reset lines). RAM as a hash per step keeps the file under 2 MB.
+"$oracle" --rom "$kit/roms/tetris.bin" --random 44500 --seed 1 --reset-on-terminal |
+  convert "rom=shared:roms/tetris.bin game=tetris random=44500 seed=1 reset_on_terminal=1" hash \
+    > "$here/tetris_random44500_seed1.txt"
+
+# Probe ROMs: each run as the raw game with its own action list (see the .asm files).
+while read -r name frames actions extra; do
+  [[ -z "$name" || "$name" == \#* ]] && continue
+  sets=()
+  run="rom=repo:tests/atari2600/probes/$name.bin game=raw frames=$frames actions=$actions"
+  if [[ "$extra" != "-" && -n "$extra" ]]; then
+    sets=(--set "$extra")
+    run="$run set=$extra"
+  fi
+  "$oracle" --rom "$probes/$name.bin" --game raw --frames "$frames" --actions "$actions" "${sets[@]}" |
+    convert "$run" full > "$here/$name.txt"
+done < "$here/probes.list"

@@ -1,0 +1,160 @@
+// Parity tests: runs recorded by the ALE oracle (tests/atari2600/goldens/*.txt, made by
+// make_goldens.sh) replayed through atari2600::rom_trace, which must give the oracle's screen
+// hash, RAM, reward and terminal flag on every line. The golden's "# run:" line says how the
+// run was made. Tetris comes from ../shared/atari (it may not enter the repository); without
+// the kit that test skips with a message. The probe ROMs are in the repository.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "envs/atari2600/ale.hpp"
+#include "shared_kit.hpp"
+
+using namespace atari2600;
+using atari2600_test::read_bytes;
+using atari2600_test::shared_kit;
+using atari2600_test::source_path;
+
+namespace {
+
+struct GoldenLine {
+  std::string kind, step, reward, terminal, screen, ram;
+};
+
+struct Golden {
+  std::map<std::string, std::string> run;
+  bool ram_hashed = false;
+  std::vector<GoldenLine> lines;
+};
+
+Golden read_golden(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in, "cannot open golden " << path);
+  Golden g;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("# run: ", 0) == 0) {
+      std::istringstream words(line.substr(7));
+      std::string word;
+      while (words >> word) {
+        const auto eq = word.find('=');
+        g.run[word.substr(0, eq)] = word.substr(eq + 1);
+      }
+    } else if (line.rfind("# ram: ", 0) == 0) {
+      g.ram_hashed = line.substr(7) == "hash";
+    } else if (!line.empty() && line[0] != '#') {
+      std::istringstream words(line);
+      GoldenLine l;
+      words >> l.kind >> l.step >> l.reward >> l.terminal >> l.screen >> l.ram;
+      g.lines.push_back(l);
+    }
+  }
+  return g;
+}
+
+// The value of "key": in one of rom_trace's JSON lines (flat, machine-written).
+std::string field(const std::string& json, const std::string& key) {
+  const std::string k = "\"" + key + "\":";
+  const auto at = json.find(k);
+  if (at == std::string::npos) return "";
+  auto start = at + k.size();
+  if (json[start] == '"') {
+    ++start;
+    return json.substr(start, json.find('"', start) - start);
+  }
+  const auto end = json.find_first_of(",}", start);
+  return json.substr(start, end - start);
+}
+
+std::string ram_hash(const std::string& hex) {
+  std::vector<std::uint8_t> bytes;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    bytes.push_back(static_cast<std::uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  char out[17];
+  std::snprintf(out, sizeof(out), "%016llx",
+                static_cast<unsigned long long>(screen_hash(bytes.data(), bytes.size())));
+  return out;
+}
+
+struct ParityResult {
+  bool skipped = false;
+  std::size_t compared = 0, equal = 0;
+};
+
+// Replays one golden; reports every differing line (up to 10) and the counts.
+ParityResult check_golden(const std::string& name) {
+  const Golden g = read_golden(source_path("tests/atari2600/goldens/" + name));
+  const std::string rom = g.run.at("rom");
+  std::filesystem::path rom_path;
+  if (rom.rfind("shared:", 0) == 0) {
+    rom_path = shared_kit() / rom.substr(7);
+    if (!std::filesystem::exists(rom_path)) {
+      MESSAGE("skipped: " << rom_path << " is absent (the kit lives in ../shared/atari)");
+      return {true, 0, 0};
+    }
+  } else {
+    rom_path = source_path(rom.substr(5));
+  }
+  RomTraceOptions o;
+  o.game = g.run.at("game");
+  if (g.run.count("random")) o.random_steps = std::stoi(g.run.at("random"));
+  if (g.run.count("seed")) o.seed = static_cast<std::uint32_t>(std::stoul(g.run.at("seed")));
+  if (g.run.count("frames")) o.frames = std::stoi(g.run.at("frames"));
+  if (g.run.count("actions")) o.actions = parse_actions(g.run.at("actions"));
+  o.reset_on_terminal = g.run.count("reset_on_terminal") && g.run.at("reset_on_terminal") == "1";
+  if (g.run.count("set")) {
+    const std::string set = g.run.at("set");
+    REQUIRE_MESSAGE(set.rfind("type=", 0) == 0, "golden " << name << ": unsupported set " << set);
+    o.cart_type = parse_cart_type(set.substr(5));
+  }
+  std::ostringstream out;
+  rom_trace(read_bytes(rom_path), o, out);
+  std::istringstream lines(out.str());
+  std::string json;
+  ParityResult r;
+  int reported = 0;
+  for (const GoldenLine& want : g.lines) {
+    if (!std::getline(lines, json)) {
+      FAIL_CHECK(name << ": rom_trace stopped after " << r.compared << " lines of "
+                      << g.lines.size());
+      break;
+    }
+    ++r.compared;
+    GoldenLine got;
+    got.kind = field(json, "kind");
+    got.reward = field(json, "reward");
+    if (got.reward.empty()) got.reward = "0";
+    got.terminal = field(json, "terminal") == "true" ? "1" : "0";
+    got.screen = field(json, "screen");
+    got.ram = g.ram_hashed ? ram_hash(field(json, "ram")) : field(json, "ram");
+    const bool same = got.kind == want.kind && got.reward == want.reward &&
+                      got.terminal == want.terminal && got.screen == want.screen &&
+                      got.ram == want.ram;
+    if (same) {
+      ++r.equal;
+    } else if (++reported <= 10) {
+      FAIL_CHECK(name << " line " << r.compared << " (" << want.kind << " " << want.step
+                      << "): got reward " << got.reward << " terminal " << got.terminal
+                      << " screen " << got.screen << " ram " << got.ram << "; oracle: reward "
+                      << want.reward << " terminal " << want.terminal << " screen " << want.screen
+                      << " ram " << want.ram);
+    }
+  }
+  MESSAGE(name << ": " << r.equal << " of " << r.compared << " lines equal the oracle's");
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("parity: Tetris, 20 episodes of seeded random play, equals ALE on every step") {
+  const ParityResult r = check_golden("tetris_random44500_seed1.txt");
+  if (r.skipped) return;
+  CHECK(r.compared == 44521);  // 44,500 steps + 21 reset lines (power-on and 20 terminals)
+  CHECK(r.equal == r.compared);
+}
