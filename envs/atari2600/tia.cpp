@@ -31,6 +31,10 @@ inline int wrap160(int v) {
   return ((v % 160) + 160) % 160;
 }
 
+// See Tia::reset_object.
+constexpr int kResetDelay = 5;
+constexpr int kResetFinish = 11;
+
 bool player_pixel(int x, int pos, std::uint8_t nusiz, bool reflect, std::uint8_t graphics,
                   bool first_off) {
   if (graphics == 0) return false;
@@ -283,6 +287,35 @@ void Tia::draw_line_span(int line, int from_hc, int to_hc) {
   s_.collisions = cx;
 }
 
+// RESPx/RESMx: where the new position falls relative to the object's current copies decides
+// what this line shows (probe: resp0_pairs, resm0_pairs, resp0, resm0, and Tetris's title).
+// With e = (new position - start of a current copy) mod 160:
+//  * e < 5, the copy's start was just decoded: every copy is drawn at the new position, the
+//    first one included, on this line already;
+//  * 5 <= e < 5 + copy width, the copy is being drawn: it is finished first (the picture is
+//    brought 11 clocks ahead with the old position), then the first copy is skipped for the
+//    rest of the line;
+//  * otherwise the first copy is skipped for the rest of the line (it is only started when the
+//    position counter wraps, on the next line).
+void Tia::reset_object(std::int32_t& pos, std::int32_t& reset_line, int new_pos,
+                       std::uint8_t nusiz, bool player, std::int64_t clock) {
+  const Copies& c = kCopies[nusiz & 7];
+  const int width = player ? 8 * c.stretch : 1 << ((nusiz >> 4) & 3);
+  const int count = (player || c.stretch == 1) ? c.count : 1;
+  enum { kNeither, kDelay, kDisplay } when = kNeither;
+  for (int k = 0; k < count && when == kNeither; ++k) {
+    const int e = wrap160(new_pos - (pos + c.offset[k]));
+    if (e < kResetDelay) {
+      when = kDelay;
+    } else if (e < kResetDelay + width) {
+      when = kDisplay;
+    }
+  }
+  if (when == kDisplay) draw_to(clock + kResetFinish);
+  pos = new_pos;
+  reset_line = when == kDelay ? -1 : static_cast<std::int32_t>(clock / kClocksPerLine);
+}
+
 int Tia::write(std::uint16_t address, std::uint8_t value, std::uint64_t cycle) {
   const int reg = address & 0x3F;
   const std::int64_t clock = frame_clock(cycle);
@@ -377,20 +410,20 @@ int Tia::write(std::uint16_t address, std::uint8_t value, std::uint64_t cycle) {
       break;
     // README 4.11: RESPx puts the player at 3 in horizontal blank, else hc - 68 + 5.
     case RESP0:
-      s_.pos_p0 = hc < kHBlank ? 3 : wrap160(hc - kHBlank + 5);
-      s_.p0_reset_line = line(cycle);
+      reset_object(s_.pos_p0, s_.p0_reset_line, hc < kHBlank ? 3 : wrap160(hc - kHBlank + 5),
+                   s_.nusiz0, true, clock);
       break;
     case RESP1:
-      s_.pos_p1 = hc < kHBlank ? 3 : wrap160(hc - kHBlank + 5);
-      s_.p1_reset_line = line(cycle);
+      reset_object(s_.pos_p1, s_.p1_reset_line, hc < kHBlank ? 3 : wrap160(hc - kHBlank + 5),
+                   s_.nusiz1, true, clock);
       break;
     case RESM0:
-      s_.pos_m0 = hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4);
-      s_.m0_reset_line = line(cycle);
+      reset_object(s_.pos_m0, s_.m0_reset_line, hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4),
+                   s_.nusiz0, false, clock);
       break;
     case RESM1:
-      s_.pos_m1 = hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4);
-      s_.m1_reset_line = line(cycle);
+      reset_object(s_.pos_m1, s_.m1_reset_line, hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4),
+                   s_.nusiz1, false, clock);
       break;
     case RESBL:
       s_.pos_bl = hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4);

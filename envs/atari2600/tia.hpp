@@ -174,6 +174,8 @@ class Tia {
 
  private:
   void draw_to(std::int64_t clock);
+  void reset_object(std::int32_t& pos, std::int32_t& reset_line, int new_pos, std::uint8_t nusiz,
+                    bool player, std::int64_t clock);
   void draw_line_span(int line, int from_hc, int to_hc);
   std::int64_t frame_clock(std::uint64_t cycle) const {
     return 3 * static_cast<std::int64_t>(cycle - s_.frame_start);

@@ -158,3 +158,45 @@ TEST_CASE("parity: Tetris, 20 episodes of seeded random play, equals ALE on ever
   CHECK(r.compared == 44521);  // 44,500 steps + 21 reset lines (power-on and 20 terminals)
   CHECK(r.equal == r.compared);
 }
+
+// The probe ROMs (tests/atari2600/probes/*.asm say what each one shows).
+TEST_CASE("parity: probe resp0 (RESP0 at every cycle, NUSIZ copies, reflection)") {
+  const ParityResult r = check_golden("resp0.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe resp1 (RESP1 at every cycle)") {
+  const ParityResult r = check_golden("resp1.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe resm0 (RESM0 at every cycle, missile widths)") {
+  const ParityResult r = check_golden("resm0.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe resbl (RESBL at every cycle, ball sizes)") {
+  const ParityResult r = check_golden("resbl.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe hmove (HMOVE at every cycle with every motion value)") {
+  const ParityResult r = check_golden("hmove.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe playfield (PF writes at every cycle, reflection, score, priority)") {
+  const ParityResult r = check_golden("playfield.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe collisions (all latches, inside and outside the picture, VBLANK)") {
+  const ParityResult r = check_golden("collisions.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe timer (all prescalers, reads around underflow)") {
+  const ParityResult r = check_golden("timer.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe resp0_pairs (RESP0 where the old copies are, every NUSIZ mode)") {
+  const ParityResult r = check_golden("resp0_pairs.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe resm0_pairs (RESM0 where the old copies are, every width)") {
+  const ParityResult r = check_golden("resm0_pairs.txt");
+  CHECK(r.equal == r.compared);
+}
