@@ -41,8 +41,8 @@ bool player_pixel(int x, int pos, std::uint8_t nusiz, bool reflect, std::uint8_t
   const Copies& c = kCopies[nusiz & 7];
   const int d = wrap160(x - pos);
   for (int k = first_off ? 1 : 0; k < c.count; ++k) {
-    const int e = d - c.offset[k];
-    if (e >= 0 && e < 8 * c.stretch) {
+    const int e = wrap160(d - c.offset[k] - (c.stretch > 1 ? 1 : 0));
+    if (e < 8 * c.stretch) {
       const int bit = e / c.stretch;
       return graphics & (reflect ? (1 << bit) : (0x80 >> bit));
     }
@@ -154,11 +154,13 @@ void Tia::object_masks(std::uint8_t* mask, int x0, int x1, int line) {
     return row(c, key, [&](auto& bits) {
       if (g == 0) return;
       const Copies& cp = kCopies[nusiz & 7];
+      // Double and quad width players start one pixel later (probe: resp0, frames 3 and 5).
+      const int shift = cp.stretch > 1 ? 1 : 0;
       for (int k = first_off ? 1 : 0; k < cp.count; ++k) {
         for (int e = 0; e < 8 * cp.stretch; ++e) {
           const int b = e / cp.stretch;
           if (g & (reflect ? (1 << b) : (0x80 >> b))) {
-            bits[static_cast<std::size_t>(wrap160(pos + cp.offset[k] + e))] = bit;
+            bits[static_cast<std::size_t>(wrap160(pos + cp.offset[k] + shift + e))] = bit;
           }
         }
       }
