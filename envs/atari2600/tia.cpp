@@ -32,7 +32,7 @@ inline int wrap160(int v) {
 }
 
 // See Tia::reset_object.
-constexpr int kResetDelay = 5;
+constexpr int kResetDelay = 4;
 constexpr int kResetFinish = 11;
 
 bool player_pixel(int x, int pos, std::uint8_t nusiz, bool reflect, std::uint8_t graphics,
@@ -292,15 +292,15 @@ void Tia::draw_line_span(int line, int from_hc, int to_hc) {
 // RESPx/RESMx: where the new position falls relative to the object's current copies decides
 // what this line shows (probe: resp0_pairs, resm0_pairs, resp0, resm0, and Tetris's title).
 // With e = (new position - start of a current copy) mod 160:
-//  * e < 5, the copy's start was just decoded: every copy is drawn at the new position, the
+//  * e < 4, the copy's start was just decoded: every copy is drawn at the new position, the
 //    first one included, on this line already;
-//  * 5 <= e < 5 + copy width, the copy is being drawn: it is finished first (the picture is
+//  * 4 <= e < 4 + copy width, the copy is being drawn: it is finished first (the picture is
 //    brought 11 clocks ahead with the old position), then the first copy is skipped for the
 //    rest of the line;
 //  * otherwise the first copy is skipped for the rest of the line (it is only started when the
 //    position counter wraps, on the next line).
-void Tia::reset_object(std::int32_t& pos, std::int32_t& reset_line, int new_pos,
-                       std::uint8_t nusiz, bool player, std::int64_t clock) {
+void Tia::reset_object(std::int32_t& pos, std::int32_t& reset_line, int new_pos, std::uint8_t nusiz,
+                       bool player, std::int64_t clock) {
   const Copies& c = kCopies[nusiz & 7];
   const int width = player ? 8 * c.stretch : 1 << ((nusiz >> 4) & 3);
   const int count = (player || c.stretch == 1) ? c.count : 1;
