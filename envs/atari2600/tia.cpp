@@ -313,6 +313,10 @@ void Tia::reset_object(std::int32_t& pos, std::int32_t& reset_line, int new_pos,
       when = kDisplay;
     }
   }
+  // A missile reset during horizontal blank always shows its first copy on the same line
+  // (probe resm0_pairs, the cycle 3/10/20 lines), a player's only when the rule above says so
+  // (Tetris's title screen).
+  if (!player && clock % kClocksPerLine < kHBlank) when = kDelay;
   if (when == kDisplay) draw_to(clock + kResetFinish);
   pos = new_pos;
   reset_line = when == kDelay ? -1 : static_cast<std::int32_t>(clock / kClocksPerLine);
