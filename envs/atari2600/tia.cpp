@@ -105,7 +105,7 @@ void Tia::draw_to(std::int64_t clock) {
 }
 
 // Object bits of one pixel, the obvious way: the reference for object_masks().
-std::uint8_t Tia::object_mask_ref(int x, const TiaState& s, int line) {
+std::uint8_t Tia::object_mask_ref(int x, const TiaState& s) {
   const std::uint8_t g0 = s.vdelp0 & 1 ? s.grp0_old : s.grp0;
   const std::uint8_t g1 = s.vdelp1 & 1 ? s.grp1_old : s.grp1;
   const bool m0_on = (s.enam0 & 2) && !(s.resmp0 & 2);
@@ -115,16 +115,16 @@ std::uint8_t Tia::object_mask_ref(int x, const TiaState& s, int line) {
   std::uint8_t m = 0;
   if (playfield_pixel(x, s)) m |= kObjPF;
   if (bl_on && wrap160(x - s.pos_bl) < bl_width) m |= kObjBL;
-  if (player_pixel(x, s.pos_p0, s.nusiz0, s.refp0 & 8, g0, s.p0_reset_line == line)) m |= kObjP0;
-  if (m0_on && missile_pixel(x, s.pos_m0, s.nusiz0, s.m0_reset_line == line)) m |= kObjM0;
-  if (player_pixel(x, s.pos_p1, s.nusiz1, s.refp1 & 8, g1, s.p1_reset_line == line)) m |= kObjP1;
-  if (m1_on && missile_pixel(x, s.pos_m1, s.nusiz1, s.m1_reset_line == line)) m |= kObjM1;
+  if (player_pixel(x, s.pos_p0, s.nusiz0, s.refp0 & 8, g0, s.p0_first_off)) m |= kObjP0;
+  if (m0_on && missile_pixel(x, s.pos_m0, s.nusiz0, s.m0_first_off)) m |= kObjM0;
+  if (player_pixel(x, s.pos_p1, s.nusiz1, s.refp1 & 8, g1, s.p1_first_off)) m |= kObjP1;
+  if (m1_on && missile_pixel(x, s.pos_m1, s.nusiz1, s.m1_first_off)) m |= kObjM1;
   return m;
 }
 
 // The same bits for columns [x0, x1), the fast way: each object's row of 160 bits is built
 // once and kept until one of the registers it depends on changes (a key of those registers).
-void Tia::object_masks(std::uint8_t* mask, int x0, int x1, int line) {
+void Tia::object_masks(std::uint8_t* mask, int x0, int x1) {
   const TiaState& s = s_;
   auto row = [](RowCache& c, std::uint32_t key, auto&& build) -> const std::uint8_t* {
     if (c.key != key) {
@@ -185,15 +185,13 @@ void Tia::object_masks(std::uint8_t* mask, int x0, int x1, int line) {
   const std::uint8_t g0 = s.vdelp0 & 1 ? s.grp0_old : s.grp0;
   const std::uint8_t g1 = s.vdelp1 & 1 ? s.grp1_old : s.grp1;
   const std::uint8_t* p0 =
-      player_row(rows_[1], s.pos_p0, s.nusiz0, s.refp0 & 8, g0, s.p0_reset_line == line, kObjP0);
+      player_row(rows_[1], s.pos_p0, s.nusiz0, s.refp0 & 8, g0, s.p0_first_off, kObjP0);
   const std::uint8_t* p1 =
-      player_row(rows_[2], s.pos_p1, s.nusiz1, s.refp1 & 8, g1, s.p1_reset_line == line, kObjP1);
-  const std::uint8_t* m0 =
-      missile_row(rows_[3], s.pos_m0, s.nusiz0, (s.enam0 & 2) && !(s.resmp0 & 2),
-                  s.m0_reset_line == line, kObjM0);
-  const std::uint8_t* m1 =
-      missile_row(rows_[4], s.pos_m1, s.nusiz1, (s.enam1 & 2) && !(s.resmp1 & 2),
-                  s.m1_reset_line == line, kObjM1);
+      player_row(rows_[2], s.pos_p1, s.nusiz1, s.refp1 & 8, g1, s.p1_first_off, kObjP1);
+  const std::uint8_t* m0 = missile_row(rows_[3], s.pos_m0, s.nusiz0,
+                                       (s.enam0 & 2) && !(s.resmp0 & 2), s.m0_first_off, kObjM0);
+  const std::uint8_t* m1 = missile_row(rows_[4], s.pos_m1, s.nusiz1,
+                                       (s.enam1 & 2) && !(s.resmp1 & 2), s.m1_first_off, kObjM1);
   const bool bl_on = ((s.vdelbl & 1) ? s.enabl_old : s.enabl) & 2;
   const std::uint32_t bl_width = 1u << ((s.ctrlpf >> 4) & 3);
   const std::uint8_t* bl =
@@ -264,7 +262,10 @@ void Tia::draw_line_span(int line, int from_hc, int to_hc) {
   std::uint8_t* out = buffers_[s_.back].data() + static_cast<std::size_t>(row) * kWidth;
   const int x0 = start - kHBlank, x1 = to_hc - kHBlank;
   std::array<std::uint8_t, kWidth> mask;
-  object_masks(mask.data(), x0, x1, line);
+  object_masks(mask.data(), x0, x1);
+  if (to_hc == kClocksPerLine) {
+    s_.p0_first_off = s_.p1_first_off = s_.m0_first_off = s_.m1_first_off = false;
+  }
 
   const TiaState& s = s_;
   const bool score = s.ctrlpf & 2;
@@ -275,15 +276,18 @@ void Tia::draw_line_span(int line, int from_hc, int to_hc) {
   const std::uint8_t right[5] = {s.colubk, score ? s.colup1 : s.colupf, s.colup0, s.colup1,
                                  s.colupf};
   const auto& source = kSourceTable[(s.ctrlpf & 4) ? 1 : 0];
+  if (s.vblank & 2) {
+    // VBLANK: black, and no collisions (probe collisions, blocks 3 and 4).
+    std::fill(out + x0, out + x1, std::uint8_t{0});
+    return;
+  }
   std::uint16_t cx = s_.collisions;
   for (int x = x0; x < x1; ++x) {
     const std::uint8_t m = mask[static_cast<std::size_t>(x)];
     cx |= kCollisionTable[m];
     out[x] = (x < 80 ? left : right)[source[m]];
   }
-  if (s.vblank & 2) {
-    std::fill(out + x0, out + x1, std::uint8_t{0});
-  } else if (blank_span) {
+  if (blank_span) {
     std::fill(out + x0, out + std::min(x1, 8), std::uint8_t{0});
   }
   s_.collisions = cx;
@@ -299,7 +303,7 @@ void Tia::draw_line_span(int line, int from_hc, int to_hc) {
 //    rest of the line;
 //  * otherwise the first copy is skipped for the rest of the line (it is only started when the
 //    position counter wraps, on the next line).
-void Tia::reset_object(std::int32_t& pos, std::int32_t& reset_line, int new_pos, std::uint8_t nusiz,
+void Tia::reset_object(std::int32_t& pos, bool& first_off, int new_pos, std::uint8_t nusiz,
                        bool player, std::int64_t clock) {
   const Copies& c = kCopies[nusiz & 7];
   const int width = player ? 8 * c.stretch : 1 << ((nusiz >> 4) & 3);
@@ -316,10 +320,13 @@ void Tia::reset_object(std::int32_t& pos, std::int32_t& reset_line, int new_pos,
   // A missile reset during horizontal blank always shows its first copy on the same line
   // (probe resm0_pairs, the cycle 3/10/20 lines), a player's only when the rule above says so
   // (Tetris's title screen).
-  if (!player && clock % kClocksPerLine < kHBlank) when = kDelay;
+  // RESMx takes effect 8 clocks late (README 4.11), so a reset at hc 222 counts as one in the
+  // next line's blank (probe resm0_pairs, cycles 3, 10, 20 and 74).
+  const int hc = static_cast<int>(clock % kClocksPerLine);
+  if (!player && (hc < kHBlank || hc + 8 >= kClocksPerLine)) when = kDelay;
   if (when == kDisplay) draw_to(clock + kResetFinish);
   pos = new_pos;
-  reset_line = when == kDelay ? -1 : static_cast<std::int32_t>(clock / kClocksPerLine);
+  first_off = when != kDelay;
 }
 
 int Tia::write(std::uint16_t address, std::uint8_t value, std::uint64_t cycle) {
@@ -416,19 +423,19 @@ int Tia::write(std::uint16_t address, std::uint8_t value, std::uint64_t cycle) {
       break;
     // README 4.11: RESPx puts the player at 3 in horizontal blank, else hc - 68 + 5.
     case RESP0:
-      reset_object(s_.pos_p0, s_.p0_reset_line, hc < kHBlank ? 3 : wrap160(hc - kHBlank + 5),
+      reset_object(s_.pos_p0, s_.p0_first_off, hc < kHBlank ? 3 : wrap160(hc - kHBlank + 5),
                    s_.nusiz0, true, clock);
       break;
     case RESP1:
-      reset_object(s_.pos_p1, s_.p1_reset_line, hc < kHBlank ? 3 : wrap160(hc - kHBlank + 5),
+      reset_object(s_.pos_p1, s_.p1_first_off, hc < kHBlank ? 3 : wrap160(hc - kHBlank + 5),
                    s_.nusiz1, true, clock);
       break;
     case RESM0:
-      reset_object(s_.pos_m0, s_.m0_reset_line, hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4),
+      reset_object(s_.pos_m0, s_.m0_first_off, hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4),
                    s_.nusiz0, false, clock);
       break;
     case RESM1:
-      reset_object(s_.pos_m1, s_.m1_reset_line, hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4),
+      reset_object(s_.pos_m1, s_.m1_first_off, hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4),
                    s_.nusiz1, false, clock);
       break;
     case RESBL:
@@ -544,11 +551,6 @@ std::uint8_t Tia::read(std::uint16_t address, std::uint64_t cycle) {
 void Tia::end_frame(std::uint64_t cycle) {
   draw_to(frame_clock(cycle));
   const std::uint64_t line_cycles = kClocksPerLine / 3;
-  const std::int32_t last = line(cycle);
-  for (std::int32_t* l :
-       {&s_.p0_reset_line, &s_.p1_reset_line, &s_.m0_reset_line, &s_.m1_reset_line}) {
-    *l = *l == last ? 0 : -1;  // the new frame's line 0 is the old frame's last line
-  }
   s_.frame_start += line_cycles * ((cycle - s_.frame_start) / line_cycles);
   s_.drawn = frame_clock(cycle);
   shown_ = s_.back;

@@ -30,9 +30,10 @@ struct TiaState {
   std::uint8_t vsync = 0, vblank = 0;
   // Object positions: the column (0..159) of the first pixel.
   std::int32_t pos_p0 = 0, pos_p1 = 0, pos_m0 = 0, pos_m1 = 0, pos_bl = 0;
-  // A RESPx/RESMx suppresses the object's first copy for the rest of its line (the copy is only
-  // triggered when the position counter wraps): the frame line of the last reset, -1 = none.
-  std::int32_t p0_reset_line = -1, p1_reset_line = -1, m0_reset_line = -1, m1_reset_line = -1;
+  // A RESPx/RESMx usually suppresses the object's first copy (it is only started when the
+  // position counter wraps); ALE turns it back on when it finishes drawing a row of the picture
+  // (probe collisions, row 0: a reset above the picture still hides the copy on its first row).
+  bool p0_first_off = false, p1_first_off = false, m0_first_off = false, m1_first_off = false;
   std::uint16_t collisions = 0;  // 15 latches, bit layout in tia.cpp
   bool hmove_blank = false;      // the next clocks 68-75 drawn are black
   // Inputs: fire buttons (true = pressed) and the paddles' resistances (0 = none).
@@ -162,11 +163,11 @@ class Tia {
   // Object bits of a pixel, for drawing and collisions.
   static constexpr std::uint8_t kObjPF = 1, kObjBL = 2, kObjP0 = 4, kObjM0 = 8, kObjP1 = 16,
                                 kObjM1 = 32;
-  // Bits at column x of `line` (the reference: every object tested at x).
-  static std::uint8_t object_mask_ref(int x, const TiaState& s, int line);
+  // Bits at column x (the reference: every object tested at x).
+  static std::uint8_t object_mask_ref(int x, const TiaState& s);
   // Bits for columns [x0, x1) of the current state (the fast way used for drawing); equal to
   // the reference.
-  void object_masks(std::uint8_t* mask, int x0, int x1, int line);
+  void object_masks(std::uint8_t* mask, int x0, int x1);
   // Forget the cached object rows (after the state was changed from outside).
   void invalidate_rows() {
     for (auto& r : rows_) r.key = UINT32_MAX;
@@ -174,7 +175,7 @@ class Tia {
 
  private:
   void draw_to(std::int64_t clock);
-  void reset_object(std::int32_t& pos, std::int32_t& reset_line, int new_pos, std::uint8_t nusiz,
+  void reset_object(std::int32_t& pos, bool& first_off, int new_pos, std::uint8_t nusiz,
                     bool player, std::int64_t clock);
   void draw_line_span(int line, int from_hc, int to_hc);
   std::int64_t frame_clock(std::uint64_t cycle) const {
