@@ -256,6 +256,10 @@ void Tia::draw_line_span(int line, int from_hc, int to_hc) {
   const int start = std::max(from_hc, static_cast<int>(kHBlank));
   const bool blank_span = s_.hmove_blank && from_hc < kHBlank + 8 && to_hc > kHBlank;
   if (to_hc > kHBlank + 7 && from_hc <= kHBlank + 7) s_.hmove_blank = false;
+  // A missile's first-copy skip ends with its line; a player's with the next finished row of
+  // the picture (probe collisions: resets above the picture hide the players on row 0, not
+  // the missiles).
+  if (to_hc == kClocksPerLine) s_.m0_first_off = s_.m1_first_off = false;
   if (start >= to_hc) return;
   const int row = line - ystart_;
   if (row < 0 || row >= height_) return;
@@ -263,9 +267,7 @@ void Tia::draw_line_span(int line, int from_hc, int to_hc) {
   const int x0 = start - kHBlank, x1 = to_hc - kHBlank;
   std::array<std::uint8_t, kWidth> mask;
   object_masks(mask.data(), x0, x1);
-  if (to_hc == kClocksPerLine) {
-    s_.p0_first_off = s_.p1_first_off = s_.m0_first_off = s_.m1_first_off = false;
-  }
+  if (to_hc == kClocksPerLine) s_.p0_first_off = s_.p1_first_off = false;
 
   const TiaState& s = s_;
   const bool score = s.ctrlpf & 2;
