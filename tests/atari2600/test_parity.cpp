@@ -200,3 +200,7 @@ TEST_CASE("parity: probe resm0_pairs (RESM0 where the old copies are, every widt
   const ParityResult r = check_golden("resm0_pairs.txt");
   CHECK(r.equal == r.compared);
 }
+TEST_CASE("parity: probe hmove_table (the motion of HMOVE by cycle and value, one player)") {
+  const ParityResult r = check_golden("hmove_table.txt");
+  CHECK(r.equal == r.compared);
+}

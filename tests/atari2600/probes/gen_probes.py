@@ -429,7 +429,48 @@ def pairs_probe(name, reg, obj):
         f"; object is reset, depending on where its old copies were.", setup, kernel)
 
 
+def hmove_table_probe():
+    # Player 0 alone, one pixel wide: reset at cycle 40 on line A (x = 57), HMOVE at cycle c on
+    # line B, line C shows where it went. Frame f: HMP0 = (f >> 1) << 4, cycles 3..39 on even
+    # frames, 40..75 on odd ones.
+    setup = [
+        "        lda #$80",
+        "        sta GRP0",
+        "        lda #$1E",
+        "        sta COLUP0",
+        "        lda #0",
+        "        sta NUSIZ0",
+        "        sta REFP0",
+        "        lda frame",
+        "        asl",
+        "        asl",
+        "        asl",
+        "        and #$F0",
+        "        sta HMP0",
+    ]
+    kernel = [
+        "        lda frame",
+        "        and #1",
+        "        bne OddFrame",
+        "        jmp EvenKernel",
+        "OddFrame:",
+        "        jmp OddKernel",
+    ]
+    for cycles, label in ((range(3, 40), "EvenKernel"), (range(40, 76), "OddKernel")):
+        kernel.append(f"{label}:")
+        for cycle in cycles:
+            kernel += ["        sta WSYNC"] + delay(37) + ["        sta RESP0               ; 40"]
+            kernel += ["        sta WSYNC"] + write_at(cycle, "HMOVE", f"  ; HMOVE at cycle {cycle}")
+            kernel += ["        sta WSYNC"]
+        kernel.append("        jmp KernelDone")
+    kernel.append("KernelDone:")
+    rom("hmove_table", "HMOVE at every CPU cycle 3..75 with every HMP0 value, player 0 alone (one\n"
+        "; pixel): line A resets it to x = 57, line B has the HMOVE, line C shows the result.",
+        setup, kernel)
+
+
 if __name__ == "__main__":
+    hmove_table_probe()
     pairs_probe("resp0_pairs", "RESP0", "P0")
     pairs_probe("resm0_pairs", "RESM0", "M0")
     resp_probe("resp0", "RESP0", "P0")
