@@ -36,6 +36,10 @@ struct TiaState {
   bool p0_first_off = false, p1_first_off = false, m0_first_off = false, m1_first_off = false;
   std::uint16_t collisions = 0;  // 15 latches, bit layout in tia.cpp
   bool hmove_blank = false;      // the next clocks 68-75 drawn are black
+  // An HMOVE at cycle 75 moves the objects only after the next line (probe hmove_table): the
+  // frame clock at which that happens (-1 = none) and the amounts, captured at the write.
+  std::int64_t hmove_pending_clock = -1;
+  std::array<std::int8_t, 5> hmove_pending{};
   // Inputs: fire buttons (true = pressed) and the paddles' resistances (0 = none).
   bool fire0 = false, fire1 = false;
   std::array<std::int32_t, 4> paddle{};
@@ -175,6 +179,7 @@ class Tia {
 
  private:
   void draw_to(std::int64_t clock);
+  void draw_span_to(std::int64_t clock);
   void reset_object(std::int32_t& pos, bool& first_off, int new_pos, std::uint8_t nusiz,
                     bool player, std::int64_t clock);
   void draw_line_span(int line, int from_hc, int to_hc);
