@@ -61,12 +61,15 @@ CartType parse_cart_type(const std::string& name) {
 }
 
 CartType Cartridge::detect(const std::vector<std::uint8_t>& image) {
-  // Superchip images carry 128 bytes of RAM image at the start of every bank, which the
-  // linker fills with one repeated byte: a first 128 bytes all equal to each other and to the
-  // next 128 marks SC (established by the detection probes in tests/atari2600/test_cartridge.cpp).
+  // Superchip images carry the RAM's 256-byte window at the start of every 4K bank, which the
+  // linker fills with one repeated byte: ALE's core calls an image SC when every bank starts
+  // with 256 equal bytes (make_cart_detect.py: 128 are not enough, all banks are needed).
   auto superchip = [&]() {
-    for (std::size_t i = 1; i < 256; ++i) {
-      if (image[i] != image[0]) return false;
+    for (std::size_t bank = 0; bank < image.size() / 4096; ++bank) {
+      const std::size_t start = bank * 4096;
+      for (std::size_t i = 1; i < 256; ++i) {
+        if (image[start + i] != image[start]) return false;
+      }
     }
     return true;
   };
