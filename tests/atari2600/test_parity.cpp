@@ -204,3 +204,35 @@ TEST_CASE("parity: probe hmove_table (the motion of HMOVE by cycle and value, on
   const ParityResult r = check_golden("hmove_table.txt");
   CHECK(r.equal == r.compared);
 }
+TEST_CASE("parity: probe bank_f8 (F8: start bank, hotspots)") {
+  const ParityResult r = check_golden("bank_f8.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe bank_f6 (F6)") {
+  const ParityResult r = check_golden("bank_f6.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe bank_f4 (F4)") {
+  const ParityResult r = check_golden("bank_f4.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe bank_f8sc (F8SC: Superchip RAM and its power-on draws)") {
+  const ParityResult r = check_golden("bank_f8sc.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe bank_f6sc (F6SC)") {
+  const ParityResult r = check_golden("bank_f6sc.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe bank_f4sc (F4SC)") {
+  const ParityResult r = check_golden("bank_f4sc.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe bank_e0 (E0: segments, start banks)") {
+  const ParityResult r = check_golden("bank_e0.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe bank_3f (3F: bank select by writes to $3F)") {
+  const ParityResult r = check_golden("bank_3f.txt");
+  CHECK(r.equal == r.compared);
+}
