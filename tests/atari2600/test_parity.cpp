@@ -236,3 +236,15 @@ TEST_CASE("parity: probe bank_3f (3F: bank select by writes to $3F)") {
   const ParityResult r = check_golden("bank_3f.txt");
   CHECK(r.equal == r.compared);
 }
+TEST_CASE("parity: probe probe (the kit's probe: power-on timer and RAM, inputs, HMOVE, RESP0 mid-line)") {
+  const ParityResult r = check_golden("probe.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe nosync (no VSYNC: frames end at ALE's line cap)") {
+  const ParityResult r = check_golden("nosync.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe noio (no TIA access: partial frames, greyed)") {
+  const ParityResult r = check_golden("noio.txt");
+  CHECK(r.equal == r.compared);
+}
