@@ -236,7 +236,9 @@ TEST_CASE("parity: probe bank_3f (3F: bank select by writes to $3F)") {
   const ParityResult r = check_golden("bank_3f.txt");
   CHECK(r.equal == r.compared);
 }
-TEST_CASE("parity: probe probe (the kit's probe: power-on timer and RAM, inputs, HMOVE, RESP0 mid-line)") {
+TEST_CASE(
+    "parity: probe probe (the kit's probe: power-on timer and RAM, inputs, HMOVE, RESP0 "
+    "mid-line)") {
   const ParityResult r = check_golden("probe.txt");
   CHECK(r.equal == r.compared);
 }
