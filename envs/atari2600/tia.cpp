@@ -110,10 +110,10 @@ constexpr std::int8_t kHmoveMotion[76][16] = {
     {7, 8, 9, 10, 11, 12, 13, 14, 0, 0, 1, 2, 3, 4, 5, 6},             // 72
     {8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7},            // 73
     {8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7},            // 74
-    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 75
+    {0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1},          // 75
 };
 
-// See Tia::reset_object.
+// See Tia::reset_player.
 constexpr int kResetDelay = 4;
 constexpr int kResetFinish = 11;
 
@@ -132,12 +132,12 @@ bool player_pixel(int x, int pos, std::uint8_t nusiz, bool reflect, std::uint8_t
   return false;
 }
 
-bool missile_pixel(int x, int pos, std::uint8_t nusiz, bool first_off) {
+bool missile_pixel(int x, int pos, std::uint8_t nusiz) {
   const Copies& c = kCopies[nusiz & 7];
   const int width = 1 << ((nusiz >> 4) & 3);
   const int d = wrap160(x - pos);
   const int count = c.stretch == 1 ? c.count : 1;
-  for (int k = first_off ? 1 : 0; k < count; ++k) {
+  for (int k = 0; k < count; ++k) {
     const int e = d - c.offset[k];
     if (e >= 0 && e < width) return true;
   }
@@ -176,17 +176,6 @@ void Tia::reset(std::uint64_t cycle) {
 }
 
 void Tia::draw_to(std::int64_t clock) {
-  if (s_.hmove_pending_clock >= 0 && clock >= s_.hmove_pending_clock) {
-    draw_span_to(s_.hmove_pending_clock);
-    std::int32_t* pos[5] = {&s_.pos_p0, &s_.pos_p1, &s_.pos_m0, &s_.pos_m1, &s_.pos_bl};
-    for (int k = 0; k < 5; ++k)
-      *pos[k] = wrap160(*pos[k] - s_.hmove_pending[static_cast<std::size_t>(k)]);
-    s_.hmove_pending_clock = -1;
-  }
-  draw_span_to(clock);
-}
-
-void Tia::draw_span_to(std::int64_t clock) {
   while (s_.drawn < clock) {
     const int line = static_cast<int>(s_.drawn / kClocksPerLine);
     const int from = static_cast<int>(s_.drawn % kClocksPerLine);
@@ -209,9 +198,9 @@ std::uint8_t Tia::object_mask_ref(int x, const TiaState& s) {
   if (playfield_pixel(x, s)) m |= kObjPF;
   if (bl_on && wrap160(x - s.pos_bl) < bl_width) m |= kObjBL;
   if (player_pixel(x, s.pos_p0, s.nusiz0, s.refp0 & 8, g0, s.p0_first_off)) m |= kObjP0;
-  if (m0_on && missile_pixel(x, s.pos_m0, s.nusiz0, s.m0_first_off)) m |= kObjM0;
+  if (m0_on && missile_pixel(x, s.pos_m0, s.nusiz0)) m |= kObjM0;
   if (player_pixel(x, s.pos_p1, s.nusiz1, s.refp1 & 8, g1, s.p1_first_off)) m |= kObjP1;
-  if (m1_on && missile_pixel(x, s.pos_m1, s.nusiz1, s.m1_first_off)) m |= kObjM1;
+  if (m1_on && missile_pixel(x, s.pos_m1, s.nusiz1)) m |= kObjM1;
   return m;
 }
 
@@ -259,17 +248,15 @@ void Tia::object_masks(std::uint8_t* mask, int x0, int x1) {
       }
     });
   };
-  auto missile_row = [&](RowCache& c, int pos, std::uint8_t nusiz, bool on, bool first_off,
-                         std::uint8_t bit) {
+  auto missile_row = [&](RowCache& c, int pos, std::uint8_t nusiz, bool on, std::uint8_t bit) {
     const std::uint32_t key = static_cast<std::uint32_t>(pos) |
-                              (static_cast<std::uint32_t>(nusiz & 0x37) << 8) |
-                              (on ? 1u << 16 : 0) | (first_off ? 1u << 17 : 0);
+                              (static_cast<std::uint32_t>(nusiz & 0x37) << 8) | (on ? 1u << 16 : 0);
     return row(c, key, [&](auto& bits) {
       if (!on) return;
       const Copies& cp = kCopies[nusiz & 7];
       const int width = 1 << ((nusiz >> 4) & 3);
       const int count = cp.stretch == 1 ? cp.count : 1;
-      for (int k = first_off ? 1 : 0; k < count; ++k) {
+      for (int k = 0; k < count; ++k) {
         for (int e = 0; e < width; ++e)
           bits[static_cast<std::size_t>(wrap160(pos + cp.offset[k] + e))] = bit;
       }
@@ -281,10 +268,10 @@ void Tia::object_masks(std::uint8_t* mask, int x0, int x1) {
       player_row(rows_[1], s.pos_p0, s.nusiz0, s.refp0 & 8, g0, s.p0_first_off, kObjP0);
   const std::uint8_t* p1 =
       player_row(rows_[2], s.pos_p1, s.nusiz1, s.refp1 & 8, g1, s.p1_first_off, kObjP1);
-  const std::uint8_t* m0 = missile_row(rows_[3], s.pos_m0, s.nusiz0,
-                                       (s.enam0 & 2) && !(s.resmp0 & 2), s.m0_first_off, kObjM0);
-  const std::uint8_t* m1 = missile_row(rows_[4], s.pos_m1, s.nusiz1,
-                                       (s.enam1 & 2) && !(s.resmp1 & 2), s.m1_first_off, kObjM1);
+  const std::uint8_t* m0 =
+      missile_row(rows_[3], s.pos_m0, s.nusiz0, (s.enam0 & 2) && !(s.resmp0 & 2), kObjM0);
+  const std::uint8_t* m1 =
+      missile_row(rows_[4], s.pos_m1, s.nusiz1, (s.enam1 & 2) && !(s.resmp1 & 2), kObjM1);
   const bool bl_on = ((s.vdelbl & 1) ? s.enabl_old : s.enabl) & 2;
   const std::uint32_t bl_width = 1u << ((s.ctrlpf >> 4) & 3);
   const std::uint8_t* bl =
@@ -349,10 +336,8 @@ void Tia::draw_line_span(int line, int from_hc, int to_hc) {
   const int start = std::max(from_hc, static_cast<int>(kHBlank));
   const bool blank_span = s_.hmove_blank && from_hc < kHBlank + 8 && to_hc > kHBlank;
   if (to_hc > kHBlank + 7 && from_hc <= kHBlank + 7) s_.hmove_blank = false;
-  // A missile's first-copy skip ends with its line; a player's with the next finished row of
-  // the picture (probe collisions: resets above the picture hide the players on row 0, not
-  // the missiles).
-  if (to_hc == kClocksPerLine) s_.m0_first_off = s_.m1_first_off = false;
+  // A player's first-copy skip ends with the next finished row of the picture (probe
+  // collisions: resets above the picture hide the players on row 0).
   if (start >= to_hc) return;
   const int row = line - ystart_;
   if (row < 0 || row >= height_) return;
@@ -388,8 +373,8 @@ void Tia::draw_line_span(int line, int from_hc, int to_hc) {
   s_.collisions = cx;
 }
 
-// RESPx/RESMx: where the new position falls relative to the object's current copies decides
-// what this line shows (probe: resp0_pairs, resm0_pairs, resp0, resm0, and Tetris's title).
+// RESPx: where the new position falls relative to the object's current copies decides
+// what this line shows (probes resp0_pairs, resp0, resp1 and Tetris's title screen).
 // With e = (new position - start of a current copy) mod 160:
 //  * e < 4, the copy's start was just decoded: every copy is drawn at the new position, the
 //    first one included, on this line already;
@@ -398,13 +383,12 @@ void Tia::draw_line_span(int line, int from_hc, int to_hc) {
 //    rest of the line;
 //  * otherwise the first copy is skipped for the rest of the line (it is only started when the
 //    position counter wraps, on the next line).
-void Tia::reset_object(std::int32_t& pos, bool& first_off, int new_pos, std::uint8_t nusiz,
-                       bool player, std::int64_t clock) {
+void Tia::reset_player(std::int32_t& pos, bool& first_off, int new_pos, std::uint8_t nusiz,
+                       std::int64_t clock) {
   const Copies& c = kCopies[nusiz & 7];
-  const int width = player ? 8 * c.stretch : 1 << ((nusiz >> 4) & 3);
-  const int count = (player || c.stretch == 1) ? c.count : 1;
+  const int width = 8 * c.stretch;
   enum { kNeither, kDelay, kDisplay } when = kNeither;
-  for (int k = 0; k < count && when == kNeither; ++k) {
+  for (int k = 0; k < c.count && when == kNeither; ++k) {
     const int e = wrap160(new_pos - (pos + c.offset[k]));
     if (e < kResetDelay) {
       when = kDelay;
@@ -412,13 +396,6 @@ void Tia::reset_object(std::int32_t& pos, bool& first_off, int new_pos, std::uin
       when = kDisplay;
     }
   }
-  // A missile reset during horizontal blank always shows its first copy on the same line
-  // (probe resm0_pairs, the cycle 3/10/20 lines), a player's only when the rule above says so
-  // (Tetris's title screen).
-  // RESMx takes effect 8 clocks late (README 4.11), so a reset at hc 222 counts as one in the
-  // next line's blank (probe resm0_pairs, cycles 3, 10, 20 and 74).
-  const int hc = static_cast<int>(clock % kClocksPerLine);
-  if (!player && (hc < kHBlank || hc + 8 >= kClocksPerLine)) when = kDelay;
   if (when == kDisplay) draw_to(clock + kResetFinish);
   pos = new_pos;
   first_off = when != kDelay;
@@ -517,20 +494,20 @@ int Tia::write(std::uint16_t address, std::uint8_t value, std::uint64_t cycle) {
       break;
     // README 4.11: RESPx puts the player at 3 in horizontal blank, else hc - 68 + 5.
     case RESP0:
-      reset_object(s_.pos_p0, s_.p0_first_off, hc < kHBlank ? 3 : wrap160(hc - kHBlank + 5),
-                   s_.nusiz0, true, clock);
+      reset_player(s_.pos_p0, s_.p0_first_off, hc < kHBlank ? 3 : wrap160(hc - kHBlank + 5),
+                   s_.nusiz0, clock);
       break;
     case RESP1:
-      reset_object(s_.pos_p1, s_.p1_first_off, hc < kHBlank ? 3 : wrap160(hc - kHBlank + 5),
-                   s_.nusiz1, true, clock);
+      reset_player(s_.pos_p1, s_.p1_first_off, hc < kHBlank ? 3 : wrap160(hc - kHBlank + 5),
+                   s_.nusiz1, clock);
       break;
+    // Missiles never skip their first copy: what looks like a skip is RESMx's 8-clock write
+    // delay (probes resm0, resm0_pairs, collisions row 0, the reset lines of hmove).
     case RESM0:
-      reset_object(s_.pos_m0, s_.m0_first_off, hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4),
-                   s_.nusiz0, false, clock);
+      s_.pos_m0 = hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4);
       break;
     case RESM1:
-      reset_object(s_.pos_m1, s_.m1_first_off, hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4),
-                   s_.nusiz1, false, clock);
+      s_.pos_m1 = hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4);
       break;
     case RESBL:
       s_.pos_bl = hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4);
@@ -594,15 +571,7 @@ int Tia::write(std::uint16_t address, std::uint8_t value, std::uint64_t cycle) {
       move(s_.pos_m1, s_.hmm1);
       move(s_.pos_bl, s_.hmbl);
       // HMOVE also ends any first-copy skip (probe hmove_table, row 0 of the cycle-3 frames).
-      s_.p0_first_off = s_.p1_first_off = s_.m0_first_off = s_.m1_first_off = false;
-      if (cpu_cycle == 75) {
-        // Normal motion, but only from the line after next (probe hmove_table, cycle 75).
-        const std::uint8_t hm[5] = {s_.hmp0, s_.hmp1, s_.hmm0, s_.hmm1, s_.hmbl};
-        for (int k = 0; k < 5; ++k) {
-          s_.hmove_pending[static_cast<std::size_t>(k)] = kHmoveMotion[3][hm[k] >> 4];
-        }
-        s_.hmove_pending_clock = (clock / kClocksPerLine + 1) * kClocksPerLine;
-      }
+      s_.p0_first_off = s_.p1_first_off = false;
       if (hmove_blanks_ && (cpu_cycle <= 20 || cpu_cycle == 75)) s_.hmove_blank = true;
       break;
     }
@@ -659,11 +628,7 @@ std::uint8_t Tia::read(std::uint16_t address, std::uint64_t cycle) {
 void Tia::end_frame(std::uint64_t cycle) {
   draw_to(frame_clock(cycle));
   const std::uint64_t line_cycles = kClocksPerLine / 3;
-  const std::uint64_t lines = (cycle - s_.frame_start) / line_cycles;
-  s_.frame_start += line_cycles * lines;
-  if (s_.hmove_pending_clock >= 0) {
-    s_.hmove_pending_clock -= static_cast<std::int64_t>(lines) * kClocksPerLine;
-  }
+  s_.frame_start += line_cycles * ((cycle - s_.frame_start) / line_cycles);
   s_.drawn = frame_clock(cycle);
   shown_ = s_.back;
   s_.back ^= 1;

@@ -30,16 +30,12 @@ struct TiaState {
   std::uint8_t vsync = 0, vblank = 0;
   // Object positions: the column (0..159) of the first pixel.
   std::int32_t pos_p0 = 0, pos_p1 = 0, pos_m0 = 0, pos_m1 = 0, pos_bl = 0;
-  // A RESPx/RESMx usually suppresses the object's first copy (it is only started when the
+  // A RESPx usually suppresses the object's first copy (it is only started when the
   // position counter wraps); ALE turns it back on when it finishes drawing a row of the picture
   // (probe collisions, row 0: a reset above the picture still hides the copy on its first row).
-  bool p0_first_off = false, p1_first_off = false, m0_first_off = false, m1_first_off = false;
+  bool p0_first_off = false, p1_first_off = false;
   std::uint16_t collisions = 0;  // 15 latches, bit layout in tia.cpp
   bool hmove_blank = false;      // the next clocks 68-75 drawn are black
-  // An HMOVE at cycle 75 moves the objects only after the next line (probe hmove_table): the
-  // frame clock at which that happens (-1 = none) and the amounts, captured at the write.
-  std::int64_t hmove_pending_clock = -1;
-  std::array<std::int8_t, 5> hmove_pending{};
   // Inputs: fire buttons (true = pressed) and the paddles' resistances (0 = none).
   bool fire0 = false, fire1 = false;
   std::array<std::int32_t, 4> paddle{};
@@ -179,9 +175,8 @@ class Tia {
 
  private:
   void draw_to(std::int64_t clock);
-  void draw_span_to(std::int64_t clock);
-  void reset_object(std::int32_t& pos, bool& first_off, int new_pos, std::uint8_t nusiz,
-                    bool player, std::int64_t clock);
+  void reset_player(std::int32_t& pos, bool& first_off, int new_pos, std::uint8_t nusiz,
+                    std::int64_t clock);
   void draw_line_span(int line, int from_hc, int to_hc);
   std::int64_t frame_clock(std::uint64_t cycle) const {
     return 3 * static_cast<std::int64_t>(cycle - s_.frame_start);
