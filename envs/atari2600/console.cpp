@@ -1,6 +1,8 @@
 // envs/atari2600/console.cpp: bus decode, power-on, resets, the frame loop, save/restore.
 #include "envs/atari2600/console.hpp"
 
+#include "envs/atari2600/cpu6502_impl.hpp"
+
 #include <cstring>
 #include <sstream>
 
@@ -38,7 +40,7 @@ void Console::system_reset() {
 
 FrameInfo Console::run_frame() {
   for (int i = 0; i < kMaxInstructionsPerFrame; ++i) {
-    cpu_.step(*this);
+    cpu_.step_on(*this);
     if (tia_.frame_done()) {
       FrameInfo info{true, tia_.line(cpu_.cycles())};
       tia_.end_frame(cpu_.cycles());

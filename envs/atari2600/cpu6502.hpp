@@ -61,6 +61,9 @@ class Cpu6502 {
   // Runs one instruction and returns its cycles (base + page crossing + branch). Throws
   // atari2600::Error on a JAM opcode (ALE stops there too), leaving state().jammed set.
   int step(Bus& bus);
+  // The same for a concrete bus type, whose calls the compiler can inline (cpu6502_impl.hpp).
+  template <class BusT>
+  int step_on(BusT& bus);
 
   CpuState& state() { return s_; }
   const CpuState& state() const { return s_; }

@@ -173,6 +173,7 @@ void Tia::reset(std::uint64_t cycle) {
   s_.frame_start = cycle;
   for (auto& b : buffers_) std::fill(b.begin(), b.end(), 0);
   shown_ = 1;
+  invalidate_rows();
 }
 
 void Tia::draw_to(std::int64_t clock) {
@@ -343,9 +344,15 @@ void Tia::draw_line_span(int line, int from_hc, int to_hc) {
   if (row < 0 || row >= height_) return;
   std::uint8_t* out = buffers_[s_.back].data() + static_cast<std::size_t>(row) * kWidth;
   const int x0 = start - kHBlank, x1 = to_hc - kHBlank;
-  std::array<std::uint8_t, kWidth> mask;
-  object_masks(mask.data(), x0, x1);
-  if (to_hc == kClocksPerLine) s_.p0_first_off = s_.p1_first_off = false;
+  if (mask_version_ != version_) {  // some register changed since the row was built
+    object_masks(mask_.data(), 0, kWidth);
+    mask_version_ = version_;
+  }
+  const std::array<std::uint8_t, kWidth>& mask = mask_;
+  if (to_hc == kClocksPerLine && (s_.p0_first_off || s_.p1_first_off)) {
+    s_.p0_first_off = s_.p1_first_off = false;
+    ++version_;
+  }
 
   const TiaState& s = s_;
   const bool score = s.ctrlpf & 2;
@@ -362,10 +369,16 @@ void Tia::draw_line_span(int line, int from_hc, int to_hc) {
     return;
   }
   std::uint16_t cx = s_.collisions;
-  for (int x = x0; x < x1; ++x) {
+  const int split = std::clamp(80, x0, x1);
+  for (int x = x0; x < split; ++x) {
     const std::uint8_t m = mask[static_cast<std::size_t>(x)];
     cx |= kCollisionTable[m];
-    out[x] = (x < 80 ? left : right)[source[m]];
+    out[x] = left[source[m]];
+  }
+  for (int x = split; x < x1; ++x) {
+    const std::uint8_t m = mask[static_cast<std::size_t>(x)];
+    cx |= kCollisionTable[m];
+    out[x] = right[source[m]];
   }
   if (blank_span) {
     std::fill(out + x0, out + std::min(x1, 8), std::uint8_t{0});
@@ -431,7 +444,89 @@ int Tia::write(std::uint16_t address, std::uint8_t value, std::uint64_t cycle) {
     default:
       break;
   }
-  draw_to(clock + delay);
+  // Speed: the picture only needs bringing up to date when the write changes what is drawn.
+  // Writes that leave the drawing state as it is (a colour written again, WSYNC, the motion
+  // registers until HMOVE, audio) skip it; the pixels come out the same at the next draw.
+  bool changes_picture = true;
+  switch (reg) {
+    case VSYNC:
+    case WSYNC:
+    case RSYNC:
+    case HMP0:
+    case HMP1:
+    case HMM0:
+    case HMM1:
+    case HMBL:
+    case HMCLR:
+    case AUDC0:
+    case AUDC1:
+    case AUDF0:
+    case AUDF1:
+    case AUDV0:
+    case AUDV1:
+      changes_picture = false;
+      break;
+    case COLUP0:
+      changes_picture = s_.colup0 != (value & 0xFE);
+      break;
+    case COLUP1:
+      changes_picture = s_.colup1 != (value & 0xFE);
+      break;
+    case COLUPF:
+      changes_picture = s_.colupf != (value & 0xFE);
+      break;
+    case COLUBK:
+      changes_picture = s_.colubk != (value & 0xFE);
+      break;
+    case CTRLPF:
+      changes_picture = s_.ctrlpf != value;
+      break;
+    case PF0:
+      changes_picture = s_.pf0 != value;
+      break;
+    case PF1:
+      changes_picture = s_.pf1 != value;
+      break;
+    case PF2:
+      changes_picture = s_.pf2 != value;
+      break;
+    case NUSIZ0:
+      changes_picture = s_.nusiz0 != value;
+      break;
+    case NUSIZ1:
+      changes_picture = s_.nusiz1 != value;
+      break;
+    case REFP0:
+      changes_picture = s_.refp0 != value;
+      break;
+    case REFP1:
+      changes_picture = s_.refp1 != value;
+      break;
+    case ENAM0:
+      changes_picture = s_.enam0 != value;
+      break;
+    case ENAM1:
+      changes_picture = s_.enam1 != value;
+      break;
+    case ENABL:
+      changes_picture = s_.enabl != value;
+      break;
+    case VDELP0:
+      changes_picture = s_.vdelp0 != value;
+      break;
+    case VDELP1:
+      changes_picture = s_.vdelp1 != value;
+      break;
+    case VDELBL:
+      changes_picture = s_.vdelbl != value;
+      break;
+    case VBLANK:
+      changes_picture = s_.vblank != value;
+      break;
+    default:
+      break;
+  }
+  if (changes_picture) draw_to(clock + delay);
   // README 4.2: any TIA write beyond the line cap ends the frame (the write still happens).
   if (line(cycle) > line_cap_) s_.frame_done = true;
 
@@ -584,12 +679,13 @@ int Tia::write(std::uint16_t address, std::uint8_t value, std::uint64_t cycle) {
     default:  // RSYNC and the audio registers: nothing to draw
       break;
   }
+  if (changes_picture) ++version_;  // the cached object row is stale from here on
   return stall;
 }
 
 std::uint8_t Tia::read(std::uint16_t address, std::uint64_t cycle) {
   const int reg = address & 0x0F;
-  draw_to(frame_clock(cycle));
+  if (reg <= CXPPMM) draw_to(frame_clock(cycle));  // only collisions depend on the picture
   const std::uint8_t bus = s_.data_bus & 0x3F;
   auto latch = [&](int k) {
     const unsigned bits = (s_.collisions >> (2 * k)) & 3;

@@ -171,6 +171,7 @@ class Tia {
   // Forget the cached object rows (after the state was changed from outside).
   void invalidate_rows() {
     for (auto& r : rows_) r.key = UINT32_MAX;
+    ++version_;
   }
 
  private:
@@ -189,6 +190,10 @@ class Tia {
     std::array<std::uint8_t, kWidth> bits{};
   };
   std::array<RowCache, 6> rows_;
+  // The OR of the six rows, valid while mask_version_ == version_ (bumped by every write that
+  // changes the picture, and by anything else that changes the state from outside).
+  std::array<std::uint8_t, kWidth> mask_{};
+  std::uint64_t version_ = 1, mask_version_ = 0;
 
   TiaState s_;
   std::array<std::vector<std::uint8_t>, 2> buffers_;
