@@ -181,12 +181,11 @@ bool Cartridge::hotspot(std::uint16_t address) {
 
 std::uint8_t Cartridge::read(std::uint16_t address) {
   const unsigned a = address & 0x0FFF;
+  // The common unbanked images first, without the hotspot test (speed).
+  if (type_ == CartType::k2K) return image_[a & 0x7FF];
+  if (type_ == CartType::k4K) return image_[a];
   hotspot(address);
   switch (type_) {
-    case CartType::k2K:
-      return image_[a & 0x7FF];
-    case CartType::k4K:
-      return image_[a];
     case CartType::kE0:
       return image_[s_.segment[a >> 10] * 1024u + (a & 0x3FF)];
     case CartType::k3F:

@@ -679,7 +679,10 @@ int Tia::write(std::uint16_t address, std::uint8_t value, std::uint64_t cycle) {
     default:  // RSYNC and the audio registers: nothing to draw
       break;
   }
-  if (changes_picture) ++version_;  // the cached object row is stale from here on
+  // Colours, VBLANK and the score/priority bits do not change which objects cover a pixel.
+  const bool colour_only = reg == COLUP0 || reg == COLUP1 || reg == COLUPF || reg == COLUBK ||
+                           reg == VBLANK || reg == CXCLR;
+  if (changes_picture && !colour_only) ++version_;  // the combined object row is stale now
   return stall;
 }
 
