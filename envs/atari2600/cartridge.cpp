@@ -29,17 +29,33 @@ const TypeInfo& info(CartType type) {
   throw_error("cartridge: unknown type id ", static_cast<int>(type));
 }
 
-// Does `pattern` occur in the image at least `times` times?
+// Does `pattern` occur in the image at least `times` times? Scanned the way ALE's core scans
+// (probed: make_cart_detect.py): the very last possible start is not tried, and after a hit the
+// scan moves on by the pattern's length + 1, so two back-to-back copies count once.
 bool contains(const std::vector<std::uint8_t>& image, const std::vector<std::uint8_t>& pattern,
               int times = 1) {
   int found = 0;
-  for (std::size_t i = 0; i + pattern.size() <= image.size(); ++i) {
+  if (image.size() <= pattern.size()) return false;
+  for (std::size_t i = 0; i + pattern.size() < image.size(); ++i) {
     if (std::equal(pattern.begin(), pattern.end(),
                    image.begin() + static_cast<std::ptrdiff_t>(i))) {
       if (++found >= times) return true;
+      i += pattern.size();
     }
   }
   return false;
+}
+
+bool halves_equal(const std::vector<std::uint8_t>& image) {
+  const std::size_t half = image.size() / 2;
+  return std::equal(image.begin(), image.begin() + static_cast<std::ptrdiff_t>(half),
+                    image.begin() + static_cast<std::ptrdiff_t>(half));
+}
+
+[[noreturn]] void unsupported(const char* scheme, std::size_t size) {
+  throw_error("cartridge: ALE's core would run this ", size, "-byte image as ", scheme,
+              ", a scheme this emulator does not implement (it has 2K, 4K, F8, F6, F4, their SC "
+              "variants, E0, FE and 3F); if the image is really one of those, pass the type");
 }
 
 }  // namespace
@@ -73,20 +89,26 @@ CartType Cartridge::detect(const std::vector<std::uint8_t>& image) {
     }
     return true;
   };
+  const bool three_e = contains(image, {0x85, 0x3E, 0xA9, 0x00});
+  const bool three_f = contains(image, {0x85, 0x3F}, 2);
   switch (image.size()) {
     case 2048:
       return CartType::k2K;
     case 4096:
-      return CartType::k4K;
+      return halves_equal(image) ? CartType::k2K : CartType::k4K;
     case 8192:
+      // The order ALE's core tests them in (make_cart_detect.py).
       if (superchip()) return CartType::kF8SC;
+      if (halves_equal(image)) return CartType::k4K;
       // Parker Brothers' E0 games access their hotspots with these instructions.
       if (contains(image, {0x8D, 0xE0, 0x1F}) || contains(image, {0x8D, 0xE0, 0x5F}) ||
           contains(image, {0x8D, 0xE9, 0xFF}) || contains(image, {0xAD, 0xE9, 0xFF}) ||
           contains(image, {0xAD, 0xED, 0xFF}) || contains(image, {0xAD, 0xF3, 0xBF})) {
         return CartType::kE0;
       }
-      if (contains(image, {0x85, 0x3F}, 2)) return CartType::k3F;
+      if (three_e) unsupported("3E", image.size());
+      if (three_f) return CartType::k3F;
+      if (contains(image, {0x8D, 0x40, 0x02})) unsupported("UA", image.size());
       if (contains(image, {0x20, 0x00, 0xD0, 0xC6, 0xC5}) ||
           contains(image, {0x20, 0xC3, 0xF8, 0xA5, 0x82}) ||
           contains(image, {0xD0, 0xFB, 0x20, 0x73, 0xFE}) ||
@@ -96,16 +118,24 @@ CartType Cartridge::detect(const std::vector<std::uint8_t>& image) {
       return CartType::kF8;
     case 16384:
       if (superchip()) return CartType::kF6SC;
-      if (contains(image, {0x85, 0x3F}, 2)) return CartType::k3F;
+      if (three_e) unsupported("3E", image.size());
+      if (three_f) return CartType::k3F;
       return CartType::kF6;
     case 32768:
       if (superchip()) return CartType::kF4SC;
-      if (contains(image, {0x85, 0x3F}, 2)) return CartType::k3F;
+      if (three_e) unsupported("3E", image.size());
+      if (three_f) return CartType::k3F;
       return CartType::kF4;
+    case 10240:
+    case 10495:
+    case 10496:
+      unsupported("DPC", image.size());
+    case 12288:
+      unsupported("FASC", image.size());
     default:
-      if (image.size() % 2048 == 0 && !image.empty() && contains(image, {0x85, 0x3F}, 2)) {
-        return CartType::k3F;
-      }
+      if (!image.empty() && image.size() % 8448 == 0) unsupported("AR", image.size());
+      if (three_e) unsupported("3E", image.size());
+      if (three_f && image.size() % 2048 == 0) return CartType::k3F;
       throw_error("cartridge: cannot detect the scheme of a ", image.size(),
                   "-byte image; expected 2048, 4096, 8192, 16384 or 32768 bytes (or a 3F image "
                   "in 2K banks); pass the type explicitly if the image is right");
@@ -114,6 +144,11 @@ CartType Cartridge::detect(const std::vector<std::uint8_t>& image) {
 
 Cartridge::Cartridge(std::vector<std::uint8_t> image, CartType type)
     : image_(std::move(image)), type_(type) {
+  // ALE runs a 4K image with two equal halves as 2K, an 8K one as 4K: keep one half.
+  if ((type == CartType::k2K && image_.size() == 4096) ||
+      (type == CartType::k4K && image_.size() == 8192)) {
+    if (halves_equal(image_)) image_.resize(image_.size() / 2);
+  }
   const TypeInfo& t = info(type);
   if (t.size == 0) {
     if (image_.empty() || image_.size() % 2048 != 0 || image_.size() > 512 * 1024) {

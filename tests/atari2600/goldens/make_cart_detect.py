@@ -14,6 +14,8 @@ Image: byte i = (7 i + 3) mod 256, reset vector $F000; patterns:
   sig:HEX          the bytes HEX at offset $400
   sig2:HEX         the bytes HEX at offsets $400 and $440
   sc_all+sig:HEX   both
+  halves           the second half of the image is a copy of the first
+  sig@N:HEX        the bytes HEX at offset N (negative: from the end)
 """
 import json
 import subprocess
@@ -31,6 +33,13 @@ def make_image(size, pattern):
                 n = 128 if part == "sc_128" else 256
                 v = 0x10 + b if part == "sc_distinct" else 0x55
                 d[b * 4096:b * 4096 + n] = bytes([v]) * n
+        elif part == "halves":
+            d[size // 2:] = d[:size // 2]
+        elif part.startswith("sig@"):
+            where, hexs = part[4:].split(":")
+            sig = bytes.fromhex(hexs)
+            off = int(where) % size
+            d[off:off + len(sig)] = sig
         elif part.startswith("sig"):
             sig = bytes.fromhex(part.split(":")[1])
             d[0x400:0x400 + len(sig)] = sig
@@ -48,6 +57,10 @@ for sig in ("8de05f", "8de9ff", "ade9ff", "adedff", "adf3bf", "ade01f", "20c3f8a
             "d0fb2073fe", "2000f084d6", "2000d0c6"):
     CASES.append((8192, "sig:" + sig))
 CASES += [(8192, "sc_all+sig:8de01f"), (6144, "sig2:853f"), (131072, "sig2:853f")]
+CASES += [(8192, "halves"), (4096, "halves"), (8192, "sig:853f853f"), (8192, "sig:853f00853f"),
+          (8192, "sig:853f+sig@-2:853f"), (8192, "sig:853f+sig@-3:853f"),
+          (8192, "sig@-3:8de01f"), (8192, "sig@-4:8de01f"),
+          (8192, "sig2:853f+sig@1280:8de01f")]
 
 oracle = sys.argv[1]
 print("# cartridge class ALE's core picks per synthetic image (make_cart_detect.py)")
