@@ -4,7 +4,9 @@ tests. Each probe exercises one TIA/RIOT behaviour over many frames; its golden 
 screen hash and RAM per frame, tests/atari2600/goldens/) pins that behaviour down. The sources
 are generated because the kernels are unrolled: one scanline per tested CPU cycle.
 
-    python3 gen_probes.py && for f in *.asm; do dasm $f -f3 -o${f%.asm}.bin; done
+    python3 gen_probes.py && for f in $(python3 gen_probes.py --list); do dasm $f.asm -f3 -o$f.bin; done
+
+(probe.asm, nosync.asm and noio.asm are the kit's own CC0 probes, copied as they are.)
 
 Debian's dasm has no vcs.h, so the register names are defined in the common header below.
 """
@@ -60,6 +62,8 @@ CXM0FB  = $04
 CXM1FB  = $05
 CXBLPF  = $06
 CXPPMM  = $07
+INPT0   = $08
+INPT1   = $09
 INPT4   = $0C
 SWCHA   = $0280
 SWCHB   = $0282
@@ -581,7 +585,36 @@ def f3_probe():
         f.write("\n".join(out) + "\n")
 
 
+def paddles_probe():
+    # Each frame: for INPT0 and INPT1, dump the pots (VBLANK bit 7), release, then count 10-cycle
+    # loop iterations until bit 7 reads 1 (16-bit count into $90/$91 and $92/$93); also SWCHA
+    # (paddle buttons in bits 7 and 6) into $94 and INPT4 into $95.
+    def measure(reg, lo, hi, tag):
+        return ["        lda #$82", "        sta VBLANK              ; dump the pots",
+                "        sta WSYNC", "        sta WSYNC", "        lda #$02",
+                "        sta VBLANK              ; release: the capacitors charge",
+                "        ldx #0", "        ldy #0", f"Charge{tag}:", f"        bit {reg}",
+                f"        bmi Charged{tag}", "        inx", f"        bne Charge{tag}", "        iny",
+                f"        jmp Charge{tag}", f"Charged{tag}:", f"        stx ${lo:02X}",
+                f"        sty ${hi:02X}"]
+    setup = (measure("INPT0", 0x90, 0x91, "0") + measure("INPT1", 0x92, 0x93, "1") +
+             ["        lda SWCHA", "        sta $94", "        lda INPT4", "        sta $95"])
+    kernel = ["        ldx #100", "Rest:", "        sta WSYNC", "        dex", "        bne Rest"]
+    rom("paddles", "Paddle pots: for INPT0 and INPT1, dump (VBLANK bit 7), release, and count\n"
+        "; 10-cycle loops until the pot reads charged (16-bit counts at $90/$91, $92/$93); SWCHA\n"
+        "; (paddle buttons) at $94, INPT4 at $95. Run with the oracle's --set lc=PADDLES.",
+        setup, kernel)
+
+
 if __name__ == "__main__":
+    import sys
+    names = ["paddles", "hmove_table", "resp0_pairs", "resm0_pairs", "bank_f8", "bank_f6",
+             "bank_f4", "bank_f8sc", "bank_f6sc", "bank_f4sc", "bank_e0", "bank_3f", "resp0",
+             "resp1", "resm0", "resbl", "hmove", "playfield", "collisions", "timer"]
+    if sys.argv[1:] == ["--list"]:
+        print(" ".join(names))
+        sys.exit(0)
+    paddles_probe()
     bank4k_probe("bank_f8", 2, 0xFFF8, False)
     bank4k_probe("bank_f6", 4, 0xFFF6, False)
     bank4k_probe("bank_f4", 8, 0xFFF4, False)
