@@ -165,7 +165,6 @@ Cartridge::Cartridge(std::vector<std::uint8_t> image, CartType type)
 
 void Cartridge::reset(std::mt19937& rng) {
   s_.segment = {0, 0, 0, 0};
-  s_.fe_pending = false;
   switch (type_) {
     case CartType::kF8:
     case CartType::kF8SC:
@@ -227,7 +226,7 @@ std::uint8_t Cartridge::read(std::uint16_t address) {
       return image_[s_.segment[a >> 11] * 2048u + (a & 0x7FF)];
     case CartType::kFE:
       // The bank follows address line A13 of the CPU's 16-bit address: Activision's code at
-      // $Fxxx (A13 = 1) is the image's first 4K, code at $Dxxx the second.
+      // $Fxxx (A13 = 1) is the image's first 4K, code at $Dxxx the second (probe bank_fe).
       return image_[(address & 0x2000 ? 0u : 4096u) + a];
     default:
       if (has_ram() && a >= 0x80 && a < 0x100) return s_.ram[a & 0x7F];
@@ -249,7 +248,5 @@ void Cartridge::tia_write(std::uint16_t address, std::uint8_t value) {
     s_.segment[0] = static_cast<std::uint16_t>(value % (image_.size() / 2048));
   }
 }
-
-void Cartridge::stack_access(std::uint16_t, std::uint8_t) {}
 
 }  // namespace atari2600

@@ -4,8 +4,8 @@
 // (established by probing the oracle, see detect()) and an explicit override.
 //
 // The console hands the cartridge every access with A12 set (the ROM window $1000-$1FFF and its
-// mirrors), plus, for the schemes that listen there, the accesses they snoop: 3F watches writes
-// to $00-$3F, FE watches the stack page.
+// mirrors) with the CPU's full 16-bit address (FE decodes line A13), and for 3F the writes to
+// $00-$3F, which select its bank.
 #pragma once
 
 #include <array>
@@ -27,7 +27,6 @@ std::string cart_class_name(CartType type);
 struct CartState {
   std::array<std::uint16_t, 4> segment{};  // bank of each mapped segment (see cartridge.cpp)
   std::array<std::uint8_t, 128> ram{};     // Superchip RAM
-  bool fe_pending = false;                 // FE: the next access carries the bank byte
 };
 
 class Cartridge {
@@ -43,7 +42,6 @@ class Cartridge {
     return type_ == CartType::kF8SC || type_ == CartType::kF6SC || type_ == CartType::kF4SC;
   }
   bool snoops_tia_writes() const { return type_ == CartType::k3F; }
-  bool snoops_stack() const { return type_ == CartType::kFE; }
 
   // Start banks; Superchip RAM refilled with one draw of `rng` per byte (README 4.6).
   void reset(std::mt19937& rng);
@@ -51,8 +49,6 @@ class Cartridge {
   void write(std::uint16_t address, std::uint8_t value);
   // 3F: a write to $00-$3F selects the bank of the first 2K.
   void tia_write(std::uint16_t address, std::uint8_t value);
-  // FE: an access to the stack page; `value` is the byte read or written.
-  void stack_access(std::uint16_t address, std::uint8_t value);
 
   CartState& state() { return s_; }
   const CartState& state() const { return s_; }

@@ -250,3 +250,7 @@ TEST_CASE("parity: probe noio (no TIA access: partial frames, greyed)") {
   const ParityResult r = check_golden("noio.txt");
   CHECK(r.equal == r.compared);
 }
+TEST_CASE("parity: probe bank_fe (FE: the half by address line A13, across JSR and RTS)") {
+  const ParityResult r = check_golden("bank_fe.txt");
+  CHECK(r.equal == r.compared);
+}
