@@ -98,7 +98,8 @@ std::uint64_t screen_hash(const std::uint8_t* pixels, std::size_t count) {
   return h;
 }
 
-AleRunner::AleRunner(std::vector<std::uint8_t> rom, const AleOptions& options) : options_(options) {
+AleRunner::AleRunner(std::vector<std::uint8_t> rom, const AleOptions& options)
+    : options_(options), env_rng_(options.random_seed) {
   if (options_.game != "raw" && options_.game != "tetris") {
     throw_error("ale: unknown game logic '", options_.game, "'; this emulator knows raw, tetris");
   }
@@ -161,14 +162,24 @@ void AleRunner::reset_game() {
   game_reset();
   for (int f = 0; f < 4; ++f) run_frame(reset_switch, false, "reset");
   episode_frame_ = 0;
+  last_action_ = kNoop;
 }
 
 int AleRunner::act(int action) {
-  const Inputs in = action_inputs(action);
+  action_name(action);  // throws on an action outside 0-17
+  applied_.clear();
   int total = 0;
   for (int k = 0; k < options_.frame_skip; ++k) {
-    if (terminal_ || truncated()) break;
-    run_frame(in, true, "step");
+    // README 4.8: two draws per frame (player A, then B); A's decides whether the new action
+    // replaces the previous one. Player B's action is always NOOP under act(). The draws (and
+    // the choice) happen even when the episode is over and nothing is emulated (GAMES.md 1.1;
+    // the oracle's `applied` after a terminal step shows it).
+    const double u_a = static_cast<double>(env_rng_()) / 4294967296.0;
+    env_rng_();
+    if (u_a >= options_.repeat_action_probability) last_action_ = action;
+    applied_.push_back(last_action_);
+    if (terminal_ || truncated()) continue;
+    run_frame(action_inputs(last_action_), true, "step");
     total += reward_;
   }
   return total;
@@ -202,11 +213,24 @@ void AleRunner::load_state(const std::string& blob) {
   get(pal_);
 }
 
+namespace {
+std::string applied_list(const std::vector<int>& applied) {
+  std::string s;
+  for (std::size_t i = 0; i < applied.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(applied[i]);
+  }
+  return s;
+}
+}  // namespace
+
 void rom_trace(const std::vector<std::uint8_t>& rom, const RomTraceOptions& options,
                std::ostream& out) {
   AleOptions ale;
   ale.game = options.game;
   ale.console.cart_type = options.cart_type;
+  ale.repeat_action_probability = options.repeat_action_probability;
+  ale.random_seed = options.random_seed;
   AleRunner runner(rom, ale);
   const std::vector<int> minimal = runner.minimal_actions();
   std::mt19937 g(options.seed);
@@ -237,12 +261,11 @@ void rom_trace(const std::vector<std::uint8_t>& rom, const RomTraceOptions& opti
     } else if (!options.actions.empty()) {
       action = options.actions[static_cast<std::size_t>(step) % options.actions.size()];
     }
-    const bool was_over = runner.terminal() || runner.truncated();
     const int reward = runner.act(action);
     out << "{\"kind\":\"step\",\"tia_frames\":" << runner.tia_frames()
         << ",\"frame\":" << runner.frame() << ",\"episode_frame\":" << runner.episode_frame()
         << ",\"step\":" << step << ",\"action\":" << action << ",\"applied\":["
-        << (was_over ? "" : std::to_string(action)) << "],\"reward\":" << reward
+        << applied_list(runner.applied()) << "],\"reward\":" << reward
         << ",\"terminal\":" << (runner.terminal() ? "true" : "false")
         << ",\"truncated\":" << (runner.truncated() ? "true" : "false") << "," << state_fields()
         << "\n";

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,10 @@ struct AleOptions {
   bool auto_detect_format = true;  // ALE's Display.Format AUTO-DETECT
   int frame_skip = 1;
   int max_num_frames_per_episode = 0;
+  // Sticky actions (README 4.8): with this probability a frame repeats the previous action.
+  // The oracle's default is 0 (ALE's C++ default 0.25); random_seed seeds the draws.
+  double repeat_action_probability = 0.0;
+  std::uint32_t random_seed = 0;
   // Called after every emulated frame, from power-on, with its phase ("load", "reset" or
   // "step"), like the oracle's --all-frames lines.
   std::function<void(const Console&, const FrameInfo&, const char* phase)> on_frame;
@@ -77,6 +82,8 @@ class AleRunner {
            episode_frame_ >= static_cast<std::uint64_t>(options_.max_num_frames_per_episode);
   }
   int lives() const { return 0; }
+  // The action each frame of the last act() really used (differs only with sticky actions).
+  const std::vector<int>& applied() const { return applied_; }
   std::uint64_t frame() const { return frame_; }
   std::uint64_t episode_frame() const { return episode_frame_; }
   std::uint64_t tia_frames() const { return tia_frames_; }
@@ -99,6 +106,9 @@ class AleRunner {
   std::unique_ptr<Console> console_;
   bool pal_ = false;
   std::uint64_t frame_ = 0, episode_frame_ = 0, tia_frames_ = 0;
+  std::mt19937 env_rng_;
+  int last_action_ = kNoop;
+  std::vector<int> applied_;
   // Game logic state.
   int score_ = 0, reward_ = 0;
   bool terminal_ = false;
@@ -114,7 +124,9 @@ struct RomTraceOptions {
   int random_steps = 0;      // > 0: std::mt19937(seed) draws over the minimal action set
   std::uint32_t seed = 0;
   bool reset_on_terminal = false;
-  std::optional<CartType> cart_type;  // the oracle's --set type=...; empty = detect
+  std::optional<CartType> cart_type;       // the oracle's --set type=...; empty = detect
+  double repeat_action_probability = 0.0;  // --set repeat_action_probability=...
+  std::uint32_t random_seed = 0;           // --set random_seed=...
 };
 
 // Prints the oracle's `reset` line, then one `step` line per step (and a `reset` line after

@@ -108,10 +108,21 @@ ParityResult check_golden(const std::string& name) {
   if (g.run.count("frames")) o.frames = std::stoi(g.run.at("frames"));
   if (g.run.count("actions")) o.actions = parse_actions(g.run.at("actions"));
   o.reset_on_terminal = g.run.count("reset_on_terminal") && g.run.at("reset_on_terminal") == "1";
-  if (g.run.count("set")) {
-    const std::string set = g.run.at("set");
-    REQUIRE_MESSAGE(set.rfind("type=", 0) == 0, "golden " << name << ": unsupported set " << set);
-    o.cart_type = parse_cart_type(set.substr(5));
+  if (g.run.count("set")) {  // the oracle's --set KEY=VALUE options, comma-separated
+    std::istringstream sets(g.run.at("set"));
+    std::string set;
+    while (std::getline(sets, set, ',')) {
+      const std::string key = set.substr(0, set.find('=')), value = set.substr(set.find('=') + 1);
+      if (key == "type") {
+        o.cart_type = parse_cart_type(value);
+      } else if (key == "repeat_action_probability") {
+        o.repeat_action_probability = std::stod(value);
+      } else if (key == "random_seed") {
+        o.random_seed = static_cast<std::uint32_t>(std::stoul(value));
+      } else {
+        FAIL("golden " << name << ": unsupported --set " << set);
+      }
+    }
   }
   std::ostringstream out;
   rom_trace(read_bytes(rom_path), o, out);
@@ -156,6 +167,13 @@ TEST_CASE("parity: Tetris, 20 episodes of seeded random play, equals ALE on ever
   const ParityResult r = check_golden("tetris_random44500_seed1.txt");
   if (r.skipped) return;
   CHECK(r.compared == 44521);  // 44,500 steps + 21 reset lines (power-on and 20 terminals)
+  CHECK(r.equal == r.compared);
+}
+
+TEST_CASE("parity: Tetris with sticky actions (p = 0.25) equals ALE, also past the episode's end") {
+  const ParityResult r = check_golden("tetris_sticky_random3000_seed3.txt");
+  if (r.skipped) return;
+  CHECK(r.compared == 3001);
   CHECK(r.equal == r.compared);
 }
 

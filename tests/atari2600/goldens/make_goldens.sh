@@ -16,6 +16,13 @@ convert() { python3 "$here/oracle_to_golden.py" "$@"; }
   convert "rom=shared:roms/tetris.bin game=tetris random=44500 seed=1 reset_on_terminal=1" hash \
     > "$here/tetris_random44500_seed1.txt"
 
+# Tetris with sticky actions (ALE's C++ default probability 0.25, seeded): 3,000 random steps
+# (seed 3), kept going after the episode ends, where ALE still draws and picks actions.
+"$oracle" --rom "$kit/roms/tetris.bin" --random 3000 --seed 3 \
+    --set repeat_action_probability=0.25 --set random_seed=5 |
+  convert "rom=shared:roms/tetris.bin game=tetris random=3000 seed=3 set=repeat_action_probability=0.25,random_seed=5" hash \
+    > "$here/tetris_sticky_random3000_seed3.txt"
+
 # Probe ROMs: each run as the raw game with its own action list (see the .asm files).
 while read -r name frames actions extra; do
   [[ -z "$name" || "$name" == \#* ]] && continue
