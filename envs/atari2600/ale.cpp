@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <sstream>
 
 #include "envs/atari2600/error.hpp"
 
@@ -192,25 +193,51 @@ std::vector<int> AleRunner::minimal_actions() const {
   return all;
 }
 
+// The run's blob: the console's blob (length-prefixed), the counters and the game logic's
+// fields, then the sticky-action generator as text.
 std::string AleRunner::save_state() const {
-  std::string out = console_->save_state();
+  const std::string console = console_->save_state();
+  std::string out;
   auto put = [&](const auto& v) { out.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
+  put(static_cast<std::uint64_t>(console.size()));
+  out += console;
   put(frame_), put(episode_frame_), put(tia_frames_), put(score_), put(reward_), put(terminal_);
-  put(pal_);
+  put(pal_), put(last_action_);
+  std::ostringstream rng;
+  rng << env_rng_;
+  out += rng.str();
   return out;
 }
 
 void AleRunner::load_state(const std::string& blob) {
-  constexpr std::size_t kTail = 3 * sizeof(std::uint64_t) + 2 * sizeof(int) + 2 * sizeof(bool);
-  if (blob.size() < kTail) throw_error("ale state: blob of ", blob.size(), " bytes is too short");
-  const std::string tail = blob.substr(blob.size() - kTail);
-  // The console's blob ends in the random generator's text, which its reader consumes whole,
-  // so the runner's fields are cut off first.
-  console_->load_state(blob.substr(0, blob.size() - kTail));
-  const char* p = tail.data();
+  std::uint64_t console_size = 0;
+  constexpr std::size_t kFields = 3 * sizeof(std::uint64_t) + 3 * sizeof(int) + 2 * sizeof(bool);
+  if (blob.size() >= sizeof(console_size))
+    std::memcpy(&console_size, blob.data(), sizeof(console_size));
+  if (blob.size() < sizeof(console_size) || console_size > blob.size() - sizeof(console_size) ||
+      blob.size() - sizeof(console_size) - console_size < kFields) {
+    throw_error("ale state: a blob of ", blob.size(),
+                " bytes is not a saved run (cut short, or "
+                "from another program); save it with AleRunner::save_state");
+  }
+  const char* p = blob.data() + sizeof(console_size) + console_size;
+  std::uint64_t frame = 0, episode_frame = 0, tia_frames = 0;
+  int score = 0, reward = 0, last_action = 0;
+  bool terminal = false, pal = false;
   auto get = [&](auto& v) { std::memcpy(&v, p, sizeof(v)), p += sizeof(v); };
-  get(frame_), get(episode_frame_), get(tia_frames_), get(score_), get(reward_), get(terminal_);
-  get(pal_);
+  get(frame), get(episode_frame), get(tia_frames), get(score), get(reward), get(terminal);
+  get(pal), get(last_action);
+  std::istringstream rng_text(blob.substr(static_cast<std::size_t>(p - blob.data())));
+  std::mt19937 rng;
+  rng_text >> rng;
+  if (!rng_text || last_action < 0 || last_action >= kNumActions) {
+    throw_error("ale state: the blob's run fields are damaged; save it with AleRunner::save_state");
+  }
+  // Everything is read and checked before anything changes.
+  console_->load_state(blob.substr(sizeof(console_size), console_size));
+  frame_ = frame, episode_frame_ = episode_frame, tia_frames_ = tia_frames;
+  score_ = score, reward_ = reward, terminal_ = terminal, pal_ = pal, last_action_ = last_action;
+  env_rng_ = rng;
 }
 
 namespace {

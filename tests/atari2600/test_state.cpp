@@ -68,13 +68,18 @@ TEST_CASE("state: a Superchip cartridge's RAM and bank survive a snapshot") {
 }
 
 TEST_CASE("state: an ALE run restored mid-episode gives the same rewards, RAM and screens") {
+  // Sticky actions on, so the restored run must also carry the action generator along.
   const auto rom = probe_rom("probe");
-  AleRunner a(rom), b(rom);
+  AleOptions options;
+  options.repeat_action_probability = 0.25;
+  options.random_seed = 9;
+  AleRunner a(rom, options), b(rom, options);
   for (int s = 0; s < 40; ++s) a.act(s % kNumActions);
   b.load_state(a.save_state());
   for (int s = 0; s < 60; ++s) {
     const int action = (7 * s) % kNumActions;
     CHECK(a.act(action) == b.act(action));
+    CHECK(a.applied() == b.applied());
     REQUIRE(fingerprint(a.console()) == fingerprint(b.console()));
     CHECK(a.frame() == b.frame());
     CHECK(a.episode_frame() == b.episode_frame());
@@ -95,4 +100,9 @@ TEST_CASE("state: a blob from another ROM, or cut short, is refused and changes 
   CHECK_THROWS_AS(a.load_state(cut), Error);
   CHECK_THROWS_AS(a.load_state("not a state"), Error);
   CHECK(fingerprint(a) == before);
+
+  AleRunner run(probe_rom("probe"));
+  const std::string good = run.save_state();
+  CHECK_THROWS_AS(run.load_state(good.substr(0, good.size() / 3)), Error);
+  CHECK_THROWS_AS(run.load_state(""), Error);
 }
