@@ -154,9 +154,27 @@ void AleRunner::game_reset() {
   terminal_ = false;
 }
 
+// README 4.7: the paddles' range and centre (ALE's paddle_min / paddle_max defaults).
+constexpr std::int32_t kPaddleMin = 27450, kPaddleMax = 790196;
+constexpr std::int32_t kPaddleStep = 23000;  // per frame of a LEFT or RIGHT action
+
+Inputs AleRunner::inputs_for(int action) const {
+  if (!options_.left_paddles) return action_inputs(action);
+  const Inputs joystick = action_inputs(action);
+  Inputs in;
+  in.left_paddles = true;
+  // Player A's paddle 0 is wired to pin 0 (INPT0, SWCHA bit 7), or pin 1 when swapped (Pong).
+  const std::size_t a = options_.swap_paddles ? 1 : 0;
+  in.paddle_resistance[a] = paddle_[0];
+  in.paddle_resistance[1 - a] = paddle_[1];
+  in.paddle_button[a] = joystick.fire;
+  return in;
+}
+
 void AleRunner::reset_game() {
+  paddle_ = {(kPaddleMin + kPaddleMax) / 2, (kPaddleMin + kPaddleMax) / 2};
   console_->system_reset();
-  Inputs noop, reset_switch;
+  Inputs noop = inputs_for(kNoop), reset_switch = inputs_for(kNoop);
   reset_switch.reset = true;
   for (int f = 0; f < 60; ++f) run_frame(noop, false, "reset");
   for (int f = 0; f < 4; ++f) run_frame(reset_switch, false, "reset");
@@ -180,7 +198,13 @@ int AleRunner::act(int action) {
     if (u_a >= options_.repeat_action_probability) last_action_ = action;
     applied_.push_back(last_action_);
     if (terminal_ || truncated()) continue;
-    run_frame(action_inputs(last_action_), true, "step");
+    if (options_.left_paddles) {
+      // GAMES.md 4.2: each frame the RIGHT forms turn the paddle by -23000 ohms, LEFT by +23000.
+      const Inputs j = action_inputs(last_action_);
+      const std::int32_t delta = j.right ? -kPaddleStep : j.left ? kPaddleStep : 0;
+      paddle_[0] = std::clamp(paddle_[0] + delta, kPaddleMin, kPaddleMax);
+    }
+    run_frame(inputs_for(last_action_), true, "step");
     total += reward_;
   }
   return total;
@@ -202,7 +226,7 @@ std::string AleRunner::save_state() const {
   put(static_cast<std::uint64_t>(console.size()));
   out += console;
   put(frame_), put(episode_frame_), put(tia_frames_), put(score_), put(reward_), put(terminal_);
-  put(pal_), put(last_action_);
+  put(pal_), put(last_action_), put(paddle_);
   std::ostringstream rng;
   rng << env_rng_;
   out += rng.str();
@@ -211,7 +235,8 @@ std::string AleRunner::save_state() const {
 
 void AleRunner::load_state(const std::string& blob) {
   std::uint64_t console_size = 0;
-  constexpr std::size_t kFields = 3 * sizeof(std::uint64_t) + 3 * sizeof(int) + 2 * sizeof(bool);
+  constexpr std::size_t kFields =
+      3 * sizeof(std::uint64_t) + 3 * sizeof(int) + 2 * sizeof(bool) + sizeof(paddle_);
   if (blob.size() >= sizeof(console_size))
     std::memcpy(&console_size, blob.data(), sizeof(console_size));
   if (blob.size() < sizeof(console_size) || console_size > blob.size() - sizeof(console_size) ||
@@ -224,9 +249,10 @@ void AleRunner::load_state(const std::string& blob) {
   std::uint64_t frame = 0, episode_frame = 0, tia_frames = 0;
   int score = 0, reward = 0, last_action = 0;
   bool terminal = false, pal = false;
+  std::array<std::int32_t, 2> paddle{};
   auto get = [&](auto& v) { std::memcpy(&v, p, sizeof(v)), p += sizeof(v); };
   get(frame), get(episode_frame), get(tia_frames), get(score), get(reward), get(terminal);
-  get(pal), get(last_action);
+  get(pal), get(last_action), get(paddle);
   std::istringstream rng_text(blob.substr(static_cast<std::size_t>(p - blob.data())));
   std::mt19937 rng;
   rng_text >> rng;
@@ -237,6 +263,7 @@ void AleRunner::load_state(const std::string& blob) {
   console_->load_state(blob.substr(sizeof(console_size), console_size));
   frame_ = frame, episode_frame_ = episode_frame, tia_frames_ = tia_frames;
   score_ = score, reward_ = reward, terminal_ = terminal, pal_ = pal, last_action_ = last_action;
+  paddle_ = paddle;
   env_rng_ = rng;
 }
 
@@ -258,6 +285,8 @@ void rom_trace(const std::vector<std::uint8_t>& rom, const RomTraceOptions& opti
   ale.console.cart_type = options.cart_type;
   ale.repeat_action_probability = options.repeat_action_probability;
   ale.random_seed = options.random_seed;
+  ale.left_paddles = options.left_paddles;
+  ale.swap_paddles = options.swap_paddles;
   AleRunner runner(rom, ale);
   const std::vector<int> minimal = runner.minimal_actions();
   std::mt19937 g(options.seed);

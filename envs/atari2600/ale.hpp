@@ -63,6 +63,10 @@ struct AleOptions {
   // The oracle's default is 0 (ALE's C++ default 0.25); random_seed seeds the draws.
   double repeat_action_probability = 0.0;
   std::uint32_t random_seed = 0;
+  // Controllers (ALE's per-ROM properties Controller.Left = PADDLES, Controller.SwapPaddles):
+  // player A then drives paddle 0 with the LEFT/RIGHT/FIRE parts of its action.
+  bool left_paddles = false;
+  bool swap_paddles = false;
   // Called after every emulated frame, from power-on, with its phase ("load", "reset" or
   // "step"), like the oracle's --all-frames lines.
   std::function<void(const Console&, const FrameInfo&, const char* phase)> on_frame;
@@ -108,6 +112,8 @@ class AleRunner {
   std::uint64_t frame_ = 0, episode_frame_ = 0, tia_frames_ = 0;
   std::mt19937 env_rng_;
   int last_action_ = kNoop;
+  std::array<std::int32_t, 2> paddle_{};  // resistance of paddles 0 (player A) and 1
+  Inputs inputs_for(int action) const;
   std::vector<int> applied_;
   // Game logic state.
   int score_ = 0, reward_ = 0;
@@ -127,6 +133,8 @@ struct RomTraceOptions {
   std::optional<CartType> cart_type;       // the oracle's --set type=...; empty = detect
   double repeat_action_probability = 0.0;  // --set repeat_action_probability=...
   std::uint32_t random_seed = 0;           // --set random_seed=...
+  bool left_paddles = false;               // --set lc=PADDLES
+  bool swap_paddles = false;               // --set cp=YES
 };
 
 // Prints the oracle's `reset` line, then one `step` line per step (and a `reset` line after

@@ -56,16 +56,23 @@ void Console::set_inputs(const Inputs& in) {
   // README 4.7: SWCHA bits 4-7 = up, down, left, right of the left joystick, 0 when pressed;
   // the right joystick (bits 0-3) is never pressed under ALE's act().
   std::uint8_t swcha = 0xFF;
-  if (in.up) swcha &= ~0x10;
-  if (in.down) swcha &= ~0x20;
-  if (in.left) swcha &= ~0x40;
-  if (in.right) swcha &= ~0x80;
+  if (in.left_paddles) {
+    if (in.paddle_button[0]) swcha &= ~0x80;
+    if (in.paddle_button[1]) swcha &= ~0x40;
+    tia_.state().paddle[0] = in.paddle_resistance[0];
+    tia_.state().paddle[1] = in.paddle_resistance[1];
+  } else {
+    if (in.up) swcha &= ~0x10;
+    if (in.down) swcha &= ~0x20;
+    if (in.left) swcha &= ~0x40;
+    if (in.right) swcha &= ~0x80;
+  }
   riot_.state().swcha = swcha;
   std::uint8_t swchb = 0x3F;
   if (in.reset) swchb &= ~0x01;
   if (in.select) swchb &= ~0x02;
   riot_.state().swchb = swchb;
-  tia_.state().fire0 = in.fire;
+  tia_.state().fire0 = in.fire && !in.left_paddles;
 }
 
 std::uint8_t Console::read(std::uint16_t address) {

@@ -11,6 +11,7 @@
 // draw per Superchip RAM byte).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -41,6 +42,12 @@ struct FrameInfo {
 struct Inputs {
   bool up = false, down = false, left = false, right = false, fire = false;
   bool reset = false, select = false;
+  // A paddle pair on the left port instead of the joystick (ALE's Controller.Left = PADDLES):
+  // pin 0 is pot INPT0 with its button on SWCHA bit 7, pin 1 is INPT1 with SWCHA bit 6
+  // (README 4.7). Resistances in ohms; 0 = always charged.
+  bool left_paddles = false;
+  std::array<bool, 2> paddle_button{};
+  std::array<std::int32_t, 2> paddle_resistance{};
 };
 
 class Console final : public Bus {

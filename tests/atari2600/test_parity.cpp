@@ -119,6 +119,10 @@ ParityResult check_golden(const std::string& name) {
         o.repeat_action_probability = std::stod(value);
       } else if (key == "random_seed") {
         o.random_seed = static_cast<std::uint32_t>(std::stoul(value));
+      } else if (key == "lc" && value == "PADDLES") {
+        o.left_paddles = true;
+      } else if (key == "cp") {
+        o.swap_paddles = value == "YES";
       } else {
         FAIL("golden " << name << ": unsupported --set " << set);
       }
@@ -270,5 +274,13 @@ TEST_CASE("parity: probe noio (no TIA access: partial frames, greyed)") {
 }
 TEST_CASE("parity: probe bank_fe (FE: the half by address line A13, across JSR and RTS)") {
   const ParityResult r = check_golden("bank_fe.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe paddles (pot charge times, paddle moves and clamps, buttons)") {
+  const ParityResult r = check_golden("paddles.txt");
+  CHECK(r.equal == r.compared);
+}
+TEST_CASE("parity: probe paddles with swapped paddles (Pong's wiring)") {
+  const ParityResult r = check_golden("paddles+swap.txt");
   CHECK(r.equal == r.compared);
 }

@@ -24,14 +24,16 @@ convert() { python3 "$here/oracle_to_golden.py" "$@"; }
     > "$here/tetris_sticky_random3000_seed3.txt"
 
 # Probe ROMs: each run as the raw game with its own action list (see the .asm files).
-while read -r name frames actions extra; do
-  [[ -z "$name" || "$name" == \#* ]] && continue
+while read -r golden frames actions extra; do
+  [[ -z "$golden" || "$golden" == \#* ]] && continue
+  name="${golden%%+*}"  # "paddles+swap": ROM paddles.bin, golden paddles+swap.txt
   sets=()
   run="rom=repo:tests/atari2600/probes/$name.bin game=raw frames=$frames actions=$actions"
-  if [[ "$extra" != "-" && -n "$extra" ]]; then
-    sets=(--set "$extra")
+  if [[ "$extra" != "-" && -n "$extra" ]]; then  # comma-separated KEY=VALUE settings
+    IFS=, read -ra pairs <<<"$extra"
+    for pair in "${pairs[@]}"; do sets+=(--set "$pair"); done
     run="$run set=$extra"
   fi
   "$oracle" --rom "$probes/$name.bin" --game raw --frames "$frames" --actions "$actions" "${sets[@]}" |
-    convert "$run" full > "$here/$name.txt"
+    convert "$run" full > "$here/$golden.txt"
 done < "$here/probes.list"
