@@ -308,23 +308,29 @@ constexpr std::array<std::uint16_t, 64> make_collision_table() {
 }
 constexpr auto kCollisionTable = make_collision_table();
 
-// Which colour register shows for each combination: 0 COLUBK, 1 playfield (COLUPF, or the
-// player colours in score mode), 2 COLUP0, 3 COLUP1, 4 ball (COLUPF). [priority][mask].
-constexpr std::uint8_t kSrcBK = 0, kSrcPF = 1, kSrcP0 = 2, kSrcP1 = 3, kSrcBL = 4;
-constexpr std::array<std::array<std::uint8_t, 64>, 2> make_source_table() {
-  std::array<std::array<std::uint8_t, 64>, 2> t{};
-  for (int pri = 0; pri < 2; ++pri) {
+// Which colour register shows for each combination of object bits, per mode: 0 COLUBK,
+// 2 COLUP0, 3 COLUP1, 4 COLUPF (playfield and ball). Modes (probe modes):
+//   kModeNormal    P0/M0 > P1/M1 > PF/BL > BK
+//   kModePriority  PF/BL > P0/M0 > P1/M1 > BK (CTRLPF bit 2; score mode is then ignored)
+//   kModeScoreL/R  score mode (CTRLPF bit 1) without priority: the playfield takes player 0's
+//                  colour and rank on the left half, player 1's on the right half.
+constexpr std::uint8_t kSrcBK = 0, kSrcP0 = 2, kSrcP1 = 3, kSrcPF = 4;
+constexpr int kModeNormal = 0, kModePriority = 1, kModeScoreL = 2, kModeScoreR = 3;
+constexpr std::array<std::array<std::uint8_t, 64>, 4> make_source_table() {
+  std::array<std::array<std::uint8_t, 64>, 4> t{};
+  for (int mode = 0; mode < 4; ++mode) {
     for (int m = 0; m < 64; ++m) {
-      const bool pf = m & Tia::kObjPF, bl = m & Tia::kObjBL;
-      const bool p0 = m & (Tia::kObjP0 | Tia::kObjM0), p1 = m & (Tia::kObjP1 | Tia::kObjM1);
-      const std::uint8_t field = pf ? kSrcPF : kSrcBL;
+      bool pf = m & Tia::kObjPF, bl = m & Tia::kObjBL;
+      bool p0 = m & (Tia::kObjP0 | Tia::kObjM0), p1 = m & (Tia::kObjP1 | Tia::kObjM1);
+      if (mode == kModeScoreL) p0 = p0 || pf, pf = false;
+      if (mode == kModeScoreR) p1 = p1 || pf, pf = false;
       std::uint8_t src;
-      if (pri) {
-        src = (pf || bl) ? field : p0 ? kSrcP0 : p1 ? kSrcP1 : kSrcBK;
+      if (mode == kModePriority) {
+        src = (pf || bl) ? kSrcPF : p0 ? kSrcP0 : p1 ? kSrcP1 : kSrcBK;
       } else {
-        src = p0 ? kSrcP0 : p1 ? kSrcP1 : (pf || bl) ? field : kSrcBK;
+        src = p0 ? kSrcP0 : p1 ? kSrcP1 : (pf || bl) ? kSrcPF : kSrcBK;
       }
-      t[static_cast<std::size_t>(pri)][static_cast<std::size_t>(m)] = src;
+      t[static_cast<std::size_t>(mode)][static_cast<std::size_t>(m)] = src;
     }
   }
   return t;
@@ -355,14 +361,10 @@ void Tia::draw_line_span(int line, int from_hc, int to_hc) {
   }
 
   const TiaState& s = s_;
-  const bool score = s.ctrlpf & 2;
-  // Colours per source for the left and right halves (score mode colours the playfield halves
-  // with COLUP0 and COLUP1).
-  const std::uint8_t left[5] = {s.colubk, score ? s.colup0 : s.colupf, s.colup0, s.colup1,
-                                s.colupf};
-  const std::uint8_t right[5] = {s.colubk, score ? s.colup1 : s.colupf, s.colup0, s.colup1,
-                                 s.colupf};
-  const auto& source = kSourceTable[(s.ctrlpf & 4) ? 1 : 0];
+  const std::uint8_t colours[5] = {s.colubk, 0, s.colup0, s.colup1, s.colupf};
+  const bool priority = s.ctrlpf & 4, score = (s.ctrlpf & 2) && !priority;
+  const auto& left = kSourceTable[priority ? kModePriority : score ? kModeScoreL : kModeNormal];
+  const auto& right = kSourceTable[priority ? kModePriority : score ? kModeScoreR : kModeNormal];
   if (s.vblank & 2) {
     // VBLANK: black, and no collisions (probe collisions, blocks 3 and 4).
     std::fill(out + x0, out + x1, std::uint8_t{0});
@@ -373,12 +375,12 @@ void Tia::draw_line_span(int line, int from_hc, int to_hc) {
   for (int x = x0; x < split; ++x) {
     const std::uint8_t m = mask[static_cast<std::size_t>(x)];
     cx |= kCollisionTable[m];
-    out[x] = left[source[m]];
+    out[x] = colours[left[m]];
   }
   for (int x = split; x < x1; ++x) {
     const std::uint8_t m = mask[static_cast<std::size_t>(x)];
     cx |= kCollisionTable[m];
-    out[x] = right[source[m]];
+    out[x] = colours[right[m]];
   }
   if (blank_span) {
     std::fill(out + x0, out + std::min(x1, 8), std::uint8_t{0});

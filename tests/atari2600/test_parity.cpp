@@ -284,3 +284,7 @@ TEST_CASE("parity: probe paddles with swapped paddles (Pong's wiring)") {
   const ParityResult r = check_golden("paddles+swap.txt");
   CHECK(r.equal == r.compared);
 }
+TEST_CASE("parity: probe modes (vertical delay, score and priority modes, RESMPx)") {
+  const ParityResult r = check_golden("modes.txt");
+  CHECK(r.equal == r.compared);
+}

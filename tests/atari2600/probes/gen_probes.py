@@ -604,6 +604,39 @@ def paddles_probe():
         "; $94, INPT4 at $95. Run with the oracle's --set lc=PADDLES.", setup, kernel)
 
 
+def modes_probe():
+    # Frame f: VDELP0 = f & 1, VDELP1 = f >> 1 & 1, VDELBL = f >> 2 & 1, CTRLPF score or
+    # priority bits from f >> 3 (reflection on; never both: ALE's colours for score plus priority
+    # depend on more than this probe pins down, see envs/atari2600/README.md), RESMP0/1 from
+    # f >> 5; objects placed over the
+    # playfield and each other; every line writes GRP0, GRP1 and ENABL from the line counter, in
+    # the order that makes the vertical-delay copies matter.
+    setup = object_setup() + [
+        "        lda frame", "        and #1", "        sta VDELP0", "        lda frame",
+        "        lsr", "        and #1", "        sta VDELP1", "        lda frame", "        lsr",
+        "        lsr", "        and #1", "        sta VDELBL", "        lda frame", "        lsr",
+        "        lsr", "        and #6", "        cmp #6", "        bne NotBoth",
+        "        lda #2                  ; score and priority together: score only (see above)",
+        "NotBoth:", "        ora #$11", "        sta CTRLPF",
+        "        lda frame", "        lsr", "        lsr", "        lsr", "        lsr",
+        "        and #2", "        sta RESMP0", "        sta RESMP1",
+        "        lda #$F0", "        sta PF0", "        lda #$AA", "        sta PF1",
+        "        lda #$55", "        sta PF2", "        sta WSYNC", "        nop", "        nop",
+        "        nop", "        nop", "        nop", "        nop", "        nop",
+        "        sta RESP0", "        sta RESM0", "        sta RESBL", "        nop",
+        "        sta RESP1", "        sta RESM1", "        lda frame", "        and #32",
+        "        bne KeepMissiles", "        lda #0", "        sta RESMP0",
+        "        sta RESMP1", "KeepMissiles:"]
+    kernel = ["        ldy #180", "ModesLine:", "        sta WSYNC", "        sty GRP0",
+              "        tya", "        eor #$FF", "        sta GRP1", "        tya",
+              "        sta ENABL", "        lsr", "        sta ENAM0", "        sta ENAM1",
+              "        dey", "        bne ModesLine", "        sty GRP0", "        sty GRP1",
+              "        sty ENABL"]
+    rom("modes", "Vertical delay (VDELP0/P1/BL), score and priority modes, RESMPx, over a\n"
+        "; playfield: frame bits 0-2 pick the VDELs, 3-4 CTRLPF score/priority, 5 RESMP0/1;\n"
+        "; GRP0, GRP1 and ENABL change every line.", setup, kernel)
+
+
 def fe_probe():
     # Image half 0 assembled at $F000, half 1 at $D000 (Activision's layout). The frame loop
     # runs at $F000 and calls a routine at $D100 that records the id byte it sees at $D1F0 and
@@ -632,12 +665,13 @@ def fe_probe():
 
 if __name__ == "__main__":
     import sys
-    names = ["bank_fe", "paddles", "hmove_table", "resp0_pairs", "resm0_pairs", "bank_f8", "bank_f6",
+    names = ["modes", "bank_fe", "paddles", "hmove_table", "resp0_pairs", "resm0_pairs", "bank_f8", "bank_f6",
              "bank_f4", "bank_f8sc", "bank_f6sc", "bank_f4sc", "bank_e0", "bank_3f", "resp0",
              "resp1", "resm0", "resbl", "hmove", "playfield", "collisions", "timer"]
     if sys.argv[1:] == ["--list"]:
         print(" ".join(names))
         sys.exit(0)
+    modes_probe()
     fe_probe()
     paddles_probe()
     bank4k_probe("bank_f8", 2, 0xFFF8, False)
