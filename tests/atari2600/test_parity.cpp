@@ -288,3 +288,7 @@ TEST_CASE("parity: probe modes (vertical delay, score and priority modes, RESMPx
   const ParityResult r = check_golden("modes.txt");
   CHECK(r.equal == r.compared);
 }
+TEST_CASE("parity: probe offscreen (no collisions above or below ALE's picture rows)") {
+  const ParityResult r = check_golden("offscreen.txt");
+  CHECK(r.equal == r.compared);
+}
