@@ -677,6 +677,22 @@ def offscreen_probe():
         f.write("\n".join(out) + "\n")
 
 
+def pal_probe():
+    # 312-line frames with a colour per line: ALE's load detects PAL (frames over 285 lines),
+    # shows 250 rows and caps frames at 342 lines.
+    setup = ["        lda #0", "        sta tmp"]
+    kernel = ["        ldy #0", "PalLine:", "        sta WSYNC", "        sty COLUBK", "        iny",
+              "        cpy #255", "        bne PalLine", "        ldy #20", "PalMore:",
+              "        sta WSYNC", "        dey", "        bne PalMore",
+              "        lda frame               ; one more line on odd frames: the line count",
+              "        and #1                  ; alternates between even and odd",
+              "        beq PalEven", "        sta WSYNC", "PalEven:"]
+    rom("pal", "PAL-length frames (about 312 lines) with COLUBK = line: ALE's display-format\n"
+        "; detection picks PAL, so the screen is 250 rows and the line cap 342. Odd frames are\n"
+        "; one line longer, so frames alternate between an even and an odd number of lines.",
+        setup, kernel)
+
+
 def fe_probe():
     # Image half 0 assembled at $F000, half 1 at $D000 (Activision's layout). The frame loop
     # runs at $F000 and calls a routine at $D100 that records the id byte it sees at $D1F0 and
@@ -705,12 +721,13 @@ def fe_probe():
 
 if __name__ == "__main__":
     import sys
-    names = ["offscreen", "modes", "bank_fe", "paddles", "hmove_table", "resp0_pairs", "resm0_pairs", "bank_f8", "bank_f6",
+    names = ["pal", "offscreen", "modes", "bank_fe", "paddles", "hmove_table", "resp0_pairs", "resm0_pairs", "bank_f8", "bank_f6",
              "bank_f4", "bank_f8sc", "bank_f6sc", "bank_f4sc", "bank_e0", "bank_3f", "resp0",
              "resp1", "resm0", "resbl", "hmove", "playfield", "collisions", "timer"]
     if sys.argv[1:] == ["--list"]:
         print(" ".join(names))
         sys.exit(0)
+    pal_probe()
     offscreen_probe()
     modes_probe()
     fe_probe()
