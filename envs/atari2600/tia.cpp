@@ -32,8 +32,8 @@ inline int wrap160(int v) {
 }
 
 // Measured by tests/atari2600/probes/measure_hmove.py (probe hmove_table): pixels moved
-// left by HMOVE at CPU cycle c of a line (row) for HMxx >> 4 = 0..15 (column). Cycles 0-2
-// cannot be reached by the probe and repeat cycle 3.
+// left by HMOVE at CPU cycle c of a line (row) for HMxx >> 4 = 0..15 (column). Cycles 0-2,
+// out of this probe's reach, repeat cycle 3 (probe hmove_early shows ALE agrees).
 constexpr std::int8_t kHmoveMotion[76][16] = {
     {0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1},          // 0
     {0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1},          // 1

@@ -292,3 +292,7 @@ TEST_CASE("parity: probe offscreen (no collisions above or below ALE's picture r
   const ParityResult r = check_golden("offscreen.txt");
   CHECK(r.equal == r.compared);
 }
+TEST_CASE("parity: probe hmove_early (HMOVE landing on cycles 0-2, from the line before)") {
+  const ParityResult r = check_golden("hmove_early.txt");
+  CHECK(r.equal == r.compared);
+}

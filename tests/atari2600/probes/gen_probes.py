@@ -677,6 +677,26 @@ def offscreen_probe():
         f.write("\n".join(out) + "\n")
 
 
+def hmove_early_probe():
+    # HMOVE at CPU cycles 0, 1 and 2 of a line, which only an instruction that started on the
+    # line before can reach. Player 0 alone (one pixel): line A resets it to x = 57, line B
+    # ends with the HMOVE landing on line C's cycle 0/1/2, line D shows the result.
+    # HMP0 = frame << 4 (every motion value over 16 frames).
+    setup = ["        lda #$80", "        sta GRP0", "        lda #$1E", "        sta COLUP0",
+             "        lda #0", "        sta NUSIZ0", "        sta REFP0", "        lda frame",
+             "        asl", "        asl", "        asl", "        asl", "        sta HMP0"]
+    kernel = []
+    for landing, code in ((0, delay(73) + ["        stx HMOVE               ; lands at 76 = 0"]),
+                          (1, delay(74) + ["        stx HMOVE               ; lands at 77 = 1"]),
+                          (2, delay(74) + ["        stx.w HMOVE             ; lands at 78 = 2"])):
+        kernel += ["        sta WSYNC"] + delay(37) + ["        sta RESP0               ; 40"]
+        kernel += ["        sta WSYNC"] + code
+        kernel += ["        sta WSYNC", "        sta WSYNC"]
+    rom("hmove_early", "HMOVE landing on CPU cycles 0, 1 and 2 of a line (from instructions that\n"
+        "; start on the line before), every HMP0 value over 16 frames, player 0 alone.",
+        setup, kernel)
+
+
 def pal_probe():
     # 312-line frames with a colour per line: ALE's load detects PAL (frames over 285 lines),
     # shows 250 rows and caps frames at 342 lines.
@@ -721,12 +741,13 @@ def fe_probe():
 
 if __name__ == "__main__":
     import sys
-    names = ["pal", "offscreen", "modes", "bank_fe", "paddles", "hmove_table", "resp0_pairs", "resm0_pairs", "bank_f8", "bank_f6",
+    names = ["hmove_early", "pal", "offscreen", "modes", "bank_fe", "paddles", "hmove_table", "resp0_pairs", "resm0_pairs", "bank_f8", "bank_f6",
              "bank_f4", "bank_f8sc", "bank_f6sc", "bank_f4sc", "bank_e0", "bank_3f", "resp0",
              "resp1", "resm0", "resbl", "hmove", "playfield", "collisions", "timer"]
     if sys.argv[1:] == ["--list"]:
         print(" ".join(names))
         sys.exit(0)
+    hmove_early_probe()
     pal_probe()
     offscreen_probe()
     modes_probe()

@@ -42,8 +42,8 @@ for index, line in enumerate(lines):
         table[(cycle, value)] = 57 - xs[0]
 assert len(table) == 73 * 16, len(table)
 print("// Measured by tests/atari2600/probes/measure_hmove.py (probe hmove_table): pixels moved")
-print("// left by HMOVE at CPU cycle c of a line (row) for HMxx >> 4 = 0..15 (column). Cycles 0-2")
-print("// cannot be reached by the probe and repeat cycle 3.")
+print("// left by HMOVE at CPU cycle c of a line (row) for HMxx >> 4 = 0..15 (column). Cycles 0-2,")
+print("// out of this probe's reach, repeat cycle 3 (probe hmove_early shows ALE agrees).")
 print("constexpr std::int8_t kHmoveMotion[76][16] = {")
 for cycle in range(76):
     c = max(cycle, 3)
