@@ -82,8 +82,14 @@ std::vector<int> parse_actions(const std::string& list) {
     out.insert(out.end(), static_cast<std::size_t>(repeat), action);
     token.clear();
   };
+  bool comment = false;  // '#' starts a comment that runs to the end of the line (--actions-file)
   for (char c : list) {
-    if (c == ',' || std::isspace(static_cast<unsigned char>(c))) {
+    if (c == '\n') comment = false;
+    if (comment) continue;
+    if (c == '#') {
+      flush();
+      comment = true;
+    } else if (c == ',' || std::isspace(static_cast<unsigned char>(c))) {
       flush();
     } else {
       token += c;

@@ -50,7 +50,8 @@ constexpr int kNumActions = 18;
 const char* action_name(int action);
 // Joystick inputs of an action (console switches released).
 Inputs action_inputs(int action);
-// "FIRE*3,RIGHT, 0" -> {1,1,1,3,0}; names case-insensitive, numbers 0-17; throws on bad input.
+// "FIRE*3,RIGHT, 0" -> {1,1,1,3,0}; names case-insensitive, numbers 0-17; '#' comments to the
+// end of a line, so an --actions-file's contents parse too. Throws on bad input.
 std::vector<int> parse_actions(const std::string& list);
 
 struct AleOptions {
