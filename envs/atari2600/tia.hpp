@@ -30,9 +30,10 @@ struct TiaState {
   std::uint8_t vsync = 0, vblank = 0;
   // Object positions: the column (0..159) of the first pixel.
   std::int32_t pos_p0 = 0, pos_p1 = 0, pos_m0 = 0, pos_m1 = 0, pos_bl = 0;
-  // A RESPx usually suppresses the object's first copy (it is only started when the
-  // position counter wraps); ALE turns it back on when it finishes drawing a row of the picture
-  // (probe collisions, row 0: a reset above the picture still hides the copy on its first row).
+  // A RESPx usually suppresses the player's first copy (it is only started when the position
+  // counter wraps); ALE turns it back on when it finishes drawing a row of the picture (probe
+  // collisions, row 0: a reset above the picture still hides the copy on its first row) and at
+  // HMOVE (probe hmove_table). See Tia::reset_player.
   bool p0_first_off = false, p1_first_off = false;
   std::uint16_t collisions = 0;  // 15 latches, bit layout in tia.cpp
   bool hmove_blank = false;      // the next clocks 68-75 drawn are black
