@@ -2,6 +2,7 @@
 #   core/        may include core/ only (and is the only place allowed to include Eigen)
 #   nn/, envs/   may include core/ and themselves
 #   rl/          may include core/, nn/, envs/ and itself
+#   envs/atari2600/ may include only itself (a standalone emulator, see the end of this file)
 # tools/, bench/ and tests/ may include anything, and nothing may include them.
 # Usage: cmake -DROOT=<source tree> -P check_layering.cmake
 cmake_policy(SET CMP0057 NEW)  # if(... IN_LIST ...)
@@ -33,6 +34,19 @@ foreach(layer core nn envs rl)
         list(APPEND violations "${rel}: '${line}' (Eigen and intrinsics stay inside core/)")
       endif()
     endforeach()
+  endforeach()
+endforeach()
+
+# envs/atari2600 is a standalone emulator that could be lifted out as it is: its files may
+# include only each other (and the standard library), not core/ or the rest of envs/.
+file(GLOB_RECURSE files ${ROOT}/envs/atari2600/*.hpp ${ROOT}/envs/atari2600/*.cpp)
+foreach(file ${files})
+  file(STRINGS ${file} includes REGEX "^[ \t]*#[ \t]*include[ \t]*\"")
+  foreach(line ${includes})
+    if(NOT line MATCHES "#[ \t]*include[ \t]*\"envs/atari2600/")
+      file(RELATIVE_PATH rel ${ROOT} ${file})
+      list(APPEND violations "${rel}: '${line}' (envs/atari2600/ may include only itself)")
+    endif()
   endforeach()
 endforeach()
 

@@ -1,0 +1,103 @@
+// envs/atari2600/console.hpp: the Atari 2600 console: the 6507 wired to the TIA, the RIOT and
+// the cartridge through the 13-line bus, power-on and reset as ALE 0.12 performs them, one ALE
+// frame per run_frame(), inputs, and save/restore of the whole machine.
+//
+// Bus decode (README 4.1; ALE masks addresses with $1FFF): A12 = 1 cartridge; A12 = 0 and
+// A7 = 0 TIA (writes decode address & $3F, reads & $0F); A7 = 1, A9 = 0 RIOT RAM; A7 = 1,
+// A9 = 1 RIOT registers.
+//
+// Randomness (README 4.6): one std::mt19937 seeded with 4753849. Power-on: RAM byte i = draw
+// i+1 & $FF, then the timer from draw 129. Each system_reset() draws the timer again (and one
+// draw per Superchip RAM byte).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "envs/atari2600/cartridge.hpp"
+#include "envs/atari2600/cpu6502.hpp"
+#include "envs/atari2600/riot.hpp"
+#include "envs/atari2600/tia.hpp"
+
+namespace atari2600 {
+
+struct ConsoleOptions {
+  std::optional<CartType> cart_type;  // empty: detect from the image as ALE does
+  int ystart = 34;                    // first scanline shown (ALE's Display.YStart)
+  int height = 210;                   // rows shown (Display.Height)
+  bool hmove_blanks = true;           // Emulation.HmoveBlanks
+  std::uint32_t seed = 4753849;       // ALE's system_random_seed
+};
+
+struct FrameInfo {
+  bool complete = true;  // false: 25,000 instructions ran without the frame ending
+  int lines = 0;         // the frame's scanline counter when it ended
+};
+
+// Joystick and console switch state for one frame (true = pressed).
+struct Inputs {
+  bool up = false, down = false, left = false, right = false, fire = false;
+  bool reset = false, select = false;
+  // A paddle pair on the left port instead of the joystick (ALE's Controller.Left = PADDLES):
+  // pin 0 is pot INPT0 with its button on SWCHA bit 7, pin 1 is INPT1 with SWCHA bit 6
+  // (README 4.7). Resistances in ohms; 0 = always charged.
+  bool left_paddles = false;
+  std::array<bool, 2> paddle_button{};
+  std::array<std::int32_t, 2> paddle_resistance{};
+};
+
+class Console final : public Bus {
+ public:
+  // Power-on: draws RAM and timer; the machine still needs a system_reset() to start the CPU.
+  Console(std::vector<std::uint8_t> rom, const ConsoleOptions& options = {});
+
+  // ALE's System::reset: timer from a fresh draw, TIA and frame buffers cleared, cartridge to
+  // its start banks (Superchip RAM redrawn), CPU reset. RIOT RAM is kept.
+  void system_reset();
+  // One ALE frame (README 4.2). Throws atari2600::Error if the CPU jams.
+  FrameInfo run_frame();
+
+  void set_inputs(const Inputs& in);
+  // README 4.7: paddle resistance per pot (0 = none connected).
+  void set_paddle(int index, std::int32_t resistance) {
+    tia_.state().paddle.at(index) = resistance;
+  }
+  // PAL frames are longer: ALE caps them at 342 lines instead of 290.
+  void set_line_cap(int lines) { tia_.set_line_cap(lines); }
+  void set_window(int ystart, int height) { tia_.set_window(ystart, height); }
+
+  // RIOT RAM ($80..$FF) and the last finished frame (tia().height() rows of 160 pixels).
+  const std::array<std::uint8_t, 128>& ram() const { return riot_.state().ram; }
+  const std::uint8_t* screen() const { return tia_.screen(); }
+  int screen_height() const { return tia_.height(); }
+
+  // The whole machine as bytes, and back. load_state throws on a blob from another ROM or
+  // layout and then leaves the console unchanged.
+  std::string save_state() const;
+  void load_state(const std::string& blob);
+
+  Cpu6502& cpu() { return cpu_; }
+  Tia& tia() { return tia_; }
+  Riot& riot() { return riot_; }
+  Cartridge& cartridge() { return cart_; }
+  const Cartridge& cartridge() const { return cart_; }
+  std::mt19937& rng() { return rng_; }
+
+  // Bus, as the CPU sees it.
+  std::uint8_t read(std::uint16_t address) override;
+  void write(std::uint16_t address, std::uint8_t value) override;
+
+ private:
+  Cpu6502 cpu_;
+  Tia tia_;
+  Riot riot_;
+  Cartridge cart_;
+  std::mt19937 rng_;
+  std::uint8_t data_bus_ = 0;
+};
+
+}  // namespace atari2600

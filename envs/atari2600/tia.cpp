@@ -1,0 +1,750 @@
+// envs/atari2600/tia.cpp: TIA registers, object drawing and collisions (see tia.hpp).
+//
+// Rules marked "README 4.x" come from ../shared/atari/README.md; rules marked "probe" were
+// measured with the project's probe ROMs against the ALE oracle (tests/atari2600/probes/).
+#include "envs/atari2600/tia.hpp"
+
+#include <algorithm>
+
+namespace atari2600 {
+namespace {
+
+// Collision latches: two bits per read register, bit 2k = the register's bit 6, 2k+1 = bit 7.
+constexpr std::uint16_t kM0P1 = 1u << 1, kM0P0 = 1u << 0, kM1P0 = 1u << 3, kM1P1 = 1u << 2,
+                        kP0PF = 1u << 5, kP0BL = 1u << 4, kP1PF = 1u << 7, kP1BL = 1u << 6,
+                        kM0PF = 1u << 9, kM0BL = 1u << 8, kM1PF = 1u << 11, kM1BL = 1u << 10,
+                        kBLPF = 1u << 13, kP0P1 = 1u << 15, kM0M1 = 1u << 14;
+
+// NUSIZ modes 0-7: copy offsets (in pixels from the object's position) and the player's
+// stretch factor. Modes 5 and 7 are one double / quad wide copy.
+struct Copies {
+  int count;
+  int offset[3];
+  int stretch;
+};
+constexpr Copies kCopies[8] = {
+    {1, {0, 0, 0}, 1},  {2, {0, 16, 0}, 1}, {2, {0, 32, 0}, 1},  {3, {0, 16, 32}, 1},
+    {2, {0, 64, 0}, 1}, {1, {0, 0, 0}, 2},  {3, {0, 32, 64}, 1}, {1, {0, 0, 0}, 4},
+};
+
+inline int wrap160(int v) {
+  return ((v % 160) + 160) % 160;
+}
+
+// Measured by tests/atari2600/probes/measure_hmove.py (probe hmove_table): pixels moved
+// left by HMOVE at CPU cycle c of a line (row) for HMxx >> 4 = 0..15 (column). Cycles 0-2,
+// out of this probe's reach, repeat cycle 3 (probe hmove_early shows ALE agrees).
+constexpr std::int8_t kHmoveMotion[76][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1},          // 0
+    {0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1},          // 1
+    {0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1},          // 2
+    {0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1},          // 3
+    {0, 1, 2, 3, 4, 5, 6, 6, -8, -7, -6, -5, -4, -3, -2, -1},          // 4
+    {0, 1, 2, 3, 4, 5, 5, 5, -8, -7, -6, -5, -4, -3, -2, -1},          // 5
+    {0, 1, 2, 3, 4, 5, 5, 5, -8, -7, -6, -5, -4, -3, -2, -1},          // 6
+    {0, 1, 2, 3, 4, 4, 4, 4, -8, -7, -6, -5, -4, -3, -2, -1},          // 7
+    {0, 1, 2, 3, 3, 3, 3, 3, -8, -7, -6, -5, -4, -3, -2, -1},          // 8
+    {0, 1, 2, 2, 2, 2, 2, 2, -8, -7, -6, -5, -4, -3, -2, -1},          // 9
+    {0, 1, 2, 2, 2, 2, 2, 2, -8, -7, -6, -5, -4, -3, -2, -1},          // 10
+    {0, 1, 1, 1, 1, 1, 1, 1, -8, -7, -6, -5, -4, -3, -2, -1},          // 11
+    {0, 0, 0, 0, 0, 0, 0, 0, -8, -7, -6, -5, -4, -3, -2, -1},          // 12
+    {-1, -1, -1, -1, -1, -1, -1, -1, -8, -7, -6, -5, -4, -3, -2, -1},  // 13
+    {-1, -1, -1, -1, -1, -1, -1, -1, -8, -7, -6, -5, -4, -3, -2, -1},  // 14
+    {-2, -2, -2, -2, -2, -2, -2, -2, -8, -7, -6, -5, -4, -3, -2, -2},  // 15
+    {-3, -3, -3, -3, -3, -3, -3, -3, -8, -7, -6, -5, -4, -3, -3, -3},  // 16
+    {-4, -4, -4, -4, -4, -4, -4, -4, -8, -7, -6, -5, -4, -4, -4, -4},  // 17
+    {-4, -4, -4, -4, -4, -4, -4, -4, -8, -7, -6, -5, -4, -4, -4, -4},  // 18
+    {-5, -5, -5, -5, -5, -5, -5, -5, -8, -7, -6, -5, -5, -5, -5, -5},  // 19
+    {-6, -6, -6, -6, -6, -6, -6, -6, -8, -7, -6, -6, -6, -6, -6, -6},  // 20
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 21
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 22
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 23
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 24
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 25
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 26
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 27
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 28
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 29
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 30
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 31
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 32
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 33
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 34
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 35
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 36
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 37
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 38
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 39
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 40
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 41
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 42
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 43
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 44
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 45
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 46
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 47
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 48
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 49
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 50
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 51
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 52
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 53
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                  // 54
+    {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0},                  // 55
+    {0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0},                  // 56
+    {0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0},                  // 57
+    {0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0},                  // 58
+    {0, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0},                  // 59
+    {0, 0, 0, 1, 2, 3, 4, 5, 0, 0, 0, 0, 0, 0, 0, 0},                  // 60
+    {0, 0, 1, 2, 3, 4, 5, 6, 0, 0, 0, 0, 0, 0, 0, 0},                  // 61
+    {0, 0, 1, 2, 3, 4, 5, 6, 0, 0, 0, 0, 0, 0, 0, 0},                  // 62
+    {0, 1, 2, 3, 4, 5, 6, 7, 0, 0, 0, 0, 0, 0, 0, 0},                  // 63
+    {1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0},                  // 64
+    {2, 3, 4, 5, 6, 7, 8, 9, 0, 0, 0, 0, 0, 0, 0, 1},                  // 65
+    {2, 3, 4, 5, 6, 7, 8, 9, 0, 0, 0, 0, 0, 0, 0, 1},                  // 66
+    {3, 4, 5, 6, 7, 8, 9, 10, 0, 0, 0, 0, 0, 0, 1, 2},                 // 67
+    {4, 5, 6, 7, 8, 9, 10, 11, 0, 0, 0, 0, 0, 1, 2, 3},                // 68
+    {5, 6, 7, 8, 9, 10, 11, 12, 0, 0, 0, 0, 1, 2, 3, 4},               // 69
+    {5, 6, 7, 8, 9, 10, 11, 12, 0, 0, 0, 0, 1, 2, 3, 4},               // 70
+    {6, 7, 8, 9, 10, 11, 12, 13, 0, 0, 0, 1, 2, 3, 4, 5},              // 71
+    {7, 8, 9, 10, 11, 12, 13, 14, 0, 0, 1, 2, 3, 4, 5, 6},             // 72
+    {8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7},            // 73
+    {8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7},            // 74
+    {0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1},          // 75
+};
+
+// See Tia::reset_player.
+constexpr int kResetDelay = 4;
+constexpr int kResetFinish = 11;
+
+bool player_pixel(int x, int pos, std::uint8_t nusiz, bool reflect, std::uint8_t graphics,
+                  bool first_off) {
+  if (graphics == 0) return false;
+  const Copies& c = kCopies[nusiz & 7];
+  const int d = wrap160(x - pos);
+  for (int k = first_off ? 1 : 0; k < c.count; ++k) {
+    const int e = wrap160(d - c.offset[k] - (c.stretch > 1 ? 1 : 0));
+    if (e < 8 * c.stretch) {
+      const int bit = e / c.stretch;
+      return graphics & (reflect ? (1 << bit) : (0x80 >> bit));
+    }
+  }
+  return false;
+}
+
+bool missile_pixel(int x, int pos, std::uint8_t nusiz) {
+  const Copies& c = kCopies[nusiz & 7];
+  const int width = 1 << ((nusiz >> 4) & 3);
+  const int d = wrap160(x - pos);
+  const int count = c.stretch == 1 ? c.count : 1;
+  for (int k = 0; k < count; ++k) {
+    const int e = d - c.offset[k];
+    if (e >= 0 && e < width) return true;
+  }
+  return false;
+}
+
+// Playfield bit for column x: PF0 bits 4-7, PF1 bits 7-0, PF2 bits 0-7 make 20 four-pixel
+// cells on the left half; the right half repeats them, or mirrors them when CTRLPF bit 0 is set.
+bool playfield_pixel(int x, const TiaState& s) {
+  int cell = x / 4;
+  if (cell >= 20) cell = (s.ctrlpf & 1) ? 39 - cell : cell - 20;
+  if (cell < 4) return s.pf0 & (0x10 << cell);
+  if (cell < 12) return s.pf1 & (0x80 >> (cell - 4));
+  return s.pf2 & (1 << (cell - 12));
+}
+
+}  // namespace
+
+Tia::Tia() {
+  for (auto& b : buffers_) b.assign(static_cast<std::size_t>(kWidth) * kMaxRows, 0);
+}
+
+void Tia::set_window(int ystart, int height) {
+  ystart_ = ystart;
+  height_ = std::clamp(height, 1, kMaxRows);
+}
+
+void Tia::reset(std::uint64_t cycle) {
+  const auto fire0 = s_.fire0, fire1 = s_.fire1;
+  const auto paddle = s_.paddle;
+  s_ = TiaState{};
+  s_.fire0 = fire0, s_.fire1 = fire1, s_.paddle = paddle;
+  s_.frame_start = cycle;
+  for (auto& b : buffers_) std::fill(b.begin(), b.end(), 0);
+  shown_ = 1;
+  invalidate_rows();
+}
+
+void Tia::draw_to(std::int64_t clock) {
+  while (s_.drawn < clock) {
+    const int line = static_cast<int>(s_.drawn / kClocksPerLine);
+    const int from = static_cast<int>(s_.drawn % kClocksPerLine);
+    const std::int64_t line_end = static_cast<std::int64_t>(line + 1) * kClocksPerLine;
+    const int to = clock >= line_end ? kClocksPerLine : static_cast<int>(clock % kClocksPerLine);
+    draw_line_span(line, from, to);
+    s_.drawn = std::min(clock, line_end);
+  }
+}
+
+// Object bits of one pixel, the obvious way: the reference for object_masks().
+std::uint8_t Tia::object_mask_ref(int x, const TiaState& s) {
+  const std::uint8_t g0 = s.vdelp0 & 1 ? s.grp0_old : s.grp0;
+  const std::uint8_t g1 = s.vdelp1 & 1 ? s.grp1_old : s.grp1;
+  const bool m0_on = (s.enam0 & 2) && !(s.resmp0 & 2);
+  const bool m1_on = (s.enam1 & 2) && !(s.resmp1 & 2);
+  const bool bl_on = ((s.vdelbl & 1) ? s.enabl_old : s.enabl) & 2;
+  const int bl_width = 1 << ((s.ctrlpf >> 4) & 3);
+  std::uint8_t m = 0;
+  if (playfield_pixel(x, s)) m |= kObjPF;
+  if (bl_on && wrap160(x - s.pos_bl) < bl_width) m |= kObjBL;
+  if (player_pixel(x, s.pos_p0, s.nusiz0, s.refp0 & 8, g0, s.p0_first_off)) m |= kObjP0;
+  if (m0_on && missile_pixel(x, s.pos_m0, s.nusiz0)) m |= kObjM0;
+  if (player_pixel(x, s.pos_p1, s.nusiz1, s.refp1 & 8, g1, s.p1_first_off)) m |= kObjP1;
+  if (m1_on && missile_pixel(x, s.pos_m1, s.nusiz1)) m |= kObjM1;
+  return m;
+}
+
+// The same bits for columns [x0, x1), the fast way: each object's row of 160 bits is built
+// once and kept until one of the registers it depends on changes (a key of those registers).
+void Tia::object_masks(std::uint8_t* mask, int x0, int x1) {
+  const TiaState& s = s_;
+  auto row = [](RowCache& c, std::uint32_t key, auto&& build) -> const std::uint8_t* {
+    if (c.key != key) {
+      c.key = key;
+      c.bits.fill(0);
+      build(c.bits);
+    }
+    return c.bits.data();
+  };
+  const std::uint8_t* pf = row(rows_[0],
+                               static_cast<std::uint32_t>(s.pf0 >> 4) | (s.pf1 << 4) |
+                                   (s.pf2 << 12) | ((s.ctrlpf & 1u) << 20),
+                               [&](auto& bits) {
+                                 // 40 cells of 4 pixels; the playfield changes almost every line,
+                                 // so this is built cell by cell rather than pixel by pixel.
+                                 for (int cell = 0; cell < 40; ++cell) {
+                                   if (playfield_pixel(cell * 4, s)) {
+                                     std::fill_n(bits.begin() + cell * 4, 4, kObjPF);
+                                   }
+                                 }
+                               });
+  auto player_row = [&](RowCache& c, int pos, std::uint8_t nusiz, bool reflect, std::uint8_t g,
+                        bool first_off, std::uint8_t bit) {
+    const std::uint32_t key = static_cast<std::uint32_t>(pos) | ((nusiz & 7u) << 8) |
+                              (reflect ? 1u << 11 : 0) | (static_cast<std::uint32_t>(g) << 12) |
+                              (first_off ? 1u << 20 : 0);
+    return row(c, key, [&](auto& bits) {
+      if (g == 0) return;
+      const Copies& cp = kCopies[nusiz & 7];
+      // Double and quad width players start one pixel later (probe: resp0, frames 3 and 5).
+      const int shift = cp.stretch > 1 ? 1 : 0;
+      for (int k = first_off ? 1 : 0; k < cp.count; ++k) {
+        for (int e = 0; e < 8 * cp.stretch; ++e) {
+          const int b = e / cp.stretch;
+          if (g & (reflect ? (1 << b) : (0x80 >> b))) {
+            bits[static_cast<std::size_t>(wrap160(pos + cp.offset[k] + shift + e))] = bit;
+          }
+        }
+      }
+    });
+  };
+  auto missile_row = [&](RowCache& c, int pos, std::uint8_t nusiz, bool on, std::uint8_t bit) {
+    const std::uint32_t key = static_cast<std::uint32_t>(pos) |
+                              (static_cast<std::uint32_t>(nusiz & 0x37) << 8) | (on ? 1u << 16 : 0);
+    return row(c, key, [&](auto& bits) {
+      if (!on) return;
+      const Copies& cp = kCopies[nusiz & 7];
+      const int width = 1 << ((nusiz >> 4) & 3);
+      const int count = cp.stretch == 1 ? cp.count : 1;
+      for (int k = 0; k < count; ++k) {
+        for (int e = 0; e < width; ++e)
+          bits[static_cast<std::size_t>(wrap160(pos + cp.offset[k] + e))] = bit;
+      }
+    });
+  };
+  const std::uint8_t g0 = s.vdelp0 & 1 ? s.grp0_old : s.grp0;
+  const std::uint8_t g1 = s.vdelp1 & 1 ? s.grp1_old : s.grp1;
+  const std::uint8_t* p0 =
+      player_row(rows_[1], s.pos_p0, s.nusiz0, s.refp0 & 8, g0, s.p0_first_off, kObjP0);
+  const std::uint8_t* p1 =
+      player_row(rows_[2], s.pos_p1, s.nusiz1, s.refp1 & 8, g1, s.p1_first_off, kObjP1);
+  const std::uint8_t* m0 =
+      missile_row(rows_[3], s.pos_m0, s.nusiz0, (s.enam0 & 2) && !(s.resmp0 & 2), kObjM0);
+  const std::uint8_t* m1 =
+      missile_row(rows_[4], s.pos_m1, s.nusiz1, (s.enam1 & 2) && !(s.resmp1 & 2), kObjM1);
+  const bool bl_on = ((s.vdelbl & 1) ? s.enabl_old : s.enabl) & 2;
+  const std::uint32_t bl_width = 1u << ((s.ctrlpf >> 4) & 3);
+  const std::uint8_t* bl =
+      row(rows_[5], static_cast<std::uint32_t>(s.pos_bl) | (bl_width << 8) | (bl_on ? 1u << 16 : 0),
+          [&](auto& bits) {
+            if (!bl_on) return;
+            for (std::uint32_t e = 0; e < bl_width; ++e) {
+              bits[static_cast<std::size_t>(wrap160(s.pos_bl + static_cast<int>(e)))] = kObjBL;
+            }
+          });
+  for (int x = x0; x < x1; ++x) mask[x] = pf[x] | bl[x] | p0[x] | p1[x] | m0[x] | m1[x];
+}
+
+namespace {
+
+// Collision latches set by each combination of object bits.
+constexpr std::array<std::uint16_t, 64> make_collision_table() {
+  std::array<std::uint16_t, 64> t{};
+  for (int m = 0; m < 64; ++m) {
+    const bool pf = m & Tia::kObjPF, bl = m & Tia::kObjBL, p0 = m & Tia::kObjP0,
+               m0 = m & Tia::kObjM0, p1 = m & Tia::kObjP1, m1 = m & Tia::kObjM1;
+    std::uint16_t cx = 0;
+    if (m0)
+      cx |= (p1 ? kM0P1 : 0) | (p0 ? kM0P0 : 0) | (pf ? kM0PF : 0) | (bl ? kM0BL : 0) |
+            (m1 ? kM0M1 : 0);
+    if (m1) cx |= (p0 ? kM1P0 : 0) | (p1 ? kM1P1 : 0) | (pf ? kM1PF : 0) | (bl ? kM1BL : 0);
+    if (p0) cx |= (pf ? kP0PF : 0) | (bl ? kP0BL : 0) | (p1 ? kP0P1 : 0);
+    if (p1) cx |= (pf ? kP1PF : 0) | (bl ? kP1BL : 0);
+    if (bl && pf) cx |= kBLPF;
+    t[static_cast<std::size_t>(m)] = cx;
+  }
+  return t;
+}
+constexpr auto kCollisionTable = make_collision_table();
+
+// Which colour register shows for each combination of object bits, per mode: 0 COLUBK,
+// 2 COLUP0, 3 COLUP1, 4 COLUPF (playfield and ball). Modes (probe modes):
+//   kModeNormal    P0/M0 > P1/M1 > PF/BL > BK
+//   kModePriority  PF/BL > P0/M0 > P1/M1 > BK (CTRLPF bit 2; score mode is then ignored)
+//   kModeScoreL/R  score mode (CTRLPF bit 1) without priority: the playfield takes player 0's
+//                  colour and rank on the left half, player 1's on the right half.
+constexpr std::uint8_t kSrcBK = 0, kSrcP0 = 2, kSrcP1 = 3, kSrcPF = 4;
+constexpr int kModeNormal = 0, kModePriority = 1, kModeScoreL = 2, kModeScoreR = 3;
+constexpr std::array<std::array<std::uint8_t, 64>, 4> make_source_table() {
+  std::array<std::array<std::uint8_t, 64>, 4> t{};
+  for (int mode = 0; mode < 4; ++mode) {
+    for (int m = 0; m < 64; ++m) {
+      bool pf = m & Tia::kObjPF, bl = m & Tia::kObjBL;
+      bool p0 = m & (Tia::kObjP0 | Tia::kObjM0), p1 = m & (Tia::kObjP1 | Tia::kObjM1);
+      if (mode == kModeScoreL) p0 = p0 || pf, pf = false;
+      if (mode == kModeScoreR) p1 = p1 || pf, pf = false;
+      std::uint8_t src;
+      if (mode == kModePriority) {
+        src = (pf || bl) ? kSrcPF : p0 ? kSrcP0 : p1 ? kSrcP1 : kSrcBK;
+      } else {
+        src = p0 ? kSrcP0 : p1 ? kSrcP1 : (pf || bl) ? kSrcPF : kSrcBK;
+      }
+      t[static_cast<std::size_t>(mode)][static_cast<std::size_t>(m)] = src;
+    }
+  }
+  return t;
+}
+constexpr auto kSourceTable = make_source_table();
+
+}  // namespace
+
+void Tia::draw_line_span(int line, int from_hc, int to_hc) {
+  const int start = std::max(from_hc, static_cast<int>(kHBlank));
+  const bool blank_span = s_.hmove_blank && from_hc < kHBlank + 8 && to_hc > kHBlank;
+  if (to_hc > kHBlank + 7 && from_hc <= kHBlank + 7) s_.hmove_blank = false;
+  // A player's first-copy skip ends with the next finished row of the picture (probe
+  // collisions: resets above the picture hide the players on row 0).
+  if (start >= to_hc) return;
+  const int row = line - ystart_;
+  if (row < 0 || row >= height_) return;
+  std::uint8_t* out = buffers_[s_.back].data() + static_cast<std::size_t>(row) * kWidth;
+  const int x0 = start - kHBlank, x1 = to_hc - kHBlank;
+  if (mask_version_ != version_) {  // some register changed since the row was built
+    object_masks(mask_.data(), 0, kWidth);
+    mask_version_ = version_;
+  }
+  const std::array<std::uint8_t, kWidth>& mask = mask_;
+  if (to_hc == kClocksPerLine && (s_.p0_first_off || s_.p1_first_off)) {
+    s_.p0_first_off = s_.p1_first_off = false;
+    ++version_;
+  }
+
+  const TiaState& s = s_;
+  const std::uint8_t colours[5] = {s.colubk, 0, s.colup0, s.colup1, s.colupf};
+  const bool priority = s.ctrlpf & 4, score = (s.ctrlpf & 2) && !priority;
+  const auto& left = kSourceTable[priority ? kModePriority : score ? kModeScoreL : kModeNormal];
+  const auto& right = kSourceTable[priority ? kModePriority : score ? kModeScoreR : kModeNormal];
+  if (s.vblank & 2) {
+    // VBLANK: black, and no collisions (probe collisions, blocks 3 and 4).
+    std::fill(out + x0, out + x1, std::uint8_t{0});
+    return;
+  }
+  std::uint16_t cx = s_.collisions;
+  const int split = std::clamp(80, x0, x1);
+  for (int x = x0; x < split; ++x) {
+    const std::uint8_t m = mask[static_cast<std::size_t>(x)];
+    cx |= kCollisionTable[m];
+    out[x] = colours[left[m]];
+  }
+  for (int x = split; x < x1; ++x) {
+    const std::uint8_t m = mask[static_cast<std::size_t>(x)];
+    cx |= kCollisionTable[m];
+    out[x] = colours[right[m]];
+  }
+  if (blank_span) {
+    std::fill(out + x0, out + std::min(x1, 8), std::uint8_t{0});
+  }
+  s_.collisions = cx;
+}
+
+// RESPx: where the new position falls relative to the object's current copies decides
+// what this line shows (probes resp0_pairs, resp0, resp1 and Tetris's title screen).
+// With e = (new position - start of a current copy) mod 160:
+//  * e < 4, the copy's start was just decoded: every copy is drawn at the new position, the
+//    first one included, on this line already;
+//  * 4 <= e < 4 + copy width, the copy is being drawn: it is finished first (the picture is
+//    brought 11 clocks ahead with the old position), then the first copy is skipped for the
+//    rest of the line;
+//  * otherwise the first copy is skipped for the rest of the line (it is only started when the
+//    position counter wraps, on the next line).
+void Tia::reset_player(std::int32_t& pos, bool& first_off, int new_pos, std::uint8_t nusiz,
+                       std::int64_t clock) {
+  const Copies& c = kCopies[nusiz & 7];
+  const int width = 8 * c.stretch;
+  enum { kNeither, kDelay, kDisplay } when = kNeither;
+  for (int k = 0; k < c.count && when == kNeither; ++k) {
+    const int e = wrap160(new_pos - (pos + c.offset[k]));
+    if (e < kResetDelay) {
+      when = kDelay;
+    } else if (e < kResetDelay + width) {
+      when = kDisplay;
+    }
+  }
+  if (when == kDisplay) draw_to(clock + kResetFinish);
+  pos = new_pos;
+  first_off = when != kDelay;
+}
+
+int Tia::write(std::uint16_t address, std::uint8_t value, std::uint64_t cycle) {
+  const int reg = address & 0x3F;
+  const std::int64_t clock = frame_clock(cycle);
+  const int hc = static_cast<int>(clock % kClocksPerLine);
+  // README 4.11 write delays, in colour clocks, before a write shows on the screen.
+  int delay = 0;
+  switch (reg) {
+    case VBLANK:
+    case REFP0:
+    case REFP1:
+    case GRP0:
+    case GRP1:
+      delay = 1;
+      break;
+    case NUSIZ0:
+    case NUSIZ1:
+    case RESM0:
+    case RESM1:
+      delay = 8;
+      break;
+    case PF0:
+    case PF1:
+    case PF2: {
+      static constexpr int kPfDelay[4] = {4, 5, 2, 3};
+      delay = kPfDelay[(hc / 3) % 4];
+      break;
+    }
+    default:
+      break;
+  }
+  // Speed: the picture only needs bringing up to date when the write changes what is drawn.
+  // Writes that leave the drawing state as it is (a colour written again, WSYNC, the motion
+  // registers until HMOVE, audio) skip it; the pixels come out the same at the next draw.
+  bool changes_picture = true;
+  switch (reg) {
+    case VSYNC:
+    case WSYNC:
+    case RSYNC:
+    case HMP0:
+    case HMP1:
+    case HMM0:
+    case HMM1:
+    case HMBL:
+    case HMCLR:
+    case AUDC0:
+    case AUDC1:
+    case AUDF0:
+    case AUDF1:
+    case AUDV0:
+    case AUDV1:
+      changes_picture = false;
+      break;
+    case COLUP0:
+      changes_picture = s_.colup0 != (value & 0xFE);
+      break;
+    case COLUP1:
+      changes_picture = s_.colup1 != (value & 0xFE);
+      break;
+    case COLUPF:
+      changes_picture = s_.colupf != (value & 0xFE);
+      break;
+    case COLUBK:
+      changes_picture = s_.colubk != (value & 0xFE);
+      break;
+    case CTRLPF:
+      changes_picture = s_.ctrlpf != value;
+      break;
+    case PF0:
+      changes_picture = s_.pf0 != value;
+      break;
+    case PF1:
+      changes_picture = s_.pf1 != value;
+      break;
+    case PF2:
+      changes_picture = s_.pf2 != value;
+      break;
+    case NUSIZ0:
+      changes_picture = s_.nusiz0 != value;
+      break;
+    case NUSIZ1:
+      changes_picture = s_.nusiz1 != value;
+      break;
+    case REFP0:
+      changes_picture = s_.refp0 != value;
+      break;
+    case REFP1:
+      changes_picture = s_.refp1 != value;
+      break;
+    case ENAM0:
+      changes_picture = s_.enam0 != value;
+      break;
+    case ENAM1:
+      changes_picture = s_.enam1 != value;
+      break;
+    case ENABL:
+      changes_picture = s_.enabl != value;
+      break;
+    case VDELP0:
+      changes_picture = s_.vdelp0 != value;
+      break;
+    case VDELP1:
+      changes_picture = s_.vdelp1 != value;
+      break;
+    case VDELBL:
+      changes_picture = s_.vdelbl != value;
+      break;
+    case VBLANK:
+      changes_picture = s_.vblank != value;
+      break;
+    default:
+      break;
+  }
+  if (changes_picture) draw_to(clock + delay);
+  // README 4.2: any TIA write beyond the line cap ends the frame (the write still happens).
+  if (line(cycle) > line_cap_) s_.frame_done = true;
+
+  int stall = 0;
+  switch (reg) {
+    case VSYNC: {
+      const std::uint64_t abs_clock = 3 * cycle;
+      if (value & 2) {
+        s_.vsync_finish = abs_clock + kClocksPerLine;
+      } else if (abs_clock >= s_.vsync_finish) {
+        s_.frame_done = true;
+        s_.vsync_finish = UINT64_MAX;
+      }
+      s_.vsync = value;
+      break;
+    }
+    case VBLANK:
+      if ((s_.vblank & 0x80) && !(value & 0x80)) s_.dump_release_cycle = cycle;
+      s_.vblank = value;
+      break;
+    case WSYNC:
+      stall = (kClocksPerLine - hc) / 3;
+      if (hc == 0) stall = 0;
+      break;
+    case NUSIZ0:
+      s_.nusiz0 = value;
+      break;
+    case NUSIZ1:
+      s_.nusiz1 = value;
+      break;
+    case COLUP0:
+      s_.colup0 = value & 0xFE;
+      break;
+    case COLUP1:
+      s_.colup1 = value & 0xFE;
+      break;
+    case COLUPF:
+      s_.colupf = value & 0xFE;
+      break;
+    case COLUBK:
+      s_.colubk = value & 0xFE;
+      break;
+    case CTRLPF:
+      s_.ctrlpf = value;
+      break;
+    case REFP0:
+      s_.refp0 = value;
+      break;
+    case REFP1:
+      s_.refp1 = value;
+      break;
+    case PF0:
+      s_.pf0 = value;
+      break;
+    case PF1:
+      s_.pf1 = value;
+      break;
+    case PF2:
+      s_.pf2 = value;
+      break;
+    // README 4.11: RESPx puts the player at 3 in horizontal blank, else hc - 68 + 5.
+    case RESP0:
+      reset_player(s_.pos_p0, s_.p0_first_off, hc < kHBlank ? 3 : wrap160(hc - kHBlank + 5),
+                   s_.nusiz0, clock);
+      break;
+    case RESP1:
+      reset_player(s_.pos_p1, s_.p1_first_off, hc < kHBlank ? 3 : wrap160(hc - kHBlank + 5),
+                   s_.nusiz1, clock);
+      break;
+    // Missiles never skip their first copy: what looks like a skip is RESMx's 8-clock write
+    // delay (probes resm0, resm0_pairs, collisions row 0, the reset lines of hmove).
+    case RESM0:
+      s_.pos_m0 = hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4);
+      break;
+    case RESM1:
+      s_.pos_m1 = hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4);
+      break;
+    case RESBL:
+      s_.pos_bl = hc < kHBlank ? 2 : wrap160(hc - kHBlank + 4);
+      break;
+    case GRP0:
+      s_.grp0 = value, s_.grp1_old = s_.grp1;
+      break;
+    case GRP1:
+      s_.grp1 = value, s_.grp0_old = s_.grp0, s_.enabl_old = s_.enabl;
+      break;
+    case ENAM0:
+      s_.enam0 = value;
+      break;
+    case ENAM1:
+      s_.enam1 = value;
+      break;
+    case ENABL:
+      s_.enabl = value;
+      break;
+    case HMP0:
+      s_.hmp0 = value;
+      break;
+    case HMP1:
+      s_.hmp1 = value;
+      break;
+    case HMM0:
+      s_.hmm0 = value;
+      break;
+    case HMM1:
+      s_.hmm1 = value;
+      break;
+    case HMBL:
+      s_.hmbl = value;
+      break;
+    case VDELP0:
+      s_.vdelp0 = value;
+      break;
+    case VDELP1:
+      s_.vdelp1 = value;
+      break;
+    case VDELBL:
+      s_.vdelbl = value;
+      break;
+    case RESMP0:
+      if ((s_.resmp0 & 2) && !(value & 2)) s_.pos_m0 = wrap160(s_.pos_p0 + 3);
+      s_.resmp0 = value;
+      break;
+    case RESMP1:
+      if ((s_.resmp1 & 2) && !(value & 2)) s_.pos_m1 = wrap160(s_.pos_p1 + 3);
+      s_.resmp1 = value;
+      break;
+    case HMOVE: {
+      // ALE applies the whole motion at once; how far depends on the cycle (kHmoveMotion).
+      const int cpu_cycle = hc / 3;
+      auto move = [&](std::int32_t& pos, std::uint8_t hm) {
+        pos = wrap160(pos - kHmoveMotion[cpu_cycle][hm >> 4]);
+      };
+      move(s_.pos_p0, s_.hmp0);
+      move(s_.pos_p1, s_.hmp1);
+      move(s_.pos_m0, s_.hmm0);
+      move(s_.pos_m1, s_.hmm1);
+      move(s_.pos_bl, s_.hmbl);
+      // HMOVE also ends any first-copy skip (probe hmove_table, row 0 of the cycle-3 frames).
+      s_.p0_first_off = s_.p1_first_off = false;
+      if (hmove_blanks_ && (cpu_cycle <= 20 || cpu_cycle == 75)) s_.hmove_blank = true;
+      break;
+    }
+    case HMCLR:
+      s_.hmp0 = s_.hmp1 = s_.hmm0 = s_.hmm1 = s_.hmbl = 0;
+      break;
+    case CXCLR:
+      s_.collisions = 0;
+      break;
+    default:  // RSYNC and the audio registers: nothing to draw
+      break;
+  }
+  // Colours, VBLANK and the score/priority bits do not change which objects cover a pixel.
+  const bool colour_only = reg == COLUP0 || reg == COLUP1 || reg == COLUPF || reg == COLUBK ||
+                           reg == VBLANK || reg == CXCLR;
+  if (changes_picture && !colour_only) ++version_;  // the combined object row is stale now
+  return stall;
+}
+
+std::uint8_t Tia::read(std::uint16_t address, std::uint64_t cycle) {
+  const int reg = address & 0x0F;
+  if (reg <= CXPPMM) draw_to(frame_clock(cycle));  // only collisions depend on the picture
+  const std::uint8_t bus = s_.data_bus & 0x3F;
+  auto latch = [&](int k) {
+    const unsigned bits = (s_.collisions >> (2 * k)) & 3;
+    return static_cast<std::uint8_t>(((bits & 2) ? 0x80 : 0) | ((bits & 1) ? 0x40 : 0));
+  };
+  switch (reg) {
+    case CXM0P:
+    case CXM1P:
+    case CXP0FB:
+    case CXP1FB:
+    case CXM0FB:
+    case CXM1FB:
+    case CXBLPF:
+    case CXPPMM:
+      return latch(reg) | bus;
+    case INPT0:
+    case INPT1:
+    case INPT2:
+    case INPT3: {
+      // README 4.7: a paddle's capacitor charges after the dump is released.
+      const std::int64_t r = s_.paddle[reg - INPT0];
+      if (r == 0) return 0x80 | bus;
+      if (s_.vblank & 0x80) return bus;
+      const auto n = static_cast<std::uint64_t>(1.6 * static_cast<double>(r) * 1e-8 * 1.19e6);
+      return (cycle - s_.dump_release_cycle > n ? 0x80 : 0x00) | bus;
+    }
+    case INPT4:
+      return (s_.fire0 ? 0x00 : 0x80) | bus;
+    case INPT5:
+      return (s_.fire1 ? 0x00 : 0x80) | bus;
+    default:  // $xE, $xF: nothing drives bits 7-6
+      return bus;
+  }
+}
+
+void Tia::end_frame(std::uint64_t cycle) {
+  draw_to(frame_clock(cycle));
+  const std::uint64_t line_cycles = kClocksPerLine / 3;
+  s_.frame_start += line_cycles * ((cycle - s_.frame_start) / line_cycles);
+  s_.drawn = frame_clock(cycle);
+  shown_ = s_.back;
+  s_.back ^= 1;
+  s_.frame_done = false;
+}
+
+void Tia::grey_partial(std::uint64_t cycle) {
+  draw_to(frame_clock(cycle));
+  const int first = std::max(0, line(cycle) - ystart_);
+  auto& b = buffers_[s_.back];
+  for (std::size_t i = static_cast<std::size_t>(first) * kWidth;
+       i < static_cast<std::size_t>(height_) * kWidth; ++i) {
+    b[i] = static_cast<std::uint8_t>((b[i] & 15) >> 1);
+  }
+  shown_ = s_.back;
+}
+
+}  // namespace atari2600
