@@ -15,6 +15,8 @@
 #include <thread>
 
 #include "build_info.hpp"
+#include "envs/atari2600/ale.hpp"
+#include "envs/atari2600/error.hpp"
 #include "envs/atari_preprocessing.hpp"
 #include "envs/cartpole.hpp"
 #include "envs/trace.hpp"
@@ -29,7 +31,8 @@ namespace dqn::tools {
 namespace {
 
 constexpr const char* kSubcommands =
-    "train, resume, eval, play, info, trace, bench (and, through tools/dqn, test and build)";
+    "train, resume, eval, play, info, trace, rom-trace, bench (and, through tools/dqn, test and "
+    "build)";
 
 std::atomic<bool> g_stop{false};
 extern "C" void on_stop_signal(int) {
@@ -661,6 +664,98 @@ int cmd_trace(int argc, char** argv, std::ostream& out) {
   return 0;
 }
 
+// ---------------------------------------------------------------- rom-trace
+
+// The oracle's command line on our emulator (envs/atari2600/): the same options, and on its
+// `step` lines the same keys and values, so `diff` against ale-oracle's output compares the two.
+int cmd_rom_trace(int argc, char** argv, std::ostream& out) {
+  const std::vector<FlagSpec> flags = {
+      {"rom", true, "the ROM file (required)"},
+      {"game", true, "raw (no rewards, never terminal, default) or tetris"},
+      {"actions", true, "actions by number 0-17 or ALE name, NAME*K repeats: FIRE*3,RIGHT,NOOP"},
+      {"actions-file", true, "the same syntax in a file ('#' starts a comment)"},
+      {"random", true, "N steps of std::mt19937(seed) draws over the minimal action set"},
+      {"seed", true, "seed for --random (default 0)"},
+      {"frames", true, "steps to run (an action list repeats; default: its length)"},
+      {"reset-on-terminal", false, "reset the game after a step that ends the episode"},
+      {"set", true,
+       "KEY=VALUE as the oracle takes it: type (cartridge: 2K, 4K, F8, F8SC, F6, F6SC, F4, F4SC, "
+       "E0, FE, 3F), repeat_action_probability, random_seed, lc=PADDLES, cp=YES; repeatable"},
+      {"help", false, "this text"}};
+  const std::string synopsis =
+      "--rom FILE [--game raw|tetris] [--actions LIST | --actions-file F | --random N --seed S] "
+      "[--frames N] [--reset-on-terminal]";
+  const Args args(argc, argv, 2, flags, "rom-trace");
+  if (args.has("help")) {
+    out << usage_text("rom-trace", synopsis, flags);
+    return 0;
+  }
+  if (!args.has("rom") || !args.positional().empty())
+    throw UsageError("dqn rom-trace: give the ROM with --rom FILE\n" +
+                     usage_text("rom-trace", synopsis, flags));
+  const int sources = args.has("actions") + args.has("actions-file") + args.has("random");
+  if (sources > 1)
+    throw UsageError("dqn rom-trace: give one of --actions, --actions-file and --random");
+  atari2600::RomTraceOptions o;
+  o.game = args.get("game", "raw");
+  if (o.game != "raw" && o.game != "tetris")
+    throw UsageError(
+        "dqn rom-trace: --game must be raw or tetris (the games issue adds the "
+        "others), got '" +
+        o.game + "'");
+  o.frames = static_cast<int>(args.get_int("frames", -1, 0, 100'000'000));
+  o.random_steps = static_cast<int>(args.get_int("random", 0, 0, 100'000'000));
+  o.seed = static_cast<std::uint32_t>(args.get_int("seed", 0, 0, 4294967295LL));
+  o.reset_on_terminal = args.has("reset-on-terminal");
+  try {
+    if (args.has("actions")) o.actions = atari2600::parse_actions(args.get("actions"));
+    // An actions file is a short text; the cap keeps a wrong path (a ROM, a device) out.
+    if (args.has("actions-file"))
+      o.actions = atari2600::parse_actions(read_file(args.get("actions-file"), 16 << 20));
+    for (const std::string& kv : args.all("set")) {
+      const auto eq = kv.find('=');
+      const std::string key = kv.substr(0, eq),
+                        value = eq == std::string::npos ? "" : kv.substr(eq + 1);
+      if (eq == std::string::npos)
+        throw UsageError("dqn rom-trace: --set needs KEY=VALUE, got '" + kv + "'");
+      if (key == "type") {
+        o.cart_type = atari2600::parse_cart_type(value);
+      } else if (key == "repeat_action_probability") {
+        const std::optional<double> p = parse_decimal(value);
+        if (!p || *p < 0 || *p > 1)
+          throw UsageError("dqn rom-trace: repeat_action_probability must be in [0, 1], got '" +
+                           value + "'");
+        o.repeat_action_probability = *p;
+      } else if (key == "random_seed") {
+        const std::optional<std::int64_t> v = parse_whole(value);
+        if (!v || *v < 0 || *v > 4294967295LL)
+          throw UsageError("dqn rom-trace: random_seed must be a whole number in [0, 2^32), got '" +
+                           value + "'");
+        o.random_seed = static_cast<std::uint32_t>(*v);
+      } else if (key == "lc" && (value == "PADDLES" || value == "JOYSTICK")) {
+        o.left_paddles = value == "PADDLES";
+      } else if (key == "cp" && (value == "YES" || value == "NO")) {
+        o.swap_paddles = value == "YES";
+      } else {
+        throw UsageError("dqn rom-trace: --set " + kv +
+                         " is not supported; keys: type, repeat_action_probability, random_seed, "
+                         "lc=PADDLES|JOYSTICK, cp=YES|NO");
+      }
+    }
+  } catch (const atari2600::Error& e) {
+    throw UsageError(std::string("dqn rom-trace: ") + e.what());
+  }
+  // The largest cartridge scheme here (3F) addresses 512 KiB; anything far larger is not a ROM.
+  const std::string bytes = read_file(args.get("rom"), 1 << 20);
+  const std::vector<std::uint8_t> rom(bytes.begin(), bytes.end());
+  try {
+    atari2600::rom_trace(rom, o, out);
+  } catch (const atari2600::Error& e) {
+    throw Error(std::string("rom-trace: ") + e.what());
+  }
+  return 0;
+}
+
 // ---------------------------------------------------------------- bench
 
 int cmd_bench(int argc, char** argv, std::ostream& out) {
@@ -706,6 +801,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (command == "play") return cmd_play(argc, argv, out);
     if (command == "trace") return cmd_trace(argc, argv, out);
     if (command == "bench") return cmd_bench(argc, argv, out);
+    if (command == "rom-trace") return cmd_rom_trace(argc, argv, out);
     if (command == "help" || command == "--help" || command == "-h") {
       out << "usage: dqn <subcommand> [options]; subcommands: " << kSubcommands << "\n"
           << "each subcommand takes --help\n";

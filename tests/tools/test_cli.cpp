@@ -520,3 +520,83 @@ TEST_CASE("config.txt records the keys that apply, the command line, the commit 
   CHECK_FALSE(contains(cartpole, "noop_max"));
   CHECK_FALSE(contains(cartpole, "repeat_action_probability"));
 }
+
+// ---------------------------------------------------------------- rom-trace against the oracle
+
+namespace {
+
+// Runs `dqn rom-trace` with `args` and compares its output, line for line, with the oracle's
+// for the same command line (tests/fixtures/rom_trace/make_goldens.sh, the info line dropped).
+void check_rom_trace(const std::string& golden, std::vector<std::string> args) {
+  args.insert(args.begin(), "rom-trace");
+  const Outcome o = cli(args);
+  REQUIRE(o.code == 0);
+  std::istringstream want(
+      read_text(std::string(DQN_SOURCE_DIR) + "/tests/fixtures/rom_trace/" + golden)),
+      got(o.out);
+  std::string w, g;
+  std::size_t lines = 0, equal = 0, terminal = 0;
+  while (std::getline(want, w)) {
+    ++lines;
+    if (!std::getline(got, g)) FAIL(golden << ": dqn rom-trace stopped after " << lines - 1);
+    if (g == w)
+      ++equal;
+    else if (lines - equal <= 3)
+      CHECK(g == w);  // show the first differences in full
+    terminal += contains(w, "\"terminal\":true");
+  }
+  CHECK_FALSE(std::getline(got, g));  // and no more lines than the oracle
+  MESSAGE(golden << ": " << equal << " of " << lines << " lines equal the oracle's (" << terminal
+                 << " terminal)");
+  CHECK(equal == lines);
+}
+
+std::string probe(const std::string& name) {
+  return std::string(DQN_SOURCE_DIR) + "/tests/atari2600/probes/" + name;
+}
+
+}  // namespace
+
+TEST_CASE("rom-trace prints the oracle's lines for a probe ROM, actions as a list") {
+  check_rom_trace("resm0_noop33.jsonl", {"--rom", probe("resm0.bin"), "--game", "raw", "--frames",
+                                         "33", "--actions", "NOOP"});
+  check_rom_trace("paddles_mixed40.jsonl",
+                  {"--rom", probe("paddles.bin"), "--game", "raw", "--set", "lc=PADDLES",
+                   "--frames", "40", "--actions", "RIGHT*10,LEFTFIRE*10,FIRE*5,NOOP*15"});
+}
+
+TEST_CASE("rom-trace prints the oracle's lines for Tetris under seeded random play") {
+  const std::string rom = std::string(DQN_SOURCE_DIR) + "/../shared/atari/roms/tetris.bin";
+  if (!std::filesystem::exists(rom)) {
+    MESSAGE("skipped: " << rom << " is absent (the Atari kit lives in ../shared/atari)");
+    return;
+  }
+  check_rom_trace("tetris_random2750_seed7.jsonl", {"--rom", rom, "--game", "tetris", "--random",
+                                                    "2750", "--seed", "7", "--reset-on-terminal"});
+}
+
+TEST_CASE("rom-trace refuses bad ROMs, actions and settings with exit 2 or 1") {
+  Outcome o = cli({"rom-trace"});
+  CHECK(o.code == 2);
+  CHECK(contains(o.err, "--rom FILE"));
+  o = cli({"rom-trace", "--rom", probe("resm0.bin"), "--actions", "JUMP"});
+  CHECK(o.code == 2);
+  o = cli({"rom-trace", "--rom", probe("resm0.bin"), "--game", "pong"});
+  CHECK(o.code == 2);
+  CHECK(contains(o.err, "--game must be raw or tetris"));
+  o = cli({"rom-trace", "--rom", probe("resm0.bin"), "--set", "type=Z9"});
+  CHECK(o.code == 2);
+  o = cli({"rom-trace", "--rom", probe("resm0.bin"), "--set", "repeat_action_probability=0x1"});
+  CHECK(o.code == 2);
+  o = cli({"rom-trace", "--rom", "/dev/zero"});
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, "not a regular file"));
+  o = cli({"rom-trace", "--rom", probe("resm0.bin"), "--actions", "NOOP", "--random", "3"});
+  CHECK(o.code == 2);
+  // Any bytes are a ROM to load or to refuse: a 3-byte file is refused with a message.
+  const std::string tiny = temp_dir("tiny") + ".bin";
+  std::ofstream(tiny) << "abc";
+  o = cli({"rom-trace", "--rom", tiny, "--frames", "2"});
+  CHECK(o.code == 1);
+  CHECK_FALSE(o.err.empty());
+}
