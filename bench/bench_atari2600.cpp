@@ -1,5 +1,7 @@
 // bench/bench_atari2600.cpp: emulated frames per second of envs/atari2600 (Google Benchmark).
 //
+//   BM_TetrisEnvStep: the environment DQN steps (emulation, frame skip 4, max-pool, 84x84
+//   resize, stack) on Tetris; agent steps/s.
 //   BM_TetrisRandom: random Tetris play from the verification kit (../shared/atari/roms, or
 //   ATARI_SHARED_DIR), one frame per act(), resets on terminal, as `ale-oracle --random N
 //   --reset-on-terminal --quiet` runs it; counter frames/s. BM_ProbeFrames: the repository's
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "envs/atari2600/ale.hpp"
+#include "envs/env.hpp"
 
 namespace {
 
@@ -66,4 +69,32 @@ static void BM_ProbeFrames(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_ProbeFrames)->Unit(benchmark::kMicrosecond);
+
+// The whole environment a DQN agent steps: Tetris on the emulator (envs/rom_game.hpp) through
+// AtariPreprocessing (frame skip 4, max-pool of the last two grey screens, 84x84 INTER_AREA,
+// 4-frame stack), random minimal-set actions, resets on game over; counters agent steps/s and
+// emulated frames/s.
+static void BM_TetrisEnvStep(benchmark::State& state) {
+  dqn::EnvOptions options;
+  options.rom_path = (kit() / "roms" / "tetris.bin").string();
+  if (!std::filesystem::exists(options.rom_path)) {
+    state.SkipWithError("tetris.bin not found: set ATARI_SHARED_DIR to the kit's atari folder");
+    return;
+  }
+  auto env = dqn::make_env("ale:tetris", options);
+  env->reset(1);
+  std::mt19937 g(1);
+  const auto actions = static_cast<std::uint32_t>(env->num_actions());
+  std::int64_t steps = 0;
+  for (auto _ : state) {
+    const dqn::StepResult r = env->step(static_cast<std::int64_t>(g() % actions));
+    ++steps;
+    if (r.terminated || r.truncated) env->reset();
+  }
+  state.counters["agent_steps/s"] =
+      benchmark::Counter(static_cast<double>(steps), benchmark::Counter::kIsRate);
+  state.counters["frames/s"] =
+      benchmark::Counter(static_cast<double>(4 * steps), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_TetrisEnvStep)->Unit(benchmark::kMicrosecond);
 BENCHMARK_MAIN();

@@ -84,11 +84,14 @@ struct EnvOptions {
   // afresh from the next frame, as it does after a reset, so no frame of the lost life leaks into
   // the next one. The game itself goes on; StepResult::life_lost says when.
   bool terminal_on_life_loss = false;
+  // The ROM file for "ale:<game>" envs (a game on the project's own 2600, envs/rom_game.hpp).
+  std::string rom_path;
   // CartPole ---------------------------------------------------------------------------------
   std::int64_t max_episode_steps = 500;  // CartPole-v1's TimeLimit
 };
 
-// "cartpole", "breakout" or "pong"; an unknown name throws an Error listing the valid ones.
+// "cartpole", "breakout", "pong", "catch", or "ale:raw" / "ale:tetris" (options.rom_path on the
+// project's own 2600); an unknown name throws an Error listing the valid ones.
 std::unique_ptr<Env> make_env(const std::string& name, const EnvOptions& options = {});
 
 }  // namespace dqn

@@ -1,0 +1,112 @@
+// Tests for envs/rom_game.hpp: a ROM on our own 2600 behind AtariPreprocessing, as DQN sees it.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "envs/atari2600/ale.hpp"
+#include "envs/atari2600/palette.hpp"
+#include "envs/atari_preprocessing.hpp"
+#include "envs/env.hpp"
+#include "envs/rom_game.hpp"
+
+using namespace dqn;
+
+namespace {
+
+std::string source(const std::string& path) {
+  return std::string(DQN_SOURCE_DIR) + "/" + path;
+}
+
+std::vector<std::uint8_t> read_rom(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), "cannot open " << path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+TEST_CASE("rom game: a probe ROM steps through AtariPreprocessing, its screens ALE's") {
+  const std::string rom = source("tests/atari2600/probes/hmove.bin");
+  // The emulator alone, one frame at a time: the reference for what the env must show.
+  atari2600::AleRunner direct(read_rom(rom));
+  RomGame game(read_rom(rom), "raw", AtariSettings{});
+  for (int f = 0; f < 20; ++f) {
+    REQUIRE(game.act(atari2600::kNoop) == direct.act(atari2600::kNoop));
+    std::vector<std::uint8_t> indices(210 * 160), grey(210 * 160), rgb(210 * 160 * 3);
+    game.get_screen(indices.data());
+    game.get_screen_grayscale(grey.data());
+    game.get_screen_rgb(rgb.data());
+    REQUIRE(std::memcmp(indices.data(), direct.console().screen(), indices.size()) == 0);
+    std::vector<std::uint8_t> want_grey(indices.size()), want_rgb(rgb.size());
+    for (std::size_t i = 0; i < indices.size(); ++i) {
+      want_grey[i] = atari2600::ntsc_grey(indices[i]);
+      const std::uint32_t c = atari2600::ntsc_palette()[indices[i]];
+      want_rgb[3 * i] = static_cast<std::uint8_t>(c >> 16);
+      want_rgb[3 * i + 1] = static_cast<std::uint8_t>(c >> 8);
+      want_rgb[3 * i + 2] = static_cast<std::uint8_t>(c);
+    }
+    REQUIRE(grey == want_grey);
+    REQUIRE(rgb == want_rgb);
+  }
+  CHECK(game.frame_number() == static_cast<std::int64_t>(direct.frame()));
+
+  EnvOptions o;
+  o.rom_path = rom;
+  auto env = make_env("ale:raw", o);
+  CHECK(env->observation_shape() == Shape{4, 84, 84});
+  CHECK(env->num_actions() == static_cast<std::int64_t>(game.minimal_action_set().size()));
+  env->reset(3);
+  for (int i = 0; i < 10; ++i) CHECK_FALSE(env->step(0).terminated);  // raw: never over
+}
+
+TEST_CASE("rom game: save and load continue bit-exactly, and bad ROM paths are refused") {
+  EnvOptions o;
+  o.rom_path = source("tests/atari2600/probes/paddles.bin");
+  auto a = make_env("ale:raw", o), b = make_env("ale:raw", o);
+  a->reset(1);
+  for (int i = 0; i < 30; ++i) a->step(i % a->num_actions());
+  std::string blob;
+  a->save_state(blob);
+  b->load_state(blob);
+  for (int i = 0; i < 30; ++i) {
+    a->step((i * 5) % a->num_actions());
+    b->step((i * 5) % b->num_actions());
+    REQUIRE(std::memcmp(a->observation_u8(), b->observation_u8(), 4 * 84 * 84) == 0);
+  }
+  CHECK_THROWS_AS(make_env("ale:raw", EnvOptions{}), Error);  // no ROM given
+  EnvOptions folder;
+  folder.rom_path = source("tests");
+  CHECK_THROWS_AS(make_env("ale:raw", folder), Error);
+  EnvOptions unknown = o;
+  CHECK_THROWS_AS(make_env("ale:pitfall", unknown), Error);  // no rules for it yet
+}
+
+TEST_CASE("rom game: Tetris under random play through AtariPreprocessing reaches game over") {
+  const std::string rom = std::string(DQN_SOURCE_DIR) + "/../shared/atari/roms/tetris.bin";
+  if (!std::filesystem::exists(rom)) {
+    MESSAGE("skipped: " << rom << " is absent (the Atari kit lives in ../shared/atari)");
+    return;
+  }
+  EnvOptions o;
+  o.rom_path = rom;
+  o.noop_max = 0;
+  auto env = make_env("ale:tetris", o);
+  env->reset(7);
+  Rng rng(7);
+  StepResult r;
+  std::int64_t steps = 0;
+  do {
+    r = env->step(rng.uniform_int(0, env->num_actions()));
+    ++steps;
+  } while (!r.terminated && !r.truncated && steps < 20000);
+  MESSAGE("Tetris: game over after " << steps << " agent steps (4 frames each)");
+  CHECK(r.terminated);
+  CHECK_FALSE(r.truncated);
+}
