@@ -77,11 +77,16 @@ class DqnAgent {
     return epsilon_greedy_action(online_, obs, epsilon, rng, act_q_);
   }
 
-  // One gradient step on a minibatch. Throws dqn::Error when the loss, the Q-values or the
-  // gradient norm are not finite (the divergence guard), before the parameters are changed.
-  // With two threads the no-grad passes on s' and the online forward on s run as two tasks;
-  // the result is the same bits on every run for a given thread count.
+  // One gradient step on a minibatch: the Huber loss's mean over the batch, or, when
+  // batch.weights is set (prioritized replay), its weighted mean (1/B) sum_i w_i H(delta_i)
+  // (Schaul et al. 2016, Algorithm 1 line 11). Afterwards abs_td_errors() holds |delta_i| =
+  // |Q(s_i, a_i) - y_i| of this batch, before the step, for the new priorities. Throws dqn::Error
+  // when the loss, the Q-values or the gradient norm are not finite (the divergence guard), before
+  // the parameters are changed. With two threads the no-grad passes on s' and the online forward on
+  // s run as two tasks; the result is the same bits on every run for a given thread count.
   UpdateStats update(const Batch& batch);
+  // (B) |Q(s_i, a_i) - y_i| of the last update's batch, measured before its step.
+  const Tensor& abs_td_errors() const { return abs_td_; }
   // Hard copy (tau = 1) or Polyak averaging of the online network into the target.
   void update_target();
 
@@ -100,6 +105,8 @@ class DqnAgent {
   Tape target_tape_;  // the no-grad passes on s' (its own tape, so it can run beside tape_)
   Tensor act_q_;
   Tensor next_values_, targets_, online_next_q_;
+  Tensor abs_td_;        // (B) |delta_i| of the last update
+  Tensor loss_weights_;  // (B) w_i H'(delta_i): the weighted loss's coefficients (see update)
 };
 
 }  // namespace dqn

@@ -72,15 +72,7 @@ void FrameReplay::sample(std::int64_t batch_size, Rng& rng, Batch& out) const {
   DQN_CHECK(batch_size >= 1, "FrameReplay::sample: batch_size must be >= 1, got ", batch_size);
   DQN_CHECK(size_ >= kStack + 1, "FrameReplay::sample: store at least ", kStack + 1,
             " frames first (have ", size_, ")");
-  const Shape shape{batch_size, kStack, height_, width_};
-  if (out.frames.shape() != shape) {
-    out.frames.resize(shape);
-    out.next_frames.resize(shape);
-    out.rewards.resize(Shape{batch_size});
-    out.terminated.resize(Shape{batch_size});
-    out.actions.resize(batch_size);
-  }
-  const std::int64_t stack_bytes = kStack * frame_size_;
+  out.indices.resize(static_cast<std::size_t>(batch_size));
   constexpr int kMaxTries = 1000000;  // guards a buffer with no sampleable slot at all
   for (std::int64_t b = 0; b < batch_size; ++b) {
     std::int64_t slot = 0;
@@ -90,6 +82,25 @@ void FrameReplay::sample(std::int64_t batch_size, Rng& rng, Batch& out) const {
       slot = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(size_)));
       if (size_ == capacity_) slot = (next_ + slot) % capacity_;
     } while (!sampleable(slot));
+    out.indices[b] = slot;
+  }
+  gather(out.indices.data(), batch_size, out);
+}
+
+void FrameReplay::gather(const std::int64_t* slots, std::int64_t batch_size, Batch& out) const {
+  const Shape shape{batch_size, kStack, height_, width_};
+  if (out.frames.shape() != shape) {
+    out.frames.resize(shape);
+    out.next_frames.resize(shape);
+    out.rewards.resize(Shape{batch_size});
+    out.terminated.resize(Shape{batch_size});
+    out.actions.resize(batch_size);
+  }
+  const std::int64_t stack_bytes = kStack * frame_size_;
+  for (std::int64_t b = 0; b < batch_size; ++b) {
+    const std::int64_t slot = slots[b];
+    DQN_CHECK(slot >= 0 && slot < capacity_ && sampleable(slot), "FrameReplay::gather: slot ", slot,
+              " starts no complete transition");
     stack_at(slot, out.frames.data() + b * stack_bytes);
     stack_at((slot + 1) % capacity_, out.next_frames.data() + b * stack_bytes);
     out.actions[b] = actions_[slot];

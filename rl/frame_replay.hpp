@@ -43,6 +43,12 @@ class FrameReplay {
   // Uniform over transitions whose s and s' are both still stored; fills batch.frames,
   // batch.next_frames (B,4,H,W), actions, rewards, terminated.
   void sample(std::int64_t batch_size, Rng& rng, Batch& out) const;
+  // Fills out from the given slots, each of which must be sampleable (prioritized replay picks
+  // them); out.indices and out.weights are left alone.
+  void gather(const std::int64_t* slots, std::int64_t batch_size, Batch& out) const;
+  // Whether a minibatch may hold the transition starting at `slot`: a transition starts there,
+  // its s' is written, and every frame of its stack is still stored.
+  bool sampleable(std::int64_t slot) const;
 
   // Rebuilds the stack ending at slot `slot` into out (4*H*W bytes).
   void stack_at(std::int64_t slot, std::uint8_t* out) const;
@@ -66,7 +72,6 @@ class FrameReplay {
   }
 
  private:
-  bool sampleable(std::int64_t slot) const;
   void write_slot(const std::uint8_t* frame, bool episode_start, bool transition,
                   std::int64_t action, float reward, bool terminated, bool truncated);
 

@@ -39,6 +39,13 @@ void ReplayBuffer::add(const float* obs, std::int64_t action, float reward, cons
 void ReplayBuffer::sample(std::int64_t batch_size, Rng& rng, Batch& out) const {
   DQN_CHECK(size_ >= 1, "ReplayBuffer::sample: the buffer is empty; store transitions first");
   DQN_CHECK(batch_size >= 1, "ReplayBuffer::sample: batch_size must be >= 1, got ", batch_size);
+  out.indices.resize(static_cast<std::size_t>(batch_size));
+  for (std::int64_t b = 0; b < batch_size; ++b)
+    out.indices[b] = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(size_)));
+  gather(out.indices.data(), batch_size, out);
+}
+
+void ReplayBuffer::gather(const std::int64_t* indices, std::int64_t batch_size, Batch& out) const {
   if (out.obs.shape() != Shape{batch_size, obs_dim_}) {
     out.obs.resize(Shape{batch_size, obs_dim_});
     out.next_obs.resize(Shape{batch_size, obs_dim_});
@@ -48,7 +55,9 @@ void ReplayBuffer::sample(std::int64_t batch_size, Rng& rng, Batch& out) const {
   }
   const std::size_t row = static_cast<std::size_t>(obs_dim_) * sizeof(float);
   for (std::int64_t b = 0; b < batch_size; ++b) {
-    const auto i = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(size_)));
+    const std::int64_t i = indices[b];
+    DQN_CHECK(sampleable(i), "ReplayBuffer::gather: slot ", i, " holds no transition (", size_,
+              " stored)");
     std::memcpy(out.obs.data() + b * obs_dim_, obs_.data() + i * obs_dim_, row);
     std::memcpy(out.next_obs.data() + b * obs_dim_, next_obs_.data() + i * obs_dim_, row);
     out.actions[b] = actions_[i];

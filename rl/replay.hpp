@@ -24,6 +24,11 @@ struct Batch {
   std::vector<std::int64_t> actions;  // (B)
   Tensor rewards;                     // (B)
   Tensor terminated;                  // (B), 1.0 where the episode terminated (no bootstrap)
+  // (B) importance weights of prioritized replay (rl/prioritized.hpp): the loss weighs sample i
+  // by weights[i]. Empty: the plain unweighted mean.
+  std::vector<float> weights;
+  // (B) the slots the samples came from, for the priority updates that follow the gradient step.
+  std::vector<std::int64_t> indices;
   std::int64_t size = 0;
 };
 
@@ -33,8 +38,15 @@ class ReplayBuffer {
 
   void add(const float* obs, std::int64_t action, float reward, const float* next_obs,
            bool terminated, bool truncated);
-  // Draws batch_size indices uniformly (with replacement) from the stored transitions.
+  // Draws batch_size indices uniformly (with replacement) from the stored transitions into
+  // out.indices, then gathers them.
   void sample(std::int64_t batch_size, Rng& rng, Batch& out) const;
+  // Fills out (obs, next_obs, actions, rewards, terminated) from the given slots, each of which
+  // must be sampleable (prioritized replay picks them). out.indices and out.weights are left
+  // alone.
+  void gather(const std::int64_t* indices, std::int64_t batch_size, Batch& out) const;
+  // Whether a minibatch may hold the transition in slot i: it has been written.
+  bool sampleable(std::int64_t i) const { return i >= 0 && i < size_; }
 
   std::int64_t size() const { return size_; }
   std::int64_t capacity() const { return capacity_; }

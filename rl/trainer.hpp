@@ -42,6 +42,7 @@
 #include "rl/agent.hpp"
 #include "rl/config.hpp"
 #include "rl/frame_replay.hpp"
+#include "rl/prioritized.hpp"
 #include "rl/replay.hpp"
 #include "rl/serialize.hpp"
 #include "rl/tensorboard.hpp"
@@ -149,6 +150,10 @@ class Trainer {
   DqnAgent& agent() { return *agent_; }
   // The replay of flat-observation runs (CartPole); null for frame runs.
   const ReplayBuffer* replay_buffer() const { return replay_.get(); }
+  // The replay of frame runs (Atari, Catch); null for flat-observation runs.
+  const FrameReplay* frame_replay() const { return frame_replay_.get(); }
+  // Prioritized replay's priorities over the replay's slots; null when it is off.
+  const Priorities* priorities() const { return priorities_.get(); }
   // Bytes the replay buffer's arrays hold (allocated at its full capacity up front).
   std::int64_t replay_memory_bytes() const { return replay_bytes_; }
   const Config& config() const { return config_; }
@@ -189,6 +194,9 @@ class Trainer {
   bool pixels_ = false;
   std::unique_ptr<ReplayBuffer> replay_;
   std::unique_ptr<FrameReplay> frame_replay_;
+  // Prioritized replay's priorities over the replay's slots; null when it is off.
+  std::unique_ptr<Priorities> priorities_;
+  void track_priorities(std::int64_t written);
   Batch batch_;
   Rng act_rng_, replay_rng_, eval_rng_;
   // The current observation (a copy: the env's buffer changes on step), one of the two.
