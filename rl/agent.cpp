@@ -17,6 +17,12 @@ void td_targets(float* y, const float* rewards, const float* terminated, const f
     y[i] = rewards[i] + gamma * (1.0f - terminated[i]) * next_values[i];
 }
 
+void td_targets(float* y, const float* rewards, const float* terminated, const float* discounts,
+                const float* next_values, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i)
+    y[i] = rewards[i] + discounts[i] * (1.0f - terminated[i]) * next_values[i];
+}
+
 void next_state_values(float* next_values, const float* q_target, const float* q_online,
                        std::int64_t n, std::int64_t actions) {
   if (q_online == nullptr) {
@@ -121,6 +127,8 @@ UpdateStats DqnAgent::update(const Batch& batch) {
     abs_td_.resize(Shape{n});
     loss_weights_.resize(Shape{n});
   }
+  DQN_CHECK(batch.discounts.empty() || static_cast<std::int64_t>(batch.discounts.size()) == n,
+            "update: the batch has ", n, " samples but ", batch.discounts.size(), " discounts");
   const bool weighted = !batch.weights.empty();
   DQN_CHECK(!weighted || static_cast<std::int64_t>(batch.weights.size()) == n,
             "update: the batch has ", n, " samples but ", batch.weights.size(),
@@ -139,8 +147,12 @@ UpdateStats DqnAgent::update(const Batch& batch) {
     }
     next_state_values(next_values_.data(), target_tape_.view(q_next).data, q_online_next, n,
                       actions);
-    td_targets(targets_.data(), batch.rewards.data(), batch.terminated.data(), next_values_.data(),
-               n, gamma_);
+    if (batch.discounts.empty())
+      td_targets(targets_.data(), batch.rewards.data(), batch.terminated.data(),
+                 next_values_.data(), n, gamma_);
+    else
+      td_targets(targets_.data(), batch.rewards.data(), batch.terminated.data(),
+                 batch.discounts.data(), next_values_.data(), n);
   };
   // 2. Online Q(s, a), recorded for the backward pass.
   Value q_taken;

@@ -14,6 +14,9 @@
 //
 // Double DQN (van Hasselt et al. 2016): the online network picks a' = argmax_a Q_online(s', a),
 // the target network values it: y = r + gamma * (1 - terminated) * Q_target(s', a').
+//
+// n-step returns (Sutton 1988; Hessel et al. 2018): r becomes the discounted sum of the next m
+// rewards and gamma becomes gamma^m (Batch::discounts), s' the state m steps on.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +33,12 @@ namespace dqn {
 // y[i] = rewards[i] + gamma * (1 - terminated[i]) * next_values[i]
 void td_targets(float* y, const float* rewards, const float* terminated, const float* next_values,
                 std::int64_t n, float gamma);
+
+// n-step returns (rl/replay.hpp): rewards[i] holds the discounted sum of the m_i rewards of
+// the window and discounts[i] = gamma^m_i, so
+// y[i] = rewards[i] + discounts[i] * (1 - terminated[i]) * next_values[i].
+void td_targets(float* y, const float* rewards, const float* terminated, const float* discounts,
+                const float* next_values, std::int64_t n);
 
 // next_values[i] = max_a q_target[i, a] (DQN), or q_target[i, argmax_a q_online[i, a]] (Double
 // DQN, when q_online is not null). Ties go to the first action.

@@ -97,6 +97,8 @@ const std::vector<Field>& fields() {
       {"per_beta_start", "importance-sampling exponent at step 0, annealed linearly to 1",
        &Config::per_beta_start, 0, 1},
       {"per_eps", "added to |delta| so no transition's priority is 0", &Config::per_eps, 1e-12, 1},
+      {"n_step", "rewards summed before the target bootstraps (1: one-step; Rainbow: 3)",
+       &Config::n_step, 1, 100},
       {"eval_interval", "env steps between greedy evaluations (0: never)", &Config::eval_interval,
        0, kBig},
       {"eval_episodes", "episodes per periodic evaluation", &Config::eval_episodes, 1, 1e6},

@@ -69,6 +69,10 @@ struct Config {
   // Keeps a zero TD error from ever making a slot unsampleable: OpenAI Baselines'
   // prioritized_replay_eps (baselines/deepq/deepq.py); Schaul et al. 2016 leave it unnamed.
   double per_eps = 1e-6;
+  // n-step returns (Sutton 1988): the target sums n discounted rewards before it bootstraps
+  // with gamma^n, stopping at the episode's end. 1: one-step DQN; Rainbow used 3 (Hessel et al.
+  // 2018, Table 1).
+  std::int64_t n_step = 1;
 
   // ---- evaluation, logging, checkpoints ----
   std::int64_t eval_interval = 2500;       // env steps between greedy evaluations (0: never)

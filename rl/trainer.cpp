@@ -193,6 +193,11 @@ Trainer::Trainer(const Config& config, const std::string& out_dir, Start start,
       replay_ = std::make_unique<ReplayBuffer>(replay_capacity_, shape[0]);
       obs_.resize(static_cast<std::size_t>(shape[0]));
     }
+    // n-step returns are summed from consecutive slots at sample time (rl/replay.hpp).
+    if (pixels_)
+      frame_replay_->set_n_step(config_.n_step, config_.gamma);
+    else
+      replay_->set_n_step(config_.n_step, config_.gamma);
     if (config_.prioritized_replay)
       priorities_ =
           std::make_unique<Priorities>(replay_capacity_, config_.per_alpha, config_.per_eps);
@@ -340,7 +345,7 @@ void Trainer::env_step() {
 // Prioritized replay, after the `written` slots of one env step: those slots enter at the max
 // priority, or at 0 where they cannot be sampled (a final frame; a transition whose s' is not
 // written yet). A write can also change the slots around it: before it, transitions whose s'
-// it completes (the frame replay's s' is the next slot); after it, in the frame replay, the
+// or n-step window it completes; after it, in the frame replay, the
 // stacks whose oldest frames the overwrite took. Their priorities follow their sampleability.
 void Trainer::track_priorities(std::int64_t written) {
   const std::int64_t capacity = priorities_->capacity();
@@ -355,7 +360,10 @@ void Trainer::track_priorities(std::int64_t written) {
   };
   for (std::int64_t k = 0; k < written; ++k)
     priorities_->reset_slot(slot(-k), sampleable(slot(-k)));
-  const std::int64_t before = pixels_ ? 1 : 0, after = pixels_ ? FrameReplay::kStack - 1 : 0;
+  // A transition's window reaches n - 1 transitions on (ReplayBuffer), and one slot more for
+  // s' (FrameReplay), so the write completes the windows of up to that many slots before it.
+  const std::int64_t before = pixels_ ? config_.n_step : config_.n_step - 1;
+  const std::int64_t after = pixels_ ? FrameReplay::kStack - 1 : 0;
   for (std::int64_t k = written; k < written + before; ++k)
     priorities_->refresh_slot(slot(-k), sampleable(slot(-k)));
   for (std::int64_t k = 1; k <= after; ++k) priorities_->refresh_slot(slot(k), sampleable(slot(k)));

@@ -27,6 +27,21 @@ TEST_CASE("TD targets for an ongoing, a terminated and a truncated transition") 
 }
 
 TEST_CASE(
+    "n-step TD targets bootstrap with each sample's own gamma^m, and never after termination") {
+  // Sums from rl/replay.hpp's hand-computed windows (gamma 0.5): a window cut by termination at
+  // its third step, a full one, one cut by truncation at its first step; V(s') = 10 for all.
+  const float rewards[] = {6.25f, 2.75f, 5.0f};
+  const float terminated[] = {1.0f, 0.0f, 0.0f};
+  const float discounts[] = {0.125f, 0.125f, 0.5f};
+  const float next_values[] = {10.0f, 10.0f, 10.0f};
+  float y[3];
+  td_targets(y, rewards, terminated, discounts, next_values, 3);
+  CHECK(y[0] == 6.25f);          // terminated: the return only
+  CHECK(y[1] == 2.75f + 1.25f);  // 0.125 * 10
+  CHECK(y[2] == 5.0f + 5.0f);    // truncated after one step: 0.5 * 10
+}
+
+TEST_CASE(
     "DQN takes the target network's max, Double DQN the target's value of the online argmax") {
   // Two transitions, three actions.
   const float q_target[] = {1.0f, 5.0f, 3.0f,  //
@@ -115,7 +130,9 @@ HandUpdate hand_update(QNetwork& online, QNetwork& target, const Batch& b, doubl
                                   ? std::max_element(qo, qo + actions) - qo
                                   : std::max_element(qt, qt + actions) - qt;
     const double done = mistake == Mistake::kIgnoreTerminated ? 0.0 : b.terminated[i];
-    const double y = b.rewards[i] + gamma * (1.0 - done) * qt[pick];
+    // n-step batches carry each sample's bootstrap discount gamma^m.
+    const double discount = b.discounts.empty() ? gamma : b.discounts[static_cast<std::size_t>(i)];
+    const double y = b.rewards[i] + discount * (1.0 - done) * qt[pick];
     const double qa = q[i * actions + b.actions[i]];
     const double d = qa - y;
     // Prioritized replay weighs sample i's loss, and so its gradient, by w_i.
@@ -252,6 +269,35 @@ TEST_CASE(
     CHECK(bias.variable->grad[a] ==
           doctest::Approx(want.dbias[static_cast<std::size_t>(a)]).epsilon(1e-5));
   REQUIRE(agent.abs_td_errors().numel() == n);
+  for (std::int64_t i = 0; i < n; ++i)
+    CHECK(agent.abs_td_errors()[i] ==
+          doctest::Approx(want.abs_td[static_cast<std::size_t>(i)]).epsilon(1e-5));
+}
+
+TEST_CASE("an n-step batch's update bootstraps each sample with its own discount") {
+  Config config = make_preset("cartpole");
+  config.gamma = 0.9;
+  config.max_grad_norm = 0;
+  NetworkSpec spec;
+  spec.hidden = {16};
+  Rng rng(41);
+  DqnAgent agent(spec, config, rng);
+  Rng other(42);
+  agent.target().copy_from(QNetwork(spec, other));
+  const std::int64_t n = 6;
+  Batch batch = random_batch(spec, n, rng);
+  batch.discounts = {0.729f, 0.81f, 0.9f, 0.729f, 0.729f, 0.81f};   // gamma^3, ^2, ^1, ...
+  for (std::int64_t i = 0; i < n; ++i) batch.next_obs[i * 4] *= 4;  // larger |V(s')|
+  const HandUpdate want =
+      hand_update(agent.online(), agent.target(), batch, config.gamma, config.huber_delta, true);
+  std::vector<float> discounts;
+  discounts.swap(batch.discounts);  // a one-step batch for a moment
+  const HandUpdate wrong =
+      hand_update(agent.online(), agent.target(), batch, config.gamma, config.huber_delta, true);
+  discounts.swap(batch.discounts);
+  REQUIRE(std::abs(wrong.loss - want.loss) > 1e-3 * want.loss);  // gamma for all would show
+  const UpdateStats got = agent.update(batch);
+  CHECK(got.loss == doctest::Approx(want.loss).epsilon(1e-5));
   for (std::int64_t i = 0; i < n; ++i)
     CHECK(agent.abs_td_errors()[i] ==
           doctest::Approx(want.abs_td[static_cast<std::size_t>(i)]).epsilon(1e-5));

@@ -116,29 +116,37 @@ TEST_CASE("20k env steps in one go equal 10k, a pause, and a resume to 20k, bit 
   CHECK(same_parameters(whole.agent().target(), resumed->agent().target()));
 }
 
-TEST_CASE("with prioritized replay, a paused and resumed run equals a straight one, bit for bit") {
+TEST_CASE(
+    "with prioritized replay (and 3-step returns), a paused and resumed run equals a straight "
+    "one, bit for bit") {
   // The priorities and the max priority travel in the snapshot: a resume that lost them (or
-  // rebuilt them at 1) would draw other minibatches from step 10k on.
-  Config c = short_config();
-  c.total_steps = 20000;
-  c.eval_interval = 5000;
-  c.prioritized_replay = true;
-  const std::string straight = temp_dir("per_straight"), paused = temp_dir("per_paused");
-  Trainer whole(c, straight);
-  whole.run();
-  {
-    Trainer first_half(c, paused);
-    CHECK(first_half.run(10000).env_steps == 10000);
+  // rebuilt them at 1) would draw other minibatches from step 10k on. n-step returns are
+  // rebuilt from the stored transitions, so they need nothing in the snapshot.
+  for (const std::int64_t n_step : {1, 3}) {
+    CAPTURE(n_step);
+    Config c = short_config();
+    c.total_steps = 20000;
+    c.eval_interval = 5000;
+    c.prioritized_replay = true;
+    c.n_step = n_step;
+    const std::string straight = temp_dir("per_straight" + std::to_string(n_step)),
+                      paused = temp_dir("per_paused" + std::to_string(n_step));
+    Trainer whole(c, straight);
+    whole.run();
+    {
+      Trainer first_half(c, paused);
+      CHECK(first_half.run(10000).env_steps == 10000);
+    }
+    auto resumed = Trainer::resume(paused);
+    CHECK(resumed->run().finished);
+    CHECK(read_all(straight + "/metrics.jsonl") == read_all(paused + "/metrics.jsonl"));
+    CHECK(same_parameters(whole.agent().online(), resumed->agent().online()));
+    REQUIRE(whole.priorities() != nullptr);
+    for (std::int64_t i = 0; i < whole.priorities()->capacity(); ++i)
+      REQUIRE(whole.priorities()->priority(i) == resumed->priorities()->priority(i));
+    // And prioritization changed the run: its priorities are no longer all the initial 1.
+    CHECK(whole.priorities()->max_priority() > 1.0);
   }
-  auto resumed = Trainer::resume(paused);
-  CHECK(resumed->run().finished);
-  CHECK(read_all(straight + "/metrics.jsonl") == read_all(paused + "/metrics.jsonl"));
-  CHECK(same_parameters(whole.agent().online(), resumed->agent().online()));
-  REQUIRE(whole.priorities() != nullptr);
-  for (std::int64_t i = 0; i < whole.priorities()->capacity(); ++i)
-    REQUIRE(whole.priorities()->priority(i) == resumed->priorities()->priority(i));
-  // And prioritization changed the run: its priorities are no longer all the initial 1.
-  CHECK(whole.priorities()->max_priority() > 1.0);
 }
 
 TEST_CASE("resume refuses a corrupt snapshot with a clear error") {
@@ -292,32 +300,64 @@ Config per_pixel_config() {
 
 TEST_CASE(
     "prioritized frame replay: a slot has a positive priority exactly when it can be sampled") {
-  // Final-frame slots, stacks whose frames the ring overwrote, and the newest transition (its s'
-  // not yet written) must hold 0; every other slot a positive priority. Checked after every
-  // step through two wraps of the ring, with updates changing priorities on the way.
-  const Config c = per_pixel_config();
+  // Final-frame slots, stacks whose frames the ring overwrote, and the newest transitions (s' or
+  // n-step window not yet written) must hold 0; every other slot a positive priority. Checked
+  // after every step through two wraps of the ring, with updates changing priorities on the
+  // way, for one-step and 3-step windows.
+  for (const std::int64_t n_step : {1, 3}) {
+    CAPTURE(n_step);
+    Config c = per_pixel_config();
+    c.n_step = n_step;
+    Trainer t(c, "");
+    std::int64_t zero = 0, positive = 0;
+    for (std::int64_t step = 1; step <= 300; ++step) {
+      t.run(step);
+      const FrameReplay& replay = *t.frame_replay();
+      const Priorities& p = *t.priorities();
+      for (std::int64_t i = 0; i < replay.capacity(); ++i) {
+        CAPTURE(step);
+        CAPTURE(i);
+        REQUIRE((p.priority(i) > 0) == replay.sampleable(i));
+        (p.priority(i) > 0 ? positive : zero) += 1;
+      }
+    }
+    CHECK(t.env_steps() == 300);
+    CHECK(zero > 0);
+    CHECK(positive > 0);
+    CHECK(t.priorities()->max_priority() > 1.0);  // updates ran and set priorities
+    // The snapshot carries the priorities and loads back to the same bytes.
+    const std::string bytes = t.snapshot_bytes();
+    auto restored = Trainer::from_snapshot_bytes(c, bytes);
+    CHECK(restored->snapshot_bytes() == bytes);
+    CHECK(restored->run(320).env_steps == 320);
+  }
+}
+
+TEST_CASE(
+    "prioritized CartPole replay with 3-step returns: positive priority exactly where the "
+    "window is stored") {
+  // The newest two transitions of an ongoing episode hold 0 until their window is written; an
+  // episode's end completes all of its last windows at once. Through three wraps of a 300-slot
+  // ring, with updates on the way.
+  Config c = short_config();
+  c.buffer_size = 300;
+  c.learning_starts = 200;
+  c.n_step = 3;
+  c.prioritized_replay = true;
   Trainer t(c, "");
-  std::int64_t zero = 0, positive = 0;
-  for (std::int64_t step = 1; step <= 300; ++step) {
+  std::int64_t zero = 0;
+  for (std::int64_t step = 1; step <= 1000; ++step) {
     t.run(step);
-    const FrameReplay& replay = *t.frame_replay();
-    const Priorities& p = *t.priorities();
+    const ReplayBuffer& replay = *t.replay_buffer();
     for (std::int64_t i = 0; i < replay.capacity(); ++i) {
       CAPTURE(step);
       CAPTURE(i);
-      REQUIRE((p.priority(i) > 0) == replay.sampleable(i));
-      (p.priority(i) > 0 ? positive : zero) += 1;
+      REQUIRE((t.priorities()->priority(i) > 0) == replay.sampleable(i));
+      zero += step > 300 && !replay.sampleable(i);
     }
   }
-  CHECK(t.env_steps() == 300);
-  CHECK(zero > 0);
-  CHECK(positive > 0);
-  CHECK(t.priorities()->max_priority() > 1.0);  // updates ran and set priorities
-  // The snapshot carries the priorities and loads back to the same bytes.
-  const std::string bytes = t.snapshot_bytes();
-  auto restored = Trainer::from_snapshot_bytes(c, bytes);
-  CHECK(restored->snapshot_bytes() == bytes);
-  CHECK(restored->run(320).env_steps == 320);
+  CHECK(zero > 0);  // the ring was full, and some windows were still open
+  CHECK(t.priorities()->max_priority() > 1.0);
 }
 
 TEST_CASE("a snapshot with a flipped byte anywhere is refused") {
