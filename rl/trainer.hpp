@@ -5,6 +5,10 @@
 //                       -> refresh the target network every target_update_interval
 //                       -> every eval_interval steps, a greedy evaluation on separate envs
 //
+// With prioritized_replay the minibatches are drawn by priority (rl/prioritized.hpp), the loss
+// is importance-weighted, and each update's |TD errors| become the drawn slots' new priorities;
+// with n_step > 1 the replay sums the n-step returns as it gathers (rl/replay.hpp).
+//
 // The policy a run returns is the best network by its own periodic evaluation (the latest of
 // tied bests): DQN on CartPole often collapses late, so the last network is not the one to keep.
 // Without periodic evaluations it is the last network, and the run says so.
