@@ -158,7 +158,8 @@ class Trainer {
   const FrameReplay* frame_replay() const { return frame_replay_.get(); }
   // Prioritized replay's priorities over the replay's slots; null when it is off.
   const Priorities* priorities() const { return priorities_.get(); }
-  // Bytes the replay buffer's arrays hold (allocated at its full capacity up front).
+  // Bytes the replay buffer's arrays hold (allocated at its full capacity up front), with the
+  // priority trees when prioritized_replay is on.
   std::int64_t replay_memory_bytes() const { return replay_bytes_; }
   const Config& config() const { return config_; }
   std::int64_t env_steps() const { return step_; }
