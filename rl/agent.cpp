@@ -1,6 +1,7 @@
 // rl/agent.cpp: TD targets, the update step and target-network refreshes.
 #include "rl/agent.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -14,6 +15,12 @@ void td_targets(float* y, const float* rewards, const float* terminated, const f
                 std::int64_t n, float gamma) {
   for (std::int64_t i = 0; i < n; ++i)
     y[i] = rewards[i] + gamma * (1.0f - terminated[i]) * next_values[i];
+}
+
+void td_targets(float* y, const float* rewards, const float* terminated, const float* discounts,
+                const float* next_values, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i)
+    y[i] = rewards[i] + discounts[i] * (1.0f - terminated[i]) * next_values[i];
 }
 
 void next_state_values(float* next_values, const float* q_target, const float* q_online,
@@ -117,7 +124,15 @@ UpdateStats DqnAgent::update(const Batch& batch) {
   if (next_values_.numel() != n) {
     next_values_.resize(Shape{n});
     targets_.resize(Shape{n});
+    abs_td_.resize(Shape{n});
+    loss_weights_.resize(Shape{n});
   }
+  DQN_CHECK(batch.discounts.empty() || static_cast<std::int64_t>(batch.discounts.size()) == n,
+            "update: the batch has ", n, " samples but ", batch.discounts.size(), " discounts");
+  const bool weighted = !batch.weights.empty();
+  DQN_CHECK(!weighted || static_cast<std::int64_t>(batch.weights.size()) == n,
+            "update: the batch has ", n, " samples but ", batch.weights.size(),
+            " importance weights");
 
   // 1. Targets, without gradients, on their own tape: y = r + gamma * (1 - terminated) * V(s').
   auto targets = [&] {
@@ -132,8 +147,12 @@ UpdateStats DqnAgent::update(const Batch& batch) {
     }
     next_state_values(next_values_.data(), target_tape_.view(q_next).data, q_online_next, n,
                       actions);
-    td_targets(targets_.data(), batch.rewards.data(), batch.terminated.data(), next_values_.data(),
-               n, gamma_);
+    if (batch.discounts.empty())
+      td_targets(targets_.data(), batch.rewards.data(), batch.terminated.data(),
+                 next_values_.data(), n, gamma_);
+    else
+      td_targets(targets_.data(), batch.rewards.data(), batch.terminated.data(),
+                 batch.discounts.data(), next_values_.data(), n);
   };
   // 2. Online Q(s, a), recorded for the backward pass.
   Value q_taken;
@@ -154,11 +173,31 @@ UpdateStats DqnAgent::update(const Batch& batch) {
   parallel_tasks(2 * n * online_.parameter_count() >= kTaskGrainFlops, online, targets);
 
   // 3. The Huber loss against the fixed targets.
-  const Value loss = huber_loss(tape_, q_taken, tape_.input(targets_.view()), huber_delta_);
-
-  UpdateStats stats;
-  stats.loss = tape_.item(loss);
   const ConstTensorView qa = tape_.view(q_taken);
+  for (std::int64_t i = 0; i < n; ++i) abs_td_[i] = std::abs(qa[i] - targets_[i]);
+  UpdateStats stats;
+  Value loss;
+  if (!weighted) {
+    loss = huber_loss(tape_, q_taken, tape_.input(targets_.view()), huber_delta_);
+    stats.loss = tape_.item(loss);
+  } else {
+    // The weighted loss L = (1/B) sum_i w_i H(d_i), d_i = q_i - y_i. The tape's Huber op is a
+    // mean with no per-sample weights, so L enters the tape through a surrogate with the same
+    // gradient: (1/B) sum_i c_i q_i with c_i = w_i H'(d_i) = w_i clamp(d_i, -delta, delta) held
+    // constant, since dL/dq_i = c_i / B and the targets carry no gradient. L itself, for the
+    // logs and the divergence guard, is summed here with the loss kernel's per-element form
+    // c (a - c/2), a = |d|, c = min(a, delta).
+    double sum = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float d = qa[i] - targets_[i];
+      const float w = batch.weights[i];
+      loss_weights_[i] = w * std::clamp(d, -huber_delta_, huber_delta_);
+      const float a = std::abs(d), c = std::min(a, huber_delta_);
+      sum += static_cast<double>(w) * static_cast<double>(c * (a - 0.5f * c));
+    }
+    loss = tape_.mean(tape_.mul(q_taken, tape_.input(loss_weights_.view())));
+    stats.loss = static_cast<float>(sum / static_cast<double>(n));
+  }
   double q_sum = 0;
   for (std::int64_t i = 0; i < n; ++i) q_sum += qa[i];
   stats.mean_q = static_cast<float>(q_sum / static_cast<double>(n));

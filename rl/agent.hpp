@@ -14,6 +14,9 @@
 //
 // Double DQN (van Hasselt et al. 2016): the online network picks a' = argmax_a Q_online(s', a),
 // the target network values it: y = r + gamma * (1 - terminated) * Q_target(s', a').
+//
+// n-step returns (Sutton 1988; Hessel et al. 2018): r becomes the discounted sum of the next m
+// rewards and gamma becomes gamma^m (Batch::discounts), s' the state m steps on.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +33,12 @@ namespace dqn {
 // y[i] = rewards[i] + gamma * (1 - terminated[i]) * next_values[i]
 void td_targets(float* y, const float* rewards, const float* terminated, const float* next_values,
                 std::int64_t n, float gamma);
+
+// n-step returns (rl/replay.hpp): rewards[i] holds the discounted sum of the m_i rewards of
+// the window and discounts[i] = gamma^m_i, so
+// y[i] = rewards[i] + discounts[i] * (1 - terminated[i]) * next_values[i].
+void td_targets(float* y, const float* rewards, const float* terminated, const float* discounts,
+                const float* next_values, std::int64_t n);
 
 // next_values[i] = max_a q_target[i, a] (DQN), or q_target[i, argmax_a q_online[i, a]] (Double
 // DQN, when q_online is not null). Ties go to the first action.
@@ -77,11 +86,16 @@ class DqnAgent {
     return epsilon_greedy_action(online_, obs, epsilon, rng, act_q_);
   }
 
-  // One gradient step on a minibatch. Throws dqn::Error when the loss, the Q-values or the
-  // gradient norm are not finite (the divergence guard), before the parameters are changed.
-  // With two threads the no-grad passes on s' and the online forward on s run as two tasks;
-  // the result is the same bits on every run for a given thread count.
+  // One gradient step on a minibatch: the Huber loss's mean over the batch, or, when
+  // batch.weights is set (prioritized replay), its weighted mean (1/B) sum_i w_i H(delta_i)
+  // (Schaul et al. 2016, Algorithm 1 line 11). Afterwards abs_td_errors() holds |delta_i| =
+  // |Q(s_i, a_i) - y_i| of this batch, before the step, for the new priorities. Throws dqn::Error
+  // when the loss, the Q-values or the gradient norm are not finite (the divergence guard), before
+  // the parameters are changed. With two threads the no-grad passes on s' and the online forward on
+  // s run as two tasks; the result is the same bits on every run for a given thread count.
   UpdateStats update(const Batch& batch);
+  // (B) |Q(s_i, a_i) - y_i| of the last update's batch, measured before its step.
+  const Tensor& abs_td_errors() const { return abs_td_; }
   // Hard copy (tau = 1) or Polyak averaging of the online network into the target.
   void update_target();
 
@@ -100,6 +114,8 @@ class DqnAgent {
   Tape target_tape_;  // the no-grad passes on s' (its own tape, so it can run beside tape_)
   Tensor act_q_;
   Tensor next_values_, targets_, online_next_q_;
+  Tensor abs_td_;        // (B) |delta_i| of the last update
+  Tensor loss_weights_;  // (B) w_i H'(delta_i): the weighted loss's coefficients (see update)
 };
 
 }  // namespace dqn

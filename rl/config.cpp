@@ -90,6 +90,15 @@ const std::vector<Field>& fields() {
       {"max_grad_norm", "global gradient-norm clipping threshold (0: off)", &Config::max_grad_norm,
        0, 1e9},
       {"double_dqn", "Double DQN targets (van Hasselt et al. 2016)", &Config::double_dqn},
+      {"prioritized_replay", "proportional prioritized replay (Schaul et al. 2016)",
+       &Config::prioritized_replay},
+      {"per_alpha", "prioritization exponent: P(i) ~ (|delta_i| + per_eps)^alpha (0: uniform)",
+       &Config::per_alpha, 0, 1},
+      {"per_beta_start", "importance-sampling exponent at step 0, annealed linearly to 1",
+       &Config::per_beta_start, 0, 1},
+      {"per_eps", "added to |delta| so no transition's priority is 0", &Config::per_eps, 1e-12, 1},
+      {"n_step", "rewards summed before the target bootstraps (1: one-step; Rainbow: 3)",
+       &Config::n_step, 1, 100},
       {"eval_interval", "env steps between greedy evaluations (0: never)", &Config::eval_interval,
        0, kBig},
       {"eval_episodes", "episodes per periodic evaluation", &Config::eval_episodes, 1, 1e6},
@@ -444,6 +453,7 @@ bool Config::key_applies(const std::string& key) const {
   if (!pixels && std::find(atari_only.begin(), atari_only.end(), key) != atari_only.end())
     return false;
   if (pixels && key == "hidden") return false;  // the Nature CNN's layers are fixed
+  if (!prioritized_replay && key.rfind("per_", 0) == 0) return false;
   return true;
 }
 

@@ -58,6 +58,22 @@ struct Config {
   double max_grad_norm = 10.0;        // global-norm clipping (0: off)
   bool double_dqn = true;             // van Hasselt et al. 2016
 
+  // ---- Rainbow parts (Hessel et al. 2018), each off by default ----
+  // Proportional prioritized replay (Schaul et al. 2016; rl/prioritized.hpp): slot i is drawn
+  // with probability p_i^alpha / sum_k p_k^alpha, p_i = |delta_i| + per_eps, and the loss weighs
+  // it by the importance weight (N P(i))^-beta / max w, beta annealed linearly to 1 over
+  // total_steps.
+  bool prioritized_replay = false;
+  double per_alpha = 0.5;       // Hessel et al. 2018, Table 1 (Schaul et al. 2016 used 0.6)
+  double per_beta_start = 0.4;  // Schaul et al. 2016, Table 3; Hessel et al. 2018, Table 1
+  // Keeps a zero TD error from ever making a slot unsampleable: OpenAI Baselines'
+  // prioritized_replay_eps (baselines/deepq/deepq.py); Schaul et al. 2016 leave it unnamed.
+  double per_eps = 1e-6;
+  // n-step returns (Sutton 1988): the target sums n discounted rewards before it bootstraps
+  // with gamma^n, stopping at the episode's end. 1: one-step DQN; Rainbow used 3 (Hessel et al.
+  // 2018, Table 1).
+  std::int64_t n_step = 1;
+
   // ---- evaluation, logging, checkpoints ----
   std::int64_t eval_interval = 2500;       // env steps between greedy evaluations (0: never)
   std::int64_t eval_episodes = 10;         // episodes per periodic evaluation

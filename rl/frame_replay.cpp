@@ -54,33 +54,44 @@ void FrameReplay::stack_at(std::int64_t slot, std::uint8_t* out) const {
   }
 }
 
-bool FrameReplay::sampleable(std::int64_t slot) const {
-  if (!starts_transition_[slot]) return false;
+void FrameReplay::set_n_step(std::int64_t n, double gamma) {
+  DQN_CHECK(n >= 1 && n < capacity_ - kStack && gamma >= 0 && gamma <= 1,
+            "FrameReplay: n-step needs 1 <= n < capacity - ", kStack, " (", capacity_ - kStack,
+            ") and gamma in [0, 1], got n = ", n, " and gamma = ", gamma);
+  n_step_ = n;
+  gamma_ = gamma;
+}
+
+std::int64_t FrameReplay::window(std::int64_t slot) const {
+  if (slot < 0 || slot >= capacity_ || !starts_transition_[slot]) return 0;
   const std::int64_t oldest = size_ < capacity_ ? 0 : next_;
   const std::int64_t age = (slot - oldest + capacity_) % capacity_;  // 0 = the oldest slot
-  if (age >= size_ - 1) return false;                                // s' is not written yet
   // The frames of s reach back to the episode's start or kStack-1 slots, whichever comes first;
   // all of them must still be stored (not yet overwritten by the circular buffer).
   for (std::int64_t back = 0; back < kStack - 1; ++back) {
-    if (episode_start_[(slot - back + capacity_) % capacity_]) return true;
-    if (age - back - 1 < 0) return false;
+    if (episode_start_[(slot - back + capacity_) % capacity_]) break;
+    if (age - back - 1 < 0) return 0;
   }
-  return true;
+  // The window: transitions slot, slot+1, ... until one ends its episode or n are taken; the
+  // slot after the last one (s') must be written too.
+  for (std::int64_t k = 0; k < n_step_; ++k) {
+    const std::int64_t j = (slot + k) % capacity_;
+    if (age + k + 1 >= size_) return 0;  // slot j + 1 (its s') is not written yet
+    if (!starts_transition_[j]) return 0;
+    if (terminated_[j] || truncated_[j] || k == n_step_ - 1) return k + 1;
+  }
+  return 0;  // not reached: k = n - 1 returns
+}
+
+bool FrameReplay::sampleable(std::int64_t slot) const {
+  return window(slot) > 0;
 }
 
 void FrameReplay::sample(std::int64_t batch_size, Rng& rng, Batch& out) const {
   DQN_CHECK(batch_size >= 1, "FrameReplay::sample: batch_size must be >= 1, got ", batch_size);
   DQN_CHECK(size_ >= kStack + 1, "FrameReplay::sample: store at least ", kStack + 1,
             " frames first (have ", size_, ")");
-  const Shape shape{batch_size, kStack, height_, width_};
-  if (out.frames.shape() != shape) {
-    out.frames.resize(shape);
-    out.next_frames.resize(shape);
-    out.rewards.resize(Shape{batch_size});
-    out.terminated.resize(Shape{batch_size});
-    out.actions.resize(batch_size);
-  }
-  const std::int64_t stack_bytes = kStack * frame_size_;
+  out.indices.resize(static_cast<std::size_t>(batch_size));
   constexpr int kMaxTries = 1000000;  // guards a buffer with no sampleable slot at all
   for (std::int64_t b = 0; b < batch_size; ++b) {
     std::int64_t slot = 0;
@@ -90,11 +101,43 @@ void FrameReplay::sample(std::int64_t batch_size, Rng& rng, Batch& out) const {
       slot = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(size_)));
       if (size_ == capacity_) slot = (next_ + slot) % capacity_;
     } while (!sampleable(slot));
+    out.indices[b] = slot;
+  }
+  gather(out.indices.data(), batch_size, out);
+}
+
+void FrameReplay::gather(const std::int64_t* slots, std::int64_t batch_size, Batch& out) const {
+  const Shape shape{batch_size, kStack, height_, width_};
+  if (out.frames.shape() != shape) {
+    out.frames.resize(shape);
+    out.next_frames.resize(shape);
+    out.rewards.resize(Shape{batch_size});
+    out.terminated.resize(Shape{batch_size});
+    out.actions.resize(batch_size);
+  }
+  out.discounts.resize(n_step_ > 1 ? static_cast<std::size_t>(batch_size) : 0);
+  const std::int64_t stack_bytes = kStack * frame_size_;
+  for (std::int64_t b = 0; b < batch_size; ++b) {
+    const std::int64_t slot = slots[b];
+    const std::int64_t m = window(slot);
+    DQN_CHECK(m > 0, "FrameReplay::gather: slot ", slot, " starts no complete ", n_step_,
+              "-step transition");
+    const std::int64_t last = (slot + m - 1) % capacity_;
     stack_at(slot, out.frames.data() + b * stack_bytes);
-    stack_at((slot + 1) % capacity_, out.next_frames.data() + b * stack_bytes);
+    stack_at((last + 1) % capacity_, out.next_frames.data() + b * stack_bytes);
     out.actions[b] = actions_[slot];
-    out.rewards[b] = rewards_[slot];
-    out.terminated[b] = terminated_[slot] ? 1.0f : 0.0f;
+    out.terminated[b] = terminated_[last] ? 1.0f : 0.0f;
+    if (n_step_ == 1) {
+      out.rewards[b] = rewards_[slot];
+      continue;
+    }
+    double ret = 0, discount = 1;
+    for (std::int64_t k = 0; k < m; ++k) {
+      ret += discount * rewards_[(slot + k) % capacity_];
+      discount *= gamma_;
+    }
+    out.rewards[b] = static_cast<float>(ret);
+    out.discounts[static_cast<std::size_t>(b)] = static_cast<float>(discount);  // gamma^m
   }
   out.size = batch_size;
 }

@@ -12,6 +12,11 @@
 // frame-stack preprocessing shows the agent after a reset (envs/atari_preprocessing.hpp fills
 // the stack with the first frame), so sampled stacks equal the observations the agent saw.
 //
+// n-step returns are summed at sample time over the slots after the sampled one, as in
+// ReplayBuffer (rl/replay.hpp explains the design): the window of the transition at slot t runs
+// over the transitions t, t+1, ... up to the episode's end or n of them, and s' is the stack
+// ending at the slot after the window (the episode's final frame where it ended inside it).
+//
 // Cost: 84 * 84 = 7,056 bytes of frame plus 16 bytes of action, reward and four flags a slot,
 // 7,072 bytes a transition: 1M transitions fit in 7.1 GB (memory_bytes() measures it).
 #pragma once
@@ -43,6 +48,16 @@ class FrameReplay {
   // Uniform over transitions whose s and s' are both still stored; fills batch.frames,
   // batch.next_frames (B,4,H,W), actions, rewards, terminated.
   void sample(std::int64_t batch_size, Rng& rng, Batch& out) const;
+  // Fills out from the given slots, each of which must be sampleable (prioritized replay picks
+  // them); out.indices and out.weights are left alone.
+  void gather(const std::int64_t* slots, std::int64_t batch_size, Batch& out) const;
+  // Whether a minibatch may hold the transition starting at `slot`: a transition starts there,
+  // its n-step window and the s' after it are written, and every frame of its stack is still
+  // stored.
+  bool sampleable(std::int64_t slot) const;
+  // n-step returns with discount gamma from the next sample on (default n = 1: one-step).
+  void set_n_step(std::int64_t n, double gamma);
+  std::int64_t n_step() const { return n_step_; }
 
   // Rebuilds the stack ending at slot `slot` into out (4*H*W bytes).
   void stack_at(std::int64_t slot, std::uint8_t* out) const;
@@ -66,12 +81,16 @@ class FrameReplay {
   }
 
  private:
-  bool sampleable(std::int64_t slot) const;
   void write_slot(const std::uint8_t* frame, bool episode_start, bool transition,
                   std::int64_t action, float reward, bool terminated, bool truncated);
 
+  // Transitions in the n-step window of `slot`, or 0 where it is not sampleable.
+  std::int64_t window(std::int64_t slot) const;
+
   std::int64_t capacity_, height_, width_, frame_size_;
   std::int64_t size_ = 0, next_ = 0;
+  std::int64_t n_step_ = 1;
+  double gamma_ = 1;
   std::vector<std::uint8_t> frames_;
   std::vector<std::int64_t> actions_;
   std::vector<float> rewards_;

@@ -36,9 +36,50 @@ void ReplayBuffer::add(const float* obs, std::int64_t action, float reward, cons
   if (size_ < capacity_) ++size_;
 }
 
+void ReplayBuffer::set_n_step(std::int64_t n, double gamma) {
+  DQN_CHECK(n >= 1 && n <= capacity_ && gamma >= 0 && gamma <= 1,
+            "ReplayBuffer: n-step needs 1 <= n <= capacity (", capacity_,
+            ") and gamma in [0, 1], got n = ", n, " and gamma = ", gamma);
+  n_step_ = n;
+  gamma_ = gamma;
+}
+
+std::int64_t ReplayBuffer::window(std::int64_t i) const {
+  if (i < 0 || i >= size_) return 0;
+  const std::int64_t oldest = size_ < capacity_ ? 0 : next_;
+  const std::int64_t age = (i - oldest + capacity_) % capacity_;  // 0 = the oldest stored
+  for (std::int64_t k = 0; k < n_step_; ++k) {
+    if (age + k >= size_) return 0;  // transition t + k is not stored yet
+    const std::int64_t j = (i + k) % capacity_;
+    if (terminated_[j] || truncated_[j] || k == n_step_ - 1) return k + 1;
+  }
+  return 0;  // not reached: k = n - 1 returns
+}
+
+bool ReplayBuffer::sampleable(std::int64_t i) const {
+  return window(i) > 0;
+}
+
 void ReplayBuffer::sample(std::int64_t batch_size, Rng& rng, Batch& out) const {
   DQN_CHECK(size_ >= 1, "ReplayBuffer::sample: the buffer is empty; store transitions first");
   DQN_CHECK(batch_size >= 1, "ReplayBuffer::sample: batch_size must be >= 1, got ", batch_size);
+  out.indices.resize(static_cast<std::size_t>(batch_size));
+  constexpr int kMaxTries = 1000000;  // guards a buffer with no complete n-step window
+  for (std::int64_t b = 0; b < batch_size; ++b) {
+    // One draw a sample when n = 1 (every stored transition qualifies), as before n-step.
+    std::int64_t i = 0;
+    int tries = 0;
+    do {
+      DQN_CHECK(++tries < kMaxTries, "ReplayBuffer::sample: no complete ", n_step_,
+                "-step window is stored yet");
+      i = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(size_)));
+    } while (n_step_ > 1 && !sampleable(i));
+    out.indices[b] = i;
+  }
+  gather(out.indices.data(), batch_size, out);
+}
+
+void ReplayBuffer::gather(const std::int64_t* indices, std::int64_t batch_size, Batch& out) const {
   if (out.obs.shape() != Shape{batch_size, obs_dim_}) {
     out.obs.resize(Shape{batch_size, obs_dim_});
     out.next_obs.resize(Shape{batch_size, obs_dim_});
@@ -46,14 +87,31 @@ void ReplayBuffer::sample(std::int64_t batch_size, Rng& rng, Batch& out) const {
     out.terminated.resize(Shape{batch_size});
     out.actions.resize(batch_size);
   }
+  out.discounts.resize(n_step_ > 1 ? static_cast<std::size_t>(batch_size) : 0);
   const std::size_t row = static_cast<std::size_t>(obs_dim_) * sizeof(float);
   for (std::int64_t b = 0; b < batch_size; ++b) {
-    const auto i = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(size_)));
+    const std::int64_t i = indices[b];
+    const std::int64_t m = window(i);
+    DQN_CHECK(m > 0, "ReplayBuffer::gather: slot ", i, " holds no complete transition (", size_,
+              " stored, n_step ", n_step_, ")");
+    // The window's last transition gives s' and the termination flag (its next_obs is the
+    // episode's true final observation where the episode ended there).
+    const std::int64_t last = (i + m - 1) % capacity_;
     std::memcpy(out.obs.data() + b * obs_dim_, obs_.data() + i * obs_dim_, row);
-    std::memcpy(out.next_obs.data() + b * obs_dim_, next_obs_.data() + i * obs_dim_, row);
+    std::memcpy(out.next_obs.data() + b * obs_dim_, next_obs_.data() + last * obs_dim_, row);
     out.actions[b] = actions_[i];
-    out.rewards[b] = rewards_[i];
-    out.terminated[b] = terminated_[i] ? 1.0f : 0.0f;
+    out.terminated[b] = terminated_[last] ? 1.0f : 0.0f;
+    if (n_step_ == 1) {
+      out.rewards[b] = rewards_[i];
+      continue;
+    }
+    double ret = 0, discount = 1;
+    for (std::int64_t k = 0; k < m; ++k) {
+      ret += discount * rewards_[(i + k) % capacity_];
+      discount *= gamma_;
+    }
+    out.rewards[b] = static_cast<float>(ret);
+    out.discounts[static_cast<std::size_t>(b)] = static_cast<float>(discount);  // gamma^m
   }
   out.size = batch_size;
 }

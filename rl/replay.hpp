@@ -5,6 +5,21 @@
 // terminated, truncated. The next observation of a transition that ended an episode is the
 // episode's true final observation, never the next episode's first one (that is what lets a
 // truncated transition bootstrap correctly).
+//
+// n-step returns (Sutton 1988; Hessel et al. 2018) are computed at sample time, from the
+// transitions stored after the sampled one, in both replays (FrameReplay keeps its slots in
+// the same order): the trainer stores one-step transitions as it always did, the snapshot
+// holds nothing new, and n can be changed without touching what is stored. For a transition
+// at time t whose episode ends (terminates or is truncated) at t + m - 1 with m <= n, or
+// m = n otherwise:
+//
+//   R = sum_{k<m} gamma^k r_{t+k},   y = R + gamma^m (1 - terminated_{t+m-1}) V(s_{t+m})
+//
+// so the sum stops at termination (no bootstrap), and a truncation inside the window
+// bootstraps from that episode's true final observation with gamma^m for the m steps taken.
+// A transition whose window is not yet stored (the newest n - 1 of an ongoing episode) is not
+// sampleable until it is. With n = 1 every stored transition is sampleable and the batch is
+// exactly the one-step one (Batch::discounts stays empty).
 #pragma once
 
 #include <cstdint>
@@ -24,6 +39,14 @@ struct Batch {
   std::vector<std::int64_t> actions;  // (B)
   Tensor rewards;                     // (B)
   Tensor terminated;                  // (B), 1.0 where the episode terminated (no bootstrap)
+  // (B) n-step returns only: gamma^m, the discount of the bootstrap after the m rewards summed
+  // into rewards[i]. Empty (one-step): the bootstrap is discounted by gamma.
+  std::vector<float> discounts;
+  // (B) importance weights of prioritized replay (rl/prioritized.hpp): the loss weighs sample i
+  // by weights[i]. Empty: the plain unweighted mean.
+  std::vector<float> weights;
+  // (B) the slots the samples came from, for the priority updates that follow the gradient step.
+  std::vector<std::int64_t> indices;
   std::int64_t size = 0;
 };
 
@@ -33,8 +56,19 @@ class ReplayBuffer {
 
   void add(const float* obs, std::int64_t action, float reward, const float* next_obs,
            bool terminated, bool truncated);
-  // Draws batch_size indices uniformly (with replacement) from the stored transitions.
+  // Draws batch_size indices uniformly (with replacement) from the stored transitions into
+  // out.indices, then gathers them.
   void sample(std::int64_t batch_size, Rng& rng, Batch& out) const;
+  // Fills out (obs, next_obs, actions, rewards, terminated) from the given slots, each of which
+  // must be sampleable (prioritized replay picks them). out.indices and out.weights are left
+  // alone.
+  void gather(const std::int64_t* indices, std::int64_t batch_size, Batch& out) const;
+  // Whether a minibatch may hold the transition in slot i: it has been written, and so has
+  // its n-step window (up to the episode's end or n transitions).
+  bool sampleable(std::int64_t i) const;
+  // n-step returns with discount gamma from the next sample on (default n = 1: one-step).
+  void set_n_step(std::int64_t n, double gamma);
+  std::int64_t n_step() const { return n_step_; }
 
   std::int64_t size() const { return size_; }
   std::int64_t capacity() const { return capacity_; }
@@ -60,8 +94,14 @@ class ReplayBuffer {
   void load(std::string_view in, std::int64_t num_actions);
 
  private:
+  // Transitions in the window of slot i: m of the formula above, or 0 where the window is not
+  // all stored yet.
+  std::int64_t window(std::int64_t i) const;
+
   std::int64_t capacity_, obs_dim_;
   std::int64_t size_ = 0, next_ = 0;
+  std::int64_t n_step_ = 1;
+  double gamma_ = 1;
   Tensor obs_, next_obs_, rewards_;
   std::vector<std::int64_t> actions_;
   std::vector<std::uint8_t> terminated_, truncated_;

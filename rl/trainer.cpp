@@ -169,6 +169,7 @@ Trainer::Trainer(const Config& config, const std::string& out_dir, Start start,
     replay_capacity_ = std::min(config_.buffer_size, config_.total_steps);
     replay_bytes_ = replay_capacity_ * ReplayBuffer::bytes_per_transition(shape[0]);
   }
+  if (config_.prioritized_replay) replay_bytes_ += Priorities::bytes_for(replay_capacity_);
   const std::int64_t available = available_memory_bytes();
   DQN_CHECK(config_.allow_swap || available < 0 || replay_bytes_ <= available,
             "train: the replay needs ", format_gb(replay_bytes_), " (", replay_capacity_,
@@ -192,6 +193,14 @@ Trainer::Trainer(const Config& config, const std::string& out_dir, Start start,
       replay_ = std::make_unique<ReplayBuffer>(replay_capacity_, shape[0]);
       obs_.resize(static_cast<std::size_t>(shape[0]));
     }
+    // n-step returns are summed from consecutive slots at sample time (rl/replay.hpp).
+    if (pixels_)
+      frame_replay_->set_n_step(config_.n_step, config_.gamma);
+    else
+      replay_->set_n_step(config_.n_step, config_.gamma);
+    if (config_.prioritized_replay)
+      priorities_ =
+          std::make_unique<Priorities>(replay_capacity_, config_.per_alpha, config_.per_eps);
   } catch (const std::bad_alloc&) {
     throw_error("train: cannot allocate the replay buffer (", format_gb(replay_bytes_), " for ",
                 replay_capacity_, " transitions): out of memory; lower buffer_size");
@@ -311,10 +320,12 @@ void Trainer::env_step() {
     const std::uint8_t* next = env_->observation_u8();
     std::copy(next, next + frames_.size(), frames_.begin());
     if (episode_over) frame_replay_->add_final(frames_.data() + frames_.size() - frame);
+    if (priorities_) track_priorities(episode_over ? 2 : 1);
   } else {
     const float* next = env_->observation_f32();
     replay_->add(obs_.data(), action, r.reward, next, terminal, r.truncated);
     std::copy(next, next + obs_.size(), obs_.begin());
+    if (priorities_) track_priorities(1);
   }
   t = lap(phases_.store, t);
   // After a lost life that ends the learning episode the env's stack starts afresh, so the next
@@ -329,6 +340,33 @@ void Trainer::env_step() {
     start_episode();
     lap(phases_.env, t);
   }
+}
+
+// Prioritized replay, after the `written` slots of one env step: those slots enter at the max
+// priority, or at 0 where they cannot be sampled (a final frame; a transition whose s' is not
+// written yet). A write can also change the slots around it: before it, transitions whose s'
+// or n-step window it completes; after it, in the frame replay, the
+// stacks whose oldest frames the overwrite took. Their priorities follow their sampleability.
+void Trainer::track_priorities(std::int64_t written) {
+  const std::int64_t capacity = priorities_->capacity();
+  const std::int64_t newest =
+      ((pixels_ ? frame_replay_->write_position() : replay_->write_position()) - 1 + capacity) %
+      capacity;
+  auto slot = [&](std::int64_t offset) {
+    return ((newest + offset) % capacity + capacity) % capacity;
+  };
+  auto sampleable = [&](std::int64_t i) {
+    return pixels_ ? frame_replay_->sampleable(i) : replay_->sampleable(i);
+  };
+  for (std::int64_t k = 0; k < written; ++k)
+    priorities_->reset_slot(slot(-k), sampleable(slot(-k)));
+  // A transition's window reaches n - 1 transitions on (ReplayBuffer), and one slot more for
+  // s' (FrameReplay), so the write completes the windows of up to that many slots before it.
+  const std::int64_t before = pixels_ ? config_.n_step : config_.n_step - 1;
+  const std::int64_t after = pixels_ ? FrameReplay::kStack - 1 : 0;
+  for (std::int64_t k = written; k < written + before; ++k)
+    priorities_->refresh_slot(slot(-k), sampleable(slot(-k)));
+  for (std::int64_t k = 1; k <= after; ++k) priorities_->refresh_slot(slot(k), sampleable(slot(k)));
 }
 
 TrainResult Trainer::run(std::int64_t stop_at_step) {
@@ -450,10 +488,23 @@ TrainResult Trainer::pause() {
 void Trainer::train_round() {
   for (std::int64_t g = 0; g < config_.gradient_steps; ++g) {
     double t = now_seconds();
-    if (pixels_)
-      frame_replay_->sample(config_.batch_size, replay_rng_, batch_);
-    else
-      replay_->sample(config_.batch_size, replay_rng_, batch_);
+    const std::int64_t n = config_.batch_size;
+    if (priorities_) {
+      // Stratified draws by priority, with their importance weights; beta anneals over the run.
+      batch_.indices.resize(static_cast<std::size_t>(n));
+      batch_.weights.resize(static_cast<std::size_t>(n));
+      priorities_->sample(batch_.indices.data(), batch_.weights.data(), n,
+                          linear_beta(config_.per_beta_start, step_, config_.total_steps),
+                          replay_rng_);
+      if (pixels_)
+        frame_replay_->gather(batch_.indices.data(), n, batch_);
+      else
+        replay_->gather(batch_.indices.data(), n, batch_);
+    } else if (pixels_) {
+      frame_replay_->sample(n, replay_rng_, batch_);
+    } else {
+      replay_->sample(n, replay_rng_, batch_);
+    }
     t = lap(phases_.sample, t);
     try {
       last_stats_ = agent_->update(batch_);
@@ -461,6 +512,9 @@ void Trainer::train_round() {
       throw_error("step ", step_, " (update ", updates_ + 1, "): ", e.what(), "; ",
                   last_checkpoint_text());
     }
+    // The new priorities, from the errors measured before the step (Schaul et al. 2016,
+    // Algorithm 1 line 12).
+    if (priorities_) priorities_->update(batch_.indices.data(), agent_->abs_td_errors().data(), n);
     ++updates_;
     ++since_log_.updates;
     since_log_.loss += last_stats_.loss;
@@ -662,6 +716,8 @@ TrainResult Trainer::finish() {
 //   networks  f32 parameters of online, target, best, each in QNetwork::parameters() order
 //   adam      steps i64 | first moments f32 | second moments f32
 //   replay    u64 byte count, then ReplayBuffer::save or FrameReplay::save
+//   priorities (prioritized_replay only) u64 byte count, then Priorities::save: capacity i64,
+//             max priority f64, a f64 priority per slot
 //   trailer   crc32 u32: CRC-32/IEEE (nn/checkpoint.hpp) over every byte before it
 //
 // The loader trusts nothing: the checksum first, then every field against its range and the
@@ -783,6 +839,12 @@ void Trainer::write_snapshot(PieceWriter& w) const {
     replay_->save(replay);
   w.u64(replay.size());
   w.append(replay);
+  if (priorities_) {
+    PieceWriter priorities;
+    priorities_->save(priorities);
+    w.u64(priorities.size());
+    w.append(priorities);
+  }
   // The checksum continues from piece to piece, so the replay is never joined in memory.
   std::uint32_t crc = 0;
   for (const std::string_view piece : w.views()) crc = crc32(piece.data(), piece.size(), crc);
@@ -1027,6 +1089,14 @@ void Trainer::read_snapshot_fields(ByteReader& r) {
             "the replay holds ", replay_size(), " entries with its write position at ", position,
             ", expected ", std::min(written, capacity), " at ", written % capacity, " after ",
             written, " writes into a capacity of ", capacity);
+  // The priorities: finite, non-negative, no larger than the max, and positive exactly where
+  // the replay (just loaded and checked) can sample.
+  if (priorities_) {
+    const std::string_view priorities = r.view();
+    priorities_->load(priorities, [&](std::int64_t i) {
+      return pixels_ ? frame_replay_->sampleable(i) : replay_->sampleable(i);
+    });
+  }
   r.expect_end();
 }
 

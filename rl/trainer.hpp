@@ -5,6 +5,10 @@
 //                       -> refresh the target network every target_update_interval
 //                       -> every eval_interval steps, a greedy evaluation on separate envs
 //
+// With prioritized_replay the minibatches are drawn by priority (rl/prioritized.hpp), the loss
+// is importance-weighted, and each update's |TD errors| become the drawn slots' new priorities;
+// with n_step > 1 the replay sums the n-step returns as it gathers (rl/replay.hpp).
+//
 // The policy a run returns is the best network by its own periodic evaluation (the latest of
 // tied bests): DQN on CartPole often collapses late, so the last network is not the one to keep.
 // Without periodic evaluations it is the last network, and the run says so.
@@ -42,6 +46,7 @@
 #include "rl/agent.hpp"
 #include "rl/config.hpp"
 #include "rl/frame_replay.hpp"
+#include "rl/prioritized.hpp"
 #include "rl/replay.hpp"
 #include "rl/serialize.hpp"
 #include "rl/tensorboard.hpp"
@@ -149,7 +154,12 @@ class Trainer {
   DqnAgent& agent() { return *agent_; }
   // The replay of flat-observation runs (CartPole); null for frame runs.
   const ReplayBuffer* replay_buffer() const { return replay_.get(); }
-  // Bytes the replay buffer's arrays hold (allocated at its full capacity up front).
+  // The replay of frame runs (Atari, Catch); null for flat-observation runs.
+  const FrameReplay* frame_replay() const { return frame_replay_.get(); }
+  // Prioritized replay's priorities over the replay's slots; null when it is off.
+  const Priorities* priorities() const { return priorities_.get(); }
+  // Bytes the replay buffer's arrays hold (allocated at its full capacity up front), with the
+  // priority trees when prioritized_replay is on.
   std::int64_t replay_memory_bytes() const { return replay_bytes_; }
   const Config& config() const { return config_; }
   std::int64_t env_steps() const { return step_; }
@@ -189,6 +199,9 @@ class Trainer {
   bool pixels_ = false;
   std::unique_ptr<ReplayBuffer> replay_;
   std::unique_ptr<FrameReplay> frame_replay_;
+  // Prioritized replay's priorities over the replay's slots; null when it is off.
+  std::unique_ptr<Priorities> priorities_;
+  void track_priorities(std::int64_t written);
   Batch batch_;
   Rng act_rng_, replay_rng_, eval_rng_;
   // The current observation (a copy: the env's buffer changes on step), one of the two.

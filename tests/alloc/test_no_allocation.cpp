@@ -7,9 +7,13 @@
 #include <cstddef>
 #include <cstdlib>
 #include <new>
+#include <vector>
 
 #include "nn/optim.hpp"
 #include "rl/agent.hpp"
+#include "rl/frame_replay.hpp"
+#include "rl/prioritized.hpp"
+#include "rl/replay.hpp"
 
 namespace {
 std::atomic<long> g_allocations{0};
@@ -102,6 +106,48 @@ TEST_CASE("the greedy action path allocates nothing after its first call") {
   agent.greedy(obs);
   const long before = g_allocations.load();
   for (int i = 0; i < 100; ++i) agent.greedy(obs);
+  CHECK(g_allocations.load() - before == 0);
+}
+
+TEST_CASE(
+    "prioritized replay's hot path (sample, gather with 3-step returns, weighted update, new "
+    "priorities) allocates nothing after its first round") {
+  // CartPole-shaped: a 1000-slot replay of 3-step windows; then the same for frames.
+  NetworkSpec spec;
+  spec.hidden = {32};
+  Config config = make_preset("cartpole");
+  Rng rng(1);
+  DqnAgent agent(spec, config, rng);
+  ReplayBuffer replay(1000, 4);
+  replay.set_n_step(3, 0.99);
+  Priorities priorities(1000, 0.5, 1e-6);
+  const float obs[4] = {0.1f, 0.2f, 0.3f, 0.4f};
+  for (std::int64_t i = 0; i < 1000; ++i) replay.add(obs, i % 2, 1.0f, obs, i % 50 == 49, false);
+  for (std::int64_t i = 0; i < 1000; ++i) priorities.reset_slot(i, replay.sampleable(i));
+  FrameReplay frames(64, 84, 84);
+  frames.set_n_step(3, 0.99);
+  Priorities frame_priorities(64, 0.5, 1e-6);
+  const std::vector<std::uint8_t> frame(84 * 84, 7);
+  for (std::int64_t i = 0; i < 64; ++i)
+    frames.add(frame.data(), i % 20 == 0, 0, 1.0f, false, false);
+  for (std::int64_t i = 0; i < 64; ++i) frame_priorities.reset_slot(i, frames.sampleable(i));
+  Batch batch, frame_batch;
+  const std::int64_t n = 32;
+  auto round = [&] {
+    batch.indices.resize(n);
+    batch.weights.resize(n);
+    priorities.sample(batch.indices.data(), batch.weights.data(), n, 0.5, rng);
+    replay.gather(batch.indices.data(), n, batch);
+    agent.update(batch);
+    priorities.update(batch.indices.data(), agent.abs_td_errors().data(), n);
+    frame_batch.indices.resize(n);
+    frame_batch.weights.resize(n);
+    frame_priorities.sample(frame_batch.indices.data(), frame_batch.weights.data(), n, 0.5, rng);
+    frames.gather(frame_batch.indices.data(), n, frame_batch);
+  };
+  round();
+  const long before = g_allocations.load();
+  for (int i = 0; i < 20; ++i) round();
   CHECK(g_allocations.load() - before == 0);
 }
 

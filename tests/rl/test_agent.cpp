@@ -27,6 +27,21 @@ TEST_CASE("TD targets for an ongoing, a terminated and a truncated transition") 
 }
 
 TEST_CASE(
+    "n-step TD targets bootstrap with each sample's own gamma^m, and never after termination") {
+  // Sums from rl/replay.hpp's hand-computed windows (gamma 0.5): a window cut by termination at
+  // its third step, a full one, one cut by truncation at its first step; V(s') = 10 for all.
+  const float rewards[] = {6.25f, 2.75f, 5.0f};
+  const float terminated[] = {1.0f, 0.0f, 0.0f};
+  const float discounts[] = {0.125f, 0.125f, 0.5f};
+  const float next_values[] = {10.0f, 10.0f, 10.0f};
+  float y[3];
+  td_targets(y, rewards, terminated, discounts, next_values, 3);
+  CHECK(y[0] == 6.25f);          // terminated: the return only
+  CHECK(y[1] == 2.75f + 1.25f);  // 0.125 * 10
+  CHECK(y[2] == 5.0f + 5.0f);    // truncated after one step: 0.5 * 10
+}
+
+TEST_CASE(
     "DQN takes the target network's max, Double DQN the target's value of the online argmax") {
   // Two transitions, three actions.
   const float q_target[] = {1.0f, 5.0f, 3.0f,  //
@@ -88,15 +103,17 @@ namespace {
 // the mean Q(s, a) and the gradient of the loss with respect to the output layer's bias.
 struct HandUpdate {
   double loss = 0, mean_q = 0;
-  std::vector<double> dbias;  // (A)
-  std::vector<double> y;      // (N)
+  std::vector<double> dbias;   // (A)
+  std::vector<double> y;       // (N)
+  std::vector<double> abs_td;  // (N) |Q(s, a) - y|
 };
 
 // The ways a target can go wrong that the test must be able to see.
 enum class Mistake { kNone, kObsForNextObs, kIgnoreTerminated, kOnlineValues, kPlainMax };
 
 HandUpdate hand_update(QNetwork& online, QNetwork& target, const Batch& b, double gamma,
-                       double delta, bool double_dqn, Mistake mistake = Mistake::kNone) {
+                       double delta, bool double_dqn, Mistake mistake = Mistake::kNone,
+                       const float* weights = nullptr) {
   const std::int64_t n = b.size, actions = online.spec().num_actions;
   Tensor q, q_next_target, q_next_online;
   online.infer(b.obs.view(), q);
@@ -113,13 +130,18 @@ HandUpdate hand_update(QNetwork& online, QNetwork& target, const Batch& b, doubl
                                   ? std::max_element(qo, qo + actions) - qo
                                   : std::max_element(qt, qt + actions) - qt;
     const double done = mistake == Mistake::kIgnoreTerminated ? 0.0 : b.terminated[i];
-    const double y = b.rewards[i] + gamma * (1.0 - done) * qt[pick];
+    // n-step batches carry each sample's bootstrap discount gamma^m.
+    const double discount = b.discounts.empty() ? gamma : b.discounts[static_cast<std::size_t>(i)];
+    const double y = b.rewards[i] + discount * (1.0 - done) * qt[pick];
     const double qa = q[i * actions + b.actions[i]];
     const double d = qa - y;
+    // Prioritized replay weighs sample i's loss, and so its gradient, by w_i.
+    const double w = weights ? weights[i] : 1.0;
     h.y.push_back(y);
-    h.loss += std::abs(d) <= delta ? 0.5 * d * d : delta * (std::abs(d) - 0.5 * delta);
+    h.loss += w * (std::abs(d) <= delta ? 0.5 * d * d : delta * (std::abs(d) - 0.5 * delta));
     h.mean_q += qa;
-    h.dbias[static_cast<std::size_t>(b.actions[i])] += std::clamp(d, -delta, delta) / n;
+    h.dbias[static_cast<std::size_t>(b.actions[i])] += w * std::clamp(d, -delta, delta) / n;
+    h.abs_td.push_back(std::abs(d));
   }
   h.loss /= n;
   h.mean_q /= n;
@@ -195,6 +217,118 @@ TEST_CASE(
             doctest::Approx(want.dbias[static_cast<std::size_t>(a)]).epsilon(1e-5));
     }
   }
+}
+
+TEST_CASE(
+    "with importance weights the loss and its gradient weigh each sample by w_i, and the update "
+    "reports |Q(s, a) - y| per sample") {
+  // Schaul et al. 2016, Algorithm 1 lines 10-12: the step follows w_i delta_i grad Q(s_i, a_i),
+  // and |delta_i| becomes the new priority. Worked by hand as in the test above; the weights
+  // include 0 (the sample drops out) and a mix of quadratic and linear Huber regions (s' far
+  // from s gives errors on both sides of delta = 1).
+  Config config = make_preset("cartpole");
+  config.double_dqn = true;
+  config.gamma = 0.9;
+  config.max_grad_norm = 0;
+  NetworkSpec spec;
+  spec.hidden = {16};
+  Rng rng(21);
+  DqnAgent agent(spec, config, rng);
+  Rng other(22);
+  agent.target().copy_from(QNetwork(spec, other));
+  const std::int64_t n = 8;
+  Batch batch = random_batch(spec, n, rng);
+  for (std::int64_t i = 0; i < n * 4; ++i) batch.next_obs[i] *= 3;
+  const float terminated[n] = {0, 1, 0, 0, 0, 1, 0, 0};
+  const float weights[n] = {1.0f, 0.5f, 0.25f, 0.0f, 1.0f, 0.75f, 0.125f, 0.875f};
+  batch.weights.resize(n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    batch.terminated[i] = terminated[i];
+    batch.rewards[i] = 0.5f * static_cast<float>(i) - 2.0f;
+    batch.weights[i] = weights[i];
+  }
+  const HandUpdate want = hand_update(agent.online(), agent.target(), batch, config.gamma,
+                                      config.huber_delta, true, Mistake::kNone, weights);
+  // The test's power: ignoring the weights moves the loss and the gradient far past tolerance.
+  const HandUpdate unweighted =
+      hand_update(agent.online(), agent.target(), batch, config.gamma, config.huber_delta, true);
+  REQUIRE(std::abs(unweighted.loss - want.loss) > 1e-2 * want.loss);
+  REQUIRE(std::abs(unweighted.dbias[0] - want.dbias[0]) +
+              std::abs(unweighted.dbias[1] - want.dbias[1]) >
+          1e-2);
+  int linear = 0;
+  for (const double d : want.abs_td) linear += d > config.huber_delta;
+  REQUIRE(linear > 0);
+  REQUIRE(linear < n);
+
+  const UpdateStats got = agent.update(batch);
+  CHECK(got.loss == doctest::Approx(want.loss).epsilon(1e-5));
+  CHECK(got.mean_q == doctest::Approx(want.mean_q).epsilon(1e-5));
+  const NamedVariable& bias = agent.online().parameters().back();
+  for (std::int64_t a = 0; a < 2; ++a)
+    CHECK(bias.variable->grad[a] ==
+          doctest::Approx(want.dbias[static_cast<std::size_t>(a)]).epsilon(1e-5));
+  REQUIRE(agent.abs_td_errors().numel() == n);
+  for (std::int64_t i = 0; i < n; ++i)
+    CHECK(agent.abs_td_errors()[i] ==
+          doctest::Approx(want.abs_td[static_cast<std::size_t>(i)]).epsilon(1e-5));
+}
+
+TEST_CASE("an n-step batch's update bootstraps each sample with its own discount") {
+  Config config = make_preset("cartpole");
+  config.gamma = 0.9;
+  config.max_grad_norm = 0;
+  NetworkSpec spec;
+  spec.hidden = {16};
+  Rng rng(41);
+  DqnAgent agent(spec, config, rng);
+  Rng other(42);
+  agent.target().copy_from(QNetwork(spec, other));
+  const std::int64_t n = 6;
+  Batch batch = random_batch(spec, n, rng);
+  batch.discounts = {0.729f, 0.81f, 0.9f, 0.729f, 0.729f, 0.81f};   // gamma^3, ^2, ^1, ...
+  for (std::int64_t i = 0; i < n; ++i) batch.next_obs[i * 4] *= 4;  // larger |V(s')|
+  const HandUpdate want =
+      hand_update(agent.online(), agent.target(), batch, config.gamma, config.huber_delta, true);
+  std::vector<float> discounts;
+  discounts.swap(batch.discounts);  // a one-step batch for a moment
+  const HandUpdate wrong =
+      hand_update(agent.online(), agent.target(), batch, config.gamma, config.huber_delta, true);
+  discounts.swap(batch.discounts);
+  REQUIRE(std::abs(wrong.loss - want.loss) > 1e-3 * want.loss);  // gamma for all would show
+  const UpdateStats got = agent.update(batch);
+  CHECK(got.loss == doctest::Approx(want.loss).epsilon(1e-5));
+  for (std::int64_t i = 0; i < n; ++i)
+    CHECK(agent.abs_td_errors()[i] ==
+          doctest::Approx(want.abs_td[static_cast<std::size_t>(i)]).epsilon(1e-5));
+}
+
+TEST_CASE("weights of 1 give the unweighted update's loss and gradients, to float rounding") {
+  NetworkSpec spec;
+  spec.hidden = {32};
+  Config config = make_preset("cartpole");
+  config.max_grad_norm = 0;
+  auto grads = [&](bool weighted, float* loss) {
+    Rng rng(31);
+    DqnAgent agent(spec, config, rng);
+    Batch batch = random_batch(spec, 16, rng);
+    if (weighted) {
+      batch.weights.assign(16, 1.0f);
+    }
+    *loss = agent.update(batch).loss;
+    std::vector<float> g;
+    for (const auto& p : agent.online().parameters())
+      g.insert(g.end(), p.variable->grad.data(),
+               p.variable->grad.data() + p.variable->grad.numel());
+    return g;
+  };
+  float plain_loss = 0, weighted_loss = 0;
+  const std::vector<float> plain = grads(false, &plain_loss),
+                           weighted = grads(true, &weighted_loss);
+  CHECK(weighted_loss == doctest::Approx(plain_loss).epsilon(1e-6));
+  REQUIRE(plain.size() == weighted.size());
+  for (std::size_t k = 0; k < plain.size(); ++k)
+    REQUIRE(weighted[k] == doctest::Approx(plain[k]).epsilon(1e-5).scale(1e-7));
 }
 
 TEST_CASE("a non-finite reward stops the update with an error naming the quantity") {

@@ -178,3 +178,81 @@ TEST_CASE(
     CHECK(stack_values(fresh, 1) == std::vector<std::uint8_t>{0, 0, 0, 0});
   }
 }
+
+namespace {
+struct Expected {
+  std::int64_t slot;
+  float reward, terminated, discount;
+  std::vector<std::uint8_t> next_stack;  // s', one value a frame
+};
+void check_gather(const FrameReplay& r, const std::vector<Expected>& expected) {
+  Batch batch;
+  std::vector<std::int64_t> slots;
+  for (const Expected& e : expected) slots.push_back(e.slot);
+  r.gather(slots.data(), static_cast<std::int64_t>(slots.size()), batch);
+  REQUIRE(batch.discounts.size() == slots.size());
+  for (std::size_t b = 0; b < expected.size(); ++b) {
+    const Expected& e = expected[b];
+    const auto i = static_cast<std::int64_t>(b);
+    CAPTURE(e.slot);
+    CHECK(batch.rewards[i] == e.reward);
+    CHECK(batch.terminated[i] == e.terminated);
+    CHECK(batch.discounts[b] == e.discount);
+    const std::uint8_t* s = batch.next_frames.data() + i * 16;
+    CHECK(std::vector<std::uint8_t>{s[0], s[4], s[8], s[12]} == e.next_stack);
+  }
+}
+}  // namespace
+
+TEST_CASE(
+    "frame replay: 3-step returns stop at termination, truncation bootstraps from the final "
+    "frame") {
+  // gamma = 0.5; each episode's rewards are 1, 2, 3, 4 (slots t = 0..3), then its final frame.
+  // Episode A (frames 1-4, final 5; slots 0-4) terminates at t = 3, B (frames 11-14, final 15;
+  // slots 5-9) is truncated at t = 3, C (frames 21, 22; slots 10, 11) goes on. By hand:
+  //   window ends at k = 0: R = 4                      disc 0.5,   s' = the final frame's stack
+  //   window ends at k = 1: R = 3 + 0.5 * 4 = 5        disc 0.25
+  //   window ends at k = 2: R = 2 + 1.5 + 1 = 4.5      disc 0.125
+  //   full window (t = 0):  R = 1 + 1 + 0.75 = 2.75    disc 0.125, s' = the stack at t = 3
+  // Planted bugs caught: s' from the slot after the first transition (A's slot 0 gets
+  // [1,1,1,2]), the sum running through the final-frame slot into the next episode, and a window
+  // whose s' slot is not yet written being sampled (C's slot 10).
+  FrameReplay r(16, 2, 2);
+  r.set_n_step(3, 0.5);
+  for (const std::uint8_t base : {0, 10}) {
+    for (int t = 0; t < 4; ++t)
+      r.add(frame(static_cast<std::uint8_t>(base + t + 1)).data(), t == 0, 0, t + 1.0f,
+            base == 0 && t == 3, base == 10 && t == 3);
+    r.add_final(frame(static_cast<std::uint8_t>(base + 5)).data());
+  }
+  r.add(frame(21).data(), true, 0, 1, false, false);
+  r.add(frame(22).data(), false, 0, 2, false, false);
+  check_gather(r, {{3, 4, 1, 0.5f, {2, 3, 4, 5}},
+                   {2, 5, 1, 0.25f, {2, 3, 4, 5}},
+                   {1, 4.5f, 1, 0.125f, {2, 3, 4, 5}},
+                   {0, 2.75f, 0, 0.125f, {1, 2, 3, 4}}});
+  check_gather(r, {{8, 4, 0, 0.5f, {12, 13, 14, 15}},
+                   {7, 5, 0, 0.25f, {12, 13, 14, 15}},
+                   {6, 4.5f, 0, 0.125f, {12, 13, 14, 15}},
+                   {5, 2.75f, 0, 0.125f, {11, 12, 13, 14}}});
+  for (const std::int64_t slot : {4, 9, 10, 11}) CHECK_FALSE(r.sampleable(slot));
+  r.add(frame(23).data(), false, 0, 3, false, false);
+  CHECK_FALSE(r.sampleable(10));  // its s' (slot 13) is not written yet
+  r.add(frame(24).data(), false, 0, 4, false, false);
+  check_gather(r, {{10, 2.75f, 0, 0.125f, {21, 22, 23, 24}}});
+  // C terminates at slot 14 (reward 5), final frame 26 in slot 15; D's first frame overwrites
+  // slot 0, so A's stacks that reach back to frame 1 (slots 1-3) can no longer be rebuilt.
+  r.add(frame(25).data(), false, 0, 5, true, false);
+  r.add_final(frame(26).data());
+  r.add(frame(31).data(), true, 0, 1, false, false);
+  for (const std::int64_t slot : {1, 2, 3}) CHECK_FALSE(r.sampleable(slot));
+  check_gather(r,
+               {{12, 6.25f, 1, 0.125f, {23, 24, 25, 26}}, {13, 6.5f, 1, 0.25f, {23, 24, 25, 26}}});
+  // Uniform sampling draws only complete windows, and what it draws is what gather gives.
+  Batch batch;
+  Rng rng(9);
+  for (int k = 0; k < 100; ++k) {
+    r.sample(4, rng, batch);
+    for (const std::int64_t slot : batch.indices) CHECK(r.sampleable(slot));
+  }
+}

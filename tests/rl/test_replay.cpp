@@ -149,3 +149,97 @@ TEST_CASE("load refuses impossible contents, naming the field, and leaves the bu
     CHECK(fresh.obs(0)[1] == 0.0f);
   }
 }
+
+namespace {
+
+// One transition of a one-float observation: s = obs, s' = next_obs.
+void add(ReplayBuffer& r, float obs, float reward, float next_obs, bool terminated,
+         bool truncated) {
+  r.add(&obs, 0, reward, &next_obs, terminated, truncated);
+}
+
+struct Expected {
+  std::int64_t slot;
+  float reward, terminated, discount, next_obs;
+};
+
+void check_gather(const ReplayBuffer& r, const std::vector<Expected>& expected) {
+  Batch batch;
+  std::vector<std::int64_t> slots;
+  for (const Expected& e : expected) slots.push_back(e.slot);
+  r.gather(slots.data(), static_cast<std::int64_t>(slots.size()), batch);
+  REQUIRE(batch.discounts.size() == slots.size());
+  for (std::size_t b = 0; b < expected.size(); ++b) {
+    const Expected& e = expected[b];
+    CAPTURE(e.slot);
+    CHECK(batch.rewards[static_cast<std::int64_t>(b)] == e.reward);
+    CHECK(batch.terminated[static_cast<std::int64_t>(b)] == e.terminated);
+    CHECK(batch.discounts[b] == e.discount);
+    CHECK(batch.next_obs[static_cast<std::int64_t>(b)] == e.next_obs);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("3-step returns stop at termination and bootstrap from a truncation's final obs") {
+  // gamma = 0.5 keeps every sum exact in float. Each episode's rewards are 1, 2, 3, 4, 5, and its
+  // transition t has s = base + t, s' = base + t + 1 (the true final observation at the end).
+  // Episode A (slots 0-4) terminates at t = 4, episode B (slots 5-9) is truncated at t = 4,
+  // episode C (slots 10, 11) goes on. Hand-computed, R = r_t + 0.5 r_{t+1} + 0.25 r_{t+2}:
+  //   window ends at k = 0: R = 5                         disc 0.5
+  //   window ends at k = 1: R = 4 + 0.5 * 5 = 6.5         disc 0.25
+  //   window ends at k = 2: R = 3 + 2 + 1.25 = 6.25       disc 0.125
+  //   full windows:  t = 1: R = 2 + 1.5 + 1 = 4.5, t = 0: R = 1 + 1 + 0.75 = 2.75, disc 0.125
+  // Planted bugs caught: summing past the termination (A's slots 2-4 take B's rewards), taking s'
+  // from the next slot's s (B's final 25 becomes C's 30), the terminated flag of the first
+  // transition instead of the window's last (slot 2 reads 0), gamma^n at a truncation instead of
+  // gamma^m (slot 9's 0.5 becomes 0.125).
+  ReplayBuffer r(12, 1);
+  r.set_n_step(3, 0.5);
+  for (int t = 0; t < 5; ++t) add(r, 10.0f + t, t + 1.0f, 11.0f + t, t == 4, false);
+  for (int t = 0; t < 5; ++t) add(r, 20.0f + t, t + 1.0f, 21.0f + t, false, t == 4);
+  add(r, 30, 1, 31, false, false);
+  add(r, 31, 2, 32, false, false);
+  check_gather(r, {{4, 5, 1, 0.5f, 15},
+                   {3, 6.5f, 1, 0.25f, 15},
+                   {2, 6.25f, 1, 0.125f, 15},
+                   {1, 4.5f, 0, 0.125f, 14},
+                   {0, 2.75f, 0, 0.125f, 13}});
+  check_gather(r, {{9, 5, 0, 0.5f, 25},
+                   {8, 6.5f, 0, 0.25f, 25},
+                   {7, 6.25f, 0, 0.125f, 25},
+                   {6, 4.5f, 0, 0.125f, 24},
+                   {5, 2.75f, 0, 0.125f, 23}});
+  // C's window is not stored yet: neither slot may be sampled, by gather or by sample.
+  CHECK_FALSE(r.sampleable(10));
+  CHECK_FALSE(r.sampleable(11));
+  Batch batch;
+  CHECK_THROWS_AS(r.gather(std::vector<std::int64_t>{10}.data(), 1, batch), Error);
+  Rng rng(4);
+  for (int k = 0; k < 200; ++k) {
+    r.sample(4, rng, batch);
+    for (const std::int64_t i : batch.indices) CHECK(i < 10);
+  }
+
+  // C's third transition overwrites slot 0: slot 10's window wraps to it.
+  add(r, 32, 3, 33, false, false);
+  CHECK(r.sampleable(10));
+  CHECK_FALSE(r.sampleable(11));
+  CHECK_FALSE(r.sampleable(0));
+  check_gather(r, {{10, 2.75f, 0, 0.125f, 33}, {1, 4.5f, 0, 0.125f, 14}});
+  // C terminates at its fourth (slot 1): its last three windows end there.
+  add(r, 33, 4, 34, true, false);
+  check_gather(r, {{11, 4.5f, 1, 0.125f, 34}, {0, 5, 1, 0.25f, 34}, {1, 4, 1, 0.5f, 34}});
+}
+
+TEST_CASE("one-step replay (n = 1) fills no discounts and samples every stored transition") {
+  ReplayBuffer r(8, 1);
+  for (int t = 0; t < 3; ++t) add(r, static_cast<float>(t), 1, 0, false, false);
+  for (std::int64_t i = 0; i < 3; ++i) CHECK(r.sampleable(i));
+  CHECK_FALSE(r.sampleable(3));
+  Batch batch;
+  Rng rng(1);
+  r.sample(16, rng, batch);
+  CHECK(batch.discounts.empty());
+  CHECK_THROWS_AS(r.set_n_step(9, 0.5), Error);  // a window longer than the buffer
+}
