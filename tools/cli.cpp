@@ -77,7 +77,8 @@ const std::vector<FlagSpec> kTrainFlags = {
 // one --env implies) first, then the config file, then --set, then the shorthand flags.
 Config config_from_args(const Args& args) {
   if (args.has("preset") && args.get("preset").empty())
-    throw UsageError("dqn train: --preset is empty; valid presets: cartpole, seed, atari, atari-v5, catch");
+    throw UsageError(
+        "dqn train: --preset is empty; valid presets: cartpole, seed, atari, atari-v5, catch");
   std::vector<ConfigSetting> settings;
   try {
     if (args.has("config")) settings = read_config_file(args.get("config"));
