@@ -380,7 +380,11 @@ std::string closest_match(const std::string& word, const std::vector<std::string
 }
 
 void Config::set(const std::string& raw_key, const std::string& raw_value) {
-  const std::string key = trim(raw_key), value = trim(raw_value);
+  std::string key = trim(raw_key);
+  const std::string value = trim(raw_value);
+  // The key's name before the two Atari protocols were named: config.txt files and checkpoints
+  // of earlier runs still carry it, and must keep loading (eval, play, --config).
+  if (key == "episodic_life") key = "terminal_on_life_loss";
   DQN_CHECK(
       key != "preset",
       "config: 'preset' cannot be set like a value: it selects a whole set "

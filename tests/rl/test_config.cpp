@@ -317,3 +317,12 @@ TEST_CASE("the config help table wraps descriptions under their own column at an
     for (const auto& word : words_at(lines[i])) joined += word.second + " ";
   CHECK(joined.find("sticky actions: chance the last action repeats,") != std::string::npos);
 }
+
+TEST_CASE("episodic_life, the key's earlier name, still loads as terminal_on_life_loss") {
+  // Checkpoints and config.txt files written before the Atari protocols were named carry it.
+  Config c = make_preset("atari");
+  c.set("episodic_life", "false");
+  CHECK_FALSE(c.terminal_on_life_loss);
+  c.set("episodic_life", "true");
+  CHECK(c.terminal_on_life_loss);
+}
