@@ -30,8 +30,9 @@ flags=(-std=c++20 -O1 -g -march=native -fno-omit-frame-pointer
        -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
        -DEIGEN_DONT_PARALLELIZE -Wno-unknown-pragmas -I. -isystem /usr/include/eigen3)
 
-# The snapshot loader rebuilds a whole trainer (envs, replay, agent), hence every library folder.
-library=(core/*.cpp nn/*.cpp envs/*.cpp rl/*.cpp)
+# The snapshot loader rebuilds a whole trainer (envs, replay, agent), hence every library folder
+# (envs/ links the emulator in envs/atari2600/ for its ROM games).
+library=(core/*.cpp nn/*.cpp envs/*.cpp envs/atari2600/*.cpp rl/*.cpp)
 sources=("${library[@]}")
 for target in "${targets[@]}"; do sources+=("tests/fuzz/$target.cpp"); done
 echo "compiling ${#sources[@]} sources with $cxx into $out/obj ($jobs at a time)"
