@@ -531,7 +531,7 @@ Config resolve_config(const std::string& preset, const std::vector<ConfigSetting
     if (s.key == "env") env = s.value;
     if (s.key != "preset") continue;
     DQN_CHECK(!s.value.empty(), "config: ", s.where,
-              ": preset is empty; valid presets: cartpole, seed, atari, atari-v5, catch");
+              ": preset is empty; valid presets: ", preset_list());
     DQN_CHECK(preset_setting == nullptr || preset_setting->value == s.value, "config: ", s.where,
               ": preset '", s.value, "' contradicts preset '",
               preset_setting ? preset_setting->value : "", "' (",
@@ -575,7 +575,7 @@ void Config::validate() const {
             ") must not exceed buffer_size (", buffer_size, ")");
   const auto names = preset_names();
   DQN_CHECK(std::find(names.begin(), names.end(), preset) != names.end(), "config: preset '",
-            preset, "' is not a preset; valid presets: cartpole, seed, atari, atari-v5, catch");
+            preset, "' is not a preset; valid presets: ", preset_list());
   // Round-trip through the table so every range check in set() also guards direct edits.
   Config copy;
   std::istringstream in(to_text());
@@ -590,6 +590,15 @@ void Config::validate() const {
 
 std::vector<std::string> preset_names() {
   return {"cartpole", "seed", "atari", "atari-v5", "catch"};
+}
+
+std::string preset_list() {
+  std::string text;
+  for (const std::string& name : preset_names()) {
+    if (!text.empty()) text += ", ";
+    text += name;
+  }
+  return text;
 }
 
 Config make_preset(const std::string& name, const std::string& env) {
@@ -689,8 +698,7 @@ Config make_preset(const std::string& name, const std::string& env) {
     // shorten the first ball's fall, which could make it uncatchable.
     c.noop_max = 0;
   } else {
-    throw_error("unknown preset '", name,
-                "'; valid presets: cartpole, seed, atari, atari-v5, catch (did you mean '",
+    throw_error("unknown preset '", name, "'; valid presets: ", preset_list(), " (did you mean '",
                 closest_match(name, preset_names()), "'?)");
   }
   c.preset = name;  // the one place that may write it: it names the values just loaded

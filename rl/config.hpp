@@ -137,6 +137,8 @@ Config load_config_file(const std::string& path);
 // about a minute on 2 cores).
 Config make_preset(const std::string& name, const std::string& env = "");
 std::vector<std::string> preset_names();
+// "cartpole, seed, atari, atari-v5, catch": the names for messages.
+std::string preset_list();
 
 // One config key as `dqn train --help` describes it: its meaning with its unit (a line kept
 // beside the key in config.cpp's field table, from the field's comment above) and the values it

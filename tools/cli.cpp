@@ -73,21 +73,28 @@ const std::vector<FlagSpec> kTrainFlags = {
     {"help", false, "this text, and every config key"},
 };
 
+// --set key=value pairs as config settings (train takes every key; eval and play the env's:
+// repeat_action_probability, noop_max, fire_reset, full_action_space, max_frames_per_episode).
+std::vector<ConfigSetting> set_flags(const Args& args) {
+  std::vector<ConfigSetting> settings;
+  for (const std::string& kv : args.all("set")) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) throw UsageError("--set needs key=value, got '" + kv + "'");
+    settings.push_back({kv.substr(0, eq), kv.substr(eq + 1), "--set " + kv});
+  }
+  return settings;
+}
+
 // The run's Config: the preset (--preset, or a `preset` line in --config or --set, else the
 // one --env implies) first, then the config file, then --set, then the shorthand flags.
 Config config_from_args(const Args& args) {
   if (args.has("preset") && args.get("preset").empty())
-    throw UsageError(
-        "dqn train: --preset is empty; valid presets: cartpole, seed, atari, atari-v5, catch");
+    throw UsageError("dqn train: --preset is empty; valid presets: " + preset_list());
   std::vector<ConfigSetting> settings;
   try {
     if (args.has("config")) settings = read_config_file(args.get("config"));
-    for (const std::string& kv : args.all("set")) {
-      const auto eq = kv.find('=');
-      if (eq == std::string::npos)
-        throw UsageError("dqn train: --set needs key=value, got '" + kv + "'");
-      settings.push_back({kv.substr(0, eq), kv.substr(eq + 1), "--set " + kv});
-    }
+    const std::vector<ConfigSetting> sets = set_flags(args);
+    settings.insert(settings.end(), sets.begin(), sets.end());
     for (const auto& [flag, key] : {std::pair<const char*, const char*>{"seed", "seed"},
                                     {"threads", "threads"},
                                     {"steps", "total_steps"},
@@ -347,18 +354,6 @@ std::string join_dims(const std::vector<std::int64_t>& dims) {
   std::string text;
   for (std::size_t i = 0; i < dims.size(); ++i) text += (i ? "," : "") + std::to_string(dims[i]);
   return "(" + text + ")";
-}
-
-// --set key=value pairs (eval and play take the env's keys: repeat_action_probability, noop_max,
-// fire_reset, full_action_space, max_frames_per_episode, terminal_on_life_loss).
-std::vector<ConfigSetting> set_flags(const Args& args) {
-  std::vector<ConfigSetting> settings;
-  for (const std::string& kv : args.all("set")) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos) throw UsageError("--set needs key=value, got '" + kv + "'");
-    settings.push_back({kv.substr(0, eq), kv.substr(eq + 1), "--set " + kv});
-  }
-  return settings;
 }
 
 // A checkpoint file, or a run folder (its model.dqn), with the env it was trained on. The
