@@ -206,6 +206,8 @@ class Tia {
 
  private:
   void draw_to(std::int64_t clock);
+  // draw_to, or for a skipped frame whose spans could set no latch, only their side effects.
+  void catch_up_to(std::int64_t clock);
   void reset_player(std::int32_t& pos, bool& first_off, int new_pos, std::uint8_t nusiz,
                     std::int64_t clock);
   void draw_line_span(int line, int from_hc, int to_hc);
