@@ -169,15 +169,6 @@ int Cpu6502::step_on(BusT& bus) {
   };
 
   const std::uint8_t opcode = fetch();
-  if (kCycles[opcode] == 0) {
-    r.jammed = true;
-    --r.pc;
-    throw_error("6507: JAM opcode $", std::hex, int{opcode}, " at $", r.pc,
-                ": the CPU stops here (ALE stops with a fatal error too); the ROM is broken or "
-                "was mapped with the wrong cartridge type");
-  }
-  r.cycles += kCycles[opcode];
-  ++r.instructions;
 
   // One instance of the instruction's code per opcode (speed): with the opcode a constant,
   // its addressing mode and the operation fold to straight-line code behind one jump,
@@ -185,6 +176,15 @@ int Cpu6502::step_on(BusT& bus) {
   // two mispredicted jumps as the interpreter's main cost).
   auto exec = [&](auto opcode_constant) __attribute__((always_inline)) {
     constexpr std::uint8_t op = decltype(opcode_constant)::value;
+    if constexpr (kCycles[op] == 0) {
+      r.jammed = true;
+      --r.pc;
+      throw_error("6507: JAM opcode $", std::hex, int{op}, " at $", r.pc,
+                  ": the CPU stops here (ALE stops with a fatal error too); the ROM is broken "
+                  "or was mapped with the wrong cartridge type");
+    }
+    r.cycles += kCycles[op];
+    ++r.instructions;
     // Effective address. Page-crossing penalty only for the read instructions that have one;
     // stores and read-modify-writes always take their base count.
     constexpr Mode mode = kModes[op];
