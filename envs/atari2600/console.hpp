@@ -132,6 +132,17 @@ class Console final : public Bus {
     data_bus_ = v;
     return v;
   }
+  // The CPU's opcode and operand fetches (cpu6502_impl.hpp uses it when a bus has it): from
+  // an unbanked ROM, inlined into every opcode's code; anything else through read().
+  [[gnu::always_inline]] std::uint8_t fetch(std::uint16_t address) {
+    const unsigned flat = cart_.flat_mask();
+    if ((address & 0x1000) && flat) {
+      const std::uint8_t v = cart_.image()[address & flat];
+      data_bus_ = v;
+      return v;
+    }
+    return read(address);
+  }
   void write(std::uint16_t address, std::uint8_t value) override {
     const unsigned a = address & 0x1FFFu;
     if ((a & 0x1280) == 0x080) {

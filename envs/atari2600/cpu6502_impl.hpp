@@ -152,7 +152,11 @@ int Cpu6502::step_on(BusT& bus) {
     bus.write(static_cast<std::uint16_t>(address), static_cast<std::uint8_t>(v));
   };
   auto fetch = [&]() __attribute__((always_inline)) {
-    return read(r.pc++);
+    if constexpr (requires { bus.fetch(std::uint16_t{0}); }) {
+      return bus.fetch(r.pc++);
+    } else {
+      return read(r.pc++);
+    }
   };
   auto set_nz = [&](unsigned v) __attribute__((always_inline)) {
     r.p = static_cast<std::uint8_t>((r.p & ~(kFlagN | kFlagZ)) | (v & 0x80) |
