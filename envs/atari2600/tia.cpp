@@ -758,7 +758,8 @@ int Tia::write(std::uint16_t address, std::uint8_t value, std::uint64_t cycle) {
       changes_picture = s_.*rule.field != value;
       break;
     case kColour:
-      changes_picture = s_.*rule.field != (value & 0xFE);
+      // A skipped frame has no pixels to bring up to date, and colours set no latch.
+      changes_picture = render_ && s_.*rule.field != (value & 0xFE);
       break;
     case kAlways:
       break;
