@@ -29,6 +29,7 @@
 
 using namespace dqn;
 using dqn::test::BinaryFixture;
+using dqn::test::hash_init;
 
 namespace {
 
@@ -68,21 +69,6 @@ void dqn_step(QNetwork& online, QNetwork& target, Adam& adam, Tape& tape, View<c
   tape.backward(loss);
   norm_out = clip_grad_norm(online.parameters(), kMaxNorm);
   adam.step();
-}
-
-// The integer-hash initialisation of make_nn_fixtures.py's hash_init(), bit for bit.
-void hash_init(Tensor& t, std::int64_t fan_in, std::uint32_t salt) {
-  const float bound = static_cast<float>(1.0 / std::sqrt(static_cast<double>(fan_in)));
-  for (std::int64_t i = 0; i < t.numel(); ++i) {
-    std::uint32_t x = static_cast<std::uint32_t>(i) + salt * 0x9E3779B9u;
-    x ^= x >> 16;
-    x *= 0x7FEB352Du;
-    x ^= x >> 15;
-    x *= 0x846CA68Bu;
-    x ^= x >> 16;
-    const std::int64_t k = static_cast<std::int64_t>(x >> 8) - (1 << 23);
-    t[i] = static_cast<float>(k) / 8388608.0f * bound;
-  }
 }
 
 }  // namespace
