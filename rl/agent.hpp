@@ -24,8 +24,9 @@
 // r + gamma^m (1 - terminated) Z_target(s', a*) are projected onto the support (core/
 // categorical.hpp), and the loss is the cross-entropy -sum_j m_j log p_j(s, a), per sample, its
 // (importance-weighted) mean over the batch. The per-sample cross-entropy is also the new
-// priority (Hessel et al. 2018: "the KL loss"; the target's entropy has no gradient, so it is the
-// KL divergence up to a term that does not depend on the network).
+// priority. Hessel et al. 2018 prioritize by the KL loss; the cross-entropy is that KL plus the
+// target distribution's entropy, which has no gradient (so the two losses train alike) but does
+// keep a perfectly fitted sample's priority at that entropy rather than 0.
 #pragma once
 
 #include <cstdint>
