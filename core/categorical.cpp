@@ -111,31 +111,38 @@ void categorical_projection_fast(float* m, const float* p_next, const float* rew
                                  std::int64_t K, float v_min, float v_max) {
   DQN_CHECK(K >= 2 && K <= kMaxProjectionAtoms, "categorical_projection: needs 2..",
             kMaxProjectionAtoms, " atoms, got ", K);
+  // The support once per call (the reference recomputes each z_j in double, per sample).
+  float z[kMaxProjectionAtoms], b[kMaxProjectionAtoms];
+  for (std::int64_t j = 0; j < K; ++j) z[j] = categorical_atom<float>(j, K, v_min, v_max);
   const float dz = (v_max - v_min) / static_cast<float>(K - 1);
-  const float top = static_cast<float>(K - 1);
-  float b[kMaxProjectionAtoms];
-  const VecF one = VecF::set1(1.0f), zero = VecF::zero();
+  const VecF lo = VecF::set1(v_min), hi = VecF::set1(v_max), vdz = VecF::set1(dz),
+             zero = VecF::zero(), top = VecF::set1(static_cast<float>(K - 1));
   for (std::int64_t i = 0; i < N; ++i) {
-    // b_j exactly as the reference computes it, so the two differ only in the weights' rounding.
-    const float scale = discounts[i] * (1.0f - terminated[i]);
-    for (std::int64_t j = 0; j < K; ++j) {
-      const float z = categorical_atom<float>(j, K, v_min, v_max);
-      const float tz = std::clamp(rewards[i] + scale * z, v_min, v_max);
-      b[j] = std::clamp((tz - v_min) / dz, 0.0f, top);
+    // b_j = clamp((clamp(r + scale z_j, v_min, v_max) - v_min) / dz, 0, K - 1), in SIMD.
+    const VecF r = VecF::set1(rewards[i]),
+               scale = VecF::set1(discounts[i] * (1.0f - terminated[i]));
+    std::int64_t j = 0;
+    for (; j + VecF::kLanes <= K; j += VecF::kLanes) {
+      const VecF tz = scale.fma(VecF::load(z + j), r).max(lo).min(hi);
+      ((tz - lo) / vdz).max(zero).min(top).store(b + j);
     }
+    const int rest = static_cast<int>(K - j);
+    if (rest > 0) {
+      const VecF tz = scale.fma(VecF::load_first(z + j, rest), r).max(lo).min(hi);
+      ((tz - lo) / vdz).max(zero).min(top).store_first(b + j, rest);
+    }
+    // The scatter in fractional form: l = floor(b), f = b - l, m_l += p (1 - f), m_{l+1} += p f.
+    // On an atom f = 0 and the whole mass stays on l: the l == u trap of the reference's form
+    // (u - b and b - l both 0) cannot occur here, and l + 1 is only touched when f > 0, which
+    // b <= K - 1 keeps inside the support.
+    float* row = m + i * K;
     const float* p = p_next + i * K;
+    std::fill(row, row + K, 0.0f);
     for (std::int64_t k = 0; k < K; ++k) {
-      const VecF vk = VecF::set1(static_cast<float>(k));
-      VecF acc = zero;
-      std::int64_t j = 0;
-      for (; j + VecF::kLanes <= K; j += VecF::kLanes) {
-        const VecF d = VecF::load(b + j) - vk;
-        const VecF w = zero.max(one - d.max(zero - d));  // max(0, 1 - |b_j - k|)
-        acc = w.fma(VecF::load(p + j), acc);
-      }
-      float s = acc.sum();
-      for (; j < K; ++j) s += std::max(0.0f, 1.0f - std::abs(b[j] - static_cast<float>(k))) * p[j];
-      m[i * K + k] = s;
+      const auto l = static_cast<std::int64_t>(b[k]);  // floor: b >= 0
+      const float f = b[k] - static_cast<float>(l);
+      row[l] += p[k] * (1.0f - f);
+      if (f > 0.0f) row[l + 1] += p[k] * f;
     }
   }
 }

@@ -162,12 +162,11 @@ void categorical_projection_ref(T* m, const T* p_next, const T* rewards, const T
   }
 }
 
-// The same projection written as a gather instead of Algorithm 1's scatter:
-//   m_k = sum_j p_j max(0, 1 - |b_j - k|)
-// (the triangular kernel centred on atom k; the l == u case is simply weight 1 at k = b_j, so
-// the trap above cannot occur in this form). O(K^2) a sample instead of O(K), but with no
-// data-dependent indices it runs in SIMD over j. At most kMaxProjectionAtoms atoms (a stack
-// buffer, so the kernel never allocates).
+// The same projection, fast: the support computed once per call instead of per atom and
+// sample in double, the b_j in SIMD, and the scatter in fractional form (f = b - floor(b): mass
+// p (1 - f) to atom floor(b), p f to the next), in which the l == u case needs no branch. It
+// differs from the reference by the rounding of u - b against 1 - f. At most kMaxProjectionAtoms
+// atoms (stack buffers, so the kernel never allocates).
 inline constexpr std::int64_t kMaxProjectionAtoms = 1024;
 void categorical_projection_fast(float* m, const float* p_next, const float* rewards,
                                  const float* discounts, const float* terminated, std::int64_t N,

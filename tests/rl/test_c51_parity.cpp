@@ -7,10 +7,10 @@
 // compared at a strided sample of each tensor).
 //
 // Tolerances. The target distribution is a probability vector computed in float on both sides
-// in other forms (our gather form against the script's scatter): 1e-6 absolute, ~17 float ulps
-// of 1. Cross-entropies, the loss and the gradients: 1e-5 relative, as the DQN parity test,
-// plus an absolute floor for entries that nearly cancel (a gradient is a sum over the batch of
-// w_i (p_ij - m_ij) terms of both signs): 1e-6 x the tensor's largest |gradient|. Parameters
+// in other forms (our fractional scatter against the script's two index_adds): 1e-6 absolute, ~17
+// float ulps of 1. Cross-entropies, the loss and the gradients: 1e-5 relative, as the DQN parity
+// test, plus an absolute floor for entries that nearly cancel (a gradient is a sum over the batch
+// of w_i (p_ij - m_ij) terms of both signs): 1e-6 x the tensor's largest |gradient|. Parameters
 // after the step: 1e-5 relative plus 1e-6 = lr / 1000 absolute (Adam's first step moves a
 // parameter by lr g / (|g| + eps), which for a g that nearly cancels turns a relative error of
 // g into an absolute one of up to lr times it).
