@@ -1,9 +1,8 @@
 // core/categorical.cpp: the fast float kernels of core/categorical.hpp.
 //
-// Softmax rows are short (K = 51 atoms in C51), so the passes that are pure arithmetic (max,
-// shift, scale) run in SIMD with a masked last vector, and exp stays the scalar std::exp (core
-// has no vector exp; a polynomial one would buy little at K = 51 next to the network's GEMMs).
-// The exps are summed in float, in index order.
+// Softmax rows are short (K = 51 atoms in C51): every pass runs in SIMD with a masked last
+// vector, exp included (simd::exp_nonpositive, a Cephes polynomial within 2 ulp: the reference
+// calls std::exp in double). The exps are summed in float, lane-wise then across lanes.
 #include "core/categorical.hpp"
 
 #include "core/error.hpp"
@@ -55,26 +54,55 @@ float row_dot(const float* a, const float* b, std::int64_t K) {
   return acc.sum();
 }
 
+// y[j] = exp(x[j] - m) for j < K, returning their sum (vector lanes summed at the end, then
+// the tail in index order). Every argument is <= 0, as exp_nonpositive requires.
+float exp_shifted(float* y, const float* x, float m, std::int64_t K) {
+  const VecF vm = VecF::set1(m);
+  VecF acc = VecF::zero();
+  std::int64_t j = 0;
+  for (; j + VecF::kLanes <= K; j += VecF::kLanes) {
+    const VecF e = simd::exp_nonpositive(VecF::load(x + j) - vm);
+    e.store(y + j);
+    acc = acc + e;
+  }
+  float s = acc.sum();
+  const int rest = static_cast<int>(K - j);
+  if (rest > 0) {  // padding lanes would hold exp(0 - m): stored nowhere, summed never
+    simd::exp_nonpositive(VecF::load_first(x + j, rest) - vm).store_first(y + j, rest);
+    for (std::int64_t t = j; t < K; ++t) s += y[t];
+  }
+  return s;
+}
+
 }  // namespace
 
 void log_softmax_forward_fast(float* out, const float* x, std::int64_t R, std::int64_t K) {
   for (std::int64_t r = 0; r < R; ++r) {
     const float* row = x + r * K;
+    float* o = out + r * K;
     const float m = row_max(row, K);
-    float s = 0.0f;
-    for (std::int64_t j = 0; j < K; ++j) s += std::exp(row[j] - m);
+    const float log_sum = std::log(exp_shifted(o, row, m, K));  // o: scratch for the exps
     // (x - m) - log s, as the reference: one shift by -(m + log s) would round differently.
-    const float log_sum = std::log(s);
-    for (std::int64_t j = 0; j < K; ++j) out[r * K + j] = (row[j] - m) - log_sum;
+    for (std::int64_t j = 0; j < K; ++j) o[j] = (row[j] - m) - log_sum;
   }
 }
 
 void log_softmax_backward_fast(float* dx, const float* dout, const float* out, std::int64_t R,
                                std::int64_t K) {
   for (std::int64_t r = 0; r < R; ++r) {
-    const float s = row_sum(dout + r * K, K);
-    for (std::int64_t j = 0; j < K; ++j)
-      dx[r * K + j] += dout[r * K + j] - std::exp(out[r * K + j]) * s;
+    const float *g = dout + r * K, *o = out + r * K;
+    float* d = dx + r * K;
+    const VecF vs = VecF::set1(row_sum(g, K));
+    std::int64_t j = 0;
+    // out <= 0 (a log-probability), so exp_nonpositive applies; padding lanes are never stored.
+    for (; j + VecF::kLanes <= K; j += VecF::kLanes)
+      (VecF::load(d + j) + (VecF::load(g + j) - simd::exp_nonpositive(VecF::load(o + j)) * vs))
+          .store(d + j);
+    const int rest = static_cast<int>(K - j);
+    if (rest > 0)
+      (VecF::load_first(d + j, rest) +
+       (VecF::load_first(g + j, rest) - simd::exp_nonpositive(VecF::load_first(o + j, rest)) * vs))
+          .store_first(d + j, rest);
   }
 }
 
@@ -82,12 +110,7 @@ void softmax_forward_fast(float* out, const float* x, std::int64_t R, std::int64
   for (std::int64_t r = 0; r < R; ++r) {
     const float* row = x + r * K;
     float* o = out + r * K;
-    const float m = row_max(row, K);
-    float s = 0.0f;
-    for (std::int64_t j = 0; j < K; ++j) {
-      o[j] = std::exp(row[j] - m);
-      s += o[j];
-    }
+    const float s = exp_shifted(o, row, row_max(row, K), K);
     shift_scale(o, o, 0.0f, 1.0f / s, K);
   }
 }
