@@ -367,12 +367,13 @@ std::string spec_hint(const NetworkSpec& file, const NetworkSpec& model) {
   if (file.dueling != model.dueling)
     return file.dueling ? "was it trained with dueling=true (--set dueling=true)?"
                         : "was it trained with dueling=false?";
-  if (file.atoms != model.atoms || file.v_min != model.v_min || file.v_max != model.v_max)
-    return file.atoms == 1
-               ? std::string("was it trained with distributional=false?")
-               : "was it trained with distributional=true atoms=" + std::to_string(file.atoms) +
-                     " v_min=" + std::to_string(file.v_min) +
-                     " v_max=" + std::to_string(file.v_max) + "?";
+  if (file.atoms != model.atoms || file.v_min != model.v_min || file.v_max != model.v_max) {
+    if (file.atoms == 1) return "was it trained with distributional=false?";
+    std::ostringstream hint;
+    hint << "was it trained with distributional=true atoms=" << file.atoms
+         << " v_min=" << file.v_min << " v_max=" << file.v_max << "?";
+    return hint.str();
+  }
   return "the networks differ";
 }
 

@@ -2,6 +2,7 @@
 #include "nn/qnetwork.hpp"
 
 #include <cmath>
+#include <sstream>
 
 #include "core/categorical.hpp"
 #include "core/elementwise.hpp"
@@ -61,10 +62,10 @@ std::string NetworkSpec::describe() const {
   else
     s = "nature-cnn " + join_shape(observation_shape, "x") + " -> " + std::to_string(num_actions);
   if (dueling) s += " dueling";
-  if (atoms > 1) {
-    s += " c51 ";
-    s += std::to_string(atoms);
-    s += " atoms";
+  if (atoms > 1) {  // "c51 51 atoms [-10, 10]"
+    std::ostringstream c51;
+    c51 << " c51 " << atoms << " atoms [" << v_min << ", " << v_max << "]";
+    s += c51.str();
   }
   return s;
 }

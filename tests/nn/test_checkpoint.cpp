@@ -481,7 +481,10 @@ TEST_CASE("a C51 dueling network round-trips, and its spec fields are checked on
   NetworkSpec shifted = spec;
   shifted.v_max = 8.0;
   QNetwork wrong(shifted, other);
-  CHECK(contains(message_of(bytes, wrong, nullptr, nullptr), "distributional=true atoms=5"));
+  const std::string message = message_of(bytes, wrong, nullptr, nullptr);
+  CHECK(contains(message, "holds mlp 4-8-3 dueling c51 5 atoms [-2.5, 7],"));
+  CHECK(contains(message, "the model is mlp 4-8-3 dueling c51 5 atoms [-2.5, 8]"));
+  CHECK(contains(message, "was it trained with distributional=true atoms=5 v_min=-2.5 v_max=7?"));
 }
 
 TEST_CASE("a version 1 checkpoint (before C51) still loads, as an ordinary Q head") {
