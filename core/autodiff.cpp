@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "core/activation.hpp"
+#include "core/categorical.hpp"
 #include "core/elementwise.hpp"
 #include "core/linear.hpp"
 #include "core/loss.hpp"
@@ -68,6 +69,16 @@ const char* op_name(Op op) {
       return "row_mean";
     case Op::kAddColumn:
       return "add_column";
+    case Op::kLogSoftmax:
+      return "log_softmax";
+    case Op::kSoftmax:
+      return "softmax";
+    case Op::kGatherAtoms:
+      return "gather_atoms";
+    case Op::kCrossEntropy:
+      return "cross_entropy";
+    case Op::kDuelingAtoms:
+      return "dueling_atoms";
   }
   return "?";
 }
@@ -380,6 +391,83 @@ Value BasicTape<T>::add_column(Value a, Value c) {
   return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
 }
 
+// ---------------------------------------------------------------- C51: softmaxes, atoms, loss
+
+template <class T>
+Value BasicTape<T>::log_softmax(Value x) {
+  const Shape xs = node(x).shape;
+  DQN_CHECK(xs.rank == 2 && xs[1] >= 1, "log_softmax: expected (R,K) with K >= 1, got ", xs.str());
+  Node& n = push(Op::kLogSoftmax, xs, needs_grad(x), x);
+  if constexpr (kFast<T>)
+    log_softmax_forward_fast(n.data, nodes_[x.id].data, xs[0], xs[1]);
+  else
+    log_softmax_forward_ref<T>(n.data, nodes_[x.id].data, xs[0], xs[1]);
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+template <class T>
+Value BasicTape<T>::softmax(Value x) {
+  const Shape xs = node(x).shape;
+  DQN_CHECK(xs.rank == 2 && xs[1] >= 1, "softmax: expected (R,K) with K >= 1, got ", xs.str());
+  Node& n = push(Op::kSoftmax, xs, needs_grad(x), x);
+  if constexpr (kFast<T>)
+    softmax_forward_fast(n.data, nodes_[x.id].data, xs[0], xs[1]);
+  else
+    softmax_forward_ref<T>(n.data, nodes_[x.id].data, xs[0], xs[1]);
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+template <class T>
+Value BasicTape<T>::gather_atoms(Value logits, const std::int64_t* actions, std::int64_t atoms) {
+  const Shape ls = node(logits).shape;
+  DQN_CHECK(atoms >= 1 && ls.rank == 2 && ls[1] % atoms == 0,
+            "gather_atoms: logits must be (N, A*atoms) with atoms = ", atoms, ", got ", ls.str());
+  const std::int64_t A = ls[1] / atoms;
+  for (std::int64_t i = 0; i < ls[0]; ++i)
+    DQN_CHECK(actions[i] >= 0 && actions[i] < A, "gather_atoms: action ", actions[i], " at row ", i,
+              " is outside [0, ", A, ")");
+  Node& n = push(Op::kGatherAtoms, Shape{ls[0], atoms}, needs_grad(logits), logits);
+  n.actions = actions;
+  n.atoms = atoms;
+  const T* x = nodes_[logits.id].data;
+  for (std::int64_t i = 0; i < ls[0]; ++i)
+    for (std::int64_t k = 0; k < atoms; ++k)
+      n.data[i * atoms + k] = x[i * ls[1] + actions[i] * atoms + k];
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+template <class T>
+Value BasicTape<T>::cross_entropy(Value logp, Value target) {
+  const Shape ps = node(logp).shape;
+  DQN_CHECK(ps.rank == 2, "cross_entropy: logp must be (N,K), got ", ps.str());
+  check_shape("cross_entropy", "target", ps, node(target).shape);
+  Node& n =
+      push(Op::kCrossEntropy, Shape{ps[0]}, needs_grad(logp) || needs_grad(target), logp, target);
+  cross_entropy_forward<T>(n.data, nodes_[logp.id].data, nodes_[target.id].data, ps[0], ps[1]);
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
+template <class T>
+Value BasicTape<T>::dueling_atoms(Value v, Value adv) {
+  const Shape vs = node(v).shape, as = node(adv).shape;
+  DQN_CHECK(vs.rank == 2 && as.rank == 2 && vs[0] == as[0] && vs[1] >= 1 && as[1] % vs[1] == 0,
+            "dueling_atoms: expected v (N,K) and adv (N,A*K), got v ", vs.str(), " and adv ",
+            as.str());
+  Node& n = push(Op::kDuelingAtoms, as, needs_grad(v) || needs_grad(adv), v, adv);
+  const std::int64_t N = as[0], K = vs[1], A = as[1] / K;
+  const T *x = nodes_[adv.id].data, *val = nodes_[v.id].data;
+  for (std::int64_t i = 0; i < N; ++i)
+    for (std::int64_t k = 0; k < K; ++k) {
+      // The same float operations as the K = 1 head (row_mean, scale by -1, add_column twice).
+      T total = 0;
+      for (std::int64_t a = 0; a < A; ++a) total += x[i * A * K + a * K + k];
+      const T mean = total / static_cast<T>(A);
+      for (std::int64_t a = 0; a < A; ++a)
+        n.data[i * A * K + a * K + k] = (x[i * A * K + a * K + k] + -mean) + val[i * K + k];
+    }
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
 // ---------------------------------------------------------------- backward
 
 template <class T>
@@ -537,6 +625,54 @@ void BasicTape<T>::backward_node(Node& n) {
       if (T* dc = grad_of(B))
         for (std::int64_t i = 0; i < rows; ++i)
           for (std::int64_t j = 0; j < cols; ++j) dc[i] += dout[i * cols + j];
+      return;
+    }
+    case Op::kLogSoftmax:
+      if constexpr (kFast<T>)
+        log_softmax_backward_fast(A->grad, dout, n.data, n.shape[0], n.shape[1]);
+      else
+        log_softmax_backward_ref<T>(A->grad, dout, n.data, n.shape[0], n.shape[1]);
+      return;
+    case Op::kSoftmax:
+      if constexpr (kFast<T>)
+        softmax_backward_fast(A->grad, dout, n.data, n.shape[0], n.shape[1]);
+      else
+        softmax_backward_ref<T>(A->grad, dout, n.data, n.shape[0], n.shape[1]);
+      return;
+    case Op::kGatherAtoms: {
+      const std::int64_t rows = n.shape[0], atoms = n.atoms, width = A->shape[1];
+      for (std::int64_t i = 0; i < rows; ++i)
+        for (std::int64_t k = 0; k < atoms; ++k)
+          A->grad[i * width + n.actions[i] * atoms + k] += dout[i * atoms + k];
+      return;
+    }
+    case Op::kCrossEntropy: {
+      // d/dlogp[i,j] = -target[i,j] dout[i], d/dtarget[i,j] = -logp[i,j] dout[i].
+      const std::int64_t rows = A->shape[0], K = A->shape[1];
+      if (T* dp = grad_of(A))
+        for (std::int64_t i = 0; i < rows; ++i)
+          for (std::int64_t j = 0; j < K; ++j) dp[i * K + j] -= B->data[i * K + j] * dout[i];
+      if (T* dt = grad_of(B))
+        for (std::int64_t i = 0; i < rows; ++i)
+          for (std::int64_t j = 0; j < K; ++j) dt[i * K + j] -= A->data[i * K + j] * dout[i];
+      return;
+    }
+    case Op::kDuelingAtoms: {
+      // out[i,a,k] = v[i,k] + adv[i,a,k] - mean_a' adv[i,a',k]:
+      // dv[i,k] += sum_a dout[i,a,k],  dadv[i,a,k] += dout[i,a,k] - (1/A) sum_a' dout[i,a',k].
+      const std::int64_t N = n.shape[0], K = A->shape[1], acts = n.shape[1] / K;
+      T* dv = grad_of(A);
+      T* dadv = grad_of(B);
+      for (std::int64_t i = 0; i < N; ++i)
+        for (std::int64_t k = 0; k < K; ++k) {
+          T total = 0;
+          for (std::int64_t a = 0; a < acts; ++a) total += dout[i * acts * K + a * K + k];
+          if (dv) dv[i * K + k] += total;
+          if (dadv)
+            for (std::int64_t a = 0; a < acts; ++a)
+              dadv[i * acts * K + a * K + k] +=
+                  dout[i * acts * K + a * K + k] - total / static_cast<T>(acts);
+        }
       return;
     }
   }

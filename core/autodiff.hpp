@@ -72,7 +72,13 @@ enum class Op : std::uint8_t {
   kMean,
   kRowMean,
   kAddColumn,
-  kU8Input
+  kU8Input,
+  // C51 (Bellemare et al. 2017; core/categorical.hpp)
+  kLogSoftmax,
+  kSoftmax,
+  kGatherAtoms,
+  kCrossEntropy,
+  kDuelingAtoms
 };
 
 template <class T>
@@ -115,6 +121,18 @@ class BasicTape {
   Value row_mean(Value a);             // (N,A) -> (N,1)
   Value add_column(Value a, Value c);  // a (N,A) + c (N,1) broadcast over columns -> (N,A)
 
+  // ---- C51 (Bellemare et al. 2017): categorical heads, see core/categorical.hpp ----
+  Value log_softmax(Value x);  // (R,K) -> (R,K), over the last axis (max-subtracted)
+  Value softmax(Value x);      // (R,K) -> (R,K), over the last axis
+  // logits (N, A*atoms), actions (N) -> (N, atoms): row actions[i] of sample i's (A, atoms)
+  // block. `actions` must stay valid until reset().
+  Value gather_atoms(Value logits, const std::int64_t* actions, std::int64_t atoms);
+  // logp (N,K), target (N,K) -> (N): -sum_j target[i,j] logp[i,j], one loss per sample.
+  Value cross_entropy(Value logp, Value target);
+  // The dueling combination per atom (Hessel et al. 2018, eq. in "Dueling networks"):
+  // v (N,K), adv (N, A*K) -> (N, A*K): v[i,k] + adv[i,a,k] - mean_a' adv[i,a',k].
+  Value dueling_atoms(Value v, Value adv);
+
   // Fills .grad of every parameter reachable from `loss` (a scalar); the graph is then released.
   void backward(Value loss);
 
@@ -134,6 +152,7 @@ class BasicTape {
     T scalar = 0;                           // scale factor or huber delta
     const std::int64_t* actions = nullptr;  // gather
     std::int64_t stride = 1, pad = 0;       // conv2d
+    std::int64_t atoms = 0;                 // gather_atoms
     BasicVariable<T>* variable = nullptr;   // param
   };
 

@@ -75,6 +75,15 @@ struct VecF {
   }
   // Sum of lanes in a fixed tree order (deterministic).
   float sum() const { return _mm512_reduce_add_ps(v); }
+  // Round to the nearest integer, ties to even (for exp_nonpositive).
+  VecF round() const {
+    return {_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)};
+  }
+  // 2^n for lanes holding whole numbers n in [-126, 127], built in the exponent field.
+  VecF pow2() const {
+    return {_mm512_castsi512_ps(
+        _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(127)), 23))};
+  }
 };
 #elif defined(__AVX2__) && defined(__FMA__)
 struct VecF {
@@ -113,6 +122,11 @@ struct VecF {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
   }
+  VecF round() const { return {_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
+  VecF pow2() const {
+    return {_mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(127)), 23))};
+  }
 };
 #else
 struct VecF {
@@ -138,8 +152,33 @@ struct VecF {
   VecF sqrt() const { return {std::sqrt(v)}; }
   VecF where_positive(VecF value) const { return {v > 0.0f ? value.v : 0.0f}; }
   float sum() const { return v; }
+  VecF round() const { return {std::nearbyint(v)}; }
+  VecF pow2() const { return {std::ldexp(1.0f, static_cast<int>(v))}; }
 };
 #endif
+
+// exp(x) for x <= 0, the only arguments a max-subtracted softmax has (core/categorical.cpp):
+// Cody-Waite range reduction x = n ln2 + r, |r| <= ln2 / 2, with ln2 split in two so n ln2 is
+// exact, then Cephes' degree-6 polynomial for exp(r) (S. Moshier, cephes expf.c), times 2^n.
+// Within 2 ulp of exp over (-87.3, 0] (tests/core/test_simd.cpp). At and below -87.3, where exp
+// nears float's smallest normal (1.2e-38), the result is 0: off by at most that. Trap: a
+// NaN lane becomes 0 here, not NaN; in the softmaxes the NaN survives regardless, because it
+// sits in the shifted logit x - max and in the max itself.
+inline VecF exp_nonpositive(VecF x) {
+  const VecF lo = VecF::set1(-87.3f);
+  const VecF xc = x.max(lo).min(VecF::zero());
+  const VecF n = (xc * VecF::set1(1.44269504088896341f)).round();  // log2(e)
+  VecF r = n.fma(VecF::set1(-0.693359375f), xc);                   // ln2, high part (exact)
+  r = n.fma(VecF::set1(2.12194440e-4f), r);                        // ln2, low part
+  VecF p = VecF::set1(1.9875691500e-4f);
+  p = p.fma(r, VecF::set1(1.3981999507e-3f));
+  p = p.fma(r, VecF::set1(8.3334519073e-3f));
+  p = p.fma(r, VecF::set1(4.1665795894e-2f));
+  p = p.fma(r, VecF::set1(1.6666665459e-1f));
+  p = p.fma(r, VecF::set1(5.0000001201e-1f));
+  const VecF e = p.fma(r * r, r + VecF::set1(1.0f));  // 1 + r + r^2 p(r)
+  return (x - lo).where_positive(e * n.pow2());
+}
 
 inline const char* isa_name() {
   return DQN_SIMD_NAME;

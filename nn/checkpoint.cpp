@@ -207,9 +207,13 @@ void write_spec(Writer& w, const NetworkSpec& spec) {
   w.u32(static_cast<std::uint32_t>(spec.hidden.size()));
   for (std::int64_t h : spec.hidden) w.i64(h);
   w.u8(spec.dueling ? 1 : 0);
+  // Version 2: the C51 head (Bellemare et al. 2017).
+  w.i64(spec.atoms);
+  w.f64(spec.v_min);
+  w.f64(spec.v_max);
 }
 
-NetworkSpec read_spec(Reader& r, const std::string& source) {
+NetworkSpec read_spec(Reader& r, std::uint32_t version, const std::string& source) {
   NetworkSpec spec;
   const std::uint8_t kind = r.u8();
   DQN_CHECK(kind <= static_cast<std::uint8_t>(NetworkKind::kNatureCnn), source,
@@ -232,6 +236,11 @@ NetworkSpec read_spec(Reader& r, const std::string& source) {
   const std::uint8_t dueling = r.u8();
   DQN_CHECK(dueling <= 1, source, ": corrupt: dueling flag ", int(dueling), " (expected 0 or 1)");
   spec.dueling = dueling == 1;
+  if (version >= 2) {  // version 1 predates C51: its networks are ordinary Q heads (atoms = 1)
+    spec.atoms = r.i64();
+    spec.v_min = r.f64();
+    spec.v_max = r.f64();
+  }
   try {
     spec.validate();
   } catch (const Error& e) {
@@ -284,7 +293,7 @@ Contents decode(std::string_view bytes, const std::string& source) {
   // From here the bytes are what the writer wrote, unless someone forged the CRC: the reads stay
   // bounded all the same, and must end exactly at the trailer.
   Reader p(bytes.substr(0, end), kHeaderBytes, source);
-  c.spec = read_spec(p, source);
+  c.spec = read_spec(p, c.version, source);
   const std::uint32_t tensors = p.count(4 + kMinTensorBytes, "tensors");
   for (std::uint32_t i = 0; i < tensors; ++i) {
     NamedTensor t;
@@ -358,6 +367,13 @@ std::string spec_hint(const NetworkSpec& file, const NetworkSpec& model) {
   if (file.dueling != model.dueling)
     return file.dueling ? "was it trained with dueling=true (--set dueling=true)?"
                         : "was it trained with dueling=false?";
+  if (file.atoms != model.atoms || file.v_min != model.v_min || file.v_max != model.v_max) {
+    if (file.atoms == 1) return "was it trained with distributional=false?";
+    std::ostringstream hint;
+    hint << "was it trained with distributional=true atoms=" << file.atoms
+         << " v_min=" << file.v_min << " v_max=" << file.v_max << "?";
+    return hint.str();
+  }
   return "the networks differ";
 }
 

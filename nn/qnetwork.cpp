@@ -1,6 +1,10 @@
 // nn/qnetwork.cpp: building the MLP and Nature CNN, dueling heads, target-network updates.
 #include "nn/qnetwork.hpp"
 
+#include <cmath>
+#include <sstream>
+
+#include "core/categorical.hpp"
 #include "core/elementwise.hpp"
 #include "core/error.hpp"
 
@@ -29,6 +33,10 @@ std::string join_shape(const std::vector<std::int64_t>& dims, const char* sep) {
 void NetworkSpec::validate() const {
   DQN_CHECK(num_actions >= 1 && num_actions <= kMaxWidth, "network: num_actions must be in [1, ",
             kMaxWidth, "], got ", num_actions);
+  DQN_CHECK(atoms >= 1 && atoms <= kMaxProjectionAtoms, "network: atoms must be in [1, ",
+            kMaxProjectionAtoms, "] (1: an ordinary Q head), got ", atoms);
+  DQN_CHECK(atoms == 1 || (std::isfinite(v_min) && std::isfinite(v_max) && v_min < v_max),
+            "network: a C51 head needs finite v_min < v_max, got [", v_min, ", ", v_max, "]");
   if (kind == NetworkKind::kMlp) {
     DQN_CHECK(observation_shape.size() == 1 && observation_shape[0] >= 1,
               "network: an MLP needs a flat observation (obs_dim), got (",
@@ -53,11 +61,22 @@ std::string NetworkSpec::describe() const {
         std::to_string(num_actions);
   else
     s = "nature-cnn " + join_shape(observation_shape, "x") + " -> " + std::to_string(num_actions);
-  return dueling ? s + " dueling" : s;
+  if (dueling) s += " dueling";
+  if (atoms > 1) {  // "c51 51 atoms [-10, 10]"
+    std::ostringstream c51;
+    c51 << " c51 " << atoms << " atoms [" << v_min << ", " << v_max << "]";
+    s += c51.str();
+  }
+  return s;
 }
 
 QNetwork::QNetwork(const NetworkSpec& spec, Rng& rng) : spec_(spec) {
   spec.validate();
+  // C51: every action gets `atoms` logits, and the dueling value stream one per atom.
+  const std::int64_t outputs = spec.num_actions * spec.atoms, value_outputs = spec.atoms;
+  if (spec.atoms > 1)
+    for (std::int64_t j = 0; j < spec.atoms; ++j)
+      support_.push_back(categorical_atom<float>(j, spec.atoms, spec.v_min, spec.v_max));
   net_ = std::make_unique<Sequential>();
   std::int64_t features = 0;
   if (spec.kind == NetworkKind::kMlp) {
@@ -68,7 +87,7 @@ QNetwork::QNetwork(const NetworkSpec& spec, Rng& rng) : spec_(spec) {
       width = h;
     }
     features = width;
-    if (!spec.dueling) net_->add(std::make_unique<Linear>(width, spec.num_actions, rng));
+    if (!spec.dueling) net_->add(std::make_unique<Linear>(width, outputs, rng));
   } else {
     std::int64_t channels = spec.observation_shape[0];
     for (const ConvLayer& c : kNatureConvs) {
@@ -82,7 +101,7 @@ QNetwork::QNetwork(const NetworkSpec& spec, Rng& rng) : spec_(spec) {
     if (!spec.dueling) {
       net_->add(std::make_unique<Linear>(features, kNatureHidden, rng));
       net_->add(std::make_unique<ReLU>());
-      net_->add(std::make_unique<Linear>(kNatureHidden, spec.num_actions, rng));
+      net_->add(std::make_unique<Linear>(kNatureHidden, outputs, rng));
     }
   }
   if (spec.dueling) {
@@ -91,13 +110,13 @@ QNetwork::QNetwork(const NetworkSpec& spec, Rng& rng) : spec_(spec) {
     if (spec.kind == NetworkKind::kNatureCnn) {  // Wang et al. 2016: two 512-unit streams
       value_->add(std::make_unique<Linear>(features, kNatureHidden, rng));
       value_->add(std::make_unique<ReLU>());
-      value_->add(std::make_unique<Linear>(kNatureHidden, 1, rng));
+      value_->add(std::make_unique<Linear>(kNatureHidden, value_outputs, rng));
       advantage_->add(std::make_unique<Linear>(features, kNatureHidden, rng));
       advantage_->add(std::make_unique<ReLU>());
-      advantage_->add(std::make_unique<Linear>(kNatureHidden, spec.num_actions, rng));
+      advantage_->add(std::make_unique<Linear>(kNatureHidden, outputs, rng));
     } else {
-      value_->add(std::make_unique<Linear>(features, 1, rng));
-      advantage_->add(std::make_unique<Linear>(features, spec.num_actions, rng));
+      value_->add(std::make_unique<Linear>(features, value_outputs, rng));
+      advantage_->add(std::make_unique<Linear>(features, outputs, rng));
     }
     net_->parameters("features", parameters_);
     value_->parameters("value", parameters_);
@@ -125,6 +144,7 @@ Value QNetwork::forward_value(Tape& tape, Value x) {
   // Q = V + (A - mean_a A): subtracting the mean makes V and A identifiable (Wang et al. eq. 9).
   const Value v = value_->forward(tape, h);
   const Value a = advantage_->forward(tape, h);
+  if (spec_.atoms > 1) return tape.dueling_atoms(v, a);  // per atom, on the logits
   const Value centred = tape.add_column(a, tape.scale(tape.row_mean(a), -1.0f));
   return tape.add_column(centred, v);
 }
@@ -142,22 +162,34 @@ void QNetwork::infer(View<const std::uint8_t> frames, Tensor& q) {
 }
 
 void QNetwork::infer_from_float(ConstTensorView x, Tensor& q) {
+  const std::int64_t K = spec_.atoms;
+  Tensor& out = K > 1 ? logits_ : q;  // C51: logits first, expected values below
   if (!spec_.dueling) {
-    net_->infer(x, q);
-    return;
+    net_->infer(x, out);
+  } else {
+    net_->infer(x, features_);
+    value_->infer(features_.view(), value_out_);
+    advantage_->infer(features_.view(), advantage_out_);
+    // Per atom k (K = 1: the ordinary head), the same float operations as the tape's ops.
+    const std::int64_t n = advantage_out_.dim(0), actions = advantage_out_.dim(1) / K;
+    out.resize_for_overwrite(Shape{n, actions * K});
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t k = 0; k < K; ++k) {
+        const float* adv = advantage_out_.data() + i * actions * K + k;
+        float mean = 0;
+        for (std::int64_t j = 0; j < actions; ++j) mean += adv[j * K];
+        mean /= static_cast<float>(actions);
+        for (std::int64_t j = 0; j < actions; ++j)
+          out[i * actions * K + j * K + k] = (adv[j * K] + -mean) + value_out_[i * K + k];
+      }
   }
-  net_->infer(x, features_);
-  value_->infer(features_.view(), value_out_);
-  advantage_->infer(features_.view(), advantage_out_);
-  const std::int64_t n = advantage_out_.dim(0), actions = advantage_out_.dim(1);
-  q.resize_for_overwrite(Shape{n, actions});
-  for (std::int64_t i = 0; i < n; ++i) {
-    float mean = 0;
-    for (std::int64_t j = 0; j < actions; ++j) mean += advantage_out_[i * actions + j];
-    mean /= static_cast<float>(actions);
-    for (std::int64_t j = 0; j < actions; ++j)
-      q[i * actions + j] = (advantage_out_[i * actions + j] + -mean) + value_out_[i];
-  }
+  if (K == 1) return;
+  // Q(s,a) = sum_j z_j p_j(s,a) (Bellemare et al. 2017, section 4), summed in index order.
+  const std::int64_t rows = logits_.numel() / K;
+  probs_.resize_for_overwrite(logits_.shape());
+  softmax_forward_fast(probs_.data(), logits_.data(), rows, K);
+  q.resize_for_overwrite(Shape{logits_.dim(0), spec_.num_actions});
+  categorical_mean(q.data(), probs_.data(), support_.data(), rows, K);
 }
 
 std::int64_t QNetwork::parameter_count() const {

@@ -9,6 +9,11 @@
 //     flatten (3136) -> fc 512 -> ReLU -> fc n_actions. Named net.0, net.2, net.4, net.7, net.9.
 //   Dueling (Wang et al. 2016, eq. 9), an option of both: Q = V + A - mean_a(A), with the
 //     trunk named features.*, the heads value.* and advantage.*.
+//   C51 (Bellemare et al. 2017), an option of both (atoms > 1): the last layer outputs logits
+//     (N, A*atoms), action a's distribution over the support z_j (core/categorical.hpp) being
+//     softmax of its block of `atoms`; Q(s,a) = sum_j z_j p_j(s,a). With dueling, the value
+//     head has `atoms` outputs and the combination is applied to the logits per atom (Hessel et
+//     al. 2018, "Dueling networks").
 #pragma once
 
 #include <cstdint>
@@ -28,6 +33,10 @@ struct NetworkSpec {
   std::int64_t num_actions = 2;
   std::vector<std::int64_t> hidden{256, 256};  // MLP hidden widths (unused by the CNN)
   bool dueling = false;
+  // C51 (Bellemare et al. 2017): atoms = 1 is an ordinary Q head; > 1 a categorical head over
+  // `atoms` evenly spaced values in [v_min, v_max] (v_min, v_max unused when atoms = 1).
+  std::int64_t atoms = 1;
+  double v_min = -10, v_max = 10;
 
   // The Nature CNN of Mnih et al. 2015 on 4x84x84 frame stacks (the minimal action sets: 4 for
   // Breakout, 6 for Pong; benchmarks and fixtures use 6).
@@ -46,7 +55,8 @@ struct NetworkSpec {
   // Equal when they build the same network: the MLP's hidden widths do not matter to the CNN.
   friend bool operator==(const NetworkSpec& a, const NetworkSpec& b) {
     return a.kind == b.kind && a.observation_shape == b.observation_shape &&
-           a.num_actions == b.num_actions && a.dueling == b.dueling &&
+           a.num_actions == b.num_actions && a.dueling == b.dueling && a.atoms == b.atoms &&
+           (a.atoms == 1 || (a.v_min == b.v_min && a.v_max == b.v_max)) &&
            (a.kind != NetworkKind::kMlp || a.hidden == b.hidden);
   }
 };
@@ -58,16 +68,20 @@ class QNetwork {
  public:
   QNetwork(const NetworkSpec& spec, Rng& rng);
 
-  // Q-values (N, num_actions) for a batch of observations, recorded on the tape.
+  // Q-values (N, num_actions) for a batch of observations, recorded on the tape; with a C51
+  // head (atoms > 1) the logits (N, num_actions * atoms) instead.
   Value forward(Tape& tape, ConstTensorView obs);              // MLP: float (N, obs_dim)
   Value forward(Tape& tape, View<const std::uint8_t> frames);  // CNN: uint8 (N,4,84,84)
   Value forward_value(Tape& tape, Value x);                    // from an input already on the tape
 
-  // Tape-free inference into q (N, num_actions), for acting.
+  // Tape-free inference into q (N, num_actions), for acting; with a C51 head the expected
+  // values sum_j z_j p_j.
   void infer(ConstTensorView obs, Tensor& q);
   void infer(View<const std::uint8_t> frames, Tensor& q);
 
   const NetworkSpec& spec() const { return spec_; }
+  // The C51 support z_j (atoms), empty for an ordinary Q head.
+  const std::vector<float>& support() const { return support_; }
   // Every parameter with its PyTorch-style name, in a fixed order.
   const std::vector<NamedVariable>& parameters() const { return parameters_; }
   std::int64_t parameter_count() const;
@@ -88,6 +102,8 @@ class QNetwork {
   std::unique_ptr<Sequential> advantage_;
   std::vector<NamedVariable> parameters_;
   Tensor scaled_frames_, features_, value_out_, advantage_out_;  // infer() buffers
+  std::vector<float> support_;                                   // C51
+  Tensor logits_, probs_;                                        // C51 infer() buffers
 };
 
 }  // namespace dqn

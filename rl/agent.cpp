@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/categorical.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
 #include "core/reduce.hpp"
@@ -117,6 +118,7 @@ std::int64_t DqnAgent::greedy(const std::uint8_t* frames) {
 }
 
 UpdateStats DqnAgent::update(const Batch& batch) {
+  if (spec_.atoms > 1) return update_categorical(batch);
   const std::int64_t n = batch.size, actions = spec_.num_actions;
   const bool pixels = spec_.kind == NetworkKind::kNatureCnn;
   tape_.reset();
@@ -200,6 +202,112 @@ UpdateStats DqnAgent::update(const Batch& batch) {
   }
   double q_sum = 0;
   for (std::int64_t i = 0; i < n; ++i) q_sum += qa[i];
+  stats.mean_q = static_cast<float>(q_sum / static_cast<double>(n));
+  DQN_CHECK(std::isfinite(stats.loss), "divergence: the loss is ", stats.loss,
+            " (not finite); lower lr or check the rewards");
+  DQN_CHECK(std::isfinite(stats.mean_q), "divergence: the mean Q-value is ", stats.mean_q,
+            " (not finite); lower lr or check the rewards");
+
+  // 4. Gradients, clipping, Adam.
+  online_.zero_grad();
+  tape_.backward(loss);
+  if (max_grad_norm_ > 0) {
+    stats.grad_norm = clip_grad_norm(online_.parameters(), max_grad_norm_);
+  } else {
+    stats.grad_norm = static_cast<float>(std::sqrt(grad_sq_norm(online_.parameters())));
+  }
+  DQN_CHECK(std::isfinite(stats.grad_norm), "divergence: the gradient norm is ", stats.grad_norm,
+            " (not finite); lower lr or check the rewards");
+  adam_.step();
+  return stats;
+}
+
+// ---------------------------------------------------------------- C51
+// The same steps as update() (targets without gradients on their own tape, beside the online
+// forward; loss; divergence guard; clip; Adam), with distributions in place of numbers.
+UpdateStats DqnAgent::update_categorical(const Batch& batch) {
+  const std::int64_t n = batch.size, actions = spec_.num_actions, K = spec_.atoms;
+  const bool pixels = spec_.kind == NetworkKind::kNatureCnn;
+  const std::vector<float>& z = online_.support();
+  tape_.reset();
+  target_tape_.reset();
+  if (target_dist_.numel() != n * K) {
+    next_probs_.resize(Shape{n, actions * K});
+    online_next_q_.resize(Shape{n, actions * K});
+    next_expected_.resize(Shape{n, actions});
+    next_dist_.resize(Shape{n, K});
+    target_dist_.resize(Shape{n, K});
+    discounts_.resize(Shape{n});
+    abs_td_.resize(Shape{n});
+    loss_weights_.resize(Shape{n});
+  }
+  DQN_CHECK(batch.discounts.empty() || static_cast<std::int64_t>(batch.discounts.size()) == n,
+            "update: the batch has ", n, " samples but ", batch.discounts.size(), " discounts");
+  const bool weighted = !batch.weights.empty();
+  DQN_CHECK(!weighted || static_cast<std::int64_t>(batch.weights.size()) == n,
+            "update: the batch has ", n, " samples but ", batch.weights.size(),
+            " importance weights");
+
+  // 1. The target distribution (Bellemare et al. 2017, Algorithm 1), without gradients. The
+  // (N, A*K) logits are N*A rows of K atoms for the softmax.
+  auto targets = [&] {
+    NoGradScope no_grad(target_tape_);
+    const Value logits = pixels ? target_.forward(target_tape_, batch.next_frames.view())
+                                : target_.forward(target_tape_, batch.next_obs.view());
+    softmax_forward_fast(next_probs_.data(), target_tape_.view(logits).data, n * actions, K);
+    // a* = argmax_a of the expected values: the online network's with Double DQN (Hessel et
+    // al. 2018), the target's without (Algorithm 1). Ties go to the first action.
+    const float* chooser = next_probs_.data();
+    if (double_dqn_) {
+      const Value online_logits = pixels ? online_.forward(target_tape_, batch.next_frames.view())
+                                         : online_.forward(target_tape_, batch.next_obs.view());
+      softmax_forward_fast(online_next_q_.data(), target_tape_.view(online_logits).data,
+                           n * actions, K);
+      chooser = online_next_q_.data();
+    }
+    categorical_mean(next_expected_.data(), chooser, z.data(), n * actions, K);
+    for (std::int64_t i = 0; i < n; ++i) {
+      std::int64_t best = 0;
+      max_actions_fast(nullptr, &best, next_expected_.data() + i * actions, 1, actions);
+      std::memcpy(next_dist_.data() + i * K, next_probs_.data() + (i * actions + best) * K,
+                  static_cast<std::size_t>(K) * sizeof(float));
+      discounts_[i] = batch.discounts.empty() ? gamma_ : batch.discounts[i];
+    }
+    categorical_projection_fast(target_dist_.data(), next_dist_.data(), batch.rewards.data(),
+                                discounts_.data(), batch.terminated.data(), n, K,
+                                static_cast<float>(spec_.v_min), static_cast<float>(spec_.v_max));
+  };
+  // 2. The online log-probabilities log p(s, a) of the taken actions, recorded for backward.
+  Value logp;
+  auto online = [&] {
+    const Value logits = pixels ? online_.forward(tape_, batch.frames.view())
+                                : online_.forward(tape_, batch.obs.view());
+    logp = tape_.log_softmax(tape_.gather_atoms(logits, batch.actions.data(), K));
+  };
+  constexpr std::int64_t kTaskGrainFlops = std::int64_t{1} << 20;  // as in update()
+  parallel_tasks(2 * n * online_.parameter_count() >= kTaskGrainFlops, online, targets);
+
+  // 3. Cross-entropy per sample; its (weighted) mean is the loss, the samples the priorities.
+  const Value ce = tape_.cross_entropy(logp, tape_.input(target_dist_.view()));
+  const ConstTensorView per_sample = tape_.view(ce);
+  for (std::int64_t i = 0; i < n; ++i) abs_td_[i] = per_sample[i];
+  Value loss;
+  if (!weighted) {
+    loss = tape_.mean(ce);
+  } else {
+    for (std::int64_t i = 0; i < n; ++i) loss_weights_[i] = batch.weights[i];
+    loss = tape_.mean(tape_.mul(ce, tape_.input(loss_weights_.view())));
+  }
+  UpdateStats stats;
+  stats.loss = tape_.item(loss);
+  // mean Q(s, a) of the taken actions: sum_j z_j exp(log p_j), averaged.
+  const ConstTensorView lp = tape_.view(logp);
+  double q_sum = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    float q = 0;
+    for (std::int64_t j = 0; j < K; ++j) q += z[j] * std::exp(lp[i * K + j]);
+    q_sum += q;
+  }
   stats.mean_q = static_cast<float>(q_sum / static_cast<double>(n));
   DQN_CHECK(std::isfinite(stats.loss), "divergence: the loss is ", stats.loss,
             " (not finite); lower lr or check the rewards");

@@ -17,6 +17,16 @@
 //
 // n-step returns (Sutton 1988; Hessel et al. 2018): r becomes the discounted sum of the next m
 // rewards and gamma becomes gamma^m (Batch::discounts), s' the state m steps on.
+//
+// C51 (Bellemare et al. 2017, Algorithm 1), when the network has a categorical head (atoms > 1):
+// the target is a distribution, not a number. a* = argmax_a E[Z_target(s', a)] (or, with Double
+// DQN, argmax of the online network's expected values, as Hessel et al. 2018 do), the atoms of
+// r + gamma^m (1 - terminated) Z_target(s', a*) are projected onto the support (core/
+// categorical.hpp), and the loss is the cross-entropy -sum_j m_j log p_j(s, a), per sample, its
+// (importance-weighted) mean over the batch. The per-sample cross-entropy is also the new
+// priority. Hessel et al. 2018 prioritize by the KL loss; the cross-entropy is that KL plus the
+// target distribution's entropy, which has no gradient (so the two losses train alike) but does
+// keep a perfectly fitted sample's priority at that entropy rather than 0.
 #pragma once
 
 #include <cstdint>
@@ -68,7 +78,7 @@ std::int64_t epsilon_greedy_action(QNetwork& net, const Obs* obs, double epsilon
 Batch random_batch(const NetworkSpec& spec, std::int64_t n, Rng& rng);
 
 struct UpdateStats {
-  float loss = 0;       // Huber loss of the minibatch
+  float loss = 0;       // Huber loss of the minibatch (C51: mean cross-entropy)
   float mean_q = 0;     // mean Q(s, a) of the taken actions
   float grad_norm = 0;  // global gradient norm before clipping
 };
@@ -94,7 +104,8 @@ class DqnAgent {
   // the parameters are changed. With two threads the no-grad passes on s' and the online forward on
   // s run as two tasks; the result is the same bits on every run for a given thread count.
   UpdateStats update(const Batch& batch);
-  // (B) |Q(s_i, a_i) - y_i| of the last update's batch, measured before its step.
+  // (B) |Q(s_i, a_i) - y_i| of the last update's batch, measured before its step (C51: the
+  // per-sample cross-entropy). The trainer's new priorities.
   const Tensor& abs_td_errors() const { return abs_td_; }
   // Hard copy (tau = 1) or Polyak averaging of the online network into the target.
   void update_target();
@@ -103,8 +114,12 @@ class DqnAgent {
   QNetwork& target() { return target_; }
   Adam& optimizer() { return adam_; }
   const NetworkSpec& spec() const { return spec_; }
+  // C51: the last update's projected target distributions (B, atoms).
+  const Tensor& target_distribution() const { return target_dist_; }
 
  private:
+  UpdateStats update_categorical(const Batch& batch);  // the C51 update (spec_.atoms > 1)
+
   NetworkSpec spec_;
   float gamma_, huber_delta_, max_grad_norm_, tau_;
   bool double_dqn_;
@@ -116,6 +131,9 @@ class DqnAgent {
   Tensor next_values_, targets_, online_next_q_;
   Tensor abs_td_;        // (B) |delta_i| of the last update
   Tensor loss_weights_;  // (B) w_i H'(delta_i): the weighted loss's coefficients (see update)
+  // C51 buffers: next-state probabilities (B, A*atoms), expected values (B, A), the chosen
+  // action's next distribution (B, atoms), its projection (B, atoms), the discounts used.
+  Tensor next_probs_, next_expected_, next_dist_, target_dist_, discounts_;
 };
 
 }  // namespace dqn

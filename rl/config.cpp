@@ -99,6 +99,12 @@ const std::vector<Field>& fields() {
       {"per_eps", "added to |delta| so no transition's priority is 0", &Config::per_eps, 1e-12, 1},
       {"n_step", "rewards summed before the target bootstraps (1: one-step; Rainbow: 3)",
        &Config::n_step, 1, 100},
+      {"distributional", "C51: learn a distribution of returns (Bellemare et al. 2017)",
+       &Config::distributional},
+      {"atoms", "C51: atoms of the return distribution (51 in Bellemare et al. 2017)",
+       &Config::atoms, 2, 1024},
+      {"v_min", "C51: the support's lowest return, below v_max", &Config::v_min, -1e6, 1e6},
+      {"v_max", "C51: the support's highest return, above v_min", &Config::v_max, -1e6, 1e6},
       {"eval_interval", "env steps between greedy evaluations (0: never)", &Config::eval_interval,
        0, kBig},
       {"eval_episodes", "episodes per periodic evaluation", &Config::eval_episodes, 1, 1e6},
@@ -458,6 +464,8 @@ bool Config::key_applies(const std::string& key) const {
     return false;
   if (pixels && key == "hidden") return false;  // the Nature CNN's layers are fixed
   if (!prioritized_replay && key.rfind("per_", 0) == 0) return false;
+  if (!distributional && (key == "atoms" || key == "v_min" || key == "v_max")) return false;
+  if (distributional && key == "huber_delta") return false;  // C51's loss is a cross-entropy
   return true;
 }
 
@@ -573,6 +581,8 @@ void Config::validate() const {
             ") must not exceed epsilon_start (", epsilon_start, ")");
   DQN_CHECK(batch_size <= buffer_size, "config: batch_size (", batch_size,
             ") must not exceed buffer_size (", buffer_size, ")");
+  DQN_CHECK(v_min < v_max, "config: v_min (", v_min, ") must be below v_max (", v_max,
+            "): they bound the C51 support");
   const auto names = preset_names();
   DQN_CHECK(std::find(names.begin(), names.end(), preset) != names.end(), "config: preset '",
             preset, "' is not a preset; valid presets: ", preset_list());

@@ -73,6 +73,15 @@ struct Config {
   // with gamma^n, stopping at the episode's end. 1: one-step DQN; Rainbow used 3 (Hessel et al.
   // 2018, Table 1).
   std::int64_t n_step = 1;
+  // Distributional DQN, C51 (Bellemare et al. 2017; nn/qnetwork.hpp, core/categorical.hpp): the
+  // network outputs, per action, a distribution over `atoms` returns evenly spaced in
+  // [v_min, v_max], trained by cross-entropy towards the projected target distribution; it acts
+  // on the expected value. Defaults: the paper's 51 atoms over [-10, 10] (also Hessel et al.
+  // 2018, Table 1). huber_delta does not apply when it is on.
+  bool distributional = false;
+  std::int64_t atoms = 51;
+  double v_min = -10;
+  double v_max = 10;
 
   // ---- evaluation, logging, checkpoints ----
   std::int64_t eval_interval = 2500;       // env steps between greedy evaluations (0: never)

@@ -89,6 +89,11 @@ NetworkSpec network_spec_for(const Config& config, const Env& env) {
   spec.num_actions = env.num_actions();
   spec.hidden = config.hidden;
   spec.dueling = config.dueling;
+  if (config.distributional) {  // C51; otherwise the spec's atoms = 1 (an ordinary Q head)
+    spec.atoms = config.atoms;
+    spec.v_min = config.v_min;
+    spec.v_max = config.v_max;
+  }
   return spec;
 }
 

@@ -97,6 +97,22 @@ TEST_CASE("Nature CNN updates 2..N allocate nothing") {
   CHECK(allocations_in_steps_after_the_first(NetworkSpec::nature_cnn(6), 8, 3) == 0);
 }
 
+TEST_CASE("C51 updates 2..N allocate nothing (MLP and dueling), nor does C51 acting") {
+  NetworkSpec spec;
+  spec.atoms = 51;
+  CHECK(allocations_in_steps_after_the_first(spec, 64, 10) == 0);
+  spec.dueling = true;
+  CHECK(allocations_in_steps_after_the_first(spec, 64, 10) == 0);
+  Config config = make_preset("cartpole");
+  Rng rng(1);
+  DqnAgent agent(spec, config, rng);
+  const float obs[4] = {0.1f, 0.2f, 0.3f, 0.4f};
+  agent.greedy(obs);
+  const long before = g_allocations.load();
+  for (int i = 0; i < 100; ++i) agent.greedy(obs);
+  CHECK(g_allocations.load() - before == 0);
+}
+
 TEST_CASE("the greedy action path allocates nothing after its first call") {
   NetworkSpec spec;
   Config config = make_preset("cartpole");

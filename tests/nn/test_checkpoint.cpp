@@ -216,9 +216,9 @@ TEST_CASE("the documented errors: magic, newer version, checksum, spec and shape
                  "not a dqn checkpoint"));
 
   bad = good;
-  bad[8] = 2;  // version 2, little-endian u32 at offset 8
+  bad[8] = 3;  // version 3, little-endian u32 at offset 8
   CHECK(message_of(bad, target, nullptr, nullptr) ==
-        "ckpt.bin: checkpoint format version 2 is newer than this build reads (1); rebuild dqn");
+        "ckpt.bin: checkpoint format version 3 is newer than this build reads (2); rebuild dqn");
 
   bad = good;
   bad[good.size() / 2] ^= 0x10;
@@ -451,4 +451,62 @@ TEST_CASE("MappedFile sees the file's bytes, an empty file as empty, and names a
   CHECK(MappedFile(empty).bytes().empty());
   CHECK_THROWS_WITH_AS(MappedFile(dir + "/missing.bin"), doctest::Contains("missing.bin"), Error);
   std::filesystem::remove_all(dir);
+}
+
+// ---- C51 (format version 2) ----
+
+TEST_CASE("a C51 dueling network round-trips, and its spec fields are checked on load") {
+  Rng rng(21);
+  NetworkSpec spec = mlp_spec({8});
+  spec.num_actions = 3;
+  spec.dueling = true;
+  spec.atoms = 5;
+  spec.v_min = -2.5;
+  spec.v_max = 7.0;
+  QNetwork net(spec, rng);
+  Adam adam(net.parameters(), AdamHyper{.lr = 1e-3});
+  fill_adam(adam, rng, 9);
+  const std::string bytes = serialize_checkpoint(net, &adam, {});
+  const CheckpointInfo info = read_checkpoint_info_bytes(bytes);
+  CHECK(info.spec.atoms == 5);
+  CHECK(info.spec.v_min == -2.5);
+  CHECK(info.spec.v_max == 7.0);
+  Rng other(22);
+  QNetwork rebuilt(info.spec, other);
+  Adam rebuilt_adam(rebuilt.parameters(), info.adam_hyper);
+  deserialize_checkpoint(bytes, rebuilt, &rebuilt_adam, nullptr);
+  CHECK(snapshot(rebuilt, &rebuilt_adam) == snapshot(net, &adam));
+
+  // Another support (same shapes, so only the spec check can catch it) is refused with a hint.
+  NetworkSpec shifted = spec;
+  shifted.v_max = 8.0;
+  QNetwork wrong(shifted, other);
+  const std::string message = message_of(bytes, wrong, nullptr, nullptr);
+  CHECK(contains(message, "holds mlp 4-8-3 dueling c51 5 atoms [-2.5, 7],"));
+  CHECK(contains(message, "the model is mlp 4-8-3 dueling c51 5 atoms [-2.5, 8]"));
+  CHECK(contains(message, "was it trained with distributional=true atoms=5 v_min=-2.5 v_max=7?"));
+}
+
+TEST_CASE("a version 1 checkpoint (before C51) still loads, as an ordinary Q head") {
+  Rng rng(23);
+  QNetwork net(mlp_spec({8}), rng);
+  const std::string v2 = serialize_checkpoint(net, nullptr, {});
+  // Rewrite it as version 1 wrote it: the spec without the 24 bytes of atoms, v_min, v_max
+  // (they follow the dueling byte), version 1, the payload length and the CRC redone.
+  const std::size_t header = 20;
+  const std::size_t spec_end = header + 1 + 4 + 8 * 1 + 8 + 4 + 8 * 1 + 1;
+  std::string v1 = v2.substr(0, spec_end) + v2.substr(spec_end + 24, v2.size() - 4 - spec_end - 24);
+  v1[8] = 1;
+  const std::uint64_t payload = v1.size() - header;
+  for (int i = 0; i < 8; ++i) v1[12 + i] = static_cast<char>((payload >> (8 * i)) & 0xFF);
+  const std::uint32_t crc = crc32(v1.data(), v1.size());
+  for (int i = 0; i < 4; ++i) v1.push_back(static_cast<char>((crc >> (8 * i)) & 0xFF));
+
+  const CheckpointInfo info = read_checkpoint_info_bytes(v1);
+  CHECK(info.version == 1);
+  CHECK(info.spec.atoms == 1);
+  CHECK(info.spec == net.spec());
+  QNetwork loaded(info.spec, rng);
+  deserialize_checkpoint(v1, loaded, nullptr, nullptr);
+  CHECK(snapshot(loaded, nullptr) == snapshot(net, nullptr));
 }

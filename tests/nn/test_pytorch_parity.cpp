@@ -25,83 +25,16 @@
 #include "core/rng.hpp"
 #include "nn/optim.hpp"
 #include "nn/qnetwork.hpp"
+#include "tests/binary_fixture.hpp"
 
 using namespace dqn;
+using dqn::test::BinaryFixture;
+using dqn::test::hash_init;
 
 namespace {
 
 constexpr float kGamma = 0.99f, kMaxNorm = 10.0f;
 constexpr double kLr = 1e-4, kRelTol = 1e-5, kMlpAbsTol = 1e-7, kCnnAbsTol = 1e-6;
-
-// The fixture format of make_nn_fixtures.py: a text header of "name dtype rank dims..." lines up
-// to "END", then the raw little-endian arrays in header order.
-class Fixture {
- public:
-  explicit Fixture(const std::string& name) {
-    const std::string path = std::string(DQN_SOURCE_DIR) + "/tests/fixtures/" + name;
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE_MESSAGE(in.good(), "cannot open ", path,
-                    " (regenerate: /usr/bin/python3 tests/fixtures/make_nn_fixtures.py)");
-    std::string line;
-    std::getline(in, line);
-    REQUIRE(line == "DQNFIXTURE 1");
-    std::vector<std::pair<std::string, Array>> order;
-    while (std::getline(in, line) && line != "END") {
-      std::istringstream fields(line);
-      std::string array_name;
-      Array a;
-      int rank = 0;
-      fields >> array_name >> a.dtype >> rank;
-      std::int64_t numel = 1;
-      for (int i = 0; i < rank; ++i) {
-        std::int64_t d = 0;
-        fields >> d;
-        a.shape.push_back(d);
-        numel *= d;
-      }
-      a.bytes.resize(static_cast<std::size_t>(numel) * (a.dtype == "u8"    ? 1
-                                                        : a.dtype == "i64" ? 8
-                                                                           : 4));
-      order.emplace_back(array_name, std::move(a));
-    }
-    REQUIRE(line == "END");
-    for (auto& [array_name, a] : order) {
-      in.read(a.bytes.data(), static_cast<std::streamsize>(a.bytes.size()));
-      REQUIRE_MESSAGE(in.good(), path, " ends inside ", array_name);
-      arrays_[array_name] = std::move(a);
-    }
-  }
-
-  std::vector<float> f32(const std::string& name) const { return get<float>(name, "f32"); }
-  std::vector<std::int64_t> i64(const std::string& name) const {
-    return get<std::int64_t>(name, "i64");
-  }
-  std::vector<std::uint8_t> u8(const std::string& name) const {
-    return get<std::uint8_t>(name, "u8");
-  }
-  Shape shape(const std::string& name) const {
-    Shape s;
-    for (std::int64_t d : arrays_.at(name).shape) s.dims[s.rank++] = d;
-    return s;
-  }
-
- private:
-  struct Array {
-    std::string dtype;
-    std::vector<std::int64_t> shape;
-    std::string bytes;
-  };
-  template <class T>
-  std::vector<T> get(const std::string& name, const char* dtype) const {
-    const auto it = arrays_.find(name);
-    REQUIRE_MESSAGE(it != arrays_.end(), "fixture has no array ", name);
-    REQUIRE(it->second.dtype == dtype);
-    std::vector<T> out(it->second.bytes.size() / sizeof(T));
-    std::memcpy(out.data(), it->second.bytes.data(), it->second.bytes.size());
-    return out;
-  }
-  std::map<std::string, Array> arrays_;
-};
 
 // Largest violation of the tolerance, as a multiple of it (<= 1 passes).
 double worst_ratio(const float* ours, const std::vector<float>& torch, double abs_tol,
@@ -138,25 +71,10 @@ void dqn_step(QNetwork& online, QNetwork& target, Adam& adam, Tape& tape, View<c
   adam.step();
 }
 
-// The integer-hash initialisation of make_nn_fixtures.py's hash_init(), bit for bit.
-void hash_init(Tensor& t, std::int64_t fan_in, std::uint32_t salt) {
-  const float bound = static_cast<float>(1.0 / std::sqrt(static_cast<double>(fan_in)));
-  for (std::int64_t i = 0; i < t.numel(); ++i) {
-    std::uint32_t x = static_cast<std::uint32_t>(i) + salt * 0x9E3779B9u;
-    x ^= x >> 16;
-    x *= 0x7FEB352Du;
-    x ^= x >> 15;
-    x *= 0x846CA68Bu;
-    x ^= x >> 16;
-    const std::int64_t k = static_cast<std::int64_t>(x >> 8) - (1 << 23);
-    t[i] = static_cast<float>(k) / 8388608.0f * bound;
-  }
-}
-
 }  // namespace
 
 TEST_CASE("five DQN updates of the 4-256-256-2 MLP match PyTorch") {
-  const Fixture fx("nn_mlp_dqn.bin");
+  const BinaryFixture fx("nn_mlp_dqn.bin");
   NetworkSpec spec;  // the defaults are the seed's network: mlp 4-256-256-2
   Rng rng(0);
   QNetwork online(spec, rng), target(spec, rng);
@@ -196,7 +114,7 @@ TEST_CASE("five DQN updates of the 4-256-256-2 MLP match PyTorch") {
 }
 
 TEST_CASE("two DQN updates of the Nature CNN on uint8 frames match PyTorch") {
-  const Fixture fx("nn_cnn_dqn.bin");
+  const BinaryFixture fx("nn_cnn_dqn.bin");
   const NetworkSpec spec = NetworkSpec::nature_cnn(6);
   Rng rng(0);
   QNetwork online(spec, rng), target(spec, rng);

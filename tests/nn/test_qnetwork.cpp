@@ -2,6 +2,7 @@
 // bounds, tape and tape-free paths agreeing, dueling, target-network updates, shape errors.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -147,4 +148,59 @@ TEST_CASE("bad specs and bad inputs are refused with the expected and the given 
   Tensor q;
   CHECK_THROWS_WITH_AS(net.infer(wrong.view(), q), doctest::Contains("expected input (N,4)"),
                        Error);
+}
+
+TEST_CASE("a C51 head: logits (N, A*atoms), and inference gives the expected value sum z p") {
+  // For the plain and dueling MLP and the dueling Nature CNN: infer's Q(s,a) equals
+  // sum_j z_j softmax(forward's logits of a)_j computed here in double.
+  Rng rng(11);
+  NetworkSpec mlp;
+  mlp.hidden = {16};
+  mlp.num_actions = 3;
+  mlp.atoms = 7;
+  mlp.v_min = -1.5;
+  mlp.v_max = 4.5;
+  NetworkSpec duel = mlp;
+  duel.dueling = true;
+  NetworkSpec cnn = cnn_spec(true);
+  cnn.atoms = 5;
+  for (const NetworkSpec& spec : {mlp, duel, cnn}) {
+    CAPTURE(spec.describe());
+    QNetwork net(spec, rng);
+    const std::int64_t n = 2, A = spec.num_actions, K = spec.atoms;
+    REQUIRE(net.support().size() == static_cast<std::size_t>(K));
+    CHECK(net.support().front() == static_cast<float>(spec.v_min));
+    CHECK(net.support().back() == static_cast<float>(spec.v_max));
+    Tape tape;
+    Tensor obs(Shape{n, 4}), q;
+    TensorU8 frames(Shape{n, 4, 84, 84});
+    Value logits;
+    if (spec.kind == NetworkKind::kMlp) {
+      for (std::int64_t i = 0; i < obs.numel(); ++i) obs[i] = rng.uniform(-2.0f, 2.0f);
+      logits = net.forward(tape, obs.view());
+      net.infer(obs.view(), q);
+    } else {
+      for (std::int64_t i = 0; i < frames.numel(); ++i)
+        frames[i] = static_cast<std::uint8_t>(rng.below(256));
+      logits = net.forward(tape, frames.view());
+      net.infer(frames.view(), q);
+    }
+    REQUIRE(tape.shape(logits) == Shape{n, A * K});
+    REQUIRE(q.shape() == Shape{n, A});
+    const auto l = tape.view(logits);
+    for (std::int64_t r = 0; r < n * A; ++r) {
+      double m = -1e30, s = 0, e = 0;
+      for (std::int64_t j = 0; j < K; ++j) m = std::max(m, double(l[r * K + j]));
+      for (std::int64_t j = 0; j < K; ++j) s += std::exp(double(l[r * K + j]) - m);
+      for (std::int64_t j = 0; j < K; ++j)
+        e += double(net.support()[j]) * std::exp(double(l[r * K + j]) - m) / s;
+      CHECK(q[r] == doctest::Approx(e).epsilon(1e-5).scale(1.0));
+    }
+  }
+  NetworkSpec bad = mlp;
+  bad.v_max = bad.v_min;
+  CHECK_THROWS_WITH_AS(QNetwork(bad, rng), doctest::Contains("v_min < v_max"), Error);
+  bad = mlp;
+  bad.atoms = 0;
+  CHECK_THROWS_WITH_AS(QNetwork(bad, rng), doctest::Contains("atoms must be in [1, 1024]"), Error);
 }

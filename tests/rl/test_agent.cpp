@@ -419,3 +419,99 @@ TEST_CASE("a bad action inside the two-task update is reported as an Error") {
   batch.actions[5] = 7;  // the MLP has 2 actions
   CHECK_THROWS_AS(agent.update(batch), Error);
 }
+
+// ---------------------------------------------------------------- C51
+
+namespace {
+
+NetworkSpec c51_spec(bool dueling) {
+  NetworkSpec spec;
+  spec.hidden = {32, 32};
+  spec.dueling = dueling;
+  spec.atoms = 51;
+  spec.v_min = -10;
+  spec.v_max = 10;
+  return spec;
+}
+
+}  // namespace
+
+TEST_CASE("C51 updates on a fixed terminal batch lower the cross-entropy towards the projection") {
+  // Terminal samples with reward 1 (b = 27.5 on [-10, 10]: half the mass on atoms 27 and 28)
+  // and reward -2.2 (b = 19.5: atoms 19 and 20): the target is known by hand and does not move
+  // with the network, so the loss must fall towards its floor, the target's entropy ln 2.
+  for (const bool dueling : {false, true}) {
+    CAPTURE(dueling);
+    Config config = make_preset("cartpole");
+    config.lr = 1e-3;
+    Rng rng(5);
+    DqnAgent agent(c51_spec(dueling), config, rng);
+    Batch batch = random_batch(agent.spec(), 16, rng);
+    for (std::int64_t i = 0; i < 16; ++i) {
+      batch.rewards[i] = i % 2 ? 1.0f : -2.2f;
+      batch.terminated[i] = 1.0f;
+    }
+    const UpdateStats first = agent.update(batch);
+    const Tensor& m = agent.target_distribution();
+    CHECK(m[51 + 27] == doctest::Approx(0.5).epsilon(1e-5));  // sample 1: reward 1
+    CHECK(m[51 + 28] == doctest::Approx(0.5).epsilon(1e-5));
+    CHECK(m[19] == doctest::Approx(0.5).epsilon(1e-5));  // sample 0: reward -2.2
+    CHECK(m[20] == doctest::Approx(0.5).epsilon(1e-5));
+    UpdateStats last = first;
+    for (int i = 0; i < 150; ++i) last = agent.update(batch);
+    const double floor = std::log(2.0);
+    MESSAGE("cross-entropy ", first.loss, " -> ", last.loss, " (floor ln 2 = ", floor, ")");
+    CHECK(first.loss > 3.0f);  // about ln 51 = 3.9 for a near-uniform start
+    CHECK(last.loss - floor < 0.25 * (first.loss - floor));
+    CHECK(last.mean_q == doctest::Approx(-0.6).epsilon(0.1));  // the mean of 1 and -2.2
+  }
+}
+
+TEST_CASE("C51 priorities are the per-sample cross-entropies, and weights scale the loss") {
+  // The cross-entropy recomputed here from the online logits before the update and the agent's
+  // target distribution, in double, sample by sample.
+  Config config = make_preset("cartpole");
+  Rng rng(6);
+  DqnAgent agent(c51_spec(false), config, rng);
+  Batch batch = random_batch(agent.spec(), 8, rng);
+  for (std::int64_t i = 0; i < 8; ++i) batch.terminated[i] = i % 3 == 0 ? 1.0f : 0.0f;
+  batch.weights = {1.0f, 0.5f, 0.25f, 1.0f, 0.0f, 2.0f, 1.0f, 0.75f};
+  Tape probe;
+  const auto logits = probe.view(agent.online().forward(probe, batch.obs.view()));
+  const std::int64_t K = 51;
+  std::vector<float> saved(logits.data, logits.data + 8 * 2 * K);
+  const UpdateStats stats = agent.update(batch);
+  double weighted = 0;
+  for (std::int64_t i = 0; i < 8; ++i) {
+    const float* row = saved.data() + i * 2 * K + batch.actions[i] * K;
+    double m = -1e30, s = 0, ce = 0;
+    for (std::int64_t j = 0; j < K; ++j) m = std::max(m, double(row[j]));
+    for (std::int64_t j = 0; j < K; ++j) s += std::exp(double(row[j]) - m);
+    for (std::int64_t j = 0; j < K; ++j)
+      ce -= double(agent.target_distribution()[i * K + j]) * (double(row[j]) - m - std::log(s));
+    CHECK(agent.abs_td_errors()[i] == doctest::Approx(ce).epsilon(1e-5));
+    weighted += batch.weights[i] * ce;
+  }
+  CHECK(stats.loss == doctest::Approx(weighted / 8).epsilon(1e-5));
+}
+
+TEST_CASE("two-thread C51 updates give the same bits on every run") {
+  for (const bool dueling : {false, true}) {
+    CAPTURE(dueling);
+    std::vector<float> runs[2];
+    for (auto& out : runs) {
+      ThreadScope scope(2);
+      Config config = make_preset("cartpole");
+      Rng rng(8);
+      NetworkSpec spec = c51_spec(dueling);
+      spec.hidden = {256, 256};  // above the two-task grain
+      DqnAgent agent(spec, config, rng);
+      const Batch batch = random_batch(spec, 64, rng);
+      for (int i = 0; i < 3; ++i) agent.update(batch);
+      for (const auto& p : agent.online().parameters())
+        out.insert(out.end(), p.variable->value.data(),
+                   p.variable->value.data() + p.variable->value.numel());
+    }
+    CHECK(runs[0] == runs[1]);
+  }
+}

@@ -326,3 +326,30 @@ TEST_CASE("episodic_life, the key's earlier name, still loads as terminal_on_lif
   c.set("episodic_life", "true");
   CHECK(c.terminal_on_life_loss);
 }
+
+TEST_CASE("the C51 keys: off by default, validated, shown only where they apply") {
+  Config c = make_preset("cartpole");
+  CHECK_FALSE(c.distributional);
+  CHECK(c.atoms == 51);
+  CHECK(c.v_min == -10.0);
+  CHECK(c.v_max == 10.0);
+  CHECK(error_of(c, "atoms", "1").find("atoms must be in [2, 1024]") != std::string::npos);
+  CHECK(error_of(c, "atoms", "51.5").find("whole number") != std::string::npos);
+  CHECK(error_of(c, "distributional", "yes").find("true or false") != std::string::npos);
+  CHECK(c.to_text(true).find("atoms") == std::string::npos);
+  CHECK(c.to_text(true).find("huber_delta") != std::string::npos);
+  c.set("distributional", "true");
+  c.set("v_min", "0");
+  c.set("v_max", "100");
+  CHECK(c.to_text(true).find("atoms = 51") != std::string::npos);
+  CHECK(c.to_text(true).find("v_max = 100") != std::string::npos);
+  CHECK(c.to_text(true).find("huber_delta") == std::string::npos);  // C51 has no Huber loss
+  c.validate();
+  c.set("v_min", "100");
+  try {
+    c.validate();
+    FAIL("v_min = v_max was accepted");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("v_min (100) must be below v_max (100)") != std::string::npos);
+  }
+}

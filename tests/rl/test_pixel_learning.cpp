@@ -53,3 +53,29 @@ TEST_CASE("the catch preset learns Catch from pixels at seed 1 and clearly beats
   // learned policy scores 6.2 at this seed (about 81 of 100), so the bar leaves it 4 points.
   CHECK(r.final_eval.mean >= 2.0);
 }
+
+TEST_CASE("a short C51 run on Catch (the dueling Nature CNN on frames) trains with proper targets" *
+          doctest::skip(kUnderAsan)) {
+  // A smoke test of the pixel path with the categorical head: FrameReplay batches, the CNN's
+  // (N, A*51) logits, the per-atom dueling head. That the update itself is right is the CNN
+  // parity test's job (tests/rl/test_c51_parity.cpp); here the whole loop must run, and every
+  // target it built must be a distribution.
+  Config c = make_preset("catch");
+  c.distributional = true;
+  c.dueling = true;
+  c.total_steps = 700;  // learning starts at 500, one update every 2 steps: ~100 updates
+  c.eval_interval = 0;
+  c.final_eval_episodes = 1;
+  Trainer trainer(c, "");
+  const TrainResult r = trainer.run();
+  CHECK(r.finished);
+  CHECK(r.updates >= 90);
+  REQUIRE(trainer.agent().spec().atoms == 51);
+  const Tensor& m = trainer.agent().target_distribution();
+  REQUIRE(m.numel() == c.batch_size * 51);
+  for (std::int64_t i = 0; i < c.batch_size; ++i) {
+    double sum = 0;
+    for (std::int64_t j = 0; j < 51; ++j) sum += m[i * 51 + j];
+    CHECK(sum == doctest::Approx(1.0).epsilon(1e-5));
+  }
+}
