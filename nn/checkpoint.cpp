@@ -10,6 +10,7 @@
 #include <array>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <sstream>
@@ -207,9 +208,12 @@ void write_spec(Writer& w, const NetworkSpec& spec) {
   w.u32(static_cast<std::uint32_t>(spec.hidden.size()));
   for (std::int64_t h : spec.hidden) w.i64(h);
   w.u8(spec.dueling ? 1 : 0);
+  // ---- format 2: noisy nets
+  w.u8(spec.noisy ? 1 : 0);
+  w.f64(spec.noisy_sigma0);
 }
 
-NetworkSpec read_spec(Reader& r, const std::string& source) {
+NetworkSpec read_spec(Reader& r, std::uint32_t version, const std::string& source) {
   NetworkSpec spec;
   const std::uint8_t kind = r.u8();
   DQN_CHECK(kind <= static_cast<std::uint8_t>(NetworkKind::kNatureCnn), source,
@@ -232,6 +236,14 @@ NetworkSpec read_spec(Reader& r, const std::string& source) {
   const std::uint8_t dueling = r.u8();
   DQN_CHECK(dueling <= 1, source, ": corrupt: dueling flag ", int(dueling), " (expected 0 or 1)");
   spec.dueling = dueling == 1;
+  if (version >= 2) {  // ---- format 2: noisy nets; a version 1 file has none
+    const std::uint8_t noisy = r.u8();
+    DQN_CHECK(noisy <= 1, source, ": corrupt: noisy flag ", int(noisy), " (expected 0 or 1)");
+    spec.noisy = noisy == 1;
+    spec.noisy_sigma0 = r.f64();  // NaN and range: validate() below
+    DQN_CHECK(std::isfinite(spec.noisy_sigma0), source, ": corrupt: noisy_sigma0 ",
+              spec.noisy_sigma0, " is not a finite number");
+  }
   try {
     spec.validate();
   } catch (const Error& e) {
@@ -284,7 +296,7 @@ Contents decode(std::string_view bytes, const std::string& source) {
   // From here the bytes are what the writer wrote, unless someone forged the CRC: the reads stay
   // bounded all the same, and must end exactly at the trailer.
   Reader p(bytes.substr(0, end), kHeaderBytes, source);
-  c.spec = read_spec(p, source);
+  c.spec = read_spec(p, c.version, source);
   const std::uint32_t tensors = p.count(4 + kMinTensorBytes, "tensors");
   for (std::uint32_t i = 0; i < tensors; ++i) {
     NamedTensor t;
@@ -358,6 +370,9 @@ std::string spec_hint(const NetworkSpec& file, const NetworkSpec& model) {
   if (file.dueling != model.dueling)
     return file.dueling ? "was it trained with dueling=true (--set dueling=true)?"
                         : "was it trained with dueling=false?";
+  if (file.noisy != model.noisy)
+    return file.noisy ? "was it trained with noisy_nets=true (--set noisy_nets=true)?"
+                      : "was it trained with noisy_nets=false?";
   return "the networks differ";
 }
 

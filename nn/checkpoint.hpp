@@ -10,13 +10,14 @@
 //   Adam adam2(net2.parameters(), info.adam_hyper);
 //   load_checkpoint("run/ckpt.bin", net2, &adam2, &meta);        // bit-exact restore
 //
-// Layout (format version 1). Every integer is little-endian, every float raw IEEE-754 binary32
-// (binary64 for the Adam hyperparameters) in little-endian byte order; a string is a u32 byte
-// count followed by the bytes (no terminator).
+// Layout (format version 2; version 1 is read as well). Every integer is little-endian, every float
+// raw IEEE-754 binary32 (binary64 for the Adam hyperparameters) in little-endian byte order; a
+// string is a u32 byte count followed by the bytes (no terminator).
 //
 //   header   magic "DQNCKPT\0" (8 bytes) | version u32 | payload_bytes u64
 //   payload  spec:       kind u8 | obs_rank u32 | obs dims i64... | num_actions i64 |
-//                        hidden_count u32 | hidden i64... | dueling u8
+//                        hidden_count u32 | hidden i64... | dueling u8 |
+//                        [v2+] noisy u8 | noisy_sigma0 f64   (v1 files: noisy = false)
 //            tensors:    count u32, then per tensor: name str | dtype u8 (0 = f32) |
 //                        rank u32 | dims i64... | numel * 4 bytes
 //            optimizer:  present u8; if 1: lr, beta1, beta2, eps f64 | steps i64 |
@@ -46,7 +47,8 @@ namespace dqn {
 
 inline constexpr char kCheckpointMagic[8] = {'D', 'Q', 'N', 'C', 'K', 'P', 'T', '\0'};
 // Raise when the layout changes; a reader refuses versions newer than its own.
-inline constexpr std::uint32_t kCheckpointVersion = 1;
+// 2: noisy nets (NetworkSpec::noisy, noisy_sigma0) after the dueling flag.
+inline constexpr std::uint32_t kCheckpointVersion = 2;
 
 // Free-form key=value strings the trainer stores beside the weights (step, config text, ...).
 // Keys are unique and kept in insertion order; values may hold any bytes.

@@ -57,6 +57,88 @@ std::string Linear::describe() const {
   return "Linear(" + std::to_string(in_features) + ", " + std::to_string(out_features) + ")";
 }
 
+// ---------------------------------------------------------------- NoisyLinear
+
+NoisyLinear::NoisyLinear(std::int64_t in, std::int64_t out, double sigma0_, Rng& rng)
+    : weight_mu(Shape{out, in}),
+      weight_sigma(Shape{out, in}),
+      bias_mu(Shape{out}),
+      bias_sigma(Shape{out}),
+      in_features(in),
+      out_features(out),
+      sigma0(sigma0_),
+      f_in_(Shape{in}),
+      f_out_(Shape{out}),
+      eps_w_(Shape{out, in}) {
+  DQN_CHECK(in >= 1 && out >= 1, "NoisyLinear: needs in_features >= 1 and out_features >= 1, got ",
+            in, " and ", out);
+  DQN_CHECK(sigma0_ >= 0 && std::isfinite(sigma0_), "NoisyLinear: sigma0 must be >= 0, got ",
+            sigma0_);
+  // Fortunato et al. 2018, section 3.2 (factorised): mu ~ U[-1/sqrt(p), 1/sqrt(p)],
+  // sigma = sigma0 / sqrt(p), p the number of inputs. Draw order: weight_mu, then bias_mu.
+  init_uniform_fan_in(weight_mu, in, rng);
+  init_uniform_fan_in(bias_mu, in, rng);
+  const float sigma = static_cast<float>(sigma0_ / std::sqrt(static_cast<double>(in)));
+  weight_sigma.value.fill(sigma);
+  bias_sigma.value.fill(sigma);
+  // eps (the tensors' zero fill) stays 0 until the first resample(): a noise-free layer.
+}
+
+void NoisyLinear::resample(Rng& rng) {
+  for (std::int64_t i = 0; i < in_features; ++i)
+    f_in_[i] = static_cast<float>(noisy_f(rng.normal()));
+  for (std::int64_t o = 0; o < out_features; ++o)
+    f_out_[o] = static_cast<float>(noisy_f(rng.normal()));
+  for (std::int64_t o = 0; o < out_features; ++o) {
+    float* row = eps_w_.data() + o * in_features;
+    for (std::int64_t i = 0; i < in_features; ++i) row[i] = f_out_[o] * f_in_[i];
+  }
+  noise_on_ = true;
+}
+
+Value NoisyLinear::forward(Tape& tape, Value x) {
+  if (!noise_on_) return tape.linear(x, tape.param(weight_mu), tape.param(bias_mu));
+  return noisy_linear(tape, x, tape.param(weight_mu), tape.param(weight_sigma), eps_w_.view(),
+                      tape.param(bias_mu), tape.param(bias_sigma), f_out_.view());
+}
+
+void NoisyLinear::infer(ConstTensorView x, Tensor& y) {
+  const Shape out = output_shape(x.shape);
+  y.resize_for_overwrite(out);
+  const float* w = weight_mu.value.data();
+  const float* b = bias_mu.value.data();
+  if (noise_on_) {
+    // Formed here at every call rather than once per resample, so it is never stale after an
+    // optimizer step, copy_from or a checkpoint load changed mu or sigma.
+    w_eff_.resize_for_overwrite(weight_mu.value.shape());
+    b_eff_.resize_for_overwrite(bias_mu.value.shape());
+    const float *mu = weight_mu.value.data(), *sg = weight_sigma.value.data();
+    for (std::int64_t k = 0; k < w_eff_.numel(); ++k) w_eff_[k] = mu[k] + sg[k] * eps_w_[k];
+    for (std::int64_t o = 0; o < out_features; ++o)
+      b_eff_[o] = bias_mu.value[o] + bias_sigma.value[o] * f_out_[o];
+    w = w_eff_.data();
+    b = b_eff_.data();
+  }
+  linear_forward_fast(y.data(), x.data, w, b, x.shape[0], in_features, out_features);
+}
+
+Shape NoisyLinear::output_shape(const Shape& input) const {
+  DQN_CHECK(input.rank == 2 && input[1] == in_features, "NoisyLinear(", in_features, ", ",
+            out_features, "): expected input (N,", in_features, "), got ", input.str());
+  return Shape{input[0], out_features};
+}
+
+void NoisyLinear::parameters(const std::string& prefix, std::vector<NamedVariable>& out) {
+  out.push_back({prefix + ".weight_mu", &weight_mu});
+  out.push_back({prefix + ".weight_sigma", &weight_sigma});
+  out.push_back({prefix + ".bias_mu", &bias_mu});
+  out.push_back({prefix + ".bias_sigma", &bias_sigma});
+}
+
+std::string NoisyLinear::describe() const {
+  return "NoisyLinear(" + std::to_string(in_features) + ", " + std::to_string(out_features) + ")";
+}
+
 // ---------------------------------------------------------------- Conv2d
 
 Conv2d::Conv2d(std::int64_t in_c, std::int64_t out_c, std::int64_t k, std::int64_t s,

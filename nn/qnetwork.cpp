@@ -38,7 +38,10 @@ void NetworkSpec::validate() const {
     for (std::int64_t h : hidden)
       DQN_CHECK(h >= 1 && h <= kMaxWidth, "network: hidden widths must be in [1, ", kMaxWidth,
                 "], got ", h);
-  } else {
+  }
+  DQN_CHECK(noisy_sigma0 >= 0 && noisy_sigma0 <= 10,
+            "network: noisy_sigma0 must be in [0, 10], got ", noisy_sigma0);
+  if (kind != NetworkKind::kMlp) {
     DQN_CHECK(observation_shape.size() == 3 && observation_shape[1] == 84 &&
                   observation_shape[2] == 84 && observation_shape[0] >= 1,
               "network: the Nature CNN expects (frames,84,84) observations, got (",
@@ -53,22 +56,31 @@ std::string NetworkSpec::describe() const {
         std::to_string(num_actions);
   else
     s = "nature-cnn " + join_shape(observation_shape, "x") + " -> " + std::to_string(num_actions);
-  return dueling ? s + " dueling" : s;
+  if (dueling) s += " dueling";
+  if (noisy) s += " noisy";
+  return s;
 }
 
 QNetwork::QNetwork(const NetworkSpec& spec, Rng& rng) : spec_(spec) {
   spec.validate();
+  // Every fully connected layer: Linear, or NoisyLinear with noisy nets on.
+  auto fc = [&](std::int64_t in, std::int64_t out) -> std::unique_ptr<Module> {
+    if (!spec.noisy) return std::make_unique<Linear>(in, out, rng);
+    auto layer = std::make_unique<NoisyLinear>(in, out, spec.noisy_sigma0, rng);
+    noisy_layers_.push_back(layer.get());
+    return layer;
+  };
   net_ = std::make_unique<Sequential>();
   std::int64_t features = 0;
   if (spec.kind == NetworkKind::kMlp) {
     std::int64_t width = spec.observation_shape[0];
     for (std::int64_t h : spec.hidden) {
-      net_->add(std::make_unique<Linear>(width, h, rng));
+      net_->add(fc(width, h));
       net_->add(std::make_unique<ReLU>());
       width = h;
     }
     features = width;
-    if (!spec.dueling) net_->add(std::make_unique<Linear>(width, spec.num_actions, rng));
+    if (!spec.dueling) net_->add(fc(width, spec.num_actions));
   } else {
     std::int64_t channels = spec.observation_shape[0];
     for (const ConvLayer& c : kNatureConvs) {
@@ -80,24 +92,24 @@ QNetwork::QNetwork(const NetworkSpec& spec, Rng& rng) : spec_(spec) {
     const Shape trunk = net_->output_shape(Shape{1, spec.observation_shape[0], 84, 84});
     features = trunk[1];  // 64 * 7 * 7 = 3136
     if (!spec.dueling) {
-      net_->add(std::make_unique<Linear>(features, kNatureHidden, rng));
+      net_->add(fc(features, kNatureHidden));
       net_->add(std::make_unique<ReLU>());
-      net_->add(std::make_unique<Linear>(kNatureHidden, spec.num_actions, rng));
+      net_->add(fc(kNatureHidden, spec.num_actions));
     }
   }
   if (spec.dueling) {
     value_ = std::make_unique<Sequential>();
     advantage_ = std::make_unique<Sequential>();
     if (spec.kind == NetworkKind::kNatureCnn) {  // Wang et al. 2016: two 512-unit streams
-      value_->add(std::make_unique<Linear>(features, kNatureHidden, rng));
+      value_->add(fc(features, kNatureHidden));
       value_->add(std::make_unique<ReLU>());
-      value_->add(std::make_unique<Linear>(kNatureHidden, 1, rng));
-      advantage_->add(std::make_unique<Linear>(features, kNatureHidden, rng));
+      value_->add(fc(kNatureHidden, 1));
+      advantage_->add(fc(features, kNatureHidden));
       advantage_->add(std::make_unique<ReLU>());
-      advantage_->add(std::make_unique<Linear>(kNatureHidden, spec.num_actions, rng));
+      advantage_->add(fc(kNatureHidden, spec.num_actions));
     } else {
-      value_->add(std::make_unique<Linear>(features, 1, rng));
-      advantage_->add(std::make_unique<Linear>(features, spec.num_actions, rng));
+      value_->add(fc(features, 1));
+      advantage_->add(fc(features, spec.num_actions));
     }
     net_->parameters("features", parameters_);
     value_->parameters("value", parameters_);
@@ -179,6 +191,24 @@ void QNetwork::zero_grad() {
 void QNetwork::check_same_spec(const QNetwork& other, const char* what) const {
   DQN_CHECK(spec_ == other.spec_, what, ": networks differ (", spec_.describe(), " vs ",
             other.spec_.describe(), ")");
+}
+
+void QNetwork::resample_noise(Rng& rng) {
+  for (NoisyLinear* layer : noisy_layers_) layer->resample(rng);
+  set_noise(true);
+}
+
+void QNetwork::set_noise(bool on) {
+  for (NoisyLinear* layer : noisy_layers_) layer->set_noise(on);
+  noise_on_ = on && !noisy_layers_.empty();
+}
+
+MeanWeightsScope::MeanWeightsScope(QNetwork& net) : net_(net), saved_(net.noise_on()) {
+  net.set_noise(false);
+}
+
+MeanWeightsScope::~MeanWeightsScope() {
+  net_.set_noise(saved_);
 }
 
 void QNetwork::copy_from(const QNetwork& source) {

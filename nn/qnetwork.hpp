@@ -9,6 +9,11 @@
 //     flatten (3136) -> fc 512 -> ReLU -> fc n_actions. Named net.0, net.2, net.4, net.7, net.9.
 //   Dueling (Wang et al. 2016, eq. 9), an option of both: Q = V + A - mean_a(A), with the
 //     trunk named features.*, the heads value.* and advantage.*.
+//   Noisy nets (Fortunato et al. 2018), an option of both: every fully connected layer (the
+//     MLP's, the CNN's fc 512 and output, the dueling heads') is a NoisyLinear, parameters
+//     net.7.weight_mu, net.7.weight_sigma, net.7.bias_mu, net.7.bias_sigma. The network starts
+//     noise-free (mean weights); resample_noise(rng) draws a sample and turns the noise on,
+//     set_noise(false) or a MeanWeightsScope gives the mean network back (evaluation).
 #pragma once
 
 #include <cstdint>
@@ -28,6 +33,10 @@ struct NetworkSpec {
   std::int64_t num_actions = 2;
   std::vector<std::int64_t> hidden{256, 256};  // MLP hidden widths (unused by the CNN)
   bool dueling = false;
+  // ---- noisy nets (Fortunato et al. 2018): NoisyLinear fc layers, sigma init sigma0/sqrt(in)
+  bool noisy = false;
+  double noisy_sigma0 = 0.5;  // only the initial sigma: not part of the architecture (==)
+  // ---- end noisy nets
 
   // The Nature CNN of Mnih et al. 2015 on 4x84x84 frame stacks (the minimal action sets: 4 for
   // Breakout, 6 for Pong; benchmarks and fixtures use 6).
@@ -46,7 +55,7 @@ struct NetworkSpec {
   // Equal when they build the same network: the MLP's hidden widths do not matter to the CNN.
   friend bool operator==(const NetworkSpec& a, const NetworkSpec& b) {
     return a.kind == b.kind && a.observation_shape == b.observation_shape &&
-           a.num_actions == b.num_actions && a.dueling == b.dueling &&
+           a.num_actions == b.num_actions && a.dueling == b.dueling && a.noisy == b.noisy &&
            (a.kind != NetworkKind::kMlp || a.hidden == b.hidden);
   }
 };
@@ -78,6 +87,15 @@ class QNetwork {
   void copy_from(const QNetwork& source);
   void polyak_from(const QNetwork& source, float tau);
 
+  // Noisy nets (no-ops without spec().noisy). resample_noise draws new factorised noise for
+  // every NoisyLinear, in parameters() order, from rng, and turns the noise on; set_noise(false)
+  // runs the mean weights. The noise is state of this network only: copy_from, polyak_from and
+  // checkpoints move mu and sigma, never the noise.
+  void resample_noise(Rng& rng);
+  void set_noise(bool on);
+  bool noise_on() const { return noise_on_; }
+  const std::vector<NoisyLinear*>& noisy_layers() const { return noisy_layers_; }
+
  private:
   void check_same_spec(const QNetwork& other, const char* what) const;
   void infer_from_float(ConstTensorView x, Tensor& q);
@@ -87,7 +105,24 @@ class QNetwork {
   std::unique_ptr<Sequential> value_;  // dueling heads (null otherwise)
   std::unique_ptr<Sequential> advantage_;
   std::vector<NamedVariable> parameters_;
+  std::vector<NoisyLinear*> noisy_layers_;  // owned by net_/value_/advantage_
+  bool noise_on_ = false;
   Tensor scaled_frames_, features_, value_out_, advantage_out_;  // infer() buffers
+};
+
+// Puts a network on its mean weights (no noise) for a scope, then back as it was: how a noisy
+// net is evaluated here (issue #18: "evaluation without noise"), so a score measures the
+// learned mean policy rather than one noise sample.
+class MeanWeightsScope {
+ public:
+  explicit MeanWeightsScope(QNetwork& net);
+  ~MeanWeightsScope();
+  MeanWeightsScope(const MeanWeightsScope&) = delete;
+  MeanWeightsScope& operator=(const MeanWeightsScope&) = delete;
+
+ private:
+  QNetwork& net_;
+  bool saved_;
 };
 
 }  // namespace dqn

@@ -216,9 +216,12 @@ TEST_CASE("the documented errors: magic, newer version, checksum, spec and shape
                  "not a dqn checkpoint"));
 
   bad = good;
-  bad[8] = 2;  // version 2, little-endian u32 at offset 8
+  const std::uint32_t newer = kCheckpointVersion + 1;  // little-endian u32 at offset 8
+  std::memcpy(bad.data() + 8, &newer, 4);
   CHECK(message_of(bad, target, nullptr, nullptr) ==
-        "ckpt.bin: checkpoint format version 2 is newer than this build reads (1); rebuild dqn");
+        "ckpt.bin: checkpoint format version " + std::to_string(newer) +
+            " is newer than this build reads (" + std::to_string(kCheckpointVersion) +
+            "); rebuild dqn");
 
   bad = good;
   bad[good.size() / 2] ^= 0x10;
