@@ -73,6 +73,10 @@ double linear_epsilon(double start, double end, std::int64_t steps, std::int64_t
 }
 
 namespace {
+// The noise stream's id under the init Rng ("noisy" in ASCII): split() leaves init_rng as it
+// was, so a noisy run initialises its networks from the same draws as before.
+constexpr std::uint64_t kNoiseStream = 0x6e6f697379;
+
 NetworkSpec checked(const NetworkSpec& spec) {
   spec.validate();
   return spec;
@@ -88,7 +92,8 @@ DqnAgent::DqnAgent(const NetworkSpec& spec, const Config& config, Rng& init_rng)
       double_dqn_(config.double_dqn),
       online_(spec, init_rng),
       target_(spec, init_rng),
-      adam_(online_.parameters(), AdamHyper{config.lr, 0.9, 0.999, config.adam_eps}) {
+      adam_(online_.parameters(), AdamHyper{config.lr, 0.9, 0.999, config.adam_eps}),
+      noise_rng_(init_rng.split(kNoiseStream)) {
   target_.copy_from(online_);  // the target starts as an exact copy
 }
 
@@ -121,6 +126,13 @@ UpdateStats DqnAgent::update(const Batch& batch) {
   const bool pixels = spec_.kind == NetworkKind::kNatureCnn;
   tape_.reset();
   target_tape_.reset();
+  if (spec_.noisy) {
+    // Fortunato et al. 2018, Algorithm 1: per replay step, xi for the online network, then an
+    // independent xi' for the target. Deviation: the double-DQN argmax on s' below uses xi too
+    // (Algorithm 1 draws a third sample xi'' for it), as both online passes share one network.
+    online_.resample_noise(noise_rng_);
+    target_.resample_noise(noise_rng_);
+  }
   if (next_values_.numel() != n) {
     next_values_.resize(Shape{n});
     targets_.resize(Shape{n});

@@ -99,6 +99,12 @@ const std::vector<Field>& fields() {
       {"per_eps", "added to |delta| so no transition's priority is 0", &Config::per_eps, 1e-12, 1},
       {"n_step", "rewards summed before the target bootstraps (1: one-step; Rainbow: 3)",
        &Config::n_step, 1, 100},
+      {"noisy_nets",
+       "noisy nets (Fortunato et al. 2018) explore instead of epsilon: acting is greedy on a "
+       "noisy sample, epsilon_* are ignored; evaluation uses the mean weights",
+       &Config::noisy_nets},
+      {"noisy_sigma0", "noisy layers' initial sigma is noisy_sigma0 / sqrt(fan_in)",
+       &Config::noisy_sigma0, 0, 10},
       {"eval_interval", "env steps between greedy evaluations (0: never)", &Config::eval_interval,
        0, kBig},
       {"eval_episodes", "episodes per periodic evaluation", &Config::eval_episodes, 1, 1e6},
@@ -458,6 +464,9 @@ bool Config::key_applies(const std::string& key) const {
     return false;
   if (pixels && key == "hidden") return false;  // the Nature CNN's layers are fixed
   if (!prioritized_replay && key.rfind("per_", 0) == 0) return false;
+  // Noisy nets replace epsilon-greedy exploration (eval_epsilon is another key and stays).
+  if (noisy_nets && key.rfind("epsilon_", 0) == 0) return false;
+  if (!noisy_nets && key == "noisy_sigma0") return false;
   return true;
 }
 

@@ -73,6 +73,12 @@ struct Config {
   // with gamma^n, stopping at the episode's end. 1: one-step DQN; Rainbow used 3 (Hessel et al.
   // 2018, Table 1).
   std::int64_t n_step = 1;
+  // Noisy nets (Fortunato et al. 2018; nn/module.hpp NoisyLinear): factorised Gaussian noise on
+  // every fully connected layer explores instead of epsilon: acting is greedy on a freshly
+  // sampled noisy online network, and the epsilon_* keys are ignored (they are left out of a
+  // run's config.txt). Evaluation uses the mean weights (eval_epsilon still applies).
+  bool noisy_nets = false;
+  double noisy_sigma0 = 0.5;  // initial sigma = sigma0 / sqrt(fan_in) (Fortunato et al. 2018, 3.2)
 
   // ---- evaluation, logging, checkpoints ----
   std::int64_t eval_interval = 2500;       // env steps between greedy evaluations (0: never)
