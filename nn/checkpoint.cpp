@@ -216,8 +216,9 @@ void write_spec(Writer& w, const NetworkSpec& spec) {
 NetworkSpec read_spec(Reader& r, std::uint32_t version, const std::string& source) {
   NetworkSpec spec;
   const std::uint8_t kind = r.u8();
-  DQN_CHECK(kind <= static_cast<std::uint8_t>(NetworkKind::kNatureCnn), source,
-            ": corrupt: unknown network kind ", int(kind), " (0 = mlp, 1 = nature-cnn)");
+  DQN_CHECK(kind <= static_cast<std::uint8_t>(NetworkKind::kDataEfficientCnn), source,
+            ": corrupt: unknown network kind ", int(kind),
+            " (0 = mlp, 1 = nature-cnn, 2 = der-cnn)");
   spec.kind = static_cast<NetworkKind>(kind);
   const std::uint32_t obs_rank = r.u32();
   DQN_CHECK(obs_rank >= 1 && obs_rank <= 3, source, ": corrupt: observation rank ", obs_rank,
@@ -357,6 +358,10 @@ std::string join(const std::vector<std::int64_t>& v) {
 }
 
 std::string spec_hint(const NetworkSpec& file, const NetworkSpec& model) {
+  if (file.pixels() && model.pixels() && file.kind != model.kind)
+    return file.kind == NetworkKind::kDataEfficientCnn
+               ? "was it trained with network=der (--set network=der)?"
+               : "was it trained with network=nature?";
   if (file.kind != model.kind || file.observation_shape != model.observation_shape)
     return "was it trained on another environment? its observations are (" +
            join(file.observation_shape) + "), the model takes (" + join(model.observation_shape) +

@@ -18,6 +18,7 @@
 //   payload  spec:       kind u8 | obs_rank u32 | obs dims i64... | num_actions i64 |
 //                        hidden_count u32 | hidden i64... | dueling u8 |
 //                        [v2+] noisy u8 | noisy_sigma0 f64   (v1 files: noisy = false)
+//                        (kind: 0 mlp, 1 nature-cnn, and from v2 on 2 der-cnn)
 //            tensors:    count u32, then per tensor: name str | dtype u8 (0 = f32) |
 //                        rank u32 | dims i64... | numel * 4 bytes
 //            optimizer:  present u8; if 1: lr, beta1, beta2, eps f64 | steps i64 |

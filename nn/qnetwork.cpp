@@ -1,4 +1,4 @@
-// nn/qnetwork.cpp: building the MLP and Nature CNN, dueling heads, target-network updates.
+// nn/qnetwork.cpp: building the MLP and the two CNNs, dueling heads, target-network updates.
 #include "nn/qnetwork.hpp"
 
 #include "core/elementwise.hpp"
@@ -13,6 +13,9 @@ struct ConvLayer {
 };
 constexpr ConvLayer kNatureConvs[] = {{32, 8, 4}, {64, 4, 2}, {64, 3, 1}};
 constexpr std::int64_t kNatureHidden = 512;
+// The data-efficient CNN (van Hasselt et al. 2019): two non-overlapping 5x5 stride-5 convolutions.
+constexpr ConvLayer kDerConvs[] = {{32, 5, 5}, {64, 5, 5}};
+constexpr std::int64_t kDerHidden = 256;
 constexpr std::int64_t kMaxWidth = 1 << 16;  // a sanity bound on layer widths
 
 std::string join_shape(const std::vector<std::int64_t>& dims, const char* sep) {
@@ -44,7 +47,7 @@ void NetworkSpec::validate() const {
   if (kind != NetworkKind::kMlp) {
     DQN_CHECK(observation_shape.size() == 3 && observation_shape[1] == 84 &&
                   observation_shape[2] == 84 && observation_shape[0] >= 1,
-              "network: the Nature CNN expects (frames,84,84) observations, got (",
+              "network: the CNNs expect (frames,84,84) observations, got (",
               join_shape(observation_shape, ","), ")");
   }
 }
@@ -55,7 +58,8 @@ std::string NetworkSpec::describe() const {
     s = "mlp " + std::to_string(observation_shape[0]) + "-" + join_shape(hidden, "-") + "-" +
         std::to_string(num_actions);
   else
-    s = "nature-cnn " + join_shape(observation_shape, "x") + " -> " + std::to_string(num_actions);
+    s = (kind == NetworkKind::kNatureCnn ? "nature-cnn " : "der-cnn ") +
+        join_shape(observation_shape, "x") + " -> " + std::to_string(num_actions);
   if (dueling) s += " dueling";
   if (noisy) s += " noisy";
   return s;
@@ -71,7 +75,7 @@ QNetwork::QNetwork(const NetworkSpec& spec, Rng& rng) : spec_(spec) {
     return layer;
   };
   net_ = std::make_unique<Sequential>();
-  std::int64_t features = 0;
+  std::int64_t features = 0, hidden = 0;  // hidden: the CNN's fc width
   if (spec.kind == NetworkKind::kMlp) {
     std::int64_t width = spec.observation_shape[0];
     for (std::int64_t h : spec.hidden) {
@@ -82,31 +86,35 @@ QNetwork::QNetwork(const NetworkSpec& spec, Rng& rng) : spec_(spec) {
     features = width;
     if (!spec.dueling) net_->add(fc(width, spec.num_actions));
   } else {
+    const bool der = spec.kind == NetworkKind::kDataEfficientCnn;
+    std::vector<ConvLayer> convs(std::begin(kNatureConvs), std::end(kNatureConvs));
+    if (der) convs.assign(std::begin(kDerConvs), std::end(kDerConvs));
+    hidden = der ? kDerHidden : kNatureHidden;
     std::int64_t channels = spec.observation_shape[0];
-    for (const ConvLayer& c : kNatureConvs) {
+    for (const ConvLayer& c : convs) {
       net_->add(std::make_unique<Conv2d>(channels, c.out_channels, c.kernel, c.stride, 0, rng));
       net_->add(std::make_unique<ReLU>());
       channels = c.out_channels;
     }
     net_->add(std::make_unique<Flatten>());
     const Shape trunk = net_->output_shape(Shape{1, spec.observation_shape[0], 84, 84});
-    features = trunk[1];  // 64 * 7 * 7 = 3136
+    features = trunk[1];  // Nature: 64 * 7 * 7 = 3136; der: 64 * 3 * 3 = 576
     if (!spec.dueling) {
-      net_->add(fc(features, kNatureHidden));
+      net_->add(fc(features, hidden));
       net_->add(std::make_unique<ReLU>());
-      net_->add(fc(kNatureHidden, spec.num_actions));
+      net_->add(fc(hidden, spec.num_actions));
     }
   }
   if (spec.dueling) {
     value_ = std::make_unique<Sequential>();
     advantage_ = std::make_unique<Sequential>();
-    if (spec.kind == NetworkKind::kNatureCnn) {  // Wang et al. 2016: two 512-unit streams
-      value_->add(fc(features, kNatureHidden));
+    if (spec.pixels()) {  // Wang et al. 2016: two streams as wide as the CNN's fc layer
+      value_->add(fc(features, hidden));
       value_->add(std::make_unique<ReLU>());
-      value_->add(fc(kNatureHidden, 1));
-      advantage_->add(fc(features, kNatureHidden));
+      value_->add(fc(hidden, 1));
+      advantage_->add(fc(features, hidden));
       advantage_->add(std::make_unique<ReLU>());
-      advantage_->add(fc(kNatureHidden, spec.num_actions));
+      advantage_->add(fc(hidden, spec.num_actions));
     } else {
       value_->add(fc(features, 1));
       advantage_->add(fc(features, spec.num_actions));
@@ -122,12 +130,12 @@ QNetwork::QNetwork(const NetworkSpec& spec, Rng& rng) : spec_(spec) {
 Value QNetwork::forward(Tape& tape, ConstTensorView obs) {
   DQN_CHECK(spec_.kind == NetworkKind::kMlp,
             "QNetwork: float observations go to an MLP; the "
-            "Nature CNN takes uint8 frames");
+            "CNNs take uint8 frames");
   return forward_value(tape, tape.input(obs));
 }
 
 Value QNetwork::forward(Tape& tape, View<const std::uint8_t> frames) {
-  DQN_CHECK(spec_.kind == NetworkKind::kNatureCnn, "QNetwork: uint8 frames go to the Nature CNN");
+  DQN_CHECK(spec_.pixels(), "QNetwork: uint8 frames go to a CNN");
   return forward_value(tape, tape.input_u8(frames, kPixelScale));
 }
 
@@ -147,7 +155,7 @@ void QNetwork::infer(ConstTensorView obs, Tensor& q) {
 }
 
 void QNetwork::infer(View<const std::uint8_t> frames, Tensor& q) {
-  DQN_CHECK(spec_.kind == NetworkKind::kNatureCnn, "QNetwork::infer: frames need the Nature CNN");
+  DQN_CHECK(spec_.pixels(), "QNetwork::infer: frames need a CNN");
   scaled_frames_.resize_for_overwrite(frames.shape);
   u8_to_float_fast(scaled_frames_.data(), frames.data, kPixelScale, frames.numel());
   infer_from_float(scaled_frames_.view(), q);

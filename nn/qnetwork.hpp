@@ -7,9 +7,14 @@
 //     Methods: Model architecture): uint8 (4,84,84) scaled by 1/255 inside the network ->
 //     conv 32 8x8 stride 4 -> ReLU -> conv 64 4x4 s2 -> ReLU -> conv 64 3x3 s1 -> ReLU ->
 //     flatten (3136) -> fc 512 -> ReLU -> fc n_actions. Named net.0, net.2, net.4, net.7, net.9.
-//   Dueling (Wang et al. 2016, eq. 9), an option of both: Q = V + A - mean_a(A), with the
+//   Data-efficient CNN ("der-cnn"; van Hasselt, Hessel and Aslanides 2019, "When to use
+//     parametric models in reinforcement learning?", the data-efficient Rainbow's network):
+//     uint8 (4,84,84) / 255 -> conv 32 5x5 stride 5 -> ReLU -> conv 64 5x5 s5 -> ReLU ->
+//     flatten (64*3*3 = 576) -> fc 256 -> ReLU -> fc n_actions. Named net.0, net.2, net.5, net.7.
+//     Dueling heads get 256-unit streams. About 1/8 of the Nature CNN's parameters.
+//   Dueling (Wang et al. 2016, eq. 9), an option of all three: Q = V + A - mean_a(A), with the
 //     trunk named features.*, the heads value.* and advantage.*.
-//   Noisy nets (Fortunato et al. 2018), an option of both: every fully connected layer (the
+//   Noisy nets (Fortunato et al. 2018), an option of all three: every fully connected layer (the
 //     MLP's, the CNN's fc 512 and output, the dueling heads') is a NoisyLinear, parameters
 //     net.7.weight_mu, net.7.weight_sigma, net.7.bias_mu, net.7.bias_sigma. The network starts
 //     noise-free (mean weights); resample_noise(rng) draws a sample and turns the noise on,
@@ -25,7 +30,7 @@
 
 namespace dqn {
 
-enum class NetworkKind : std::uint8_t { kMlp = 0, kNatureCnn = 1 };
+enum class NetworkKind : std::uint8_t { kMlp = 0, kNatureCnn = 1, kDataEfficientCnn = 2 };
 
 struct NetworkSpec {
   NetworkKind kind = NetworkKind::kMlp;
@@ -49,6 +54,14 @@ struct NetworkSpec {
     return s;
   }
 
+  // The data-efficient CNN of van Hasselt et al. 2019 on 4x84x84 frame stacks.
+  static NetworkSpec der_cnn(std::int64_t num_actions, bool dueling = false) {
+    NetworkSpec s = nature_cnn(num_actions, dueling);
+    s.kind = NetworkKind::kDataEfficientCnn;
+    return s;
+  }
+  bool pixels() const { return kind != NetworkKind::kMlp; }  // uint8 frames in
+
   // Throws dqn::Error naming the bad field and its valid range.
   void validate() const;
   std::string describe() const;  // "mlp 4-256-256-2", "nature-cnn 4x84x84 -> 6 dueling"
@@ -69,7 +82,7 @@ class QNetwork {
 
   // Q-values (N, num_actions) for a batch of observations, recorded on the tape.
   Value forward(Tape& tape, ConstTensorView obs);              // MLP: float (N, obs_dim)
-  Value forward(Tape& tape, View<const std::uint8_t> frames);  // CNN: uint8 (N,4,84,84)
+  Value forward(Tape& tape, View<const std::uint8_t> frames);  // CNNs: uint8 (N,4,84,84)
   Value forward_value(Tape& tape, Value x);                    // from an input already on the tape
 
   // Tape-free inference into q (N, num_actions), for acting.

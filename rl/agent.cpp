@@ -123,7 +123,7 @@ std::int64_t DqnAgent::greedy(const std::uint8_t* frames) {
 
 UpdateStats DqnAgent::update(const Batch& batch) {
   const std::int64_t n = batch.size, actions = spec_.num_actions;
-  const bool pixels = spec_.kind == NetworkKind::kNatureCnn;
+  const bool pixels = spec_.pixels();
   tape_.reset();
   target_tape_.reset();
   if (spec_.noisy) {

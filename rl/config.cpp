@@ -61,8 +61,15 @@ const std::vector<Field>& fields() {
        &Config::max_minutes, 0, 1e9},
       {"allow_swap", "start even if the replay needs more memory than is available",
        &Config::allow_swap},
-      {"hidden", "MLP hidden layer widths (not used by the Nature CNN)", &Config::hidden, 1, 65536},
+      {"hidden", "MLP hidden layer widths (not used by the CNNs)", &Config::hidden, 1, 65536},
       {"dueling", "dueling network head (Wang et al. 2016)", &Config::dueling},
+      {"network",
+       "the CNN for pixel envs: nature (Mnih et al. 2015) or der, data-efficient Rainbow's "
+       "(van Hasselt et al. 2019)",
+       &Config::network,
+       0,
+       0,
+       {"nature", "der"}},
       {"gamma", "discount factor", &Config::gamma, 0, 1},
       {"lr", "Adam learning rate", &Config::lr, 1e-12, 10},
       {"adam_eps", "Adam epsilon (PyTorch's default; Rainbow used 1.5e-4)", &Config::adam_eps,
@@ -452,7 +459,7 @@ void Config::set(const std::string& raw_key, const std::string& raw_value) {
 }
 
 bool Config::key_applies(const std::string& key) const {
-  const bool pixels = env != "cartpole";  // the Atari-screen games: frames and the Nature CNN
+  const bool pixels = env != "cartpole";  // the Atari-screen games: frames and a CNN
   static const std::vector<std::string> atari_only = {"terminal_on_life_loss",
                                                       "clip_rewards",
                                                       "noop_max",
@@ -462,7 +469,8 @@ bool Config::key_applies(const std::string& key) const {
                                                       "max_frames_per_episode"};
   if (!pixels && std::find(atari_only.begin(), atari_only.end(), key) != atari_only.end())
     return false;
-  if (pixels && key == "hidden") return false;  // the Nature CNN's layers are fixed
+  if (pixels && key == "hidden") return false;  // the CNNs' layers are fixed
+  if (!pixels && key == "network") return false;
   if (!prioritized_replay && key.rfind("per_", 0) == 0) return false;
   // Noisy nets replace epsilon-greedy exploration (eval_epsilon is another key and stays).
   if (noisy_nets && key.rfind("epsilon_", 0) == 0) return false;

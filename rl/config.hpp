@@ -38,6 +38,9 @@ struct Config {
   // ---- network ----
   std::vector<std::int64_t> hidden{256, 256};  // MLP hidden widths
   bool dueling = false;                        // Wang et al. 2016
+  // The CNN of the pixel envs: "nature" (Mnih et al. 2015) or "der", the data-efficient
+  // Rainbow's smaller one (van Hasselt et al. 2019; nn/qnetwork.hpp).
+  std::string network = "nature";
 
   // ---- DQN (Mnih et al. 2015) ----
   double gamma = 0.99;                        // discount

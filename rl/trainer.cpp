@@ -84,7 +84,9 @@ EnvOptions env_options_for(const Config& config) {
 NetworkSpec network_spec_for(const Config& config, const Env& env) {
   NetworkSpec spec;
   const Shape obs = env.observation_shape();
-  spec.kind = env.observation_is_u8() ? NetworkKind::kNatureCnn : NetworkKind::kMlp;
+  spec.kind = !env.observation_is_u8()  ? NetworkKind::kMlp
+              : config.network == "der" ? NetworkKind::kDataEfficientCnn
+                                        : NetworkKind::kNatureCnn;
   spec.observation_shape.assign(obs.dims.begin(), obs.dims.begin() + obs.rank);
   spec.num_actions = env.num_actions();
   spec.hidden = config.hidden;

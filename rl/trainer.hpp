@@ -254,8 +254,8 @@ class Trainer {
   PhaseSeconds phases_;
 };
 
-// The network spec a config implies for an env (MLP for flat observations, the Nature CNN for
-// frames).
+// The network spec a config implies for an env (MLP for flat observations, for frames the CNN
+// config.network names).
 NetworkSpec network_spec_for(const Config& config, const Env& env);
 EnvOptions env_options_for(const Config& config);
 

@@ -317,3 +317,16 @@ TEST_CASE("a noisy checkpoint round-trips its spec, and a version 1 file loads a
   deserialize_checkpoint(v1, from_v1, nullptr, nullptr);
   CHECK(from_v1.parameters()[0].variable->value[0] == plain_net.parameters()[0].variable->value[0]);
 }
+
+TEST_CASE(
+    "a checkpoint stores the CNN's kind: der-cnn rebuilds as der-cnn, not as the Nature CNN") {
+  Rng rng(17);
+  QNetwork der(NetworkSpec::der_cnn(4), rng);
+  const std::string bytes = serialize_checkpoint(der, nullptr, {});
+  const CheckpointInfo info = read_checkpoint_info_bytes(bytes);
+  CHECK(info.spec.kind == NetworkKind::kDataEfficientCnn);
+  CHECK(info.spec == der.spec());
+  QNetwork nature(NetworkSpec::nature_cnn(4), rng);
+  CHECK_THROWS_WITH_AS(deserialize_checkpoint(bytes, nature, nullptr, nullptr),
+                       doctest::Contains("network=der"), Error);
+}
