@@ -85,7 +85,10 @@ class NoisyLinear : public Module {
   std::string describe() const override;
 
   // New eps_in, eps_out from rng (in draws, then out draws, each Rng::normal()); noise on.
-  void resample(Rng& rng);
+  // with_weight_noise false skips forming eps_w (out x in), which only the tape forward needs:
+  // acting (infer) uses the factorised form, and a tape forward before the next full resample
+  // is refused. The draws are the same either way.
+  void resample(Rng& rng, bool with_weight_noise = true);
   // Off: forward and infer use the mean weights mu (evaluation). On: mu + sigma . eps.
   void set_noise(bool on) { noise_on_ = on; }
   bool noise_on() const { return noise_on_; }
@@ -100,8 +103,9 @@ class NoisyLinear : public Module {
 
  private:
   Tensor f_in_, f_out_, eps_w_;  // f(eps_in), f(eps_out) = eps_b, and their outer product
-  Tensor w_eff_, b_eff_;         // infer()'s mu + sigma . eps
+  Tensor x_noise_, y_noise_;     // infer()'s x . f(eps_in) and (x . f(eps_in)) sigma_w^T
   bool noise_on_ = false;
+  bool eps_w_current_ = true;  // eps_w_ is the outer product of the current draws
 };
 
 // f(x) = sgn(x) sqrt|x|, the factorised noise's transform (Fortunato et al. 2018, eq. 11).

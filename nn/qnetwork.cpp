@@ -201,8 +201,8 @@ void QNetwork::check_same_spec(const QNetwork& other, const char* what) const {
             other.spec_.describe(), ")");
 }
 
-void QNetwork::resample_noise(Rng& rng) {
-  for (NoisyLinear* layer : noisy_layers_) layer->resample(rng);
+void QNetwork::resample_noise(Rng& rng, bool for_tape) {
+  for (NoisyLinear* layer : noisy_layers_) layer->resample(rng, for_tape);
   set_noise(true);
 }
 

@@ -330,3 +330,20 @@ TEST_CASE(
   CHECK_THROWS_WITH_AS(deserialize_checkpoint(bytes, nature, nullptr, nullptr),
                        doctest::Contains("network=der"), Error);
 }
+
+TEST_CASE("an acting-only resample draws the same noise, and a tape forward after it is refused") {
+  Rng init_a(18), init_b(18), data(19);
+  QNetwork a(noisy_mlp({8}, /*dueling=*/true), init_a), b(noisy_mlp({8}, true), init_b);
+  const Tensor obs = random_obs(3, 3, data);
+  Rng noise_a(20), noise_b(20);
+  a.resample_noise(noise_a, /*for_tape=*/false);
+  b.resample_noise(noise_b);
+  CHECK(noise_a == noise_b);
+  CHECK(q_values(a, obs) == q_values(b, obs));  // infer never reads eps_w
+  Tape tape;
+  CHECK_THROWS_WITH_AS(a.forward(tape, obs.view()), doctest::Contains("resample(rng) with weight"),
+                       Error);
+  tape.reset();
+  a.set_noise(false);  // the mean network needs no noise at all
+  CHECK_NOTHROW(a.forward(tape, obs.view()));
+}
