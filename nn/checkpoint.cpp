@@ -10,6 +10,7 @@
 #include <array>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <sstream>
@@ -207,17 +208,20 @@ void write_spec(Writer& w, const NetworkSpec& spec) {
   w.u32(static_cast<std::uint32_t>(spec.hidden.size()));
   for (std::int64_t h : spec.hidden) w.i64(h);
   w.u8(spec.dueling ? 1 : 0);
-  // Version 2: the C51 head (Bellemare et al. 2017).
+  // Version 2: the C51 head (Bellemare et al. 2017), then noisy nets (Fortunato et al. 2018).
   w.i64(spec.atoms);
   w.f64(spec.v_min);
   w.f64(spec.v_max);
+  w.u8(spec.noisy ? 1 : 0);
+  w.f64(spec.noisy_sigma0);
 }
 
 NetworkSpec read_spec(Reader& r, std::uint32_t version, const std::string& source) {
   NetworkSpec spec;
   const std::uint8_t kind = r.u8();
-  DQN_CHECK(kind <= static_cast<std::uint8_t>(NetworkKind::kNatureCnn), source,
-            ": corrupt: unknown network kind ", int(kind), " (0 = mlp, 1 = nature-cnn)");
+  DQN_CHECK(kind <= static_cast<std::uint8_t>(NetworkKind::kDataEfficientCnn), source,
+            ": corrupt: unknown network kind ", int(kind),
+            " (0 = mlp, 1 = nature-cnn, 2 = der-cnn)");
   spec.kind = static_cast<NetworkKind>(kind);
   const std::uint32_t obs_rank = r.u32();
   DQN_CHECK(obs_rank >= 1 && obs_rank <= 3, source, ": corrupt: observation rank ", obs_rank,
@@ -236,10 +240,18 @@ NetworkSpec read_spec(Reader& r, std::uint32_t version, const std::string& sourc
   const std::uint8_t dueling = r.u8();
   DQN_CHECK(dueling <= 1, source, ": corrupt: dueling flag ", int(dueling), " (expected 0 or 1)");
   spec.dueling = dueling == 1;
-  if (version >= 2) {  // version 1 predates C51: its networks are ordinary Q heads (atoms = 1)
+  // Version 1 predates C51 and noisy nets: its networks are ordinary Q heads (atoms = 1)
+  // without noise.
+  if (version >= 2) {
     spec.atoms = r.i64();
     spec.v_min = r.f64();
     spec.v_max = r.f64();
+    const std::uint8_t noisy = r.u8();
+    DQN_CHECK(noisy <= 1, source, ": corrupt: noisy flag ", int(noisy), " (expected 0 or 1)");
+    spec.noisy = noisy == 1;
+    spec.noisy_sigma0 = r.f64();  // NaN and range: validate() below
+    DQN_CHECK(std::isfinite(spec.noisy_sigma0), source, ": corrupt: noisy_sigma0 ",
+              spec.noisy_sigma0, " is not a finite number");
   }
   try {
     spec.validate();
@@ -354,6 +366,10 @@ std::string join(const std::vector<std::int64_t>& v) {
 }
 
 std::string spec_hint(const NetworkSpec& file, const NetworkSpec& model) {
+  if (file.pixels() && model.pixels() && file.kind != model.kind)
+    return file.kind == NetworkKind::kDataEfficientCnn
+               ? "was it trained with network=der (--set network=der)?"
+               : "was it trained with network=nature?";
   if (file.kind != model.kind || file.observation_shape != model.observation_shape)
     return "was it trained on another environment? its observations are (" +
            join(file.observation_shape) + "), the model takes (" + join(model.observation_shape) +
@@ -374,6 +390,9 @@ std::string spec_hint(const NetworkSpec& file, const NetworkSpec& model) {
          << " v_min=" << file.v_min << " v_max=" << file.v_max << "?";
     return hint.str();
   }
+  if (file.noisy != model.noisy)
+    return file.noisy ? "was it trained with noisy_nets=true (--set noisy_nets=true)?"
+                      : "was it trained with noisy_nets=false?";
   return "the networks differ";
 }
 

@@ -10,15 +10,17 @@
 //   Adam adam2(net2.parameters(), info.adam_hyper);
 //   load_checkpoint("run/ckpt.bin", net2, &adam2, &meta);        // bit-exact restore
 //
-// Layout (format version 2; version 1 files, which lack the C51 fields, still load as atoms = 1).
-// Every integer is little-endian, every float raw IEEE-754 binary32 (binary64 for the Adam
-// hyperparameters) in little-endian byte order; a string is a u32 byte count followed by the bytes
-// (no terminator).
+// Layout (format version 2; version 1 files, which lack the C51 and noisy-net fields, still load
+// as atoms = 1 and noisy = false). Every integer is little-endian, every float raw IEEE-754
+// binary32 (binary64 for the Adam hyperparameters) in little-endian byte order; a string is a u32
+// byte count followed by the bytes (no terminator).
 //
 //   header   magic "DQNCKPT\0" (8 bytes) | version u32 | payload_bytes u64
 //   payload  spec:       kind u8 | obs_rank u32 | obs dims i64... | num_actions i64 |
 //                        hidden_count u32 | hidden i64... | dueling u8 |
-//                        atoms i64 | v_min f64 | v_max f64   (version >= 2: C51)
+//                        [v2+] atoms i64 | v_min f64 | v_max f64 (C51) |
+//                              noisy u8 | noisy_sigma0 f64 (noisy nets)
+//                        (kind: 0 mlp, 1 nature-cnn, and from v2 on 2 der-cnn)
 //            tensors:    count u32, then per tensor: name str | dtype u8 (0 = f32) |
 //                        rank u32 | dims i64... | numel * 4 bytes
 //            optimizer:  present u8; if 1: lr, beta1, beta2, eps f64 | steps i64 |
@@ -48,7 +50,9 @@ namespace dqn {
 
 inline constexpr char kCheckpointMagic[8] = {'D', 'Q', 'N', 'C', 'K', 'P', 'T', '\0'};
 // Raise when the layout changes; a reader refuses versions newer than its own.
-inline constexpr std::uint32_t kCheckpointVersion = 2;  // 2: C51 fields in the spec
+// 2: the C51 fields (atoms, v_min, v_max) and noisy nets (noisy, noisy_sigma0) after the
+// dueling flag; kind 2 (der-cnn).
+inline constexpr std::uint32_t kCheckpointVersion = 2;
 
 // Free-form key=value strings the trainer stores beside the weights (step, config text, ...).
 // Keys are unique and kept in insertion order; values may hold any bytes.

@@ -57,6 +57,97 @@ std::string Linear::describe() const {
   return "Linear(" + std::to_string(in_features) + ", " + std::to_string(out_features) + ")";
 }
 
+// ---------------------------------------------------------------- NoisyLinear
+
+NoisyLinear::NoisyLinear(std::int64_t in, std::int64_t out, double sigma0_, Rng& rng)
+    : weight_mu(Shape{out, in}),
+      weight_sigma(Shape{out, in}),
+      bias_mu(Shape{out}),
+      bias_sigma(Shape{out}),
+      in_features(in),
+      out_features(out),
+      sigma0(sigma0_),
+      f_in_(Shape{in}),
+      f_out_(Shape{out}),
+      eps_w_(Shape{out, in}) {
+  DQN_CHECK(in >= 1 && out >= 1, "NoisyLinear: needs in_features >= 1 and out_features >= 1, got ",
+            in, " and ", out);
+  DQN_CHECK(sigma0_ >= 0 && std::isfinite(sigma0_), "NoisyLinear: sigma0 must be >= 0, got ",
+            sigma0_);
+  // Fortunato et al. 2018, section 3.2 (factorised): mu ~ U[-1/sqrt(p), 1/sqrt(p)],
+  // sigma = sigma0 / sqrt(p), p the number of inputs. Draw order: weight_mu, then bias_mu.
+  init_uniform_fan_in(weight_mu, in, rng);
+  init_uniform_fan_in(bias_mu, in, rng);
+  const float sigma = static_cast<float>(sigma0_ / std::sqrt(static_cast<double>(in)));
+  weight_sigma.value.fill(sigma);
+  bias_sigma.value.fill(sigma);
+  // eps (the tensors' zero fill) stays 0 until the first resample(): a noise-free layer.
+}
+
+void NoisyLinear::resample(Rng& rng, bool with_weight_noise) {
+  for (std::int64_t i = 0; i < in_features; ++i)
+    f_in_[i] = static_cast<float>(noisy_f(rng.normal()));
+  for (std::int64_t o = 0; o < out_features; ++o)
+    f_out_[o] = static_cast<float>(noisy_f(rng.normal()));
+  eps_w_current_ = with_weight_noise;
+  if (with_weight_noise)
+    for (std::int64_t o = 0; o < out_features; ++o) {
+      float* row = eps_w_.data() + o * in_features;
+      for (std::int64_t i = 0; i < in_features; ++i) row[i] = f_out_[o] * f_in_[i];
+    }
+  noise_on_ = true;
+}
+
+Value NoisyLinear::forward(Tape& tape, Value x) {
+  if (!noise_on_) return tape.linear(x, tape.param(weight_mu), tape.param(bias_mu));
+  // Not formed here on demand: two tape passes may run this layer at once (rl/agent's update).
+  DQN_CHECK(eps_w_current_,
+            "NoisyLinear: a tape forward needs resample(rng) with weight noise first (the last "
+            "resample was for acting only)");
+  return noisy_linear(tape, x, tape.param(weight_mu), tape.param(weight_sigma), eps_w_.view(),
+                      tape.param(bias_mu), tape.param(bias_sigma), f_out_.view());
+}
+
+void NoisyLinear::infer(ConstTensorView x, Tensor& y) {
+  const Shape out = output_shape(x.shape);
+  y.resize_for_overwrite(out);
+  const std::int64_t n = x.shape[0];
+  linear_forward_fast(y.data(), x.data, weight_mu.value.data(), bias_mu.value.data(), n,
+                      in_features, out_features);
+  if (!noise_on_) return;
+  // The factorised form, without forming the (out, in) noisy weight: y_o += f(eps_out)_o *
+  // (sum_i sigma_oi x_i f(eps_in)_i + sigma_b_o). Two products over mu and sigma instead of
+  // reading mu, sigma and eps_w and writing mu + sigma . eps_w: a noisy Nature CNN's fc 512
+  // holds 1.6M weights, and acting redraws its noise every step.
+  x_noise_.resize_for_overwrite(x.shape);
+  y_noise_.resize_for_overwrite(out);
+  for (std::int64_t r = 0; r < n; ++r)
+    for (std::int64_t i = 0; i < in_features; ++i)
+      x_noise_[r * in_features + i] = x.data[r * in_features + i] * f_in_[i];
+  linear_forward_fast(y_noise_.data(), x_noise_.data(), weight_sigma.value.data(),
+                      bias_sigma.value.data(), n, in_features, out_features);
+  for (std::int64_t r = 0; r < n; ++r)
+    for (std::int64_t o = 0; o < out_features; ++o)
+      y[r * out_features + o] += f_out_[o] * y_noise_[r * out_features + o];
+}
+
+Shape NoisyLinear::output_shape(const Shape& input) const {
+  DQN_CHECK(input.rank == 2 && input[1] == in_features, "NoisyLinear(", in_features, ", ",
+            out_features, "): expected input (N,", in_features, "), got ", input.str());
+  return Shape{input[0], out_features};
+}
+
+void NoisyLinear::parameters(const std::string& prefix, std::vector<NamedVariable>& out) {
+  out.push_back({prefix + ".weight_mu", &weight_mu});
+  out.push_back({prefix + ".weight_sigma", &weight_sigma});
+  out.push_back({prefix + ".bias_mu", &bias_mu});
+  out.push_back({prefix + ".bias_sigma", &bias_sigma});
+}
+
+std::string NoisyLinear::describe() const {
+  return "NoisyLinear(" + std::to_string(in_features) + ", " + std::to_string(out_features) + ")";
+}
+
 // ---------------------------------------------------------------- Conv2d
 
 Conv2d::Conv2d(std::int64_t in_c, std::int64_t out_c, std::int64_t k, std::int64_t s,

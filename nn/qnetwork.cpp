@@ -1,4 +1,4 @@
-// nn/qnetwork.cpp: building the MLP and Nature CNN, dueling heads, target-network updates.
+// nn/qnetwork.cpp: building the MLP and the two CNNs, dueling heads, target-network updates.
 #include "nn/qnetwork.hpp"
 
 #include <cmath>
@@ -17,6 +17,9 @@ struct ConvLayer {
 };
 constexpr ConvLayer kNatureConvs[] = {{32, 8, 4}, {64, 4, 2}, {64, 3, 1}};
 constexpr std::int64_t kNatureHidden = 512;
+// The data-efficient CNN (van Hasselt et al. 2019): two non-overlapping 5x5 stride-5 convolutions.
+constexpr ConvLayer kDerConvs[] = {{32, 5, 5}, {64, 5, 5}};
+constexpr std::int64_t kDerHidden = 256;
 constexpr std::int64_t kMaxWidth = 1 << 16;  // a sanity bound on layer widths
 
 std::string join_shape(const std::vector<std::int64_t>& dims, const char* sep) {
@@ -46,10 +49,13 @@ void NetworkSpec::validate() const {
     for (std::int64_t h : hidden)
       DQN_CHECK(h >= 1 && h <= kMaxWidth, "network: hidden widths must be in [1, ", kMaxWidth,
                 "], got ", h);
-  } else {
+  }
+  DQN_CHECK(noisy_sigma0 >= 0 && noisy_sigma0 <= 10,
+            "network: noisy_sigma0 must be in [0, 10], got ", noisy_sigma0);
+  if (kind != NetworkKind::kMlp) {
     DQN_CHECK(observation_shape.size() == 3 && observation_shape[1] == 84 &&
                   observation_shape[2] == 84 && observation_shape[0] >= 1,
-              "network: the Nature CNN expects (frames,84,84) observations, got (",
+              "network: the CNNs expect (frames,84,84) observations, got (",
               join_shape(observation_shape, ","), ")");
   }
 }
@@ -60,13 +66,15 @@ std::string NetworkSpec::describe() const {
     s = "mlp " + std::to_string(observation_shape[0]) + "-" + join_shape(hidden, "-") + "-" +
         std::to_string(num_actions);
   else
-    s = "nature-cnn " + join_shape(observation_shape, "x") + " -> " + std::to_string(num_actions);
+    s = (kind == NetworkKind::kNatureCnn ? "nature-cnn " : "der-cnn ") +
+        join_shape(observation_shape, "x") + " -> " + std::to_string(num_actions);
   if (dueling) s += " dueling";
   if (atoms > 1) {  // "c51 51 atoms [-10, 10]"
     std::ostringstream c51;
     c51 << " c51 " << atoms << " atoms [" << v_min << ", " << v_max << "]";
     s += c51.str();
   }
+  if (noisy) s += " noisy";
   return s;
 }
 
@@ -77,46 +85,57 @@ QNetwork::QNetwork(const NetworkSpec& spec, Rng& rng) : spec_(spec) {
   if (spec.atoms > 1)
     for (std::int64_t j = 0; j < spec.atoms; ++j)
       support_.push_back(categorical_atom<float>(j, spec.atoms, spec.v_min, spec.v_max));
+  // Every fully connected layer: Linear, or NoisyLinear with noisy nets on.
+  auto fc = [&](std::int64_t in, std::int64_t out) -> std::unique_ptr<Module> {
+    if (!spec.noisy) return std::make_unique<Linear>(in, out, rng);
+    auto layer = std::make_unique<NoisyLinear>(in, out, spec.noisy_sigma0, rng);
+    noisy_layers_.push_back(layer.get());
+    return layer;
+  };
   net_ = std::make_unique<Sequential>();
-  std::int64_t features = 0;
+  std::int64_t features = 0, hidden = 0;  // hidden: the CNN's fc width
   if (spec.kind == NetworkKind::kMlp) {
     std::int64_t width = spec.observation_shape[0];
     for (std::int64_t h : spec.hidden) {
-      net_->add(std::make_unique<Linear>(width, h, rng));
+      net_->add(fc(width, h));
       net_->add(std::make_unique<ReLU>());
       width = h;
     }
     features = width;
-    if (!spec.dueling) net_->add(std::make_unique<Linear>(width, outputs, rng));
+    if (!spec.dueling) net_->add(fc(width, outputs));
   } else {
+    const bool der = spec.kind == NetworkKind::kDataEfficientCnn;
+    std::vector<ConvLayer> convs(std::begin(kNatureConvs), std::end(kNatureConvs));
+    if (der) convs.assign(std::begin(kDerConvs), std::end(kDerConvs));
+    hidden = der ? kDerHidden : kNatureHidden;
     std::int64_t channels = spec.observation_shape[0];
-    for (const ConvLayer& c : kNatureConvs) {
+    for (const ConvLayer& c : convs) {
       net_->add(std::make_unique<Conv2d>(channels, c.out_channels, c.kernel, c.stride, 0, rng));
       net_->add(std::make_unique<ReLU>());
       channels = c.out_channels;
     }
     net_->add(std::make_unique<Flatten>());
     const Shape trunk = net_->output_shape(Shape{1, spec.observation_shape[0], 84, 84});
-    features = trunk[1];  // 64 * 7 * 7 = 3136
+    features = trunk[1];  // Nature: 64 * 7 * 7 = 3136; der: 64 * 3 * 3 = 576
     if (!spec.dueling) {
-      net_->add(std::make_unique<Linear>(features, kNatureHidden, rng));
+      net_->add(fc(features, hidden));
       net_->add(std::make_unique<ReLU>());
-      net_->add(std::make_unique<Linear>(kNatureHidden, outputs, rng));
+      net_->add(fc(hidden, outputs));
     }
   }
   if (spec.dueling) {
     value_ = std::make_unique<Sequential>();
     advantage_ = std::make_unique<Sequential>();
-    if (spec.kind == NetworkKind::kNatureCnn) {  // Wang et al. 2016: two 512-unit streams
-      value_->add(std::make_unique<Linear>(features, kNatureHidden, rng));
+    if (spec.pixels()) {  // Wang et al. 2016: two streams as wide as the CNN's fc layer
+      value_->add(fc(features, hidden));
       value_->add(std::make_unique<ReLU>());
-      value_->add(std::make_unique<Linear>(kNatureHidden, value_outputs, rng));
-      advantage_->add(std::make_unique<Linear>(features, kNatureHidden, rng));
+      value_->add(fc(hidden, value_outputs));
+      advantage_->add(fc(features, hidden));
       advantage_->add(std::make_unique<ReLU>());
-      advantage_->add(std::make_unique<Linear>(kNatureHidden, outputs, rng));
+      advantage_->add(fc(hidden, outputs));
     } else {
-      value_->add(std::make_unique<Linear>(features, value_outputs, rng));
-      advantage_->add(std::make_unique<Linear>(features, outputs, rng));
+      value_->add(fc(features, value_outputs));
+      advantage_->add(fc(features, outputs));
     }
     net_->parameters("features", parameters_);
     value_->parameters("value", parameters_);
@@ -129,12 +148,12 @@ QNetwork::QNetwork(const NetworkSpec& spec, Rng& rng) : spec_(spec) {
 Value QNetwork::forward(Tape& tape, ConstTensorView obs) {
   DQN_CHECK(spec_.kind == NetworkKind::kMlp,
             "QNetwork: float observations go to an MLP; the "
-            "Nature CNN takes uint8 frames");
+            "CNNs take uint8 frames");
   return forward_value(tape, tape.input(obs));
 }
 
 Value QNetwork::forward(Tape& tape, View<const std::uint8_t> frames) {
-  DQN_CHECK(spec_.kind == NetworkKind::kNatureCnn, "QNetwork: uint8 frames go to the Nature CNN");
+  DQN_CHECK(spec_.pixels(), "QNetwork: uint8 frames go to a CNN");
   return forward_value(tape, tape.input_u8(frames, kPixelScale));
 }
 
@@ -155,7 +174,7 @@ void QNetwork::infer(ConstTensorView obs, Tensor& q) {
 }
 
 void QNetwork::infer(View<const std::uint8_t> frames, Tensor& q) {
-  DQN_CHECK(spec_.kind == NetworkKind::kNatureCnn, "QNetwork::infer: frames need the Nature CNN");
+  DQN_CHECK(spec_.pixels(), "QNetwork::infer: frames need a CNN");
   scaled_frames_.resize_for_overwrite(frames.shape);
   u8_to_float_fast(scaled_frames_.data(), frames.data, kPixelScale, frames.numel());
   infer_from_float(scaled_frames_.view(), q);
@@ -211,6 +230,24 @@ void QNetwork::zero_grad() {
 void QNetwork::check_same_spec(const QNetwork& other, const char* what) const {
   DQN_CHECK(spec_ == other.spec_, what, ": networks differ (", spec_.describe(), " vs ",
             other.spec_.describe(), ")");
+}
+
+void QNetwork::resample_noise(Rng& rng, bool for_tape) {
+  for (NoisyLinear* layer : noisy_layers_) layer->resample(rng, for_tape);
+  set_noise(true);
+}
+
+void QNetwork::set_noise(bool on) {
+  for (NoisyLinear* layer : noisy_layers_) layer->set_noise(on);
+  noise_on_ = on && !noisy_layers_.empty();
+}
+
+MeanWeightsScope::MeanWeightsScope(QNetwork& net) : net_(net), saved_(net.noise_on()) {
+  net.set_noise(false);
+}
+
+MeanWeightsScope::~MeanWeightsScope() {
+  net_.set_noise(saved_);
 }
 
 void QNetwork::copy_from(const QNetwork& source) {

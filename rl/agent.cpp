@@ -74,6 +74,10 @@ double linear_epsilon(double start, double end, std::int64_t steps, std::int64_t
 }
 
 namespace {
+// The noise stream's id under the init Rng ("noisy" in ASCII): split() leaves init_rng as it
+// was, so a noisy run initialises its networks from the same draws as before.
+constexpr std::uint64_t kNoiseStream = 0x6e6f697379;
+
 NetworkSpec checked(const NetworkSpec& spec) {
   spec.validate();
   return spec;
@@ -89,7 +93,8 @@ DqnAgent::DqnAgent(const NetworkSpec& spec, const Config& config, Rng& init_rng)
       double_dqn_(config.double_dqn),
       online_(spec, init_rng),
       target_(spec, init_rng),
-      adam_(online_.parameters(), AdamHyper{config.lr, 0.9, 0.999, config.adam_eps}) {
+      adam_(online_.parameters(), AdamHyper{config.lr, 0.9, 0.999, config.adam_eps}),
+      noise_rng_(init_rng.split(kNoiseStream)) {
   target_.copy_from(online_);  // the target starts as an exact copy
 }
 
@@ -118,9 +123,17 @@ std::int64_t DqnAgent::greedy(const std::uint8_t* frames) {
 }
 
 UpdateStats DqnAgent::update(const Batch& batch) {
+  if (spec_.noisy) {
+    // Fortunato et al. 2018, Algorithm 1: per replay step, xi for the online network, then an
+    // independent xi' for the target (C51's update too). Deviation: the double-DQN argmax on s'
+    // uses xi too (Algorithm 1 draws a third sample xi'' for it), as both online passes share
+    // one network.
+    online_.resample_noise(noise_rng_);
+    target_.resample_noise(noise_rng_);
+  }
   if (spec_.atoms > 1) return update_categorical(batch);
   const std::int64_t n = batch.size, actions = spec_.num_actions;
-  const bool pixels = spec_.kind == NetworkKind::kNatureCnn;
+  const bool pixels = spec_.pixels();
   tape_.reset();
   target_tape_.reset();
   if (next_values_.numel() != n) {
@@ -227,7 +240,7 @@ UpdateStats DqnAgent::update(const Batch& batch) {
 // forward; loss; divergence guard; clip; Adam), with distributions in place of numbers.
 UpdateStats DqnAgent::update_categorical(const Batch& batch) {
   const std::int64_t n = batch.size, actions = spec_.num_actions, K = spec_.atoms;
-  const bool pixels = spec_.kind == NetworkKind::kNatureCnn;
+  const bool pixels = spec_.pixels();  // the Nature or the data-efficient CNN
   const std::vector<float>& z = online_.support();
   tape_.reset();
   target_tape_.reset();

@@ -27,6 +27,14 @@
 // priority. Hessel et al. 2018 prioritize by the KL loss; the cross-entropy is that KL plus the
 // target distribution's entropy, which has no gradient (so the two losses train alike) but does
 // keep a perfectly fitted sample's priority at that entropy rather than 0.
+// Noisy nets (Fortunato et al. 2018, Appendix C, Algorithm 1 "NoisyNet-DQN"): act() draws a
+// new noise sample for the online network before every action selection and acts greedily on
+// it (no epsilon); update() draws an online sample xi for Q(s, a) and an independent target
+// sample xi' for the target network before every replay step. One deviation, marked in
+// update(): Algorithm 1's double-DQN form draws a third sample xi'' for the online argmax on
+// s'; here that pass shares xi, since the network holds one noise sample and the passes on s
+// and s' run concurrently. Every sample comes from noise_rng(), the agent's own stream (split
+// from the init Rng), which a run snapshot saves.
 #pragma once
 
 #include <cstdint>
@@ -91,8 +99,13 @@ class DqnAgent {
   std::int64_t greedy(const float* obs);
   std::int64_t greedy(const std::uint8_t* frames);
   // Epsilon-greedy: with probability epsilon a uniform random action, else greedy.
+  // With noisy nets: greedy on a new noise sample (epsilon and rng are not used).
   template <class Obs>
   std::int64_t act(const Obs* obs, double epsilon, Rng& rng) {
+    if (spec_.noisy) {
+      online_.resample_noise(noise_rng_, /*for_tape=*/false);  // acting runs infer() only
+      return greedy_action(online_, obs, act_q_);
+    }
     return epsilon_greedy_action(online_, obs, epsilon, rng, act_q_);
   }
 
@@ -116,6 +129,9 @@ class DqnAgent {
   const NetworkSpec& spec() const { return spec_; }
   // C51: the last update's projected target distributions (B, atoms).
   const Tensor& target_distribution() const { return target_dist_; }
+  // The noisy nets' noise stream (drawn from only when spec().noisy).
+  Rng& noise_rng() { return noise_rng_; }
+  const Rng& noise_rng() const { return noise_rng_; }
 
  private:
   UpdateStats update_categorical(const Batch& batch);  // the C51 update (spec_.atoms > 1)
@@ -125,6 +141,7 @@ class DqnAgent {
   bool double_dqn_;
   QNetwork online_, target_;
   Adam adam_;
+  Rng noise_rng_;
   Tape tape_;         // the online network's forward on s, with gradients
   Tape target_tape_;  // the no-grad passes on s' (its own tape, so it can run beside tape_)
   Tensor act_q_;

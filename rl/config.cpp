@@ -61,8 +61,15 @@ const std::vector<Field>& fields() {
        &Config::max_minutes, 0, 1e9},
       {"allow_swap", "start even if the replay needs more memory than is available",
        &Config::allow_swap},
-      {"hidden", "MLP hidden layer widths (not used by the Nature CNN)", &Config::hidden, 1, 65536},
+      {"hidden", "MLP hidden layer widths (not used by the CNNs)", &Config::hidden, 1, 65536},
       {"dueling", "dueling network head (Wang et al. 2016)", &Config::dueling},
+      {"network",
+       "the CNN for pixel envs: nature (Mnih et al. 2015) or der, data-efficient Rainbow's "
+       "(van Hasselt et al. 2019)",
+       &Config::network,
+       0,
+       0,
+       {"nature", "der"}},
       {"gamma", "discount factor", &Config::gamma, 0, 1},
       {"lr", "Adam learning rate", &Config::lr, 1e-12, 10},
       {"adam_eps", "Adam epsilon (PyTorch's default; Rainbow used 1.5e-4)", &Config::adam_eps,
@@ -105,6 +112,12 @@ const std::vector<Field>& fields() {
        &Config::atoms, 2, 1024},
       {"v_min", "C51: the support's lowest return, below v_max", &Config::v_min, -1e6, 1e6},
       {"v_max", "C51: the support's highest return, above v_min", &Config::v_max, -1e6, 1e6},
+      {"noisy_nets",
+       "noisy nets (Fortunato et al. 2018) explore instead of epsilon: acting is greedy on a "
+       "noisy sample, epsilon_* are ignored; evaluation uses the mean weights",
+       &Config::noisy_nets},
+      {"noisy_sigma0", "noisy layers' initial sigma is noisy_sigma0 / sqrt(fan_in)",
+       &Config::noisy_sigma0, 0, 10},
       {"eval_interval", "env steps between greedy evaluations (0: never)", &Config::eval_interval,
        0, kBig},
       {"eval_episodes", "episodes per periodic evaluation", &Config::eval_episodes, 1, 1e6},
@@ -452,7 +465,7 @@ void Config::set(const std::string& raw_key, const std::string& raw_value) {
 }
 
 bool Config::key_applies(const std::string& key) const {
-  const bool pixels = env != "cartpole";  // the Atari-screen games: frames and the Nature CNN
+  const bool pixels = env != "cartpole";  // the Atari-screen games: frames and a CNN
   static const std::vector<std::string> atari_only = {"terminal_on_life_loss",
                                                       "clip_rewards",
                                                       "noop_max",
@@ -462,10 +475,14 @@ bool Config::key_applies(const std::string& key) const {
                                                       "max_frames_per_episode"};
   if (!pixels && std::find(atari_only.begin(), atari_only.end(), key) != atari_only.end())
     return false;
-  if (pixels && key == "hidden") return false;  // the Nature CNN's layers are fixed
+  if (pixels && key == "hidden") return false;  // the CNNs' layers are fixed
+  if (!pixels && key == "network") return false;
   if (!prioritized_replay && key.rfind("per_", 0) == 0) return false;
   if (!distributional && (key == "atoms" || key == "v_min" || key == "v_max")) return false;
   if (distributional && key == "huber_delta") return false;  // C51's loss is a cross-entropy
+  // Noisy nets replace epsilon-greedy exploration (eval_epsilon is another key and stays).
+  if (noisy_nets && key.rfind("epsilon_", 0) == 0) return false;
+  if (!noisy_nets && key == "noisy_sigma0") return false;
   return true;
 }
 

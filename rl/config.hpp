@@ -38,6 +38,9 @@ struct Config {
   // ---- network ----
   std::vector<std::int64_t> hidden{256, 256};  // MLP hidden widths
   bool dueling = false;                        // Wang et al. 2016
+  // The CNN of the pixel envs: "nature" (Mnih et al. 2015) or "der", the data-efficient
+  // Rainbow's smaller one (van Hasselt et al. 2019; nn/qnetwork.hpp).
+  std::string network = "nature";
 
   // ---- DQN (Mnih et al. 2015) ----
   double gamma = 0.99;                        // discount
@@ -82,6 +85,12 @@ struct Config {
   std::int64_t atoms = 51;
   double v_min = -10;
   double v_max = 10;
+  // Noisy nets (Fortunato et al. 2018; nn/module.hpp NoisyLinear): factorised Gaussian noise on
+  // every fully connected layer explores instead of epsilon: acting is greedy on a freshly
+  // sampled noisy online network, and the epsilon_* keys are ignored (they are left out of a
+  // run's config.txt). Evaluation uses the mean weights (eval_epsilon still applies).
+  bool noisy_nets = false;
+  double noisy_sigma0 = 0.5;  // initial sigma = sigma0 / sqrt(fan_in) (Fortunato et al. 2018, 3.2)
 
   // ---- evaluation, logging, checkpoints ----
   std::int64_t eval_interval = 2500;       // env steps between greedy evaluations (0: never)

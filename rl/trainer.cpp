@@ -84,7 +84,9 @@ EnvOptions env_options_for(const Config& config) {
 NetworkSpec network_spec_for(const Config& config, const Env& env) {
   NetworkSpec spec;
   const Shape obs = env.observation_shape();
-  spec.kind = env.observation_is_u8() ? NetworkKind::kNatureCnn : NetworkKind::kMlp;
+  spec.kind = !env.observation_is_u8()  ? NetworkKind::kMlp
+              : config.network == "der" ? NetworkKind::kDataEfficientCnn
+                                        : NetworkKind::kNatureCnn;
   spec.observation_shape.assign(obs.dims.begin(), obs.dims.begin() + obs.rank);
   spec.num_actions = env.num_actions();
   spec.hidden = config.hidden;
@@ -94,6 +96,8 @@ NetworkSpec network_spec_for(const Config& config, const Env& env) {
     spec.v_min = config.v_min;
     spec.v_max = config.v_max;
   }
+  spec.noisy = config.noisy_nets;
+  spec.noisy_sigma0 = config.noisy_sigma0;
   return spec;
 }
 
@@ -102,6 +106,7 @@ EvalResult evaluate(QNetwork& net, Env& env, std::int64_t episodes, std::uint64_
                     const std::function<void(std::int64_t, double)>& on_episode) {
   EvalResult result;
   Tensor q;
+  const MeanWeightsScope mean_weights(net);  // a noisy net is evaluated without noise
   result.episodes = episodes;
   if (episodes <= 0) return result;
   double sum = 0, sum_sq = 0;
@@ -302,11 +307,17 @@ void Trainer::start_episode() {
   episode_length_ = 0;
 }
 
+// The training policy's epsilon at this step; 0 with noisy nets, which explore by their noise
+// instead (the logs then say 0).
+double Trainer::exploration_epsilon() const {
+  if (config_.noisy_nets) return 0.0;
+  return linear_epsilon(config_.epsilon_start, config_.epsilon_end, config_.epsilon_steps, step_);
+}
+
 // select -> step -> store, for one env step.
 void Trainer::env_step() {
   double t = now_seconds();
-  const double epsilon =
-      linear_epsilon(config_.epsilon_start, config_.epsilon_end, config_.epsilon_steps, step_);
+  const double epsilon = exploration_epsilon();
   const std::int64_t action = pixels_ ? agent_->act(frames_.data(), epsilon, act_rng_)
                                       : agent_->act(obs_.data(), epsilon, act_rng_);
   t = lap(phases_.act, t);
@@ -439,8 +450,7 @@ bool Trainer::finish_step(double start, std::int64_t start_step, double wall_bef
     p.step = step_;
     p.total_steps = config_.total_steps;
     p.episodes = episodes_;
-    p.epsilon =
-        linear_epsilon(config_.epsilon_start, config_.epsilon_end, config_.epsilon_steps, step_);
+    p.epsilon = exploration_epsilon();
     double sum = 0;
     for (double x : recent_returns_) sum += x;
     p.recent_return = recent_returns_.empty() ? 0 : sum / recent_returns_.size();
@@ -601,10 +611,9 @@ void Trainer::log_episode(double ret, std::int64_t length) {
   if (recent_returns_.size() > kRecentEpisodes) recent_returns_.pop_front();
   if (!metrics_.is_open()) return;
   metrics_ << "{\"type\":\"episode\",\"step\":" << step_ << ",\"episode\":" << episodes_
-           << ",\"return\":" << json_number(ret) << ",\"length\":" << length << ",\"epsilon\":"
-           << json_number(linear_epsilon(config_.epsilon_start, config_.epsilon_end,
-                                         config_.epsilon_steps, step_))
-           << ",\"updates\":" << updates_ << "}\n";
+           << ",\"return\":" << json_number(ret) << ",\"length\":" << length
+           << ",\"epsilon\":" << json_number(exploration_epsilon()) << ",\"updates\":" << updates_
+           << "}\n";
   events_->add_scalars(
       step_, wall_time_now(),
       {{"charts/episodic_return", ret}, {"charts/episodic_length", static_cast<double>(length)}});
@@ -625,8 +634,7 @@ void Trainer::log_training(double steps_per_second) {
   const double mean_q = sums.updates > 0 ? sums.mean_q / n : nan;
   const double grad_norm = sums.updates > 0 ? sums.grad_norm / n : nan;
   const double clipped = sums.updates > 0 ? static_cast<double>(sums.clipped) / n : nan;
-  const double epsilon =
-      linear_epsilon(config_.epsilon_start, config_.epsilon_end, config_.epsilon_steps, step_);
+  const double epsilon = exploration_epsilon();
   metrics_ << "{\"type\":\"train\",\"step\":" << step_ << ",\"updates\":" << sums.updates
            << ",\"td_loss\":" << json_number(loss) << ",\"q_values\":" << json_number(mean_q)
            << ",\"grad_norm\":" << json_number(grad_norm)
@@ -715,7 +723,8 @@ TrainResult Trainer::finish() {
 //   phases    f64: act, env, store, sample, update, eval, checkpoint seconds
 //   numbers   f64: episode_return, best_eval, last_eval, wall_seconds, loss, mean_q, grad_norm
 //   recent    u64 count (min(episodes, 20)), then f64 returns
-//   rngs      act, replay, eval: 4 x u64 each (xoshiro256** states, never all zero)
+//   rngs      act, replay, eval: 4 x u64 each (xoshiro256** states, never all zero), then
+//             noise (noisy_nets only; the agent's noise stream) likewise
 //   episode   env state str | obs f32 x obs_dim (flat envs) | frames u8 x 4*84*84 (Atari) |
 //             episode_start u64 (0 or 1)
 //   networks  f32 parameters of online, target, best, each in QNetwork::parameters() order
@@ -819,6 +828,8 @@ void Trainer::write_snapshot(PieceWriter& w) const {
   for (double x : recent_returns_) w.f64(x);
   for (const Rng* rng : {&act_rng_, &replay_rng_, &eval_rng_})
     for (std::uint64_t word : rng->state()) w.u64(word);
+  if (config_.noisy_nets)  // the noise is redrawn before every use: its Rng is the whole state
+    for (std::uint64_t word : agent_->noise_rng().state()) w.u64(word);
   std::string env_state;
   env_->save_state(env_state);
   w.str(env_state);
@@ -1022,9 +1033,12 @@ void Trainer::read_snapshot_fields(ByteReader& r) {
 
   // Random streams: an all-zero xoshiro256** state returns 0 forever (a sampler that rejects
   // zeros would never return).
-  const std::pair<const char*, Rng*> rngs[] = {
-      {"act", &act_rng_}, {"replay", &replay_rng_}, {"eval", &eval_rng_}};
+  const std::pair<const char*, Rng*> rngs[] = {{"act", &act_rng_},
+                                               {"replay", &replay_rng_},
+                                               {"eval", &eval_rng_},
+                                               {"noise", &agent_->noise_rng()}};
   for (const auto& [name, rng] : rngs) {
+    if (rng == &agent_->noise_rng() && !config_.noisy_nets) continue;
     Rng::State s;
     for (auto& word : s) word = r.u64();
     DQN_CHECK((s[0] | s[1] | s[2] | s[3]) != 0, "the ", name,

@@ -1,13 +1,16 @@
 // rl/trainer.hpp: the training loop, reading like the algorithm (Mnih et al. 2015, Algorithm 1):
 //
-//   for each env step:  select action (epsilon-greedy) -> step the env -> store the transition
+//   for each env step:  select action (epsilon-greedy; with noisy_nets greedy on a new noise
+//                       sample, Fortunato et al. 2018) -> step the env -> store the transition
 //                       -> every train_freq steps, gradient_steps updates on sampled minibatches
 //                       -> refresh the target network every target_update_interval
 //                       -> every eval_interval steps, a greedy evaluation on separate envs
 //
 // With prioritized_replay the minibatches are drawn by priority (rl/prioritized.hpp), the loss
 // is importance-weighted, and each update's |TD errors| become the drawn slots' new priorities;
-// with n_step > 1 the replay sums the n-step returns as it gathers (rl/replay.hpp).
+// with n_step > 1 the replay sums the n-step returns as it gathers (rl/replay.hpp); with
+// noisy_nets every update draws new online and target noise (rl/agent.hpp), and evaluations
+// score the mean weights.
 //
 // The policy a run returns is the best network by its own periodic evaluation (the latest of
 // tied bests): DQN on CartPole often collapses late, so the last network is not the one to keep.
@@ -173,6 +176,7 @@ class Trainer {
   void load_snapshot_bytes(std::string_view bytes, const std::string& source);
   void read_snapshot_fields(ByteReader& r);
   void start_episode();
+  double exploration_epsilon() const;
   void env_step();
   void train_round();
   bool finish_step(double start, std::int64_t start_step, double wall_before);
@@ -250,8 +254,8 @@ class Trainer {
   PhaseSeconds phases_;
 };
 
-// The network spec a config implies for an env (MLP for flat observations, the Nature CNN for
-// frames).
+// The network spec a config implies for an env (MLP for flat observations, for frames the CNN
+// config.network names).
 NetworkSpec network_spec_for(const Config& config, const Env& env);
 EnvOptions env_options_for(const Config& config);
 

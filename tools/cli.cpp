@@ -393,7 +393,7 @@ LoadedModel load_model(const std::string& given, const std::vector<ConfigSetting
   const std::vector<std::int64_t> obs(shape.dims.begin(), shape.dims.begin() + shape.rank);
   const bool pixels = probe->observation_is_u8();
   if (obs != m.info.spec.observation_shape || probe->num_actions() != m.info.spec.num_actions ||
-      pixels != (m.info.spec.kind == NetworkKind::kNatureCnn))
+      pixels != m.info.spec.pixels())
     throw Error(
         "'" + path + "' holds " + (m.info.spec.kind == NetworkKind::kMlp ? "an MLP" : "a CNN") +
         " for observations " + join_dims(m.info.spec.observation_shape) + " and " +

@@ -113,6 +113,30 @@ TEST_CASE("C51 updates 2..N allocate nothing (MLP and dueling), nor does C51 act
   CHECK(g_allocations.load() - before == 0);
 }
 
+TEST_CASE("noisy-net updates 2..N (MLP, dueling data-efficient CNN) allocate nothing") {
+  // Each update redraws the online and target noise into the layers' own buffers.
+  NetworkSpec mlp;
+  mlp.noisy = true;
+  CHECK(allocations_in_steps_after_the_first(mlp, 64, 20) == 0);
+  NetworkSpec der = NetworkSpec::der_cnn(6, /*dueling=*/true);
+  der.noisy = true;
+  CHECK(allocations_in_steps_after_the_first(der, 8, 3) == 0);
+}
+
+TEST_CASE("noisy acting (a new noise sample, then greedy) allocates nothing after its first call") {
+  NetworkSpec spec;
+  spec.noisy = true;
+  Config config = make_preset("cartpole");
+  config.noisy_nets = true;
+  Rng rng(1), unused(2);
+  DqnAgent agent(spec, config, rng);
+  const float obs[4] = {0.1f, 0.2f, 0.3f, 0.4f};
+  agent.act(obs, 0.0, unused);
+  const long before = g_allocations.load();
+  for (int i = 0; i < 100; ++i) agent.act(obs, 0.0, unused);
+  CHECK(g_allocations.load() - before == 0);
+}
+
 TEST_CASE("the greedy action path allocates nothing after its first call") {
   NetworkSpec spec;
   Config config = make_preset("cartpole");

@@ -115,6 +115,19 @@ TEST_CASE("conv2d fast matches the reference on the Nature CNN at batch 1, 1 and
   }
 }
 
+TEST_CASE("conv2d fast matches the reference on the data-efficient CNN's 5x5 stride-5 layers") {
+  // van Hasselt et al. 2019: 84 -> 16 -> 3 with non-overlapping windows whose last columns and
+  // rows (84 = 16 * 5 + 4, 16 = 3 * 5 + 1) are never read: the kernels must skip them, not wrap.
+  for (int threads : {1, 2}) {
+    ThreadScope scope(threads);
+    CAPTURE(threads);
+    for (const std::int64_t batch : {1, 32}) {
+      check_fast({batch, 4, 84, 84, 32, 5, 5, 5, 0}, /*with_dx=*/batch == 1);
+      check_fast({batch, 32, 16, 16, 64, 5, 5, 5, 0});
+    }
+  }
+}
+
 TEST_CASE("conv2d fast splits a large single image over 2 threads and still matches") {
   // 2 * 64 * (16*3*3) * (64*64) = 75 MFLOP per image, above the 32 MFLOP at which a batch
   // smaller than the thread count is split inside the image (channels, then GEMM rows).

@@ -216,9 +216,12 @@ TEST_CASE("the documented errors: magic, newer version, checksum, spec and shape
                  "not a dqn checkpoint"));
 
   bad = good;
-  bad[8] = 3;  // version 3, little-endian u32 at offset 8
+  const std::uint32_t newer = kCheckpointVersion + 1;  // little-endian u32 at offset 8
+  std::memcpy(bad.data() + 8, &newer, 4);
   CHECK(message_of(bad, target, nullptr, nullptr) ==
-        "ckpt.bin: checkpoint format version 3 is newer than this build reads (2); rebuild dqn");
+        "ckpt.bin: checkpoint format version " + std::to_string(newer) +
+            " is newer than this build reads (" + std::to_string(kCheckpointVersion) +
+            "); rebuild dqn");
 
   bad = good;
   bad[good.size() / 2] ^= 0x10;
@@ -491,11 +494,14 @@ TEST_CASE("a version 1 checkpoint (before C51) still loads, as an ordinary Q hea
   Rng rng(23);
   QNetwork net(mlp_spec({8}), rng);
   const std::string v2 = serialize_checkpoint(net, nullptr, {});
-  // Rewrite it as version 1 wrote it: the spec without the 24 bytes of atoms, v_min, v_max
-  // (they follow the dueling byte), version 1, the payload length and the CRC redone.
+  // Rewrite it as version 1 wrote it: the spec without version 2's 33 bytes after the dueling
+  // byte (atoms, v_min, v_max: 24; noisy, noisy_sigma0: 9), version 1, the payload length and
+  // the CRC redone.
   const std::size_t header = 20;
   const std::size_t spec_end = header + 1 + 4 + 8 * 1 + 8 + 4 + 8 * 1 + 1;
-  std::string v1 = v2.substr(0, spec_end) + v2.substr(spec_end + 24, v2.size() - 4 - spec_end - 24);
+  const std::size_t v2_bytes = 24 + 9;
+  std::string v1 =
+      v2.substr(0, spec_end) + v2.substr(spec_end + v2_bytes, v2.size() - 4 - spec_end - v2_bytes);
   v1[8] = 1;
   const std::uint64_t payload = v1.size() - header;
   for (int i = 0; i < 8; ++i) v1[12 + i] = static_cast<char>((payload >> (8 * i)) & 0xFF);

@@ -204,3 +204,50 @@ TEST_CASE("a C51 head: logits (N, A*atoms), and inference gives the expected val
   bad.atoms = 0;
   CHECK_THROWS_WITH_AS(QNetwork(bad, rng), doctest::Contains("atoms must be in [1, 1024]"), Error);
 }
+
+TEST_CASE("the data-efficient CNN has the layers of van Hasselt et al. 2019: 203,750 parameters") {
+  Rng rng(7);
+  QNetwork net(NetworkSpec::der_cnn(6), rng);
+  std::vector<std::string> names;
+  for (const auto& p : net.parameters())
+    names.push_back(p.name + " " + p.variable->value.shape().str());
+  CHECK(names == std::vector<std::string>{"net.0.weight (32,4,5,5)", "net.0.bias (32)",
+                                          "net.2.weight (64,32,5,5)", "net.2.bias (64)",
+                                          "net.5.weight (256,576)", "net.5.bias (256)",
+                                          "net.7.weight (6,256)", "net.7.bias (6)"});
+  // 3,232 + 51,264 + 147,712 + 1,542: 84 -> 16 -> 3 pixels, 64 * 3 * 3 = 576 features.
+  CHECK(net.parameter_count() == 203750);
+  CHECK(NetworkSpec::der_cnn(6).describe() == "der-cnn 4x84x84 -> 6");
+  CHECK_FALSE(NetworkSpec::der_cnn(6) == NetworkSpec::nature_cnn(6));
+  CHECK(NetworkSpec::der_cnn(6).pixels());
+  Tensor obs(Shape{1, 4});
+  Tape tape;
+  CHECK_THROWS_WITH_AS(net.forward(tape, obs.view()), doctest::Contains("float observations"),
+                       Error);
+}
+
+TEST_CASE("the data-efficient CNN's tape forward and inference agree, plain and dueling noisy") {
+  Rng rng(8), noise(9);
+  TensorU8 frames(Shape{3, 4, 84, 84});
+  for (std::int64_t i = 0; i < frames.numel(); ++i)
+    frames[i] = static_cast<std::uint8_t>(rng.below(256));
+  NetworkSpec noisy_dueling = NetworkSpec::der_cnn(4, /*dueling=*/true);
+  noisy_dueling.noisy = true;
+  for (const NetworkSpec& spec : {NetworkSpec::der_cnn(4), noisy_dueling}) {
+    CAPTURE(spec.describe());
+    QNetwork net(spec, rng);
+    if (spec.noisy) {
+      CHECK(net.noisy_layers().size() == 4);
+      CHECK(net.parameters()[4].name == "value.0.weight_mu");
+      CHECK(net.parameters()[4].variable->value.shape() == Shape{256, 576});
+      net.resample_noise(noise);
+    }
+    Tape tape;
+    const Value q = net.forward(tape, frames.view());
+    Tensor q2;
+    net.infer(frames.view(), q2);
+    REQUIRE(q2.shape() == Shape{3, 4});
+    for (std::int64_t i = 0; i < 12; ++i)
+      CHECK(q2[i] == doctest::Approx(tape.view(q)[i]).epsilon(1e-4));
+  }
+}

@@ -515,3 +515,82 @@ TEST_CASE("two-thread C51 updates give the same bits on every run") {
     CHECK(runs[0] == runs[1]);
   }
 }
+
+TEST_CASE("with noisy nets, act is greedy on a fresh noise sample and never draws from its rng") {
+  NetworkSpec spec;
+  spec.observation_shape = {4};
+  spec.num_actions = 3;
+  spec.hidden = {16};
+  spec.noisy = true;
+  Config config;
+  config.noisy_nets = true;
+  Rng init(31), data(32);
+  DqnAgent agent(spec, config, init);
+  Rng act_rng(33);
+  const Rng act_before = act_rng;
+  float obs[4];
+  for (float& v : obs) v = data.uniform(-1.0f, 1.0f);
+  std::vector<std::int64_t> actions;
+  for (int k = 0; k < 50; ++k) {
+    const Rng noise_before = agent.noise_rng();
+    // epsilon 1 would always explore; noisy nets ignore it and act greedily on a new sample.
+    const std::int64_t a = agent.act(obs, 1.0, act_rng);
+    CHECK(agent.noise_rng() != noise_before);
+    // The same sample by hand: resample from the saved noise stream, then argmax.
+    Rng replay_noise = noise_before;
+    agent.online().resample_noise(replay_noise);
+    Tensor q;
+    CHECK(greedy_action(agent.online(), obs, q) == a);
+    actions.push_back(a);
+  }
+  CHECK(act_rng == act_before);
+  // The noise explores: over 50 samples at sigma0 0.5, more than one action is chosen.
+  std::sort(actions.begin(), actions.end());
+  CHECK(std::unique(actions.begin(), actions.end()) - actions.begin() > 1);
+  // The mean network stays a fixed, deterministic policy.
+  const std::int64_t mean_action = [&] {
+    MeanWeightsScope scope(agent.online());
+    return agent.greedy(obs);
+  }();
+  for (int k = 0; k < 5; ++k) {
+    MeanWeightsScope scope(agent.online());
+    agent.online().resample_noise(agent.noise_rng());
+    agent.online().set_noise(false);
+    CHECK(agent.greedy(obs) == mean_action);
+  }
+}
+
+TEST_CASE("a noisy update draws online then target noise, and two agents agree bit for bit") {
+  NetworkSpec spec;
+  spec.observation_shape = {4};
+  spec.num_actions = 2;
+  spec.hidden = {16, 16};
+  spec.noisy = true;
+  Config config;
+  config.noisy_nets = true;
+  Rng init_a(41), init_b(41), data(42);
+  DqnAgent a(spec, config, init_a), b(spec, config, init_b);
+  const Batch batch = random_batch(spec, 16, data);
+  // The draws of one update: online layers (in + out normals each), then the target's.
+  Rng expected = a.noise_rng();
+  a.online().resample_noise(expected);  // the same draws update() makes, on a throwaway sample
+  a.target().resample_noise(expected);
+  for (int k = 0; k < 3; ++k) {
+    const UpdateStats sa = a.update(batch);
+    const UpdateStats sb = b.update(batch);
+    CHECK(sa.loss == sb.loss);
+    CHECK(sa.grad_norm == sb.grad_norm);
+    if (k == 0) CHECK(a.noise_rng() == expected);
+  }
+  // sigma is learned: its gradient is not zero, so Adam moved it from sigma0 / sqrt(in).
+  const Tensor& sigma = a.online().parameters()[1].variable->value;  // net.0.weight_sigma
+  CHECK(a.online().parameters()[1].name == "net.0.weight_sigma");
+  bool moved = false;
+  for (std::int64_t i = 0; i < sigma.numel(); ++i) moved = moved || sigma[i] != 0.25f;  // 0.5/2
+  CHECK(moved);
+  for (std::size_t i = 0; i < a.online().parameters().size(); ++i) {
+    const Tensor& x = a.online().parameters()[i].variable->value;
+    const Tensor& y = b.online().parameters()[i].variable->value;
+    for (std::int64_t k = 0; k < x.numel(); ++k) REQUIRE(x[k] == y[k]);
+  }
+}

@@ -353,3 +353,28 @@ TEST_CASE("the C51 keys: off by default, validated, shown only where they apply"
     CHECK(std::string(e.what()).find("v_min (100) must be below v_max (100)") != std::string::npos);
   }
 }
+
+TEST_CASE("noisy_nets drops the epsilon keys from a run's config, and network applies to pixels") {
+  Config c = make_preset("cartpole");
+  CHECK(c.key_applies("epsilon_start"));
+  CHECK_FALSE(c.key_applies("noisy_sigma0"));
+  CHECK_FALSE(c.key_applies("network"));  // CartPole's MLP
+  c.set("noisy_nets", "true");
+  c.set("noisy_sigma0", "0.1");
+  for (const char* key : {"epsilon_start", "epsilon_end", "epsilon_steps"})
+    CHECK_FALSE(c.key_applies(key));
+  CHECK(c.key_applies("eval_epsilon"));  // evaluation still takes its epsilon
+  CHECK(c.key_applies("noisy_sigma0"));
+  const std::string text = c.to_text(/*applicable_only=*/true);
+  CHECK(text.find("epsilon_steps") == std::string::npos);
+  CHECK(text.find("noisy_sigma0 = 0.1\n") != std::string::npos);
+  CHECK(error_of(c, "noisy_sigma0", "-1") == "config: noisy_sigma0 must be in [0, 10], got -1");
+
+  Config atari = make_preset("atari");
+  CHECK(atari.network == "nature");
+  CHECK(atari.key_applies("network"));
+  atari.set("network", "der");
+  CHECK(atari.network == "der");
+  CHECK(error_of(atari, "network", "resnet") ==
+        "config: network must be one of nature, der; got 'resnet'");
+}
