@@ -12,8 +12,8 @@ namespace dqn {
 RomGame::RomGame(std::vector<std::uint8_t> rom, const std::string& game,
                  const AtariSettings& settings)
     : rom_(std::move(rom)), game_(game), settings_(settings) {
-  DQN_CHECK(game_ == "raw" || game_ == "tetris", "RomGame: the emulator knows the game logic of ",
-            "raw and tetris, got '", game_, "'; other games come with their rules");
+  DQN_CHECK(atari2600::find_game(game_) != nullptr, "RomGame: no game logic '", game_,
+            "'; the emulator knows raw and the games of envs/atari2600/games.hpp (dqn roms)");
   runner_ = make_runner(static_cast<std::uint32_t>(settings_.random_seed));
 }
 

@@ -667,7 +667,8 @@ int cmd_trace(int argc, char** argv, std::ostream& out) {
 int cmd_rom_trace(int argc, char** argv, std::ostream& out) {
   const std::vector<FlagSpec> flags = {
       {"rom", true, "the ROM file (required)"},
-      {"game", true, "raw (no rewards, never terminal, default) or tetris"},
+      {"game", true,
+       "raw (no rewards, never terminal, default) or a game id (dqn roms lists them)"},
       {"actions", true, "actions by number 0-17 or ALE name, NAME*K repeats: FIRE*3,RIGHT,NOOP"},
       {"actions-file", true, "the same syntax in a file ('#' starts a comment)"},
       {"random", true, "N steps of std::mt19937(seed) draws over the minimal action set"},
@@ -679,7 +680,7 @@ int cmd_rom_trace(int argc, char** argv, std::ostream& out) {
        "E0, FE, 3F), repeat_action_probability, random_seed, lc=PADDLES, cp=YES; repeatable"},
       {"help", false, "this text"}};
   const std::string synopsis =
-      "--rom FILE [--game raw|tetris] [--actions LIST | --actions-file F | --random N --seed S] "
+      "--rom FILE [--game raw|ID] [--actions LIST | --actions-file F | --random N --seed S] "
       "[--frames N] [--reset-on-terminal]";
   const Args args(argc, argv, 2, flags, "rom-trace");
   if (args.has("help")) {
@@ -694,11 +695,11 @@ int cmd_rom_trace(int argc, char** argv, std::ostream& out) {
     throw UsageError("dqn rom-trace: give one of --actions, --actions-file and --random");
   atari2600::RomTraceOptions o;
   o.game = args.get("game", "raw");
-  if (o.game != "raw" && o.game != "tetris")
-    throw UsageError(
-        "dqn rom-trace: --game must be raw or tetris (the games issue adds the "
-        "others), got '" +
-        o.game + "'");
+  if (!atari2600::find_game(o.game)) {
+    std::string known = "raw";
+    for (const auto& g : atari2600::games()) known.append(", ").append(g.id);
+    throw UsageError("dqn rom-trace: --game must be one of " + known + "; got '" + o.game + "'");
+  }
   o.frames = static_cast<int>(args.get_int("frames", -1, 0, 100'000'000));
   o.random_steps = static_cast<int>(args.get_int("random", 0, 0, 100'000'000));
   o.seed = static_cast<std::uint32_t>(args.get_int("seed", 0, 0, 4294967295LL));

@@ -581,9 +581,9 @@ TEST_CASE("rom-trace refuses bad ROMs, actions and settings with exit 2 or 1") {
   CHECK(contains(o.err, "--rom FILE"));
   o = cli({"rom-trace", "--rom", probe("resm0.bin"), "--actions", "JUMP"});
   CHECK(o.code == 2);
-  o = cli({"rom-trace", "--rom", probe("resm0.bin"), "--game", "pong"});
+  o = cli({"rom-trace", "--rom", probe("resm0.bin"), "--game", "pitfall"});
   CHECK(o.code == 2);
-  CHECK(contains(o.err, "--game must be raw or tetris"));
+  CHECK(contains(o.err, "--game must be one of raw, alien"));
   o = cli({"rom-trace", "--rom", probe("resm0.bin"), "--set", "type=Z9"});
   CHECK(o.code == 2);
   o = cli({"rom-trace", "--rom", probe("resm0.bin"), "--set", "repeat_action_probability=0x1"});
