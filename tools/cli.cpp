@@ -4,9 +4,11 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -17,6 +19,7 @@
 #include "build_info.hpp"
 #include "envs/atari2600/ale.hpp"
 #include "envs/atari2600/error.hpp"
+#include "envs/atari2600/roms.hpp"
 #include "envs/atari_preprocessing.hpp"
 #include "envs/cartpole.hpp"
 #include "envs/trace.hpp"
@@ -31,7 +34,8 @@ namespace dqn::tools {
 namespace {
 
 constexpr const char* kSubcommands =
-    "train, resume, eval, play, info, trace, rom-trace, bench (and, through tools/dqn, test and "
+    "train, resume, eval, play, info, trace, rom-trace, roms, bench (and, through tools/dqn, test "
+    "and "
     "build)";
 
 std::atomic<bool> g_stop{false};
@@ -61,7 +65,11 @@ std::vector<std::int64_t> parse_int_list(const std::string& text, const std::str
 // ---------------------------------------------------------------- train / resume
 
 const std::vector<FlagSpec> kTrainFlags = {
-    {"env", true, "cartpole (default), breakout, pong or catch"},
+    {"env", true,
+     "cartpole (default), mini:breakout, mini:pong, mini:catch (built-in games), ale:GAME (a "
+     "ROM under ALE's rules: dqn roms lists the games) or ale:raw"},
+    {"rom", true, "the ROM file of an ale: env (the config's rom)"},
+    {"roms", true, "a ROM folder searched by MD5 (the config's roms; default $DQN_ROMS)"},
     {"preset", true, "cartpole (default), seed, atari, atari-v5 or catch"},
     {"config", true, "a config file of 'key = value' lines (a run's config.txt)"},
     {"set", true, "key=value, overrides the preset and the file; repeatable"},
@@ -98,8 +106,26 @@ Config config_from_args(const Args& args) {
     for (const auto& [flag, key] : {std::pair<const char*, const char*>{"seed", "seed"},
                                     {"threads", "threads"},
                                     {"steps", "total_steps"},
-                                    {"env", "env"}})
+                                    {"env", "env"},
+                                    {"rom", "rom"},
+                                    {"roms", "roms"}})
       if (args.has(flag)) settings.push_back({key, args.get(flag), std::string("--") + flag});
+    // Issue #17: a new command line must not take the built-in games for ALE's (config files
+    // and checkpoints of earlier runs still load them under their old names, rl/config.cpp).
+    for (const ConfigSetting& s : settings) {
+      if (s.key != "env" || s.where.rfind("--", 0) != 0) continue;
+      if (s.value == "breakout" || s.value == "pong" || s.value == "catch") {
+        std::string text = "dqn train: ";
+        text.append(s.where).append(": '").append(s.value).append("' is now mini:");
+        text.append(s.value).append(", the project's built-in game, not ALE's");
+        if (s.value != "catch")
+          text.append("; ALE's is ale:")
+              .append(s.value)
+              .append(" (it needs your ROM: --rom FILE ")
+              .append("or --roms DIR)");
+        throw UsageError(text);
+      }
+    }
     Config c = resolve_config(args.get("preset"), settings);
     c.validate();
     return c;
@@ -276,8 +302,10 @@ int run_training(Trainer& trainer, const std::string& out_dir, const std::string
 // same second gets a suffix, so two runs never share a folder.
 std::string default_run_folder(const Config& c) {
   const long long now = static_cast<long long>(std::time(nullptr));
-  const std::string base = "runs/" + c.env + "__" + c.preset + "__" + std::to_string(c.seed) +
-                           "__" + std::to_string(now);
+  std::string env = c.env;  // "ale:pong" -> "ale-pong": no ':' in file names
+  std::replace(env.begin(), env.end(), ':', '-');
+  const std::string base =
+      "runs/" + env + "__" + c.preset + "__" + std::to_string(c.seed) + "__" + std::to_string(now);
   std::string dir = base;
   for (int i = 2; std::filesystem::exists(dir); ++i) dir = base + "_" + std::to_string(i);
   return dir;
@@ -438,7 +466,7 @@ std::string protocol_text(const LoadedModel& m, double epsilon) {
 const FlagSpec kSetEnvFlag = {
     "set", true,
     "key=value: override an env key of the checkpoint's run (repeat_action_probability, "
-    "noop_max, fire_reset, full_action_space, max_frames_per_episode); repeatable"};
+    "noop_max, fire_reset, full_action_space, max_frames_per_episode, rom, roms); repeatable"};
 
 int cmd_eval(int argc, char** argv, std::ostream& out) {
   const std::vector<FlagSpec> flags = {
@@ -660,6 +688,72 @@ int cmd_trace(int argc, char** argv, std::ostream& out) {
   return 0;
 }
 
+// ---------------------------------------------------------------- roms
+
+// Which of the supported games' ROMs a folder holds, found by MD5 (issue #17).
+int cmd_roms(int argc, char** argv, std::ostream& out) {
+  const std::vector<FlagSpec> flags = {{"help", false, "this text"}};
+  const std::string synopsis = "[DIR]   (default: $DQN_ROMS; without either, the supported games)";
+  const Args args(argc, argv, 2, flags, "roms");
+  if (args.has("help")) {
+    out << usage_text("roms", synopsis, flags);
+    return 0;
+  }
+  if (args.positional().size() > 1)
+    throw UsageError("dqn roms: give at most one folder\n" + usage_text("roms", synopsis, flags));
+  std::string dir = args.positional().empty() ? "" : args.positional()[0];
+  if (const char* env = std::getenv("DQN_ROMS"); dir.empty() && env) dir = env;
+  const auto& table = atari2600::games();
+  if (dir.empty()) {
+    out << "the " << table.size() << " supported games (ALE 0.12's rules), found by MD5:\n";
+    for (const auto& g : table)
+      out << "  ale:" << g.id << "  " << atari2600::expected_rom(g) << "\n";
+    out << "give a folder (dqn roms DIR, or DQN_ROMS) to see which of them it holds\n";
+    return 0;
+  }
+  std::vector<atari2600::RomFile> files;
+  try {
+    files = atari2600::scan_rom_folder(dir);
+  } catch (const atari2600::Error& e) {
+    throw UsageError(std::string("dqn roms: ") + e.what());
+  }
+  std::vector<const atari2600::Game*> found;
+  std::ostringstream known, unknown;
+  int n_unknown = 0;
+  for (const auto& f : files) {
+    if (f.game) {
+      found.push_back(f.game);
+      known << "  ale:" << f.game->id << "  " << f.path.filename().string() << "  " << f.md5
+            << "\n";
+    } else {
+      ++n_unknown;
+      unknown << "  " << f.path.filename().string() << "  ";
+      if (f.md5.empty())
+        unknown << "too big for a 2600 ROM";
+      else
+        unknown << "md5 " << f.md5;
+      unknown << ", " << f.bytes << " bytes\n";
+    }
+  }
+  out << "ROM folder " << dir << ": " << files.size() << " files\n";
+  out << "recognised (" << found.size() << "):\n" << known.str();
+  out << "not recognised (" << n_unknown
+      << "): these run only as ale:raw (no reward, no episode end)\n"
+      << unknown.str();
+  std::size_t missing = 0;
+  std::ostringstream missing_text;
+  for (const auto& g : table) {
+    if (std::find(found.begin(), found.end(), &g) != found.end()) continue;
+    ++missing;
+    missing_text << "  ale:" << g.id << "  " << atari2600::expected_rom(g) << "\n";
+  }
+  out << "missing (" << missing << " of " << table.size() << "):\n" << missing_text.str();
+  if (missing)
+    out << "the project never ships or downloads commercial ROMs; if you own the games, the ROM "
+           "set that ships with ALE's Python package (pip install ale-py) has them\n";
+  return 0;
+}
+
 // ---------------------------------------------------------------- rom-trace
 
 // The oracle's command line on our emulator (envs/atari2600/): the same options, and on its
@@ -799,6 +893,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (command == "trace") return cmd_trace(argc, argv, out);
     if (command == "bench") return cmd_bench(argc, argv, out);
     if (command == "rom-trace") return cmd_rom_trace(argc, argv, out);
+    if (command == "roms") return cmd_roms(argc, argv, out);
     if (command == "help" || command == "--help" || command == "-h") {
       out << "usage: dqn <subcommand> [options]; subcommands: " << kSubcommands << "\n"
           << "each subcommand takes --help\n";

@@ -394,13 +394,13 @@ TEST_CASE("eval takes a run folder, and non-regular files and mismatched network
   spec.hidden = {8};
   dqn::QNetwork net(spec, rng);
   dqn::CheckpointMeta meta;
-  meta.set("env", "pong");
+  meta.set("env", "pong");  // an earlier run's name of mini:pong: it still loads
   const std::string path = temp_dir("pong") + ".dqn";
   dqn::save_checkpoint(path, net, nullptr, meta);
   o = cli({"eval", path});
   CHECK(o.code == 1);
   CHECK(contains(o.err,
-                 "an MLP for observations (4) and 2 actions, but its env 'pong' gives "
+                 "an MLP for observations (4) and 2 actions, but its env 'mini:pong' gives "
                  "observations (4,84,84) and 6 actions"));
 }
 
@@ -431,7 +431,7 @@ namespace {
 std::string atari_run(const std::string& preset) {
   const std::string dir = temp_dir("atari_" + preset);
   const Outcome o =
-      cli({"train", "--env", "breakout", "--preset", preset, "--steps", "40", "--set",
+      cli({"train", "--env", "mini:breakout", "--preset", preset, "--steps", "40", "--set",
            "final_eval_episodes=0", "--set", "max_frames_per_episode=1200", "--out", dir});
   REQUIRE(o.code == 0);
   return dir;
@@ -477,7 +477,7 @@ TEST_CASE("eval of an atari checkpoint uses epsilon 0.05 and no-op starts") {
   const Outcome wrong = cli({"eval", run, "--set", "full_action_space=true"});
   CHECK(wrong.code == 1);
   CHECK(contains(wrong.err,
-                 "4 actions, but its env 'breakout' gives observations (4,84,84) and "
+                 "4 actions, but its env 'mini:breakout' gives observations (4,84,84) and "
                  "18 actions"));
 }
 
@@ -512,7 +512,7 @@ TEST_CASE("config.txt records the keys that apply, the command line, the commit 
   const std::string atari = read_text(atari_run("atari") + "/config.txt");
   CHECK_FALSE(contains(atari, "\nhidden ="));  // the Nature CNN has no hidden widths
   CHECK(contains(atari, "\nnoop_max = 30\n"));
-  CHECK(contains(atari, "# command: dqn train --env breakout --preset atari --steps 40"));
+  CHECK(contains(atari, "# command: dqn train --env mini:breakout --preset atari --steps 40"));
   CHECK(contains(atari, "# git commit: "));
   CHECK(contains(atari, "# build: "));
   const std::string cartpole = read_text(trained_run() + "/config.txt");
