@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <iostream>
 #include <new>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -93,6 +95,24 @@ std::vector<ConfigSetting> set_flags(const Args& args) {
   return settings;
 }
 
+// Issue #17: a new command line must not take the built-in games for ALE's (config files and
+// checkpoints of earlier runs still load them under their old names, rl/config.cpp).
+void refuse_bare_game_names(const std::vector<ConfigSetting>& settings, const char* command) {
+  for (const ConfigSetting& s : settings) {
+    if (s.key != "env" || s.where.rfind("--", 0) != 0) continue;
+    if (s.value == "breakout" || s.value == "pong" || s.value == "catch") {
+      std::string text = command;
+      text.append(": ").append(s.where).append(": '").append(s.value).append("' is now mini:");
+      text.append(s.value).append(", the project's built-in game, not ALE's");
+      if (s.value != "catch")
+        text.append("; ALE's is ale:")
+            .append(s.value)
+            .append(" (it needs your ROM: --rom FILE or --roms DIR)");
+      throw UsageError(text);
+    }
+  }
+}
+
 // The run's Config: the preset (--preset, or a `preset` line in --config or --set, else the
 // one --env implies) first, then the config file, then --set, then the shorthand flags.
 Config config_from_args(const Args& args) {
@@ -110,22 +130,7 @@ Config config_from_args(const Args& args) {
                                     {"rom", "rom"},
                                     {"roms", "roms"}})
       if (args.has(flag)) settings.push_back({key, args.get(flag), std::string("--") + flag});
-    // Issue #17: a new command line must not take the built-in games for ALE's (config files
-    // and checkpoints of earlier runs still load them under their old names, rl/config.cpp).
-    for (const ConfigSetting& s : settings) {
-      if (s.key != "env" || s.where.rfind("--", 0) != 0) continue;
-      if (s.value == "breakout" || s.value == "pong" || s.value == "catch") {
-        std::string text = "dqn train: ";
-        text.append(s.where).append(": '").append(s.value).append("' is now mini:");
-        text.append(s.value).append(", the project's built-in game, not ALE's");
-        if (s.value != "catch")
-          text.append("; ALE's is ale:")
-              .append(s.value)
-              .append(" (it needs your ROM: --rom FILE ")
-              .append("or --roms DIR)");
-        throw UsageError(text);
-      }
-    }
+    refuse_bare_game_names(settings, "dqn train");
     Config c = resolve_config(args.get("preset"), settings);
     c.validate();
     return c;
@@ -468,16 +473,68 @@ const FlagSpec kSetEnvFlag = {
     "key=value: override an env key of the checkpoint's run (repeat_action_probability, "
     "noop_max, fire_reset, full_action_space, max_frames_per_episode, rom, roms); repeatable"};
 
+// `dqn eval random --env ENV`: the uniform random policy, its actions drawn as ale-oracle's
+// --random draws them (std::mt19937(seed), set[g() % size] over the env's action set) and its
+// episodes played back to back in one session (one ROM load, then reset_game after each game
+// over, as ale-oracle --reset-on-terminal), so a ROM game's figures can be put beside the
+// oracle's on the same action sequence (README: Tetris).
+int eval_random(const Args& args, std::int64_t episodes, std::int64_t seed, std::ostream& out) {
+  if (!args.has("env"))
+    throw UsageError("dqn eval random: give the env to play, e.g. --env ale:tetris --rom FILE");
+  if (args.has("epsilon")) throw UsageError("dqn eval random: --epsilon needs a network");
+  std::vector<ConfigSetting> settings = set_flags(args);
+  for (const char* flag : {"env", "rom", "roms"})
+    if (args.has(flag)) settings.push_back({flag, args.get(flag), std::string("--") + flag});
+  refuse_bare_game_names(settings, "dqn eval random");
+  Config c;
+  try {
+    c = resolve_config("", settings);
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+  auto env = make_env(c.env, env_options_for(c));
+  out << "evaluating the uniform random policy on " << c.env << ", seed " << seed
+      << " (actions std::mt19937(seed) as ale-oracle --random; episodes back to back)\n";
+  std::mt19937 g(static_cast<std::uint32_t>(seed));
+  env->reset(static_cast<std::uint64_t>(seed));
+  double sum = 0, sum_sq = 0, lo = 1e300, hi = -1e300;
+  std::int64_t total_length = 0;
+  for (std::int64_t e = 0; e < episodes; ++e) {
+    if (e > 0) env->reset();  // reset_game only, as after a game over in ALE's own loop
+    double score = 0;
+    while (true) {
+      const StepResult r = env->step(static_cast<std::int64_t>(g() % env->num_actions()));
+      score += r.raw_reward;
+      ++total_length;
+      if (r.terminated || r.truncated) break;
+    }
+    sum += score, sum_sq += score * score, lo = std::min(lo, score), hi = std::max(hi, score);
+  }
+  const double n = static_cast<double>(episodes), mean = sum / n;
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "%s: %lld episodes, return mean %.2f  std %.2f  min %.0f  max %.0f  "
+                "length mean %.2f steps (return sum %.0f, length sum %lld)\n",
+                c.env.c_str(), static_cast<long long>(episodes), mean,
+                std::sqrt(std::max(0.0, sum_sq / n - mean * mean)), lo, hi,
+                static_cast<double>(total_length) / n, sum, static_cast<long long>(total_length));
+  out << line;
+  return 0;
+}
+
 int cmd_eval(int argc, char** argv, std::ostream& out) {
   const std::vector<FlagSpec> flags = {
       {"episodes", true, "episodes to play (default 100)"},
       {"seed", true, "first env seed (default 3000000000: seeds no training run uses)"},
       {"epsilon", true, "exploration while evaluating (default: the run's eval_epsilon)"},
       kSetEnvFlag,
+      {"env", true, "with 'random' instead of a checkpoint: the env the random policy plays"},
+      {"rom", true, "with 'random': the ROM file of an ale: env"},
+      {"roms", true, "with 'random': a ROM folder searched by MD5 (default $DQN_ROMS)"},
       {"help", false, "this text"}};
   const Args args(argc, argv, 2, flags, "eval");
   if (args.has("help")) {
-    out << usage_text("eval", "CHECKPOINT|RUN_FOLDER [options]", flags);
+    out << usage_text("eval", "CHECKPOINT|RUN_FOLDER|random [options]", flags);
     return 0;
   }
   if (args.positional().size() != 1)
@@ -485,6 +542,12 @@ int cmd_eval(int argc, char** argv, std::ostream& out) {
                      usage_text("eval", "CHECKPOINT|RUN_FOLDER [options]", flags));
   const std::int64_t episodes = args.get_int("episodes", 100, 1, 1000000);
   const std::int64_t seed = args.get_int("seed", 3000000000LL, 0, INT64_MAX);
+  if (args.positional()[0] == "random") return eval_random(args, episodes, seed, out);
+  for (const char* flag : {"env", "rom", "roms"})
+    if (args.has(flag))
+      throw UsageError(std::string("dqn eval: --") + flag +
+                       " goes with 'random'; a checkpoint plays its own env (--set rom=FILE "
+                       "moves its ROM)");
   LoadedModel m = load_model(args.positional()[0], set_flags(args));
   const double epsilon = epsilon_flag(args, m.config, "eval");
   out << "evaluating on " << protocol_text(m, epsilon) << "\n";

@@ -600,3 +600,42 @@ TEST_CASE("rom-trace refuses bad ROMs, actions and settings with exit 2 or 1") {
   CHECK(o.code == 1);
   CHECK_FALSE(o.err.empty());
 }
+
+// Issue #17's check: Tetris through dqn (make_env, RomGame, AtariPreprocessing), 100 episodes of
+// the uniform random policy, against the ALE oracle's figures for the same action sequence
+// (tetris_random_eval.txt, made by make_tetris_eval_golden.sh): the sums must be equal exactly.
+TEST_CASE("eval random on ale:tetris equals the ALE oracle's 100-episode return and length") {
+  const std::string rom = std::string(DQN_SOURCE_DIR) + "/../shared/atari/roms/tetris.bin";
+  if (!std::filesystem::exists(rom)) {
+    MESSAGE("skipped: " << rom << " is absent (the Atari kit lives in ../shared/atari)");
+    return;
+  }
+  std::istringstream golden(
+      read_text(std::string(DQN_SOURCE_DIR) + "/tests/tools/tetris_random_eval.txt"));
+  std::string line, summary;
+  while (std::getline(golden, line))
+    if (line.rfind("seed ", 0) == 0) summary = line;
+  std::istringstream words(summary);
+  std::string w_seed, seed, w_episodes, episodes, w_return, return_sum, w_length, length_sum;
+  words >> w_seed >> seed >> w_episodes >> episodes >> w_return >> return_sum >> w_length >>
+      length_sum;
+  REQUIRE(length_sum.size() > 0);
+  const Outcome o =
+      cli({"eval", "random", "--env", "ale:tetris", "--rom", rom, "--episodes", episodes, "--seed",
+           seed, "--set", "noop_max=0", "--set", "fire_reset=false"});
+  REQUIRE(o.code == 0);
+  CHECK(contains(o.out, "ale:tetris: " + episodes + " episodes"));
+  CHECK(contains(o.out, "(return sum " + return_sum + ", length sum " + length_sum + ")"));
+}
+
+TEST_CASE("eval random needs an env and refuses a checkpoint's flags mixed in") {
+  Outcome o = cli({"eval", "random"});
+  CHECK(o.code == 2);
+  CHECK(contains(o.err, "--env ale:tetris --rom FILE"));
+  o = cli({"eval", "random", "--env", "pong"});
+  CHECK(o.code == 2);
+  CHECK(contains(o.err, "is now mini:pong"));
+  o = cli({"eval", "random", "--env", "mini:catch", "--episodes", "3"});
+  CHECK(o.code == 0);
+  CHECK(contains(o.out, "mini:catch: 3 episodes"));
+}
