@@ -39,12 +39,17 @@ std::unique_ptr<Env> make_env(const std::string& name, const EnvOptions& options
   // The built-in games (envs/breakout.hpp, pong.hpp, catch.hpp) are "mini:" games so that
   // nobody takes them, or their scores, for ALE's; the bare names of earlier runs still work.
   const std::string mini = name.rfind("mini:", 0) == 0 ? name.substr(5) : name;
+  const bool rom_game = name.rfind("ale:", 0) == 0;
+  DQN_CHECK(rom_game || (options.game_mode == -1 && options.game_difficulty == 0),
+            "make_env: ", name,
+            " has no ALE modes or difficulties; game_mode and game_difficulty apply to ale: "
+            "games only (leave them at -1 and 0)");
   if (mini == "breakout" || mini == "pong" || mini == "catch") {
     AtariSettings settings;
     settings.repeat_action_probability = options.repeat_action_probability;
     return std::make_unique<AtariPreprocessing>(make_atari_game(mini, settings), options);
   }
-  if (name.rfind("ale:", 0) == 0) {
+  if (rom_game) {
     // The ROM: --rom, else the folder of --roms or DQN_ROMS, searched by MD5 (issue #17).
     std::string rom_dir = options.rom_dir;
     if (const char* env = std::getenv("DQN_ROMS"); rom_dir.empty() && env) rom_dir = env;
@@ -64,6 +69,8 @@ std::unique_ptr<Env> make_env(const std::string& name, const EnvOptions& options
     }
     AtariSettings settings;
     settings.repeat_action_probability = options.repeat_action_probability;
+    settings.mode = options.game_mode;
+    settings.difficulty = options.game_difficulty;
     return std::make_unique<AtariPreprocessing>(
         std::make_unique<RomGame>(std::move(rom.bytes), name.substr(4), settings), options);
   }

@@ -89,6 +89,10 @@ struct EnvOptions {
   // file, else the file with the game's MD5 in rom_dir, else in $DQN_ROMS.
   std::string rom_path;
   std::string rom_dir;
+  // ALE's game mode (-1: the game's default, the first of its list) and difficulty (0: both
+  // switches B) of an "ale:<game>" env; dqn roms and README list each game's (GAMES.md §2).
+  int game_mode = -1;
+  int game_difficulty = 0;
   // CartPole ---------------------------------------------------------------------------------
   std::int64_t max_episode_steps = 500;  // CartPole-v1's TimeLimit
 };

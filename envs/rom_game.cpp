@@ -23,6 +23,8 @@ std::unique_ptr<atari2600::AleRunner> RomGame::make_runner(std::uint32_t seed) c
   o.frame_skip = 1;  // AtariPreprocessing repeats frames itself
   o.repeat_action_probability = settings_.repeat_action_probability;
   o.random_seed = seed;
+  o.mode = settings_.mode;
+  o.difficulty = settings_.difficulty;
   try {
     auto runner = std::make_unique<atari2600::AleRunner>(rom_, o);
     DQN_CHECK(runner->console().screen_height() == kHeight, "RomGame: the ROM's screen has ",

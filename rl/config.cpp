@@ -49,6 +49,10 @@ const std::vector<Field>& fields() {
       // Issue #17: the ROM of an ale: env, or a folder searched by MD5 (else $DQN_ROMS).
       {"rom", "the ROM file of an ale: env (empty: found by MD5 in roms)", &Config::rom},
       {"roms", "a ROM folder searched by MD5 (empty: $DQN_ROMS)", &Config::roms},
+      {"game_mode", "ALE's game mode of an ale: env (-1: the game's default)", &Config::game_mode,
+       -1, 255},
+      {"game_difficulty", "ALE's difficulty of an ale: env (0: both switches B)",
+       &Config::game_difficulty, 0, 3},
       {"seed", "fixes the whole run (with the thread count)", &Config::seed, 0, 1.8e19},
       {"threads", "kernel threads (results are bitwise the same for a given count)",
        &Config::threads, 1, 64},
@@ -468,6 +472,10 @@ bool Config::key_applies(const std::string& key) const {
   if (!pixels && std::find(atari_only.begin(), atari_only.end(), key) != atari_only.end())
     return false;
   if (pixels && key == "hidden") return false;  // the Nature CNN's layers are fixed
+  // ROM, ROM folder, mode and difficulty: ale: games only (issue #17).
+  const bool rom_keys =
+      key == "rom" || key == "roms" || key == "game_mode" || key == "game_difficulty";
+  if (rom_keys && env.rfind("ale:", 0) != 0) return false;
   if (!prioritized_replay && key.rfind("per_", 0) == 0) return false;
   return true;
 }

@@ -25,6 +25,8 @@ struct Config {
   std::string env = "cartpole";  // cartpole | mini:breakout | mini:pong | mini:catch | ale:<game>
   std::string rom;               // ale: envs: the ROM file (empty: found by MD5 in roms)
   std::string roms;              // ale: envs: a ROM folder (empty: $DQN_ROMS)
+  int game_mode = -1;            // ale: envs: ALE's game mode (-1: the game's default)
+  int game_difficulty = 0;       // ale: envs: ALE's difficulty (0: both switches B)
   std::uint64_t seed = 1;        // fixes the whole run (with the thread count)
   int threads = 1;               // parallel_for threads; results are bitwise per count
   std::int64_t total_steps = 50000;  // env steps (agent steps; Atari: 4 frames each)

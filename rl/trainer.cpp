@@ -80,6 +80,8 @@ EnvOptions env_options_for(const Config& config) {
   options.max_episode_frames = config.max_frames_per_episode;
   options.rom_path = config.rom;
   options.rom_dir = config.roms;
+  options.game_mode = config.game_mode;
+  options.game_difficulty = config.game_difficulty;
   return options;
 }
 

@@ -137,3 +137,19 @@ TEST_CASE("rom game: ale:tetris finds its ROM in --roms or DQN_ROMS by MD5, mini
   else
     unsetenv("DQN_ROMS");
 }
+
+TEST_CASE("rom game: modes and difficulties reach the game, checked against its lists") {
+  EnvOptions o;
+  o.rom_path = source("tests/atari2600/probes/paddles.bin");
+  o.game_mode = 0;
+  CHECK(make_env("ale:raw", o)->num_actions() == 18);  // raw has mode 0 only
+  o.game_mode = 3;
+  CHECK_THROWS_WITH_AS(make_env("ale:raw", o), doctest::Contains("its modes are 0"), Error);
+  o.game_mode = -1;
+  o.game_difficulty = 2;
+  CHECK_THROWS_WITH_AS(make_env("ale:raw", o), doctest::Contains("its difficulties are 0"), Error);
+  EnvOptions mini;
+  mini.game_difficulty = 1;
+  CHECK_THROWS_WITH_AS(make_env("mini:breakout", mini), doctest::Contains("ale: games only"),
+                       Error);
+}
