@@ -95,6 +95,15 @@ std::vector<ConfigSetting> set_flags(const Args& args) {
   return settings;
 }
 
+// A flag's value; --rom and --roms made absolute, so that the run's config.txt and checkpoint
+// still find the ROM from another directory (eval, play, resume).
+std::string flag_value(const Args& args, const std::string& flag) {
+  const std::string v = args.get(flag);
+  if ((flag == "rom" || flag == "roms") && !v.empty())
+    return std::filesystem::absolute(v).lexically_normal().string();
+  return v;
+}
+
 // Issue #17: a new command line must not take the built-in games for ALE's (config files and
 // checkpoints of earlier runs still load them under their old names, rl/config.cpp).
 void refuse_bare_game_names(const std::vector<ConfigSetting>& settings, const char* command) {
@@ -129,7 +138,8 @@ Config config_from_args(const Args& args) {
                                     {"env", "env"},
                                     {"rom", "rom"},
                                     {"roms", "roms"}})
-      if (args.has(flag)) settings.push_back({key, args.get(flag), std::string("--") + flag});
+      if (args.has(flag))
+        settings.push_back({key, flag_value(args, flag), std::string("--") + flag});
     refuse_bare_game_names(settings, "dqn train");
     Config c = resolve_config(args.get("preset"), settings);
     c.validate();
@@ -484,7 +494,8 @@ int eval_random(const Args& args, std::int64_t episodes, std::int64_t seed, std:
   if (args.has("epsilon")) throw UsageError("dqn eval random: --epsilon needs a network");
   std::vector<ConfigSetting> settings = set_flags(args);
   for (const char* flag : {"env", "rom", "roms"})
-    if (args.has(flag)) settings.push_back({flag, args.get(flag), std::string("--") + flag});
+    if (args.has(flag))
+      settings.push_back({flag, flag_value(args, flag), std::string("--") + flag});
   refuse_bare_game_names(settings, "dqn eval random");
   Config c;
   try {

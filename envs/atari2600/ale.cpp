@@ -274,7 +274,10 @@ std::string AleRunner::save_state() const {
   auto put = [&](const auto& v) { out.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
   put(static_cast<std::uint64_t>(console.size()));
   out += console;
-  put(frame_), put(episode_frame_), put(tia_frames_), put(logic_.state());
+  // The game logic field by field (a struct's padding bytes would make blobs differ).
+  const GameLogic::State s = logic_.state();
+  put(frame_), put(episode_frame_), put(tia_frames_), put(s.prev), put(s.reward), put(s.lives);
+  put(s.terminal), put(s.latches.flag), put(s.latches.last), put(s.latches.counter);
   put(pal_), put(last_action_), put(paddle_);
   std::ostringstream rng;
   rng << env_rng_;
@@ -284,8 +287,8 @@ std::string AleRunner::save_state() const {
 
 void AleRunner::load_state(const std::string& blob) {
   std::uint64_t console_size = 0;
-  constexpr std::size_t kFields = 3 * sizeof(std::uint64_t) + sizeof(GameLogic::State) +
-                                  sizeof(int) + sizeof(bool) + sizeof(paddle_);
+  constexpr std::size_t kFields =
+      3 * sizeof(std::uint64_t) + 6 * sizeof(int) + 3 * sizeof(bool) + sizeof(paddle_);
   if (blob.size() >= sizeof(console_size))
     std::memcpy(&console_size, blob.data(), sizeof(console_size));
   if (blob.size() < sizeof(console_size) || console_size > blob.size() - sizeof(console_size) ||
@@ -301,7 +304,9 @@ void AleRunner::load_state(const std::string& blob) {
   bool pal = false;
   std::array<std::int32_t, 2> paddle{};
   auto get = [&](auto& v) { std::memcpy(&v, p, sizeof(v)), p += sizeof(v); };
-  get(frame), get(episode_frame), get(tia_frames), get(logic);
+  get(frame), get(episode_frame), get(tia_frames), get(logic.prev), get(logic.reward);
+  get(logic.lives), get(logic.terminal), get(logic.latches.flag), get(logic.latches.last);
+  get(logic.latches.counter);
   get(pal), get(last_action), get(paddle);
   std::istringstream rng_text(blob.substr(static_cast<std::size_t>(p - blob.data())));
   std::mt19937 rng;

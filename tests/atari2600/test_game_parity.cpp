@@ -122,3 +122,25 @@ TEST_CASE("the difficulty switches reach SWCHB bits 6 and 7") {
     CHECK((swchb & 0x3F) == 0x3F);
   }
 }
+
+TEST_CASE("a run saved mid-game continues with the same game logic state (beam_rider's counter)") {
+  if (!atari2600_test::kit_has("roms/tetris.bin")) {
+    MESSAGE("skipped: no ../shared/atari/roms/tetris.bin (set ATARI_SHARED_DIR to the kit)");
+    return;
+  }
+  const auto rom = atari2600_test::read_bytes(atari2600_test::shared_kit() / "roms/tetris.bin");
+  AleOptions o;
+  o.game = "beam_rider";  // a lives counter of its own, read from RAM through a latch
+  AleRunner a(rom, o), b(rom, o);
+  std::mt19937 g(3);
+  for (int i = 0; i < 200; ++i) a.act(static_cast<int>(g() % 18));
+  b.load_state(a.save_state());
+  CHECK(a.save_state() == b.save_state());
+  for (int i = 0; i < 300; ++i) {
+    const int action = static_cast<int>(g() % 18);
+    REQUIRE(a.act(action) == b.act(action));
+    REQUIRE(a.lives() == b.lives());
+    REQUIRE(a.terminal() == b.terminal());
+    if (a.terminal()) a.reset_game(), b.reset_game();
+  }
+}

@@ -438,3 +438,15 @@ TEST_CASE("game logic state round-trips and reset restores the reset values") {
   CHECK(t.lives() == 4);
   CHECK(t.logic.latches().last == 2);
 }
+
+TEST_CASE("raw: no reward, never terminal, lives 0, whatever the RAM") {
+  GameLogic raw(raw_game());
+  Ram ram{};
+  for (int i = 0; i < 256; ++i) {
+    ram.fill(static_cast<std::uint8_t>(i));
+    raw.step(ram);
+    CHECK(raw.reward() == 0);
+    CHECK_FALSE(raw.terminal());
+    CHECK(raw.lives() == 0);
+  }
+}

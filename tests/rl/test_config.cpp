@@ -61,7 +61,7 @@ TEST_CASE("the atari preset carries the Nature DQN settings") {
 
 TEST_CASE("the catch preset is the atari one scaled down for a CI-sized pixel run") {
   const Config c = make_preset("catch");
-  CHECK(c.env == "catch");
+  CHECK(c.env == "mini:catch");
   CHECK(c.batch_size == 16);
   CHECK(c.epsilon_steps * 3 <= c.total_steps + 1000);  // epsilon floors in the first ~third
   CHECK(c.eval_epsilon == 0.05);
@@ -85,7 +85,9 @@ TEST_CASE("out-of-range and malformed values name the key and the valid range") 
   Config c;
   CHECK(error_of(c, "gamma", "1.5").find("gamma must be in [0, 1]") != std::string::npos);
   CHECK(error_of(c, "batch_size", "2.5").find("whole number") != std::string::npos);
-  CHECK(error_of(c, "env", "doom").find("cartpole, breakout, pong") != std::string::npos);
+  CHECK(
+      error_of(c, "env", "doom").find("cartpole, mini:breakout, mini:pong, mini:catch, ale:raw") !=
+      std::string::npos);
   CHECK(error_of(c, "double_dqn", "maybe").find("true or false") != std::string::npos);
   CHECK_THROWS_AS(make_preset("fast"), Error);
 }
@@ -327,4 +329,20 @@ TEST_CASE("episodic_life, the key's earlier name, still loads as terminal_on_lif
   CHECK_FALSE(c.terminal_on_life_loss);
   c.set("episodic_life", "true");
   CHECK(c.terminal_on_life_loss);
+}
+
+TEST_CASE("config: the built-in games' names of earlier runs load as the mini: games") {
+  Config c;
+  for (const char* old : {"breakout", "pong", "catch"}) {
+    c.set("env", old);
+    CHECK(c.env == std::string("mini:") + old);
+  }
+  c.set("env", "ale:pong");
+  CHECK(c.env == "ale:pong");
+  CHECK(c.key_applies("rom"));
+  c.set("env", "mini:pong");
+  CHECK_FALSE(c.key_applies("rom"));
+  CHECK_FALSE(c.key_applies("game_mode"));
+  CHECK_THROWS_AS(c.set("env", "ale:pitfall"), Error);
+  CHECK_THROWS_AS(c.set("game_difficulty", "4"), Error);
 }
