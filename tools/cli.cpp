@@ -798,7 +798,10 @@ int cmd_roms(int argc, char** argv, std::ostream& out) {
     if (f.game) {
       found.push_back(f.game);
       known << "  ale:" << f.game->id << "  " << f.path.filename().string() << "  " << f.md5
-            << "\n";
+            << "  banks " << (f.banks.empty() ? "?" : f.banks);
+      if (f.banks != f.game->bank)  // GAMES.md §8.1: the detector decides, as in ALE
+        known << " (GAMES.md expects " << f.game->bank << ": please report this ROM)";
+      known << "\n";
     } else {
       ++n_unknown;
       unknown << "  " << f.path.filename().string() << "  ";

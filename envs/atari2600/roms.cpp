@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "envs/atari2600/cartridge.hpp"
 #include "envs/atari2600/error.hpp"
 #include "envs/atari2600/md5.hpp"
 
@@ -37,8 +38,14 @@ RomFile identify_rom(const fs::path& file) {
   r.bytes = fs::file_size(file, ec);
   if (ec) throw_error("cannot read the size of the ROM '", file.string(), "': ", ec.message());
   if (r.bytes > kMaxRomBytes) return r;  // not a ROM; no MD5
-  r.md5 = md5_hex(read_all(file));
+  const std::vector<std::uint8_t> bytes = read_all(file);
+  r.md5 = md5_hex(bytes);
   r.game = find_game_by_md5(r.md5);
+  try {
+    r.banks = cart_type_name(Cartridge::detect(bytes));
+  } catch (const Error&) {
+    // not an image the emulator can run; banks stays empty
+  }
   return r;
 }
 

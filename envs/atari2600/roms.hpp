@@ -27,6 +27,10 @@ struct RomFile {
   std::uintmax_t bytes = 0;
   std::string md5;             // empty for a file too big to be a ROM
   const Game* game = nullptr;  // the table's game with this MD5, if any
+  // The bank scheme the emulator's detection picks ("2K", "F8", ...; empty when it refuses the
+  // image). GAMES.md §8.1: for a table ROM it should equal game->bank; if not, ALE's behaviour
+  // is whatever the detector says, and `dqn roms` points the difference out.
+  std::string banks;
 };
 
 // Throws atari2600::Error when the file cannot be read.

@@ -119,6 +119,7 @@ TEST_CASE("roms: tetris.bin is found by MD5 under any name, and refused as anoth
   CHECK(all[0].path.filename() == "a_renamed_cartridge.bin");  // sorted by name
   REQUIRE(all[0].game != nullptr);
   CHECK(all[0].game->id == "tetris");
+  CHECK(all[0].banks == "2K");  // the detector agrees with GAMES.md §2
   CHECK(all[1].game == nullptr);
   const LoadedRom found = load_rom("tetris", "", dir.path.string());
   CHECK(found.bytes == tetris);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -638,4 +639,24 @@ TEST_CASE("eval random needs an env and refuses a checkpoint's flags mixed in") 
   o = cli({"eval", "random", "--env", "mini:catch", "--episodes", "3"});
   CHECK(o.code == 0);
   CHECK(contains(o.out, "mini:catch: 3 episodes"));
+}
+
+TEST_CASE("dqn roms lists the supported games, and a folder's ROMs by MD5") {
+  Outcome o = cli({"roms"});
+  if (std::getenv("DQN_ROMS") == nullptr) {
+    CHECK(o.code == 0);
+    CHECK(contains(o.out, "the 30 supported games"));
+    CHECK(contains(o.out, "ale:ms_pacman  ms_pacman.bin (md5 87e79cd41ce136fd4f72cc6e2c161bee"));
+  }
+  const std::string kit = std::string(DQN_SOURCE_DIR) + "/../shared/atari/roms";
+  if (!std::filesystem::exists(kit + "/tetris.bin")) {
+    MESSAGE("skipped the folder part: " << kit << "/tetris.bin is absent");
+    return;
+  }
+  o = cli({"roms", kit});
+  CHECK(o.code == 0);
+  CHECK(contains(o.out, "ale:tetris  tetris.bin  b0e1ee07fbc73493eac5651a52f90f00  banks 2K\n"));
+  CHECK(contains(o.out, "missing (29 of 30):"));
+  CHECK(contains(o.out, "ale:pong  pong.bin (md5 60e0ea3cbe0913d39803477945e9e5ec, 2048 bytes)"));
+  CHECK(contains(o.out, "ale-py"));
 }
