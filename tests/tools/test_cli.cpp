@@ -602,17 +602,16 @@ TEST_CASE("rom-trace refuses bad ROMs, actions and settings with exit 2 or 1") {
   CHECK_FALSE(o.err.empty());
 }
 
-// Issue #17's check: Tetris through dqn (make_env, RomGame, AtariPreprocessing), 100 episodes of
-// the uniform random policy, against the ALE oracle's figures for the same action sequence
-// (tetris_random_eval.txt, made by make_tetris_eval_golden.sh): the sums must be equal exactly.
-TEST_CASE("eval random on ale:tetris equals the ALE oracle's 100-episode return and length") {
+// Issue #17's check: Tetris through dqn (make_env, RomGame, AtariPreprocessing), episodes of the
+// uniform random policy, against the ALE oracle's figures for the same action sequence (made by
+// make_tetris_eval_golden.sh): the return and length sums must be equal exactly.
+void check_tetris_eval(const std::string& golden_file, const std::vector<std::string>& sets) {
   const std::string rom = std::string(DQN_SOURCE_DIR) + "/../shared/atari/roms/tetris.bin";
   if (!std::filesystem::exists(rom)) {
     MESSAGE("skipped: " << rom << " is absent (the Atari kit lives in ../shared/atari)");
     return;
   }
-  std::istringstream golden(
-      read_text(std::string(DQN_SOURCE_DIR) + "/tests/tools/tetris_random_eval.txt"));
+  std::istringstream golden(read_text(std::string(DQN_SOURCE_DIR) + "/tests/tools/" + golden_file));
   std::string line, summary;
   while (std::getline(golden, line))
     if (line.rfind("seed ", 0) == 0) summary = line;
@@ -621,12 +620,21 @@ TEST_CASE("eval random on ale:tetris equals the ALE oracle's 100-episode return 
   words >> w_seed >> seed >> w_episodes >> episodes >> w_return >> return_sum >> w_length >>
       length_sum;
   REQUIRE(length_sum.size() > 0);
-  const Outcome o =
-      cli({"eval", "random", "--env", "ale:tetris", "--rom", rom, "--episodes", episodes, "--seed",
-           seed, "--set", "noop_max=0", "--set", "fire_reset=false"});
+  std::vector<std::string> args = {"eval", "random",     "--env",  "ale:tetris", "--rom",
+                                   rom,    "--episodes", episodes, "--seed",     seed};
+  for (const std::string& kv : sets) args.insert(args.end(), {"--set", kv});
+  const Outcome o = cli(args);
   REQUIRE(o.code == 0);
   CHECK(contains(o.out, "ale:tetris: " + episodes + " episodes"));
   CHECK(contains(o.out, "(return sum " + return_sum + ", length sum " + length_sum + ")"));
+}
+
+TEST_CASE("eval random on ale:tetris equals the ALE oracle's 100-episode return and length") {
+  check_tetris_eval("tetris_random_eval.txt", {"noop_max=0", "fire_reset=false"});
+}
+
+TEST_CASE("eval random on ale:tetris under atari-v5 (sticky actions) equals the ALE oracle's") {
+  check_tetris_eval("tetris_random_eval_v5.txt", {"preset=atari-v5"});
 }
 
 TEST_CASE("eval random needs an env and refuses a checkpoint's flags mixed in") {
