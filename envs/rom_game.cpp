@@ -37,7 +37,11 @@ std::unique_ptr<atari2600::AleRunner> RomGame::make_runner(std::uint32_t seed) c
 }
 
 void RomGame::reset_game() {
-  runner_->reset_game();
+  try {
+    runner_->reset_game();
+  } catch (const atari2600::Error& e) {  // a mode that never shows, or a CPU jam
+    throw_error("RomGame: ", e.what());
+  }
 }
 
 void RomGame::set_seed(std::uint64_t seed) {

@@ -3,9 +3,11 @@
 //
 // loadROM (README 4.6): power-on; with display format AUTO-DETECT reset #1, 60 frames with no
 // input (PAL if at least 15 of frames 30-59 have more than 285 lines), reset #2 (otherwise only
-// one reset); then the environment's reset: reset #3, 60 NOOP frames, 4 frames with RESET held,
-// the game logic's reset, 4 more RESET frames. The game logic's step() runs after every frame
-// from reset #3 on. act(a) runs frame_skip frames with joystick a, unless the episode is over.
+// one reset); then the environment's reset (GAMES.md §1.3): reset #3, 60 NOOP frames, 4 frames
+// with RESET held, the game logic's reset, the game's mode loop (SELECT presses until its mode
+// byte shows the mode, then 4 RESET frames), 4 more RESET frames, the starting actions. The game
+// logic's step() runs after every frame from reset #3 on, except SELECT-held ones. act(a) runs
+// frame_skip frames with joystick a, unless the episode is over.
 //
 // Game logic: "raw" (no rewards, never terminal) or any id of games.hpp's table (GAMES.md): its
 // reset runs the game's mode loop and starting actions, and a ROM whose MD5 is a table game's
