@@ -71,6 +71,9 @@ struct AtariSettings {
   // 2015, since the DQN reproduction compares against that paper.
   double repeat_action_probability = 0.0;
   std::uint64_t random_seed = 0;  // the game's own randomness (serves, sticky actions)
+  // ROM games (envs/rom_game.hpp) only: ALE's game mode (-1: the game's default) and difficulty.
+  int mode = -1;
+  int difficulty = 0;
 };
 
 // The NTSC palette entries our games draw with, by their ALE/Stella palette index (even; the

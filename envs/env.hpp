@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/tensor.hpp"
 
@@ -84,14 +85,22 @@ struct EnvOptions {
   // afresh from the next frame, as it does after a reset, so no frame of the lost life leaks into
   // the next one. The game itself goes on; StepResult::life_lost says when.
   bool terminal_on_life_loss = false;
-  // The ROM file for "ale:<game>" envs (a game on the project's own 2600, envs/rom_game.hpp).
+  // The ROM of an "ale:<game>" env (a game on the project's own 2600, envs/rom_game.hpp): this
+  // file, else the file with the game's MD5 in rom_dir, else in $DQN_ROMS.
   std::string rom_path;
+  std::string rom_dir;
+  // ALE's game mode (-1: the game's default, the first of its list) and difficulty (0: both
+  // switches B) of an "ale:<game>" env; dqn roms and README list each game's (GAMES.md §2).
+  int game_mode = -1;
+  int game_difficulty = 0;
   // CartPole ---------------------------------------------------------------------------------
   std::int64_t max_episode_steps = 500;  // CartPole-v1's TimeLimit
 };
 
-// "cartpole", "breakout", "pong", "catch", or "ale:raw" / "ale:tetris" (options.rom_path on the
-// project's own 2600); an unknown name throws an Error listing the valid ones.
+// One of env_names(): "cartpole", the built-in "mini:breakout" / "mini:pong" / "mini:catch"
+// (their bare names of earlier runs are accepted too), or "ale:raw" / "ale:<game>" (a ROM on the
+// project's own 2600 under ALE's rules); an unknown name throws an Error listing the valid ones.
 std::unique_ptr<Env> make_env(const std::string& name, const EnvOptions& options = {});
+std::vector<std::string> env_names();
 
 }  // namespace dqn

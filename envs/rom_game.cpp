@@ -12,8 +12,8 @@ namespace dqn {
 RomGame::RomGame(std::vector<std::uint8_t> rom, const std::string& game,
                  const AtariSettings& settings)
     : rom_(std::move(rom)), game_(game), settings_(settings) {
-  DQN_CHECK(game_ == "raw" || game_ == "tetris", "RomGame: the emulator knows the game logic of ",
-            "raw and tetris, got '", game_, "'; other games come with their rules");
+  DQN_CHECK(atari2600::find_game(game_) != nullptr, "RomGame: no game logic '", game_,
+            "'; the emulator knows raw and the games of envs/atari2600/games.hpp (dqn roms)");
   runner_ = make_runner(static_cast<std::uint32_t>(settings_.random_seed));
 }
 
@@ -23,6 +23,8 @@ std::unique_ptr<atari2600::AleRunner> RomGame::make_runner(std::uint32_t seed) c
   o.frame_skip = 1;  // AtariPreprocessing repeats frames itself
   o.repeat_action_probability = settings_.repeat_action_probability;
   o.random_seed = seed;
+  o.mode = settings_.mode;
+  o.difficulty = settings_.difficulty;
   try {
     auto runner = std::make_unique<atari2600::AleRunner>(rom_, o);
     DQN_CHECK(runner->console().screen_height() == kHeight, "RomGame: the ROM's screen has ",
@@ -35,7 +37,11 @@ std::unique_ptr<atari2600::AleRunner> RomGame::make_runner(std::uint32_t seed) c
 }
 
 void RomGame::reset_game() {
-  runner_->reset_game();
+  try {
+    runner_->reset_game();
+  } catch (const atari2600::Error& e) {  // a mode that never shows, or a CPU jam
+    throw_error("RomGame: ", e.what());
+  }
 }
 
 void RomGame::set_seed(std::uint64_t seed) {

@@ -2,11 +2,11 @@
 // as an AtariScreen, so the same AtariPreprocessing (frame skip, max-pool, 84x84, stack) that
 // plays the built-in games plays it: the bridge from the emulator to DQN.
 //
-//   RomGame game(rom_bytes, "tetris", settings);  // "raw" or "tetris": the game logic known
+//   RomGame game(rom_bytes, "tetris", settings);  // "raw" or an id of atari2600::games()
 //   AtariPreprocessing env(std::make_unique<RomGame>(...), EnvOptions{});
 //
-// Today the emulator's game logic knows "raw" (no reward, never over) and "tetris"; the games
-// of the Atari 100k benchmark come with the games issue, as rules for this same class.
+// The game logic (reward, terminal, lives, modes, starting actions) comes from the table in
+// envs/atari2600/games.hpp; "raw" has no reward and never ends.
 #pragma once
 
 #include <cstdint>

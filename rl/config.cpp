@@ -15,6 +15,7 @@
 #include <variant>
 
 #include "core/error.hpp"
+#include "envs/env.hpp"
 
 namespace dqn {
 namespace {
@@ -44,12 +45,14 @@ const std::vector<Field>& fields() {
        0,
        0,
        {"cartpole", "seed", "atari", "atari-v5", "catch"}},
-      {"env",
-       "the environment to learn",
-       &Config::env,
-       0,
-       0,
-       {"cartpole", "breakout", "pong", "catch"}},
+      {"env", "the environment to learn", &Config::env, 0, 0, env_names()},
+      // Issue #17: the ROM of an ale: env, or a folder searched by MD5 (else $DQN_ROMS).
+      {"rom", "the ROM file of an ale: env (empty: found by MD5 in roms)", &Config::rom},
+      {"roms", "a ROM folder searched by MD5 (empty: $DQN_ROMS)", &Config::roms},
+      {"game_mode", "ALE's game mode of an ale: env (-1: the game's default)", &Config::game_mode,
+       -1, 255},
+      {"game_difficulty", "ALE's difficulty of an ale: env (0: both switches B)",
+       &Config::game_difficulty, 0, 3},
       {"seed", "fixes the whole run (with the thread count)", &Config::seed, 0, 1.8e19},
       {"threads", "kernel threads (results are bitwise the same for a given count)",
        &Config::threads, 1, 64},
@@ -340,13 +343,20 @@ std::string config_help_table(std::size_t width) {
   for (const std::string& name : names) presets.push_back(make_preset(name));
   const std::vector<KeyHelp> keys = config_key_help();
 
+  // The table shows the presets' mini: games by their bare names, to fit 80 columns; the line
+  // under the table says so (issue #17 renamed them).
+  auto shown = [&](const Config& c, const std::string& key) {
+    std::string v = c.value_text(key);
+    if (key == "env" && v.rfind("mini:", 0) == 0) v.erase(0, 5);
+    return v;
+  };
   std::size_t key_width = 3;  // "key"
   std::vector<std::size_t> column(names.size());
   for (std::size_t p = 0; p < names.size(); ++p) column[p] = names[p].size();
   for (const KeyHelp& k : keys) {
     key_width = std::max(key_width, k.key.size());
     for (std::size_t p = 0; p < names.size(); ++p)
-      column[p] = std::max(column[p], presets[p].value_text(k.key).size());
+      column[p] = std::max(column[p], shown(presets[p], k.key).size());
   }
   constexpr std::size_t kGap = 2;  // spaces between columns
 
@@ -359,7 +369,7 @@ std::string config_help_table(std::size_t width) {
   out += rstrip(header) + "\n";
   for (const KeyHelp& k : keys) {
     std::vector<std::string> values;
-    for (const Config& c : presets) values.push_back(c.value_text(k.key));
+    for (const Config& c : presets) values.push_back(shown(c, k.key));
     std::string row = pad(k.key, key_width) + std::string(kGap, ' ');
     if (std::all_of(values.begin(), values.end(), [&](const auto& v) { return v == values[0]; })) {
       row += values[0] + " (every preset)";
@@ -370,6 +380,7 @@ std::string config_help_table(std::size_t width) {
     out += rstrip(row) + "\n";
   }
 
+  out += "(env: breakout and catch above are the built-in mini:breakout and mini:catch)\n";
   out += "\nwhat each key means, and the values it accepts:\n";
   for (const KeyHelp& k : keys)
     out += hanging_wrap(pad(k.key, key_width) + std::string(kGap, ' '),
@@ -400,10 +411,14 @@ std::string closest_match(const std::string& word, const std::vector<std::string
 
 void Config::set(const std::string& raw_key, const std::string& raw_value) {
   std::string key = trim(raw_key);
-  const std::string value = trim(raw_value);
   // The key's name before the two Atari protocols were named: config.txt files and checkpoints
   // of earlier runs still carry it, and must keep loading (eval, play, --config).
   if (key == "episodic_life") key = "terminal_on_life_loss";
+  // The built-in games' names before they became mini: games (issue #17), as earlier runs'
+  // config.txt files and checkpoints carry them; a new command line is refused (tools/cli.cpp).
+  std::string value = trim(raw_value);
+  if (key == "env" && (value == "breakout" || value == "pong" || value == "catch"))
+    value.insert(0, "mini:");
   DQN_CHECK(
       key != "preset",
       "config: 'preset' cannot be set like a value: it selects a whole set "
@@ -477,6 +492,10 @@ bool Config::key_applies(const std::string& key) const {
     return false;
   if (pixels && key == "hidden") return false;  // the CNNs' layers are fixed
   if (!pixels && key == "network") return false;
+  // ROM, ROM folder, mode and difficulty: ale: games only (issue #17).
+  const bool rom_keys =
+      key == "rom" || key == "roms" || key == "game_mode" || key == "game_difficulty";
+  if (rom_keys && env.rfind("ale:", 0) != 0) return false;
   if (!prioritized_replay && key.rfind("per_", 0) == 0) return false;
   if (!distributional && (key == "atoms" || key == "v_min" || key == "v_max")) return false;
   if (distributional && key == "huber_delta") return false;  // C51's loss is a cross-entropy
@@ -570,7 +589,9 @@ Config resolve_config(const std::string& preset, const std::vector<ConfigSetting
   std::string name = preset;
   if (name.empty() && preset_setting) name = preset_setting->value;
   if (name.empty())
-    name = env == "catch" ? "catch" : (env == "breakout" || env == "pong") ? "atari" : "cartpole";
+    name = (env == "catch" || env == "mini:catch")                                    ? "catch"
+           : env == "breakout" || env == "pong" || env.find(':') != std::string::npos ? "atari"
+                                                                                      : "cartpole";
   Config c;
   try {
     c = make_preset(name);
@@ -660,7 +681,7 @@ Config make_preset(const std::string& name, const std::string& env) {
   } else if (name == "atari" || name == "atari-v5") {
     // Nature DQN (Mnih et al. 2015) as CleanRL's dqn_atari sets it; atari-v5 changes only the
     // environment protocol (below).
-    c.env = "breakout";
+    c.env = "mini:breakout";
     c.total_steps = 10'000'000;
     c.lr = 1e-4;
     c.buffer_size = 1'000'000;
@@ -700,7 +721,7 @@ Config make_preset(const std::string& name, const std::string& env) {
     // 32: at seeds 1-3 it learned as well (final 6.2, 5.6, 6.2 against 5.4, 5.8, 4.0 at batch
     // 32) for about half the update cost. Epsilon reaches 0.05 at the first ~third of the run,
     // as Atari's schedule scaled; the target is refreshed every 250 updates.
-    c.env = "catch";
+    c.env = "mini:catch";
     c.total_steps = 4000;  // about 30 games of 10 balls (13 agent steps each)
     c.lr = 5e-4;
     c.buffer_size = 10000;

@@ -22,9 +22,13 @@ enum class TargetUnit : std::uint8_t { kEnvSteps, kUpdates };
 struct Config {
   // ---- run ----
   std::string preset = "cartpole";
-  std::string env = "cartpole";      // cartpole | breakout | pong | catch
-  std::uint64_t seed = 1;            // fixes the whole run (with the thread count)
-  int threads = 1;                   // parallel_for threads; results are bitwise per count
+  std::string env = "cartpole";  // cartpole | mini:breakout | mini:pong | mini:catch | ale:<game>
+  std::string rom;               // ale: envs: the ROM file (empty: found by MD5 in roms)
+  std::string roms;              // ale: envs: a ROM folder (empty: $DQN_ROMS)
+  int game_mode = -1;            // ale: envs: ALE's game mode (-1: the game's default)
+  int game_difficulty = 0;       // ale: envs: ALE's difficulty (0: both switches B)
+  std::uint64_t seed = 1;        // fixes the whole run (with the thread count)
+  int threads = 1;               // parallel_for threads; results are bitwise per count
   std::int64_t total_steps = 50000;  // env steps (agent steps; Atari: 4 frames each)
   std::int64_t max_episodes = 0;     // stop after this many episodes (0: no limit)
   // Stop training after this many minutes of wall time (0: no limit); the final evaluation

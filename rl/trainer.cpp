@@ -78,6 +78,10 @@ EnvOptions env_options_for(const Config& config) {
   options.full_action_space = config.full_action_space;
   options.terminal_on_life_loss = config.terminal_on_life_loss;
   options.max_episode_frames = config.max_frames_per_episode;
+  options.rom_path = config.rom;
+  options.rom_dir = config.roms;
+  options.game_mode = config.game_mode;
+  options.game_difficulty = config.game_difficulty;
   return options;
 }
 

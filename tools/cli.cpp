@@ -4,19 +4,24 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <new>
+#include <random>
 #include <sstream>
 #include <thread>
 
 #include "build_info.hpp"
 #include "envs/atari2600/ale.hpp"
 #include "envs/atari2600/error.hpp"
+#include "envs/atari2600/roms.hpp"
 #include "envs/atari_preprocessing.hpp"
 #include "envs/cartpole.hpp"
 #include "envs/trace.hpp"
@@ -31,7 +36,8 @@ namespace dqn::tools {
 namespace {
 
 constexpr const char* kSubcommands =
-    "train, resume, eval, play, info, trace, rom-trace, bench (and, through tools/dqn, test and "
+    "train, resume, eval, play, info, trace, rom-trace, roms, bench (and, through tools/dqn, test "
+    "and "
     "build)";
 
 std::atomic<bool> g_stop{false};
@@ -61,7 +67,11 @@ std::vector<std::int64_t> parse_int_list(const std::string& text, const std::str
 // ---------------------------------------------------------------- train / resume
 
 const std::vector<FlagSpec> kTrainFlags = {
-    {"env", true, "cartpole (default), breakout, pong or catch"},
+    {"env", true,
+     "cartpole (default), mini:breakout, mini:pong, mini:catch (built-in games), ale:GAME (a "
+     "ROM under ALE's rules: dqn roms lists the games) or ale:raw"},
+    {"rom", true, "the ROM file of an ale: env (the config's rom)"},
+    {"roms", true, "a ROM folder searched by MD5 (the config's roms; default $DQN_ROMS)"},
     {"preset", true, "cartpole (default), seed, atari, atari-v5 or catch"},
     {"config", true, "a config file of 'key = value' lines (a run's config.txt)"},
     {"set", true, "key=value, overrides the preset and the file; repeatable"},
@@ -85,6 +95,33 @@ std::vector<ConfigSetting> set_flags(const Args& args) {
   return settings;
 }
 
+// A flag's value; --rom and --roms made absolute, so that the run's config.txt and checkpoint
+// still find the ROM from another directory (eval, play, resume).
+std::string flag_value(const Args& args, const std::string& flag) {
+  const std::string v = args.get(flag);
+  if ((flag == "rom" || flag == "roms") && !v.empty())
+    return std::filesystem::absolute(v).lexically_normal().string();
+  return v;
+}
+
+// Issue #17: a new command line must not take the built-in games for ALE's (config files and
+// checkpoints of earlier runs still load them under their old names, rl/config.cpp).
+void refuse_bare_game_names(const std::vector<ConfigSetting>& settings, const char* command) {
+  for (const ConfigSetting& s : settings) {
+    if (s.key != "env" || s.where.rfind("--", 0) != 0) continue;
+    if (s.value == "breakout" || s.value == "pong" || s.value == "catch") {
+      std::string text = command;
+      text.append(": ").append(s.where).append(": '").append(s.value).append("' is now mini:");
+      text.append(s.value).append(", the project's built-in game, not ALE's");
+      if (s.value != "catch")
+        text.append("; ALE's is ale:")
+            .append(s.value)
+            .append(" (it needs your ROM: --rom FILE or --roms DIR)");
+      throw UsageError(text);
+    }
+  }
+}
+
 // The run's Config: the preset (--preset, or a `preset` line in --config or --set, else the
 // one --env implies) first, then the config file, then --set, then the shorthand flags.
 Config config_from_args(const Args& args) {
@@ -98,8 +135,12 @@ Config config_from_args(const Args& args) {
     for (const auto& [flag, key] : {std::pair<const char*, const char*>{"seed", "seed"},
                                     {"threads", "threads"},
                                     {"steps", "total_steps"},
-                                    {"env", "env"}})
-      if (args.has(flag)) settings.push_back({key, args.get(flag), std::string("--") + flag});
+                                    {"env", "env"},
+                                    {"rom", "rom"},
+                                    {"roms", "roms"}})
+      if (args.has(flag))
+        settings.push_back({key, flag_value(args, flag), std::string("--") + flag});
+    refuse_bare_game_names(settings, "dqn train");
     Config c = resolve_config(args.get("preset"), settings);
     c.validate();
     return c;
@@ -276,8 +317,10 @@ int run_training(Trainer& trainer, const std::string& out_dir, const std::string
 // same second gets a suffix, so two runs never share a folder.
 std::string default_run_folder(const Config& c) {
   const long long now = static_cast<long long>(std::time(nullptr));
-  const std::string base = "runs/" + c.env + "__" + c.preset + "__" + std::to_string(c.seed) +
-                           "__" + std::to_string(now);
+  std::string env = c.env;  // "ale:pong" -> "ale-pong": no ':' in file names
+  std::replace(env.begin(), env.end(), ':', '-');
+  const std::string base =
+      "runs/" + env + "__" + c.preset + "__" + std::to_string(c.seed) + "__" + std::to_string(now);
   std::string dir = base;
   for (int i = 2; std::filesystem::exists(dir); ++i) dir = base + "_" + std::to_string(i);
   return dir;
@@ -438,7 +481,57 @@ std::string protocol_text(const LoadedModel& m, double epsilon) {
 const FlagSpec kSetEnvFlag = {
     "set", true,
     "key=value: override an env key of the checkpoint's run (repeat_action_probability, "
-    "noop_max, fire_reset, full_action_space, max_frames_per_episode); repeatable"};
+    "noop_max, fire_reset, full_action_space, max_frames_per_episode, rom, roms); repeatable"};
+
+// `dqn eval random --env ENV`: the uniform random policy, its actions drawn as ale-oracle's
+// --random draws them (std::mt19937(seed), set[g() % size] over the env's action set) and its
+// episodes played back to back in one session (one ROM load, then reset_game after each game
+// over, as ale-oracle --reset-on-terminal), so a ROM game's figures can be put beside the
+// oracle's on the same action sequence (README: Tetris).
+int eval_random(const Args& args, std::int64_t episodes, std::int64_t seed, std::ostream& out) {
+  if (!args.has("env"))
+    throw UsageError("dqn eval random: give the env to play, e.g. --env ale:tetris --rom FILE");
+  if (args.has("epsilon")) throw UsageError("dqn eval random: --epsilon needs a network");
+  std::vector<ConfigSetting> settings = set_flags(args);
+  for (const char* flag : {"env", "rom", "roms"})
+    if (args.has(flag))
+      settings.push_back({flag, flag_value(args, flag), std::string("--") + flag});
+  refuse_bare_game_names(settings, "dqn eval random");
+  Config c;
+  try {
+    c = resolve_config("", settings);
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+  auto env = make_env(c.env, env_options_for(c));
+  out << "evaluating the uniform random policy on " << c.env << ", seed " << seed
+      << " (actions std::mt19937(seed) as ale-oracle --random; episodes back to back)\n";
+  std::mt19937 g(static_cast<std::uint32_t>(seed));
+  env->reset(static_cast<std::uint64_t>(seed));
+  double sum = 0, sum_sq = 0, lo = 1e300, hi = -1e300;
+  std::int64_t total_length = 0;
+  for (std::int64_t e = 0; e < episodes; ++e) {
+    if (e > 0) env->reset();  // reset_game only, as after a game over in ALE's own loop
+    double score = 0;
+    while (true) {
+      const StepResult r = env->step(static_cast<std::int64_t>(g() % env->num_actions()));
+      score += r.raw_reward;
+      ++total_length;
+      if (r.terminated || r.truncated) break;
+    }
+    sum += score, sum_sq += score * score, lo = std::min(lo, score), hi = std::max(hi, score);
+  }
+  const double n = static_cast<double>(episodes), mean = sum / n;
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "%s: %lld episodes, return mean %.2f  std %.2f  min %.0f  max %.0f  "
+                "length mean %.2f steps (return sum %.0f, length sum %lld)\n",
+                c.env.c_str(), static_cast<long long>(episodes), mean,
+                std::sqrt(std::max(0.0, sum_sq / n - mean * mean)), lo, hi,
+                static_cast<double>(total_length) / n, sum, static_cast<long long>(total_length));
+  out << line;
+  return 0;
+}
 
 int cmd_eval(int argc, char** argv, std::ostream& out) {
   const std::vector<FlagSpec> flags = {
@@ -446,10 +539,13 @@ int cmd_eval(int argc, char** argv, std::ostream& out) {
       {"seed", true, "first env seed (default 3000000000: seeds no training run uses)"},
       {"epsilon", true, "exploration while evaluating (default: the run's eval_epsilon)"},
       kSetEnvFlag,
+      {"env", true, "with 'random' instead of a checkpoint: the env the random policy plays"},
+      {"rom", true, "with 'random': the ROM file of an ale: env"},
+      {"roms", true, "with 'random': a ROM folder searched by MD5 (default $DQN_ROMS)"},
       {"help", false, "this text"}};
   const Args args(argc, argv, 2, flags, "eval");
   if (args.has("help")) {
-    out << usage_text("eval", "CHECKPOINT|RUN_FOLDER [options]", flags);
+    out << usage_text("eval", "CHECKPOINT|RUN_FOLDER|random [options]", flags);
     return 0;
   }
   if (args.positional().size() != 1)
@@ -457,6 +553,12 @@ int cmd_eval(int argc, char** argv, std::ostream& out) {
                      usage_text("eval", "CHECKPOINT|RUN_FOLDER [options]", flags));
   const std::int64_t episodes = args.get_int("episodes", 100, 1, 1000000);
   const std::int64_t seed = args.get_int("seed", 3000000000LL, 0, INT64_MAX);
+  if (args.positional()[0] == "random") return eval_random(args, episodes, seed, out);
+  for (const char* flag : {"env", "rom", "roms"})
+    if (args.has(flag))
+      throw UsageError(std::string("dqn eval: --") + flag +
+                       " goes with 'random'; a checkpoint plays its own env (--set rom=FILE "
+                       "moves its ROM)");
   LoadedModel m = load_model(args.positional()[0], set_flags(args));
   const double epsilon = epsilon_flag(args, m.config, "eval");
   out << "evaluating on " << protocol_text(m, epsilon) << "\n";
@@ -660,6 +762,75 @@ int cmd_trace(int argc, char** argv, std::ostream& out) {
   return 0;
 }
 
+// ---------------------------------------------------------------- roms
+
+// Which of the supported games' ROMs a folder holds, found by MD5 (issue #17).
+int cmd_roms(int argc, char** argv, std::ostream& out) {
+  const std::vector<FlagSpec> flags = {{"help", false, "this text"}};
+  const std::string synopsis = "[DIR]   (default: $DQN_ROMS; without either, the supported games)";
+  const Args args(argc, argv, 2, flags, "roms");
+  if (args.has("help")) {
+    out << usage_text("roms", synopsis, flags);
+    return 0;
+  }
+  if (args.positional().size() > 1)
+    throw UsageError("dqn roms: give at most one folder\n" + usage_text("roms", synopsis, flags));
+  std::string dir = args.positional().empty() ? "" : args.positional()[0];
+  if (const char* env = std::getenv("DQN_ROMS"); dir.empty() && env) dir = env;
+  const auto& table = atari2600::games();
+  if (dir.empty()) {
+    out << "the " << table.size() << " supported games (ALE 0.12's rules), found by MD5:\n";
+    for (const auto& g : table)
+      out << "  ale:" << g.id << "  " << atari2600::expected_rom(g) << "\n";
+    out << "give a folder (dqn roms DIR, or DQN_ROMS) to see which of them it holds\n";
+    return 0;
+  }
+  std::vector<atari2600::RomFile> files;
+  try {
+    files = atari2600::scan_rom_folder(dir);
+  } catch (const atari2600::Error& e) {
+    throw UsageError(std::string("dqn roms: ") + e.what());
+  }
+  std::vector<const atari2600::Game*> found;
+  std::ostringstream known, unknown;
+  int n_unknown = 0;
+  for (const auto& f : files) {
+    if (f.game) {
+      found.push_back(f.game);
+      known << "  ale:" << f.game->id << "  " << f.path.filename().string() << "  " << f.md5
+            << "  banks " << (f.banks.empty() ? "?" : f.banks);
+      if (f.banks != f.game->bank)  // GAMES.md §8.1: the detector decides, as in ALE
+        known << " (GAMES.md expects " << f.game->bank << ": please report this ROM)";
+      known << "\n";
+    } else {
+      ++n_unknown;
+      unknown << "  " << f.path.filename().string() << "  ";
+      if (f.md5.empty())
+        unknown << "too big for a 2600 ROM";
+      else
+        unknown << "md5 " << f.md5;
+      unknown << ", " << f.bytes << " bytes\n";
+    }
+  }
+  out << "ROM folder " << dir << ": " << files.size() << " files\n";
+  out << "recognised (" << found.size() << "):\n" << known.str();
+  out << "not recognised (" << n_unknown
+      << "): these run only as ale:raw (no reward, no episode end)\n"
+      << unknown.str();
+  std::size_t missing = 0;
+  std::ostringstream missing_text;
+  for (const auto& g : table) {
+    if (std::find(found.begin(), found.end(), &g) != found.end()) continue;
+    ++missing;
+    missing_text << "  ale:" << g.id << "  " << atari2600::expected_rom(g) << "\n";
+  }
+  out << "missing (" << missing << " of " << table.size() << "):\n" << missing_text.str();
+  if (missing)
+    out << "the project never ships or downloads commercial ROMs; if you own the games, the ROM "
+           "set that ships with ALE's Python package (pip install ale-py) has them\n";
+  return 0;
+}
+
 // ---------------------------------------------------------------- rom-trace
 
 // The oracle's command line on our emulator (envs/atari2600/): the same options, and on its
@@ -667,7 +838,8 @@ int cmd_trace(int argc, char** argv, std::ostream& out) {
 int cmd_rom_trace(int argc, char** argv, std::ostream& out) {
   const std::vector<FlagSpec> flags = {
       {"rom", true, "the ROM file (required)"},
-      {"game", true, "raw (no rewards, never terminal, default) or tetris"},
+      {"game", true,
+       "raw (no rewards, never terminal, default) or a game id (dqn roms lists them)"},
       {"actions", true, "actions by number 0-17 or ALE name, NAME*K repeats: FIRE*3,RIGHT,NOOP"},
       {"actions-file", true, "the same syntax in a file ('#' starts a comment)"},
       {"random", true, "N steps of std::mt19937(seed) draws over the minimal action set"},
@@ -679,7 +851,7 @@ int cmd_rom_trace(int argc, char** argv, std::ostream& out) {
        "E0, FE, 3F), repeat_action_probability, random_seed, lc=PADDLES, cp=YES; repeatable"},
       {"help", false, "this text"}};
   const std::string synopsis =
-      "--rom FILE [--game raw|tetris] [--actions LIST | --actions-file F | --random N --seed S] "
+      "--rom FILE [--game raw|ID] [--actions LIST | --actions-file F | --random N --seed S] "
       "[--frames N] [--reset-on-terminal]";
   const Args args(argc, argv, 2, flags, "rom-trace");
   if (args.has("help")) {
@@ -694,11 +866,11 @@ int cmd_rom_trace(int argc, char** argv, std::ostream& out) {
     throw UsageError("dqn rom-trace: give one of --actions, --actions-file and --random");
   atari2600::RomTraceOptions o;
   o.game = args.get("game", "raw");
-  if (o.game != "raw" && o.game != "tetris")
-    throw UsageError(
-        "dqn rom-trace: --game must be raw or tetris (the games issue adds the "
-        "others), got '" +
-        o.game + "'");
+  if (!atari2600::find_game(o.game)) {
+    std::string known = "raw";
+    for (const auto& g : atari2600::games()) known.append(", ").append(g.id);
+    throw UsageError("dqn rom-trace: --game must be one of " + known + "; got '" + o.game + "'");
+  }
   o.frames = static_cast<int>(args.get_int("frames", -1, 0, 100'000'000));
   o.random_steps = static_cast<int>(args.get_int("random", 0, 0, 100'000'000));
   o.seed = static_cast<std::uint32_t>(args.get_int("seed", 0, 0, 4294967295LL));
@@ -798,6 +970,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (command == "trace") return cmd_trace(argc, argv, out);
     if (command == "bench") return cmd_bench(argc, argv, out);
     if (command == "rom-trace") return cmd_rom_trace(argc, argv, out);
+    if (command == "roms") return cmd_roms(argc, argv, out);
     if (command == "help" || command == "--help" || command == "-h") {
       out << "usage: dqn <subcommand> [options]; subcommands: " << kSubcommands << "\n"
           << "each subcommand takes --help\n";

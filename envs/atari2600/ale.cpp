@@ -1,4 +1,4 @@
-// envs/atari2600/ale.cpp: ALE's load and act protocol, its Tetris logic, and rom_trace.
+// envs/atari2600/ale.cpp: ALE's load, reset and act protocol over games.hpp's table, and rom_trace.
 #include "envs/atari2600/ale.hpp"
 
 #include <algorithm>
@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "envs/atari2600/error.hpp"
+#include "envs/atari2600/md5.hpp"
 
 namespace atari2600 {
 namespace {
@@ -18,9 +19,18 @@ constexpr const char* kActionNames[kNumActions] = {
     "UPRIGHT",  "UPLEFT",   "DOWNRIGHT",   "DOWNLEFT",   "UPFIRE",        "RIGHTFIRE",
     "LEFTFIRE", "DOWNFIRE", "UPRIGHTFIRE", "UPLEFTFIRE", "DOWNRIGHTFIRE", "DOWNLEFTFIRE"};
 
-// GAMES.md B(x) and S2(lo, hi): nibbles are not validated.
-int bcd_byte(std::uint8_t x) {
-  return 10 * (x >> 4) + (x & 0x0F);
+const Game& resolve_game(const std::string& id) {
+  if (const Game* g = find_game(id)) return *g;
+  std::string known = "raw";
+  for (const Game& g : games()) known.append(", ").append(g.id);
+  throw_error("ale: unknown game logic '", id, "'; this emulator knows ", known);
+}
+
+// A list of ints as "0, 4, 8" for messages.
+std::string list_text(const std::vector<int>& v) {
+  std::string s;
+  for (int x : v) s.append(s.empty() ? "" : ", ").append(std::to_string(x));
+  return s;
 }
 
 std::string hex_ram(const std::array<std::uint8_t, 128>& ram) {
@@ -106,14 +116,29 @@ std::uint64_t screen_hash(const std::uint8_t* pixels, std::size_t count) {
 }
 
 AleRunner::AleRunner(std::vector<std::uint8_t> rom, const AleOptions& options)
-    : options_(options), env_rng_(options.random_seed) {
-  if (options_.game != "raw" && options_.game != "tetris") {
-    throw_error("ale: unknown game logic '", options_.game, "'; this emulator knows raw, tetris");
-  }
+    : options_(options), env_rng_(options.random_seed), logic_(resolve_game(options.game)) {
   if (options_.frame_skip < 1)
     throw_error("ale: frame_skip must be >= 1, got ", options_.frame_skip);
+  const Game& game = logic_.game();
+  mode_ = options_.mode < 0 ? game.modes.front() : options_.mode;
+  if (std::find(game.modes.begin(), game.modes.end(), mode_) == game.modes.end())
+    throw_error("ale: ", game.id, " has no mode ", mode_, "; its modes are ",
+                list_text(game.modes));
+  if (std::find(game.difficulties.begin(), game.difficulties.end(), options_.difficulty) ==
+      game.difficulties.end())
+    throw_error("ale: ", game.id, " has no difficulty ", options_.difficulty,
+                "; its difficulties are ", list_text(game.difficulties));
+  // GAMES.md §4.1: console properties follow the ROM's MD5 only, whatever logic runs it.
+  if (const Game* props = find_game_by_md5(md5_hex(rom))) {
+    options_.console.ystart = props->ystart;
+    options_.console.hmove_blanks = props->hmove_blanks;
+    options_.left_paddles = props->paddles;
+    options_.swap_paddles = props->swap_paddles;
+    power_on_difficulty_ = props->power_on_difficulty;
+  }
   console_ = std::make_unique<Console>(std::move(rom), options_.console);
-  const Inputs none;
+  Inputs none;
+  none.difficulty = power_on_difficulty_;  // GAMES.md §1.6: before ALE's first input application
   if (options_.auto_detect_format) {
     console_->system_reset();
     int long_frames = 0;
@@ -131,33 +156,35 @@ AleRunner::AleRunner(std::vector<std::uint8_t> rom, const AleOptions& options)
     console_->set_line_cap(342);
     if (options_.console.height == 210) console_->set_window(options_.console.ystart, 250);
   }
-  reset_game();
-  frame_ = 0;
+  reset_game();  // its SELECT presses count in frame_ as in ALE (GAMES.md §1.5)
 }
 
-void AleRunner::run_frame(const Inputs& in, bool count_step, const char* phase) {
-  console_->set_inputs(in);
+void AleRunner::run_frame(const Inputs& in, bool count_step, const char* phase, bool step_logic) {
+  Inputs with_switches = in;
+  with_switches.difficulty = options_.difficulty;  // GAMES.md §1.6: every input application
+  console_->set_inputs(with_switches);
   const FrameInfo info = console_->run_frame();
   ++tia_frames_;
   if (options_.on_frame) options_.on_frame(*console_, info, phase);
   if (count_step) ++frame_, ++episode_frame_;
-  game_step();
+  if (step_logic) logic_.step(console_->ram());
 }
 
-void AleRunner::game_step() {
-  if (options_.game != "tetris") return;
-  const auto& ram = console_->ram();
-  const int score = bcd_byte(ram[0xF1 - 0x80]) + 100 * bcd_byte(ram[0xF2 - 0x80]);
-  reward_ = score > score_ ? score - score_ : 0;
-  score_ = score;
-  terminal_ = (ram[0xF3 - 0x80] & 0x80) != 0;
-  if (terminal_) score_ = 0;
+// GAMES.md §1.5: 4 frames with RESET held, the logic stepping, not counted.
+void AleRunner::soft_reset() {
+  Inputs reset_switch = inputs_for(kNoop);
+  reset_switch.reset = true;
+  for (int f = 0; f < 4; ++f) run_frame(reset_switch, false, "reset");
+  last_action_ = kNoop;
 }
 
-void AleRunner::game_reset() {
-  score_ = 0;
-  reward_ = 0;
-  terminal_ = false;
+// GAMES.md §1.5 SEL(n): n frames with SELECT held and no step(), then one NOOP frame that
+// steps and IS counted (it moves the episode frame number, so the 108,000-frame cap).
+void AleRunner::select(int frames) {
+  Inputs select_switch = inputs_for(kNoop);
+  select_switch.select = true;
+  for (int f = 0; f < frames; ++f) run_frame(select_switch, false, "reset", false);
+  run_frame(inputs_for(kNoop), true, "reset");
 }
 
 // README 4.7: the paddles' range and centre (ALE's paddle_min / paddle_max defaults).
@@ -177,17 +204,36 @@ Inputs AleRunner::inputs_for(int action) const {
   return in;
 }
 
+// GAMES.md §1.3, step by step.
 void AleRunner::reset_game() {
+  episode_frame_ = 0;
   paddle_ = {(kPaddleMin + kPaddleMax) / 2, (kPaddleMin + kPaddleMax) / 2};
   console_->system_reset();
-  Inputs noop = inputs_for(kNoop), reset_switch = inputs_for(kNoop);
-  reset_switch.reset = true;
+  const Inputs noop = inputs_for(kNoop);
   for (int f = 0; f < 60; ++f) run_frame(noop, false, "reset");
-  for (int f = 0; f < 4; ++f) run_frame(reset_switch, false, "reset");
-  game_reset();
-  for (int f = 0; f < 4; ++f) run_frame(reset_switch, false, "reset");
-  episode_frame_ = 0;
-  last_action_ = kNoop;
+  soft_reset();
+  logic_.reset();
+  const Game& game = logic_.game();
+  if (game.sel_frames > 0) {  // setMode: the loop runs for the default mode too (GAMES.md §5)
+    if (game.soft_reset_before_modes) soft_reset();
+    auto reached = [&] {
+      const Ram& ram = console_->ram();
+      return game.mode_reached ? game.mode_reached(ram, mode_) : at(ram, game.mode_byte) == mode_;
+    };
+    // ALE's loop has no bound and hangs on a ROM that never shows the mode; ours gives up.
+    constexpr int kMaxSelects = 10000;
+    for (int n = 0; !reached(); ++n) {
+      if (n == kMaxSelects)
+        throw_error("ale: ", game.id, "'s mode ", mode_, " never appeared in RAM after ",
+                    kMaxSelects, " SELECT presses; is this ROM really ", game.id, "?");
+      select(game.sel_frames);
+    }
+    if (game.latch_before_mode_reset) logic_.latches().flag = true;
+    soft_reset();
+  }
+  soft_reset();
+  // Starting actions: one frame each, not counted; the sticky previous action stays NOOP.
+  for (int a : game.start_actions) run_frame(inputs_for(a), false, "reset");
 }
 
 int AleRunner::act(int action) {
@@ -203,7 +249,7 @@ int AleRunner::act(int action) {
     env_rng_();
     if (u_a >= options_.repeat_action_probability) last_action_ = action;
     applied_.push_back(last_action_);
-    if (terminal_ || truncated()) continue;
+    if (terminal() || truncated()) continue;
     if (options_.left_paddles) {
       // GAMES.md 4.2: each frame the RIGHT forms turn the paddle by -23000 ohms, LEFT by +23000.
       const Inputs j = action_inputs(last_action_);
@@ -211,16 +257,13 @@ int AleRunner::act(int action) {
       paddle_[0] = std::clamp(paddle_[0] + delta, kPaddleMin, kPaddleMax);
     }
     run_frame(inputs_for(last_action_), true, "step");
-    total += reward_;
+    total += logic_.reward();
   }
   return total;
 }
 
 std::vector<int> AleRunner::minimal_actions() const {
-  if (options_.game == "tetris") return {kNoop, kFire, kRight, kLeft, kDown};
-  std::vector<int> all(kNumActions);
-  for (int a = 0; a < kNumActions; ++a) all[static_cast<std::size_t>(a)] = a;
-  return all;
+  return logic_.game().minimal;
 }
 
 // The run's blob: the console's blob (length-prefixed), the counters and the game logic's
@@ -231,7 +274,10 @@ std::string AleRunner::save_state() const {
   auto put = [&](const auto& v) { out.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
   put(static_cast<std::uint64_t>(console.size()));
   out += console;
-  put(frame_), put(episode_frame_), put(tia_frames_), put(score_), put(reward_), put(terminal_);
+  // The game logic field by field (a struct's padding bytes would make blobs differ).
+  const GameLogic::State s = logic_.state();
+  put(frame_), put(episode_frame_), put(tia_frames_), put(s.prev), put(s.reward), put(s.lives);
+  put(s.terminal), put(s.latches.flag), put(s.latches.last), put(s.latches.counter);
   put(pal_), put(last_action_), put(paddle_);
   std::ostringstream rng;
   rng << env_rng_;
@@ -242,7 +288,7 @@ std::string AleRunner::save_state() const {
 void AleRunner::load_state(const std::string& blob) {
   std::uint64_t console_size = 0;
   constexpr std::size_t kFields =
-      3 * sizeof(std::uint64_t) + 3 * sizeof(int) + 2 * sizeof(bool) + sizeof(paddle_);
+      3 * sizeof(std::uint64_t) + 6 * sizeof(int) + 3 * sizeof(bool) + sizeof(paddle_);
   if (blob.size() >= sizeof(console_size))
     std::memcpy(&console_size, blob.data(), sizeof(console_size));
   if (blob.size() < sizeof(console_size) || console_size > blob.size() - sizeof(console_size) ||
@@ -253,11 +299,14 @@ void AleRunner::load_state(const std::string& blob) {
   }
   const char* p = blob.data() + sizeof(console_size) + console_size;
   std::uint64_t frame = 0, episode_frame = 0, tia_frames = 0;
-  int score = 0, reward = 0, last_action = 0;
-  bool terminal = false, pal = false;
+  GameLogic::State logic{};
+  int last_action = 0;
+  bool pal = false;
   std::array<std::int32_t, 2> paddle{};
   auto get = [&](auto& v) { std::memcpy(&v, p, sizeof(v)), p += sizeof(v); };
-  get(frame), get(episode_frame), get(tia_frames), get(score), get(reward), get(terminal);
+  get(frame), get(episode_frame), get(tia_frames), get(logic.prev), get(logic.reward);
+  get(logic.lives), get(logic.terminal), get(logic.latches.flag), get(logic.latches.last);
+  get(logic.latches.counter);
   get(pal), get(last_action), get(paddle);
   std::istringstream rng_text(blob.substr(static_cast<std::size_t>(p - blob.data())));
   std::mt19937 rng;
@@ -268,7 +317,8 @@ void AleRunner::load_state(const std::string& blob) {
   // Everything is read and checked before anything changes.
   console_->load_state(blob.substr(sizeof(console_size), console_size));
   frame_ = frame, episode_frame_ = episode_frame, tia_frames_ = tia_frames;
-  score_ = score, reward_ = reward, terminal_ = terminal, pal_ = pal, last_action_ = last_action;
+  logic_.set_state(logic);
+  pal_ = pal, last_action_ = last_action;
   paddle_ = paddle;
   env_rng_ = rng;
 }

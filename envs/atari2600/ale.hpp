@@ -3,12 +3,15 @@
 //
 // loadROM (README 4.6): power-on; with display format AUTO-DETECT reset #1, 60 frames with no
 // input (PAL if at least 15 of frames 30-59 have more than 285 lines), reset #2 (otherwise only
-// one reset); then the environment's reset: reset #3, 60 NOOP frames, 4 frames with RESET held,
-// the game logic's reset, 4 more RESET frames. The game logic's step() runs after every frame
-// from reset #3 on. act(a) runs frame_skip frames with joystick a, unless the episode is over.
+// one reset); then the environment's reset (GAMES.md §1.3): reset #3, 60 NOOP frames, 4 frames
+// with RESET held, the game logic's reset, the game's mode loop (SELECT presses until its mode
+// byte shows the mode, then 4 RESET frames), 4 more RESET frames, the starting actions. The game
+// logic's step() runs after every frame from reset #3 on, except SELECT-held ones. act(a) runs
+// frame_skip frames with joystick a, unless the episode is over.
 //
-// Game logic known here: "raw" (no rewards, never terminal) and "tetris" (GAMES.md: reward =
-// increase of the BCD score S2($F1, $F2); terminal when $F3 bit 7 is set; prev := 0 then).
+// Game logic: "raw" (no rewards, never terminal) or any id of games.hpp's table (GAMES.md): its
+// reset runs the game's mode loop and starting actions, and a ROM whose MD5 is a table game's
+// gets that game's console properties (controllers, YStart, HMOVE blanks), as in ALE.
 #pragma once
 
 #include <array>
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "envs/atari2600/console.hpp"
+#include "envs/atari2600/games.hpp"
 
 namespace atari2600 {
 
@@ -55,7 +59,9 @@ Inputs action_inputs(int action);
 std::vector<int> parse_actions(const std::string& list);
 
 struct AleOptions {
-  std::string game = "raw";  // "raw" or "tetris"
+  std::string game = "raw";  // "raw" or an id of games() (games.hpp)
+  int mode = -1;             // -1: the game's default (first of its modes)
+  int difficulty = 0;        // one of the game's difficulties
   ConsoleOptions console;
   bool auto_detect_format = true;  // ALE's Display.Format AUTO-DETECT
   int frame_skip = 1;
@@ -81,12 +87,14 @@ class AleRunner {
   int act(int action);
   void reset_game();
 
-  bool terminal() const { return terminal_; }
+  bool terminal() const { return logic_.terminal(); }
   bool truncated() const {
     return options_.max_num_frames_per_episode > 0 &&
            episode_frame_ >= static_cast<std::uint64_t>(options_.max_num_frames_per_episode);
   }
-  int lives() const { return 0; }
+  int lives() const { return logic_.lives(); }
+  const Game& game() const { return logic_.game(); }
+  int reward() const { return logic_.reward(); }
   // The action each frame of the last act() really used (differs only with sticky actions).
   const std::vector<int>& applied() const { return applied_; }
   std::uint64_t frame() const { return frame_; }
@@ -103,9 +111,9 @@ class AleRunner {
   void load_state(const std::string& blob);
 
  private:
-  void run_frame(const Inputs& in, bool count_step, const char* phase);
-  void game_step();
-  void game_reset();
+  void run_frame(const Inputs& in, bool count_step, const char* phase, bool step_logic = true);
+  void soft_reset();
+  void select(int frames);
 
   AleOptions options_;
   std::unique_ptr<Console> console_;
@@ -116,9 +124,9 @@ class AleRunner {
   std::array<std::int32_t, 2> paddle_{};  // resistance of paddles 0 (player A) and 1
   Inputs inputs_for(int action) const;
   std::vector<int> applied_;
-  // Game logic state.
-  int score_ = 0, reward_ = 0;
-  bool terminal_ = false;
+  GameLogic logic_;
+  int mode_ = 0;
+  int power_on_difficulty_ = 0;
 };
 
 // FNV-1a 64 of a screen, as the oracle's `screen` field.

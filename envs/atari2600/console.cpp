@@ -141,6 +141,8 @@ void Console::set_inputs(const Inputs& in) {
   std::uint8_t swchb = 0x3F;
   if (in.reset) swchb &= ~0x01;
   if (in.select) swchb &= ~0x02;
+  if (in.difficulty & 1) swchb |= 0x40;
+  if (in.difficulty & 2) swchb |= 0x80;
   riot_.state().swchb = swchb;
   tia_.state().fire0 = in.fire && !in.left_paddles;
 }

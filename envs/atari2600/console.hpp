@@ -55,6 +55,9 @@ struct FrameInfo {
 struct Inputs {
   bool up = false, down = false, left = false, right = false, fire = false;
   bool reset = false, select = false;
+  // The difficulty switches as ALE's difficulty number (GAMES.md §1.6): bit 0 = left (P0) at A,
+  // bit 1 = right (P1) at A; SWCHB bits 6 and 7.
+  int difficulty = 0;
   // A paddle pair on the left port instead of the joystick (ALE's Controller.Left = PADDLES):
   // pin 0 is pot INPT0 with its button on SWCHA bit 7, pin 1 is INPT1 with SWCHA bit 6
   // (README 4.7). Resistances in ohms; 0 = always charged.

@@ -276,6 +276,8 @@ TEST_CASE("make_env builds cartpole and names the valid envs for an unknown name
     make_env("cartpol");
     FAIL("expected an Error");
   } catch (const Error& e) {
-    CHECK(std::string(e.what()).find("cartpole, breakout, pong") != std::string::npos);
+    CHECK(std::string(e.what()).find(
+              "cartpole, mini:breakout, mini:pong, mini:catch, ale:raw, ale:alien") !=
+          std::string::npos);
   }
 }

@@ -1,6 +1,7 @@
 // Tests for envs/rom_game.hpp: a ROM on our own 2600 behind AtariPreprocessing, as DQN sees it.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -109,4 +110,46 @@ TEST_CASE("rom game: Tetris under random play through AtariPreprocessing reaches
   MESSAGE("Tetris: game over after " << steps << " agent steps (4 frames each)");
   CHECK(r.terminated);
   CHECK_FALSE(r.truncated);
+}
+
+TEST_CASE("rom game: ale:tetris finds its ROM in --roms or DQN_ROMS by MD5, mini: games build") {
+  const std::string kit = std::string(DQN_SOURCE_DIR) + "/../shared/atari/roms";
+  CHECK(make_env("mini:pong")->num_actions() == 6);
+  CHECK(make_env("mini:catch")->num_actions() == 3);
+  CHECK_THROWS_WITH_AS(make_env("ale:pong", EnvOptions{}), doctest::Contains("pong.bin (md5"),
+                       Error);
+  if (!std::filesystem::exists(kit + "/tetris.bin")) {
+    MESSAGE("skipped the Tetris part: " << kit << "/tetris.bin is absent");
+    return;
+  }
+  EnvOptions o;
+  o.rom_dir = kit;
+  CHECK(make_env("ale:tetris", o)->num_actions() == 5);  // NOOP FIRE RIGHT LEFT DOWN
+  const char* before = std::getenv("DQN_ROMS");
+  const std::string saved = before ? before : "";
+  setenv("DQN_ROMS", kit.c_str(), 1);
+  CHECK(make_env("ale:tetris", EnvOptions{})->num_actions() == 5);
+  EnvOptions full;
+  full.full_action_space = true;
+  CHECK(make_env("ale:tetris", full)->num_actions() == 18);
+  if (before)
+    setenv("DQN_ROMS", saved.c_str(), 1);
+  else
+    unsetenv("DQN_ROMS");
+}
+
+TEST_CASE("rom game: modes and difficulties reach the game, checked against its lists") {
+  EnvOptions o;
+  o.rom_path = source("tests/atari2600/probes/paddles.bin");
+  o.game_mode = 0;
+  CHECK(make_env("ale:raw", o)->num_actions() == 18);  // raw has mode 0 only
+  o.game_mode = 3;
+  CHECK_THROWS_WITH_AS(make_env("ale:raw", o), doctest::Contains("its modes are 0"), Error);
+  o.game_mode = -1;
+  o.game_difficulty = 2;
+  CHECK_THROWS_WITH_AS(make_env("ale:raw", o), doctest::Contains("its difficulties are 0"), Error);
+  EnvOptions mini;
+  mini.game_difficulty = 1;
+  CHECK_THROWS_WITH_AS(make_env("mini:breakout", mini), doctest::Contains("ale: games only"),
+                       Error);
 }

@@ -61,7 +61,7 @@ TEST_CASE("the atari preset carries the Nature DQN settings") {
 
 TEST_CASE("the catch preset is the atari one scaled down for a CI-sized pixel run") {
   const Config c = make_preset("catch");
-  CHECK(c.env == "catch");
+  CHECK(c.env == "mini:catch");
   CHECK(c.batch_size == 16);
   CHECK(c.epsilon_steps * 3 <= c.total_steps + 1000);  // epsilon floors in the first ~third
   CHECK(c.eval_epsilon == 0.05);
@@ -85,7 +85,9 @@ TEST_CASE("out-of-range and malformed values name the key and the valid range") 
   Config c;
   CHECK(error_of(c, "gamma", "1.5").find("gamma must be in [0, 1]") != std::string::npos);
   CHECK(error_of(c, "batch_size", "2.5").find("whole number") != std::string::npos);
-  CHECK(error_of(c, "env", "doom").find("cartpole, breakout, pong") != std::string::npos);
+  CHECK(
+      error_of(c, "env", "doom").find("cartpole, mini:breakout, mini:pong, mini:catch, ale:raw") !=
+      std::string::npos);
   CHECK(error_of(c, "double_dqn", "maybe").find("true or false") != std::string::npos);
   CHECK_THROWS_AS(make_preset("fast"), Error);
 }
@@ -230,7 +232,9 @@ TEST_CASE("every config key has a one-line meaning and the values it accepts") {
   CHECK(of("threads").accepts == "whole number in [1, 64]");
   CHECK(of("total_steps").accepts == "whole number >= 1");
   CHECK(of("buffer_size").accepts == "whole number in [1, 1e9]");
-  CHECK(of("env").accepts == "cartpole, breakout, pong or catch");
+  CHECK(of("env").accepts.rfind(
+            "cartpole, mini:breakout, mini:pong, mini:catch, ale:raw, ale:alien", 0) == 0);
+  CHECK(of("env").accepts.find("ale:space_invaders or ale:tetris") != std::string::npos);
   CHECK(of("target_update_unit").accepts == "env_steps or updates");
   CHECK(of("dueling").accepts == "true or false");
   CHECK(of("hidden").accepts == "comma-separated whole numbers in [1, 65536]");
@@ -377,4 +381,20 @@ TEST_CASE("noisy_nets drops the epsilon keys from a run's config, and network ap
   CHECK(atari.network == "der");
   CHECK(error_of(atari, "network", "resnet") ==
         "config: network must be one of nature, der; got 'resnet'");
+}
+
+TEST_CASE("config: the built-in games' names of earlier runs load as the mini: games") {
+  Config c;
+  for (const char* old : {"breakout", "pong", "catch"}) {
+    c.set("env", old);
+    CHECK(c.env == std::string("mini:") + old);
+  }
+  c.set("env", "ale:pong");
+  CHECK(c.env == "ale:pong");
+  CHECK(c.key_applies("rom"));
+  c.set("env", "mini:pong");
+  CHECK_FALSE(c.key_applies("rom"));
+  CHECK_FALSE(c.key_applies("game_mode"));
+  CHECK_THROWS_AS(c.set("env", "ale:pitfall"), Error);
+  CHECK_THROWS_AS(c.set("game_difficulty", "4"), Error);
 }

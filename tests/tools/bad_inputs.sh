@@ -95,11 +95,25 @@ printf '\xff' | dd of=termed/snapshot.bin bs=1 seek=$((size / 2)) conv=notrunc s
 check "resume a snapshot with a flipped byte" 1 "snapshot" -- "$dqn" resume termed
 cp flipped.bin termed/snapshot.bin
 
+# --- 3b. games and ROMs (issue #17): the built-in games' bare names are refused on a command
+# line; an ALE game without its ROM, or with a ROM that is not its own, names the file expected.
+check "--env pong (now mini:pong or ale:pong)" 2 "is now mini:pong.*ale:pong" -- \
+  "$dqn" train --env pong --out bare_pong
+check "--env ale:pong without a ROM" 1 "pong.bin \\(md5 60e0ea3cbe0913d39803477945e9e5ec.*ale-py" -- \
+  env -u DQN_ROMS "$dqn" train --env ale:pong --out no_rom
+head -c 2048 /dev/urandom >random.bin
+check "--env ale:pong --rom (random bytes)" 1 "runs only as ale:raw" -- \
+  "$dqn" train --env ale:pong --rom random.bin --out random_rom
+mkdir -p roms_dir && cp random.bin roms_dir/
+check "dqn roms DIR lists an unknown file as unrecognised" 0 "not recognised \\(1\\)" -- \
+  "$dqn" roms roms_dir
+check "dqn roms NOT_A_FOLDER" 2 "is not a folder" -- "$dqn" roms random.bin
+
 # --- 4. memory
-check "--env breakout --steps 2000 (atari preset, 1M replay)" 0 "replay: 2001 transitions" -- \
-  "$dqn" train --env breakout --steps 2000 --set final_eval_episodes=0 --out breakout_run
+check "--env mini:breakout --steps 2000 (atari preset, 1M replay)" 0 "replay: 2001 transitions" -- \
+  "$dqn" train --env mini:breakout --steps 2000 --set final_eval_episodes=0 --out breakout_run
 check "a replay larger than the memory available" 1 "buffer_size = 1000000000" -- \
-  "$dqn" train --env breakout --steps 1000000000 --set buffer_size=1000000000 --out huge
+  "$dqn" train --env mini:breakout --steps 1000000000 --set buffer_size=1000000000 --out huge
 
 # --- 5. paths: tools/dqn builds in the repository but runs in the caller's directory
 mkdir -p elsewhere
