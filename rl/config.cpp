@@ -44,7 +44,7 @@ const std::vector<Field>& fields() {
        &Config::preset,
        0,
        0,
-       {"cartpole", "seed", "atari", "atari-v5", "catch"}},
+       {"cartpole", "seed", "atari", "atari-v5", "catch", "rainbow", "der"}},
       {"env", "the environment to learn", &Config::env, 0, 0, env_names()},
       // Issue #17: the ROM of an ale: env, or a folder searched by MD5 (else $DQN_ROMS).
       {"rom", "the ROM file of an ale: env (empty: found by MD5 in roms)", &Config::rom},
@@ -360,24 +360,39 @@ std::string config_help_table(std::size_t width) {
   }
   constexpr std::size_t kGap = 2;  // spaces between columns
 
+  // Seven presets do not fit 80 columns side by side: they go in groups of as many columns as
+  // the width takes, one table each. A key every preset agrees on is printed once, in the first.
+  std::vector<std::pair<std::size_t, std::size_t>> groups;  // [first, last) preset indices
+  for (std::size_t p = 0; p < names.size();) {
+    std::size_t used = key_width, q = p;
+    while (q < names.size() && (q == p || used + kGap + column[q] <= width))
+      used += kGap + column[q++];
+    groups.emplace_back(p, q);
+    p = q;
+  }
   std::string out =
       "config keys: --set key=value, or 'key = value' lines in a --config FILE.\n"
-      "--preset NAME loads one column below; cartpole is the default.\n\n";
-  std::string header = pad("key", key_width);
-  for (std::size_t p = 0; p < names.size(); ++p)
-    header += std::string(kGap, ' ') + pad(names[p], column[p]);
-  out += rstrip(header) + "\n";
-  for (const KeyHelp& k : keys) {
-    std::vector<std::string> values;
-    for (const Config& c : presets) values.push_back(shown(c, k.key));
-    std::string row = pad(k.key, key_width) + std::string(kGap, ' ');
-    if (std::all_of(values.begin(), values.end(), [&](const auto& v) { return v == values[0]; })) {
-      row += values[0] + " (every preset)";
-    } else {
-      for (std::size_t p = 0; p < values.size(); ++p)
-        row += (p ? std::string(kGap, ' ') : "") + pad(values[p], column[p]);
+      "--preset NAME loads one column below; cartpole is the default.\n";
+  for (const auto& [first, last] : groups) {
+    std::string header = pad("key", key_width);
+    for (std::size_t p = first; p < last; ++p)
+      header += std::string(kGap, ' ') + pad(names[p], column[p]);
+    out += "\n" + rstrip(header) + "\n";
+    for (const KeyHelp& k : keys) {
+      std::vector<std::string> values;
+      for (const Config& c : presets) values.push_back(shown(c, k.key));
+      const bool same =
+          std::all_of(values.begin(), values.end(), [&](const auto& v) { return v == values[0]; });
+      if (same && first > 0) continue;
+      std::string row = pad(k.key, key_width) + std::string(kGap, ' ');
+      if (same) {
+        row += values[0] + " (every preset)";
+      } else {
+        for (std::size_t p = first; p < last; ++p)
+          row += (p > first ? std::string(kGap, ' ') : "") + pad(values[p], column[p]);
+      }
+      out += rstrip(row) + "\n";
     }
-    out += rstrip(row) + "\n";
   }
 
   out += "(env: breakout and catch above are the built-in mini:breakout and mini:catch)\n";
@@ -637,7 +652,7 @@ void Config::validate() const {
 }
 
 std::vector<std::string> preset_names() {
-  return {"cartpole", "seed", "atari", "atari-v5", "catch"};
+  return {"cartpole", "seed", "atari", "atari-v5", "catch", "rainbow", "der"};
 }
 
 std::string preset_list() {
@@ -710,6 +725,54 @@ Config make_preset(const std::string& name, const std::string& env) {
       c.noop_max = 0;
       c.fire_reset = false;
       c.terminal_on_life_loss = false;
+    }
+  } else if (name == "rainbow" || name == "der") {
+    // Rainbow (Hessel et al. 2018): the atari preset's agent and protocol with every value of
+    // the paper's Table 1 that differs from it. Values Table 1 does not list (batch 32, replay
+    // 1M, an update every 4 agent steps, discount 0.99, gradient-norm clip 10, evaluation at
+    // epsilon 0.05) stay the atari preset's.
+    c = make_preset("atari");
+    c.double_dqn = true;          // Table 1 builds on Double DQN (section 3)
+    c.dueling = true;             // Table 1: dueling network architecture
+    c.prioritized_replay = true;  // Table 1: prioritization type "proportional"
+    c.per_alpha = 0.5;            // Table 1: prioritization exponent omega 0.5
+    c.per_beta_start = 0.4;       // Table 1: importance sampling beta 0.4 -> 1.0
+    c.n_step = 3;                 // Table 1: multi-step returns n 3
+    c.distributional = true;      // Table 1: distributional atoms 51, [-10, 10]
+    c.atoms = 51;
+    c.v_min = -10;
+    c.v_max = 10;
+    c.noisy_nets = true;  // Table 1: Noisy Nets sigma0 0.5, exploration epsilon 0
+    c.noisy_sigma0 = 0.5;
+    c.lr = 6.25e-5;                   // Table 1: Adam learning rate 0.0000625
+    c.adam_eps = 1.5e-4;              // Table 1: Adam epsilon 1.5e-4
+    c.learning_starts = 20000;        // Table 1: min history 80K frames = 20K agent steps
+    c.target_update_interval = 8000;  // Table 1: target network period 32K frames
+    c.target_update_unit = TargetUnit::kEnvSteps;
+    if (name == "der") {
+      // Data-efficient Rainbow (van Hasselt et al. 2019, "When to use parametric models in
+      // reinforcement learning?", appendix table of DER's hyperparameters) for the Atari 100k
+      // budget (Kaiser et al. 2020): Rainbow with these changes.
+      c.total_steps = 100'000;          // the benchmark's 100k agent steps (400k frames)
+      c.buffer_size = 100'000;          // every transition of the run is kept
+      c.network = "der";                // two 5x5 stride-5 convolutions and 256 hidden units
+      c.noisy_sigma0 = 0.1;             // DER: Noisy Nets sigma0 0.1
+      c.n_step = 20;                    // DER: multi-step returns n 20
+      c.learning_starts = 1600;         // DER: min history to start learning 1600 agent steps
+      c.train_freq = 1;                 // DER: an update every agent step (Rainbow: every 4)
+      c.target_update_interval = 2000;  // DER: target network period 2000 updates
+      c.target_update_unit = TargetUnit::kUpdates;
+      c.lr = 1e-4;           // DER: Adam learning rate 0.0001
+      c.adam_eps = 1.5e-4;   // DER: Adam epsilon 0.00015 (as Rainbow)
+      c.max_grad_norm = 10;  // DER: max gradient norm 10 (as the atari preset)
+      // Not the paper's: this project's evaluations. Every 10k steps, 10 episodes, so a run
+      // has a curve; the score of the benchmark is the last network's (`dqn eval last.dqn`),
+      // not the best evaluation's model.dqn.
+      c.eval_interval = 10'000;
+      c.eval_episodes = 10;
+      c.final_eval_episodes = 30;
+      c.log_interval = 5000;
+      c.checkpoint_interval = 0;
     }
   } else if (name == "catch") {
     // The Nature CNN DQN of the atari preset, scaled down so the CNN path learns Catch

@@ -74,6 +74,43 @@ TEST_CASE("the catch preset is the atari one scaled down for a CI-sized pixel ru
   CHECK_NOTHROW(d.set("env", "catch"));
 }
 
+TEST_CASE("the rainbow and der presets: the atari preset with the values their papers list") {
+  const Config atari = make_preset("atari"), r = make_preset("rainbow"), d = make_preset("der");
+  // Hessel et al. 2018, Table 1.
+  CHECK((r.double_dqn && r.dueling && r.prioritized_replay && r.distributional && r.noisy_nets));
+  CHECK(r.per_alpha == 0.5);
+  CHECK(r.per_beta_start == 0.4);
+  CHECK(r.n_step == 3);
+  CHECK((r.atoms == 51 && r.v_min == -10 && r.v_max == 10));
+  CHECK(r.noisy_sigma0 == 0.5);
+  CHECK(r.lr == 6.25e-5);
+  CHECK(r.adam_eps == 1.5e-4);
+  CHECK(r.learning_starts * 4 == 80000);         // 80K frames
+  CHECK(r.target_update_interval * 4 == 32000);  // 32K frames
+  CHECK(r.target_update_unit == TargetUnit::kEnvSteps);
+  // What Table 1 leaves to DQN stays the atari preset's.
+  CHECK(r.env == atari.env);
+  CHECK(r.batch_size == atari.batch_size);
+  CHECK(r.buffer_size == atari.buffer_size);
+  CHECK(r.train_freq == atari.train_freq);
+  CHECK(r.noop_max == atari.noop_max);
+  // van Hasselt et al. 2019's data-efficient Rainbow for 100k agent steps.
+  CHECK(d.total_steps == 100000);
+  CHECK(d.network == "der");
+  CHECK(d.n_step == 20);
+  CHECK(d.noisy_sigma0 == 0.1);
+  CHECK(d.learning_starts == 1600);
+  CHECK(d.train_freq == 1);
+  CHECK((d.target_update_interval == 2000 && d.target_update_unit == TargetUnit::kUpdates));
+  CHECK(d.lr == 1e-4);
+  CHECK((d.distributional && d.noisy_nets && d.prioritized_replay && d.dueling));
+  CHECK_NOTHROW(r.validate());
+  CHECK_NOTHROW(d.validate());
+  CHECK(r.preset == "rainbow");
+  CHECK(d.preset == "der");
+  CHECK(resolve_config("der", {{"env", "mini:pong", "--env"}}).env == "mini:pong");
+}
+
 TEST_CASE("an unknown key names the closest valid one") {
   Config c;
   const std::string message = error_of(c, "learning_rate", "0.1");
@@ -259,14 +296,24 @@ TEST_CASE("the config help table puts each preset's values side by side under it
     CAPTURE(line);
     CHECK(line.size() <= 80);
   }
-  // The header: "key" then the presets, in preset_names() order.
+  // The headers: "key" then the presets, in preset_names() order, as many to a table as fit
+  // 80 columns (the first five, then rainbow and der).
+  std::vector<std::string> headed;
+  std::size_t tables = 0;
+  for (const std::string& line : lines) {
+    if (line.rfind("key ", 0) != 0) continue;
+    ++tables;
+    const auto words = words_at(line);
+    for (std::size_t w = 1; w < words.size(); ++w) headed.push_back(words[w].second);
+  }
+  const std::vector<std::string> names = preset_names();
+  CHECK(headed == names);
+  CHECK(tables == 2);
   const auto header = std::find_if(lines.begin(), lines.end(),
                                    [](const auto& l) { return l.rfind("key ", 0) == 0; });
   REQUIRE(header != lines.end());
   const auto columns = words_at(*header);
-  const std::vector<std::string> names = preset_names();
-  REQUIRE(columns.size() == names.size() + 1);
-  for (std::size_t p = 0; p < names.size(); ++p) CHECK(columns[p + 1].second == names[p]);
+  REQUIRE(columns.size() == 6);  // key and the first five presets
   // A key's row: its value for each preset, starting in that preset's column.
   auto row = [&](const std::string& key) {
     const auto it = std::find_if(header, lines.end(),
@@ -294,11 +341,30 @@ TEST_CASE("the config help table puts each preset's values side by side under it
   REQUIRE(gamma.size() == 4);
   CHECK(gamma[1].second == "0.99");
   CHECK(gamma[2].second + " " + gamma[3].second == "(every preset)");
-  // Every key has a row in the table and a description below it.
+  // The second table: rainbow's and der's values, and only for keys where some preset differs.
+  const auto second = std::find_if(std::next(header), lines.end(),
+                                   [](const auto& l) { return l.rfind("key ", 0) == 0; });
+  REQUIRE(second != lines.end());
+  auto second_row = [&](const std::string& key) {
+    const auto it = std::find_if(second, lines.end(),
+                                 [&](const auto& l) { return l.rfind(key + " ", 0) == 0; });
+    REQUIRE(it != lines.end());
+    return words_at(*it);
+  };
+  const auto n_step = second_row("n_step");
+  REQUIRE(n_step.size() == 3);
+  CHECK(n_step[1].second + " " + n_step[2].second == "3 20");
+  // Every key has a row in the first table and a description below it, and a row in the
+  // second table exactly when the presets disagree on it.
+  std::vector<Config> presets;
+  for (const std::string& name : names) presets.push_back(make_preset(name));
   for (const std::string& key : Config::keys()) {
     CAPTURE(key);
-    CHECK(std::count_if(lines.begin(), lines.end(),
-                        [&](const auto& l) { return l.rfind(key + " ", 0) == 0; }) == 2);
+    bool same = true;
+    for (const Config& c : presets) same = same && c.value_text(key) == presets[0].value_text(key);
+    CHECK(std::count_if(lines.begin(), lines.end(), [&](const auto& l) {
+            return l.rfind(key + " ", 0) == 0;
+          }) == (same ? 2 : 3));
   }
   CHECK(table.find("discount factor; [0, 1].") != std::string::npos);
 }

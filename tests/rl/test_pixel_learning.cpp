@@ -103,3 +103,32 @@ TEST_CASE("the data-efficient CNN (network = der) learns Catch from pixels at se
   CHECK(r.final_eval.episodes == 10);
   CHECK(r.final_eval.mean >= 4.0);
 }
+
+TEST_CASE("the der preset runs every Rainbow part at once on pixels (mini:catch, 2,000 steps)" *
+          doctest::skip(kUnderAsan)) {
+  // A smoke test of the whole combination through the trainer: the frame replay with
+  // priorities and 20-step returns, the dueling data-efficient CNN with a C51 head and noisy
+  // layers. Learning on pixels is the other tests' job; here every update must run and keep
+  // its priorities and targets proper.
+  Config c = make_preset("der");
+  c.env = "mini:catch";
+  c.terminal_on_life_loss = false;
+  c.total_steps = 2000;
+  c.learning_starts = 500;
+  c.eval_interval = 0;
+  c.final_eval_episodes = 1;
+  Trainer trainer(c, "");
+  const NetworkSpec& spec = trainer.agent().spec();
+  CHECK(spec.kind == NetworkKind::kDataEfficientCnn);
+  CHECK((spec.atoms == 51 && spec.noisy && spec.dueling));
+  const TrainResult r = trainer.run();
+  CHECK(r.finished);
+  CHECK(r.updates == 1501);  // one update per step from step 500 to step 2000, both included
+  const Tensor& m = trainer.agent().target_distribution();
+  REQUIRE(m.numel() == c.batch_size * 51);
+  for (std::int64_t i = 0; i < c.batch_size; ++i) {
+    double sum = 0;
+    for (std::int64_t j = 0; j < 51; ++j) sum += m[i * 51 + j];
+    CHECK(sum == doctest::Approx(1.0).epsilon(1e-5));
+  }
+}
