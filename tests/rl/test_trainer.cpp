@@ -107,7 +107,13 @@ TEST_CASE("full Rainbow (every part on) solves CartPole-v1 at seed 1") {
   // Hessel et al. 2018's six parts together on the cartpole preset: Double DQN, prioritized
   // replay, 3-step returns, C51, noisy nets, the dueling head. Seeded and deterministic. Two
   // values are CartPole's (bench/rainbow_cartpole.sh says why): C51's support [0, 100] and noisy
-  // nets' sigma0 0.1. Margin: MARGIN_NOTE
+  // nets' sigma0 0.1. Margin: at seed 1 the returned policy scored 500.0 over the 100 unseen
+  // episodes, and 10 of the 20 periodic evaluations (the first at 27,500 steps) were >= 475, so
+  // the pass does not hang on one lucky evaluation. This is a seeded check that the whole
+  // combination learns, not a claim for every seed: over seeds 1-10 it solves 5 (the README's
+  // Rainbow table; noisy nets' stochastic behaviour and 3-step returns, which are not corrected
+  // for being off-policy, are the weak pair on CartPole: with n = 1 it solves 10 of 10). About
+  // 10 s.
   Config c = make_preset("cartpole");
   c.double_dqn = true;
   c.prioritized_replay = true;
