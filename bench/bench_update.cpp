@@ -7,14 +7,16 @@
 // i.e. 4 forward passes' worth. MLP 4-256-256-2: 67,072 MACs a sample -> 34.3 MFLOP at batch 64.
 // Nature CNN: 9.35 M MACs a sample -> 2,394 MFLOP at batch 32.
 //
-// Relative cost, one run, 3 repetitions, 1 thread, CPU time (2-vCPU machine shared with another
-// build, so wall times and the 2-thread rows were unreliable that day): BM_CnnUpdate 15.8 ms,
-// BM_NoisyCnnUpdate 18.3 ms (1.16x; 1.47x before the fused noisy op), BM_RainbowCnnUpdate
-// 19.4 ms (1.23x: noisy + C51 + 3-step + prioritized sample/re-prioritise in a 1M replay),
-// BM_DuelingRainbowCnnUpdate 27.8 ms (1.76x, a second noisy 3136x512 layer). Of Rainbow's
-// +3.6 ms (perf): Adam over the doubled fc parameters +0.9, forming the noisy fc weight (online,
-// target, online on s') 1.1, the dmu/dsigma pass 0.7, zeroing and norming sigma's gradient
-// +0.4; the sum trees' 32 draws and updates ~15 us (bench_sum_tree).
+// Relative cost, one run, 3 repetitions (2-vCPU machine, another build on it): at 1 thread
+// BM_CnnUpdate 16.2 ms, BM_NoisyCnnUpdate 19.3 ms (1.19x; 1.47x before the fused noisy op),
+// BM_RainbowCnnUpdate 20.3 ms (1.25x: noisy + C51 + 3-step + prioritized sample/re-prioritise
+// in a 1M replay), BM_DuelingRainbowCnnUpdate 27.9 ms (1.72x, a second noisy 3136x512 layer).
+// At 2 threads with the second vCPU busy, OMP_WAIT_POLICY=passive: 16.3 / 20.1 / 20.4 ms (1.23x,
+// 1.25x); with OpenMP's default spinning those rows took 90-190 ms, oversubscription, not code.
+// Of Rainbow's +4 ms (perf): Adam over the doubled fc parameters +0.9, forming the noisy fc
+// weight (online, target, online on s') 1.1, the dmu/dsigma pass 0.7, zeroing and norming
+// sigma's gradient +0.4, the C51 head and resampling the rest; the sum trees' 32 draws and
+// updates ~15 us (bench_sum_tree).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
