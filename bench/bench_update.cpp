@@ -6,10 +6,25 @@
 // FLOP counts (multiply-adds x 2): online forward + target forward + backward (twice a forward),
 // i.e. 4 forward passes' worth. MLP 4-256-256-2: 67,072 MACs a sample -> 34.3 MFLOP at batch 64.
 // Nature CNN: 9.35 M MACs a sample -> 2,394 MFLOP at batch 32.
+//
+// Relative cost, one run, 3 repetitions (2-vCPU machine, another build on it): at 1 thread
+// BM_CnnUpdate 16.2 ms, BM_NoisyCnnUpdate 19.3 ms (1.19x; 1.47x before the fused noisy op),
+// BM_RainbowCnnUpdate 20.3 ms (1.25x: noisy + C51 + 3-step + prioritized sample/re-prioritise
+// in a 1M replay), BM_DuelingRainbowCnnUpdate 27.9 ms (1.72x, a second noisy 3136x512 layer).
+// At 2 threads with the second vCPU busy, OMP_WAIT_POLICY=passive: 16.3 / 20.1 / 20.4 ms (1.23x,
+// 1.25x); with OpenMP's default spinning those rows took 90-190 ms, oversubscription, not code.
+// Of Rainbow's +4 ms (perf): Adam over the doubled fc parameters +0.9, forming the noisy fc
+// weight (online, target, online on s') 1.1, the dmu/dsigma pass 0.7, zeroing and norming
+// sigma's gradient +0.4, the C51 head and resampling the rest; the sum trees' 32 draws and
+// updates ~15 us (bench_sum_tree).
 #include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <vector>
 
 #include "core/parallel.hpp"
 #include "rl/agent.hpp"
+#include "rl/prioritized.hpp"
 
 using namespace dqn;
 
@@ -79,6 +94,59 @@ void BM_DerCnnUpdate(benchmark::State& state) {
   run_update(state, NetworkSpec::der_cnn(6), 32);
 }
 
+// Rainbow's update (Hessel et al. 2018) on the Nature CNN at batch 32, beside BM_CnnUpdate: C51
+// with 51 atoms (the cross-entropy loss and the projected target), noisy fc layers (online and
+// target noise redrawn each update), 3-step discounts in the batch, and prioritized replay's
+// whole round trip inside the timed loop: 32 stratified draws with their importance weights
+// from a full 1M-slot Priorities, the weighted update, then the 32 new priorities from the
+// update's per-sample losses. Dueling OFF, so the ratio to BM_CnnUpdate measures issue #18's
+// "Rainbow parts" on the same trunk; dueling adds a second noisy 3136x512 layer, an architecture
+// cost of its own, measured apart by BM_DuelingRainbowCnnUpdate.
+void run_rainbow_update(benchmark::State& state, bool dueling) {
+  ThreadScope threads(static_cast<int>(state.range(0)));
+  NetworkSpec spec = NetworkSpec::nature_cnn(6, dueling);
+  spec.noisy = true;
+  spec.atoms = 51;
+  Config config = make_preset("seed");
+  config.noisy_nets = true;
+  config.distributional = true;
+  config.prioritized_replay = true;
+  config.n_step = 3;
+  Rng rng(1);
+  DqnAgent agent(spec, config, rng);
+  Batch b = random_batch(spec, 32, rng);
+  const auto gamma3 = static_cast<float>(std::pow(config.gamma, 3));
+  b.discounts.assign(32, gamma3);
+  for (std::int64_t i = 0; i < 32; i += 5) b.discounts[static_cast<std::size_t>(i)] = 0.99f;
+  b.weights.assign(32, 1.0f);
+  b.indices.assign(32, 0);
+  // A full replay of varied priorities, as bench_sum_tree's BM_PrioritizedSampleUpdate.
+  constexpr std::int64_t kSlots = std::int64_t{1} << 20;
+  Priorities priorities(kSlots, config.per_alpha, config.per_eps);
+  {
+    std::vector<std::int64_t> idx(kSlots);
+    std::vector<float> td(kSlots);
+    for (std::int64_t i = 0; i < kSlots; ++i) {
+      idx[static_cast<std::size_t>(i)] = i;
+      td[static_cast<std::size_t>(i)] = rng.uniform(0.0f, 4.0f);
+    }
+    priorities.update(idx.data(), td.data(), kSlots);
+  }
+  agent.update(b);  // first step sizes every buffer
+  for (auto _ : state) {
+    priorities.sample(b.indices.data(), b.weights.data(), 32, config.per_beta_start, rng);
+    UpdateStats s = agent.update(b);
+    priorities.update(b.indices.data(), agent.abs_td_errors().data(), 32);
+    benchmark::DoNotOptimize(s);
+  }
+}
+void BM_RainbowCnnUpdate(benchmark::State& state) {
+  run_rainbow_update(state, /*dueling=*/false);
+}
+void BM_DuelingRainbowCnnUpdate(benchmark::State& state) {
+  run_rainbow_update(state, /*dueling=*/true);
+}
+
 // Noisy acting: a new noise sample (every fc layer's in + out normals and its effective weights),
 // then the greedy action.
 void BM_NoisyCnnAct(benchmark::State& state) {
@@ -117,7 +185,13 @@ void BM_CnnAct(benchmark::State& state) {
 BENCHMARK(BM_MlpUpdate)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_CnnUpdate)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_NoisyMlpUpdate)->Arg(1)->ArgName("threads")->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_NoisyCnnUpdate)->Arg(1)->ArgName("threads")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NoisyCnnUpdate)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RainbowCnnUpdate)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DuelingRainbowCnnUpdate)
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("threads")
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DerCnnUpdate)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MlpAct)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_NoisyCnnAct)->Arg(1)->ArgName("threads")->Unit(benchmark::kMicrosecond);

@@ -31,6 +31,9 @@ configs=(
   "+noisy|double_dqn=false noisy_nets=true noisy_sigma0=0.1"
   "+dueling|double_dqn=false dueling=true"
   "Rainbow|double_dqn=true prioritized_replay=true n_step=3 distributional=true v_min=0 v_max=100 noisy_nets=true noisy_sigma0=0.1 dueling=true"
+  "Rainbow, n-step 2|double_dqn=true prioritized_replay=true n_step=2 distributional=true v_min=0 v_max=100 noisy_nets=true noisy_sigma0=0.1 dueling=true"
+  "Rainbow, n-step 1|double_dqn=true prioritized_replay=true n_step=1 distributional=true v_min=0 v_max=100 noisy_nets=true noisy_sigma0=0.1 dueling=true"
+  "Rainbow, epsilon-greedy|double_dqn=true prioritized_replay=true n_step=3 distributional=true v_min=0 v_max=100 dueling=true"
   "Rainbow, sigma0 0.5|double_dqn=true prioritized_replay=true n_step=3 distributional=true v_min=0 v_max=100 noisy_nets=true dueling=true"
 )
 

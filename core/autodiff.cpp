@@ -13,6 +13,7 @@
 #include "core/linear.hpp"
 #include "core/loss.hpp"
 #include "core/matmul.hpp"
+#include "core/noisy_linear.hpp"
 #include "core/reduce.hpp"
 
 namespace dqn {
@@ -79,6 +80,8 @@ const char* op_name(Op op) {
       return "cross_entropy";
     case Op::kDuelingAtoms:
       return "dueling_atoms";
+    case Op::kNoisyLinear:
+      return "noisy_linear";
   }
   return "?";
 }
@@ -112,6 +115,7 @@ typename BasicTape<T>::Node& BasicTape<T>::push(Op op, Shape shape, bool require
     values_.emplace_back();
     grads_.emplace_back();
     argmax_.emplace_back();
+    formed_.emplace_back();
   }
   Node& n = nodes_.emplace_back();
   n.op = op;
@@ -468,6 +472,51 @@ Value BasicTape<T>::dueling_atoms(Value v, Value adv) {
   return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
 }
 
+// ---------------------------------------------------------------- noisy linear (fused)
+// Fortunato et al. 2018, factorised Gaussian noise: W = mu_w + sigma_w . (f_out f_in^T),
+// b = mu_b + sigma_b . f_out, y = x W^T + b. W and b live in formed_[node] from forward to
+// backward (dX needs W); the noise matrix itself is never stored.
+
+template <class T>
+Value BasicTape<T>::noisy_linear(Value x, Value w_mu, Value w_sigma, Value b_mu, Value b_sigma,
+                                 View<const T> f_in, View<const T> f_out) {
+  const Shape xs = node(x).shape, ws = node(w_mu).shape;
+  DQN_CHECK(xs.rank == 2 && ws.rank == 2 && ws[1] == xs[1],
+            "noisy_linear: x (N,C_in) and w_mu (C_out,C_in) must agree on C_in, got x ", xs.str(),
+            " and w_mu ", ws.str());
+  const std::int64_t N = xs[0], C_in = xs[1], C_out = ws[0];
+  check_shape("noisy_linear", "w_sigma", ws, node(w_sigma).shape);
+  check_shape("noisy_linear", "b_mu", Shape{C_out}, node(b_mu).shape);
+  check_shape("noisy_linear", "b_sigma", Shape{C_out}, node(b_sigma).shape);
+  check_shape("noisy_linear", "f_in", Shape{C_in}, f_in.shape);
+  check_shape("noisy_linear", "f_out", Shape{C_out}, f_out.shape);
+  const bool grad = needs_grad(x) || needs_grad(w_mu) || needs_grad(w_sigma) || needs_grad(b_mu) ||
+                    needs_grad(b_sigma);
+  Node& n = push(Op::kNoisyLinear, Shape{N, C_out}, grad, x, w_mu, w_sigma);
+  n.d = b_mu;
+  n.e = b_sigma;
+  n.f_in = f_in.data;
+  n.f_out = f_out.data;
+  BasicTensor<T>& formed = formed_[nodes_.size() - 1];
+  if (formed.numel() < C_out * C_in + C_out)
+    formed.resize_for_overwrite(Shape{C_out * C_in + C_out});
+  T* w = formed.data();
+  T* b = w + C_out * C_in;
+  const T one = 1;  // the bias is a 1-column weight whose f_in is {1}: sigma * (f_out * 1) exact
+  const Node &X = nodes_[x.id], &M = nodes_[w_mu.id], &S = nodes_[w_sigma.id],
+             &BM = nodes_[b_mu.id], &BS = nodes_[b_sigma.id];
+  if constexpr (kFast<T>) {
+    noisy_weight_fast(w, M.data, S.data, f_in.data, f_out.data, C_out, C_in);
+    noisy_weight_fast(b, BM.data, BS.data, &one, f_out.data, C_out, 1);
+    linear_forward_fast(n.data, X.data, w, b, N, C_in, C_out);
+  } else {
+    noisy_weight_ref<T>(w, M.data, S.data, f_in.data, f_out.data, C_out, C_in);
+    noisy_weight_ref<T>(b, BM.data, BS.data, &one, f_out.data, C_out, 1);
+    linear_forward_ref<T>(n.data, X.data, w, b, N, C_in, C_out);
+  }
+  return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+}
+
 // ---------------------------------------------------------------- backward
 
 template <class T>
@@ -673,6 +722,38 @@ void BasicTape<T>::backward_node(Node& n) {
               dadv[i * acts * K + a * K + k] +=
                   dout[i * acts * K + a * K + k] - total / static_cast<T>(acts);
         }
+      return;
+    }
+    case Op::kNoisyLinear: {
+      // dX += dY W (the formed W); dW = dY^T X and db = column sums of dY into scratch, then
+      // dmu += dW, dsigma += dW . (f_out f_in^T) in one pass (and the same for the bias).
+      const std::int64_t N = A->shape[0], C_in = A->shape[1], C_out = B->shape[0];
+      const T* w = formed_[&n - nodes_.data()].data();
+      Node* BM = &nodes_[n.d.id];
+      Node* BS = &nodes_[n.e.id];
+      T* dx = grad_of(A);
+      T *dmu = grad_of(B), *dsigma = grad_of(C), *dbmu = grad_of(BM), *dbsigma = grad_of(BS);
+      if (!dmu && !dsigma && !dbmu && !dbsigma) {  // constant weights: only dX
+        if (dx == nullptr) return;
+        if constexpr (kFast<T>)
+          matmul_nn_fast(dx, dout, w, N, C_out, C_in, true);
+        else
+          matmul_nn_ref<T>(dx, dout, w, N, C_out, C_in, true);
+        return;
+      }
+      T* dw = workspace(C_out * C_in + C_out);  // no other op's scratch is live here
+      T* db = dw + C_out * C_in;
+      const T one = 1;
+      if constexpr (kFast<T>) {
+        linear_backward_overwrite_fast(dx, dw, db, dout, A->data, w, N, C_in, C_out);
+        noisy_grad_fast(dmu, dsigma, dw, n.f_in, n.f_out, C_out, C_in);
+        noisy_grad_fast(dbmu, dbsigma, db, &one, n.f_out, C_out, 1);
+      } else {
+        for (std::int64_t i = 0; i < C_out * C_in + C_out; ++i) dw[i] = T(0);
+        linear_backward_ref<T>(dx, dw, db, dout, A->data, w, N, C_in, C_out);
+        noisy_grad_ref<T>(dmu, dsigma, dw, n.f_in, n.f_out, C_out, C_in);
+        noisy_grad_ref<T>(dbmu, dbsigma, db, &one, n.f_out, C_out, 1);
+      }
       return;
     }
   }

@@ -78,7 +78,9 @@ enum class Op : std::uint8_t {
   kSoftmax,
   kGatherAtoms,
   kCrossEntropy,
-  kDuelingAtoms
+  kDuelingAtoms,
+  // Noisy nets (Fortunato et al. 2018; core/noisy_linear.hpp)
+  kNoisyLinear
 };
 
 template <class T>
@@ -133,6 +135,15 @@ class BasicTape {
   // v (N,K), adv (N, A*K) -> (N, A*K): v[i,k] + adv[i,a,k] - mean_a' adv[i,a',k].
   Value dueling_atoms(Value v, Value adv);
 
+  // ---- noisy nets (Fortunato et al. 2018, factorised Gaussian; core/noisy_linear.hpp) ----
+  // linear(x, w_mu + w_sigma . (f_out f_in^T), b_mu + b_sigma . f_out), fused: the noisy weight
+  // is formed once into a buffer this node owns (reused every step, never the noise matrix) and
+  // backward turns the linear dW into dmu += dW and dsigma += dW . (f_out f_in^T) in one pass.
+  // x (N,C_in)  w_mu, w_sigma (C_out,C_in)  b_mu, b_sigma (C_out)  f_in (C_in)  f_out (C_out)
+  // -> (N,C_out). f_in and f_out are constants that must stay valid until reset().
+  Value noisy_linear(Value x, Value w_mu, Value w_sigma, Value b_mu, Value b_sigma,
+                     View<const T> f_in, View<const T> f_out);
+
   // Fills .grad of every parameter reachable from `loss` (a scalar); the graph is then released.
   void backward(Value loss);
 
@@ -145,6 +156,7 @@ class BasicTape {
   struct Node {
     Op op;
     Value a, b, c;      // inputs (id -1 where unused)
+    Value d, e;         // noisy_linear's b_mu and b_sigma
     T* data = nullptr;  // value
     T* grad = nullptr;  // gradient buffer, set up by backward() where needed
     Shape shape;
@@ -154,6 +166,8 @@ class BasicTape {
     std::int64_t stride = 1, pad = 0;       // conv2d
     std::int64_t atoms = 0;                 // gather_atoms
     BasicVariable<T>* variable = nullptr;   // param
+    const T* f_in = nullptr;                // noisy_linear's noise (C_in), (C_out)
+    const T* f_out = nullptr;
   };
 
   const Node& node(Value v) const;
@@ -167,6 +181,7 @@ class BasicTape {
   std::vector<BasicTensor<T>> values_;             // values_[i]: node i's own output buffer
   std::vector<BasicTensor<T>> grads_;              // grads_[i]: node i's gradient buffer
   std::vector<BasicTensor<std::int64_t>> argmax_;  // argmax_[i]: max_actions node i's argmax
+  std::vector<BasicTensor<T>> formed_;  // formed_[i]: noisy_linear node i's W (C_out*C_in), b
   BasicTensor<T> workspace_;
   bool grad_enabled_ = true;
   bool released_ = false;

@@ -31,8 +31,10 @@ void linear_forward_fast(float* out, const float* x, const float* w, const float
   matmul_nt_fast(out, x, w, N, C_in, C_out, /*accumulate=*/b != nullptr);
 }
 
-void linear_backward_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
-                          const float* w, std::int64_t N, std::int64_t C_in, std::int64_t C_out) {
+namespace {
+void linear_backward(float* dx, float* dw, float* db, const float* dout, const float* x,
+                     const float* w, std::int64_t N, std::int64_t C_in, std::int64_t C_out,
+                     bool accumulate_dw) {
   // dX and dW (+ db) are independent: on two threads they run as two tasks, each GEMM whole on
   // its own thread, instead of splitting each GEMM's rows in two (one fork/join instead of two,
   // and two GEMMs of full size, which run closer to Eigen's plateau than halves do).
@@ -44,10 +46,15 @@ void linear_backward_fast(float* dx, float* dw, float* db, const float* dout, co
         if (dx) matmul_nn_fast(dx, dout, w, N, C_out, C_in, /*accumulate=*/true);
       },
       [&] {
-        matmul_tn_fast(dw, dout, x, C_out, N, C_in, /*accumulate=*/true);  // (N,C_out)^T.(N,C_in)
+        matmul_tn_fast(dw, dout, x, C_out, N, C_in, accumulate_dw);  // (N,C_out)^T.(N,C_in)
         if (db) {
           // Rows in order, lanes across columns: the same addition order as linear_backward_ref.
-          for (std::int64_t i = 0; i < N; ++i) {
+          std::int64_t i = 0;
+          if (!accumulate_dw) {  // db = row 0, then rows 1.. added in the same order
+            for (std::int64_t o = 0; o < C_out; ++o) db[o] = N > 0 ? dout[o] : 0.0f;
+            i = 1;
+          }
+          for (; i < N; ++i) {
             const float* g = dout + i * C_out;
             std::int64_t o = 0;
             for (; o + VecF::kLanes <= C_out; o += VecF::kLanes)
@@ -56,6 +63,19 @@ void linear_backward_fast(float* dx, float* dw, float* db, const float* dout, co
           }
         }
       });
+}
+
+}  // namespace
+
+void linear_backward_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
+                          const float* w, std::int64_t N, std::int64_t C_in, std::int64_t C_out) {
+  linear_backward(dx, dw, db, dout, x, w, N, C_in, C_out, /*accumulate_dw=*/true);
+}
+
+void linear_backward_overwrite_fast(float* dx, float* dw, float* db, const float* dout,
+                                    const float* x, const float* w, std::int64_t N,
+                                    std::int64_t C_in, std::int64_t C_out) {
+  linear_backward(dx, dw, db, dout, x, w, N, C_in, C_out, /*accumulate_dw=*/false);
 }
 
 }  // namespace dqn

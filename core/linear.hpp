@@ -55,4 +55,12 @@ void linear_forward_fast(float* out, const float* x, const float* w, const float
 void linear_backward_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
                           const float* w, std::int64_t N, std::int64_t C_in, std::int64_t C_out);
 
+// As linear_backward_fast, but dw and db (both required) are OVERWRITTEN (dw = dout^T . x,
+// db = column sums) while dx still accumulates: for a caller that post-processes the weight
+// gradient from scratch (the fused noisy layer) and would otherwise zero it first, one extra
+// weight-sized pass.
+void linear_backward_overwrite_fast(float* dx, float* dw, float* db, const float* dout,
+                                    const float* x, const float* w, std::int64_t N,
+                                    std::int64_t C_in, std::int64_t C_out);
+
 }  // namespace dqn

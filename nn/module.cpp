@@ -68,8 +68,7 @@ NoisyLinear::NoisyLinear(std::int64_t in, std::int64_t out, double sigma0_, Rng&
       out_features(out),
       sigma0(sigma0_),
       f_in_(Shape{in}),
-      f_out_(Shape{out}),
-      eps_w_(Shape{out, in}) {
+      f_out_(Shape{out}) {
   DQN_CHECK(in >= 1 && out >= 1, "NoisyLinear: needs in_features >= 1 and out_features >= 1, got ",
             in, " and ", out);
   DQN_CHECK(sigma0_ >= 0 && std::isfinite(sigma0_), "NoisyLinear: sigma0 must be >= 0, got ",
@@ -84,28 +83,18 @@ NoisyLinear::NoisyLinear(std::int64_t in, std::int64_t out, double sigma0_, Rng&
   // eps (the tensors' zero fill) stays 0 until the first resample(): a noise-free layer.
 }
 
-void NoisyLinear::resample(Rng& rng, bool with_weight_noise) {
+void NoisyLinear::resample(Rng& rng) {
   for (std::int64_t i = 0; i < in_features; ++i)
     f_in_[i] = static_cast<float>(noisy_f(rng.normal()));
   for (std::int64_t o = 0; o < out_features; ++o)
     f_out_[o] = static_cast<float>(noisy_f(rng.normal()));
-  eps_w_current_ = with_weight_noise;
-  if (with_weight_noise)
-    for (std::int64_t o = 0; o < out_features; ++o) {
-      float* row = eps_w_.data() + o * in_features;
-      for (std::int64_t i = 0; i < in_features; ++i) row[i] = f_out_[o] * f_in_[i];
-    }
   noise_on_ = true;
 }
 
 Value NoisyLinear::forward(Tape& tape, Value x) {
   if (!noise_on_) return tape.linear(x, tape.param(weight_mu), tape.param(bias_mu));
-  // Not formed here on demand: two tape passes may run this layer at once (rl/agent's update).
-  DQN_CHECK(eps_w_current_,
-            "NoisyLinear: a tape forward needs resample(rng) with weight noise first (the last "
-            "resample was for acting only)");
-  return noisy_linear(tape, x, tape.param(weight_mu), tape.param(weight_sigma), eps_w_.view(),
-                      tape.param(bias_mu), tape.param(bias_sigma), f_out_.view());
+  return tape.noisy_linear(x, tape.param(weight_mu), tape.param(weight_sigma), tape.param(bias_mu),
+                           tape.param(bias_sigma), f_in_.view(), f_out_.view());
 }
 
 void NoisyLinear::infer(ConstTensorView x, Tensor& y) {

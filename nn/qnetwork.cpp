@@ -232,8 +232,8 @@ void QNetwork::check_same_spec(const QNetwork& other, const char* what) const {
             other.spec_.describe(), ")");
 }
 
-void QNetwork::resample_noise(Rng& rng, bool for_tape) {
-  for (NoisyLinear* layer : noisy_layers_) layer->resample(rng, for_tape);
+void QNetwork::resample_noise(Rng& rng) {
+  for (NoisyLinear* layer : noisy_layers_) layer->resample(rng);
   set_noise(true);
 }
 

@@ -118,8 +118,7 @@ class QNetwork {
   // every NoisyLinear, in parameters() order, from rng, and turns the noise on; set_noise(false)
   // runs the mean weights. The noise is state of this network only: copy_from, polyak_from and
   // checkpoints move mu and sigma, never the noise.
-  // for_tape false: a sample for infer() only (acting), see NoisyLinear::resample.
-  void resample_noise(Rng& rng, bool for_tape = true);
+  void resample_noise(Rng& rng);
   void set_noise(bool on);
   bool noise_on() const { return noise_on_; }
   const std::vector<NoisyLinear*>& noisy_layers() const { return noisy_layers_; }

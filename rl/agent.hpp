@@ -103,7 +103,7 @@ class DqnAgent {
   template <class Obs>
   std::int64_t act(const Obs* obs, double epsilon, Rng& rng) {
     if (spec_.noisy) {
-      online_.resample_noise(noise_rng_, /*for_tape=*/false);  // acting runs infer() only
+      online_.resample_noise(noise_rng_);  // in + out floats per layer: cheap every step
       return greedy_action(online_, obs, act_q_);
     }
     return epsilon_greedy_action(online_, obs, epsilon, rng, act_q_);

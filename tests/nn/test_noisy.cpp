@@ -127,17 +127,13 @@ TEST_CASE("the noisy layer's graph has finite-difference gradients for mu, sigma
       x(Shape{batch, in});
   for (auto* v : {&w_mu, &w_sigma, &b_mu, &b_sigma, &x})
     for (std::int64_t i = 0; i < v->value.numel(); ++i) v->value[i] = rng.uniform(-1.0, 1.0);
-  TensorD eps_w(Shape{out, in}), eps_b(Shape{out});
-  std::vector<double> fin(in);
-  for (double& v : fin) v = noisy_f(rng.normal());
-  for (std::int64_t o = 0; o < out; ++o) {
-    eps_b[o] = noisy_f(rng.normal());
-    for (std::int64_t i = 0; i < in; ++i) eps_w[o * in + i] = eps_b[o] * fin[i];
-  }
+  TensorD fin(Shape{in}), fout(Shape{out});
+  for (std::int64_t i = 0; i < in; ++i) fin[i] = noisy_f(rng.normal());
+  for (std::int64_t o = 0; o < out; ++o) fout[o] = noisy_f(rng.normal());
   // A smooth loss (mean of y^2): no kinks for the differences to straddle.
   auto loss = [&](TapeD& t) {
-    const Value y = noisy_linear(t, t.param(x), t.param(w_mu), t.param(w_sigma), eps_w.view(),
-                                 t.param(b_mu), t.param(b_sigma), eps_b.view());
+    const Value y = noisy_linear(t, t.param(x), t.param(w_mu), t.param(w_sigma), t.param(b_mu),
+                                 t.param(b_sigma), fin.view(), fout.view());
     return t.mean(t.mul(y, y));
   };
   std::vector<VariableD*> vars = {&w_mu, &w_sigma, &b_mu, &b_sigma, &x};
@@ -161,9 +157,14 @@ TEST_CASE("the noisy layer's graph has finite-difference gradients for mu, sigma
       CHECK(v.grad[i] == doctest::Approx((up - down) / (2 * kStep)).epsilon(1e-6).scale(1.0));
     }
   }
-  // And the chain rule's shape: dL/dsigma = dL/dW . eps (dL/dmu = dL/dW), so no eps = 0 trap.
-  for (std::int64_t i = 0; i < out * in; ++i)
-    CHECK(w_sigma.grad[i] == doctest::Approx(w_mu.grad[i] * eps_w[i]).epsilon(1e-12));
+  // And the chain rule's shape: dL/dsigma = dL/dW . eps with eps = f_out f_in^T (dL/dmu =
+  // dL/dW), so no eps = 0 trap.
+  for (std::int64_t o = 0; o < out; ++o)
+    for (std::int64_t i = 0; i < in; ++i)
+      CHECK(w_sigma.grad[o * in + i] ==
+            doctest::Approx(w_mu.grad[o * in + i] * fout[o] * fin[i]).epsilon(1e-12));
+  for (std::int64_t o = 0; o < out; ++o)
+    CHECK(b_sigma.grad[o] == doctest::Approx(b_mu.grad[o] * fout[o]).epsilon(1e-12));
 }
 
 TEST_CASE("a noisy MLP's float module gradient reaches sigma as dL/dW times the noise") {
@@ -179,8 +180,9 @@ TEST_CASE("a noisy MLP's float module gradient reaches sigma as dL/dW times the 
   tape.backward(tape.mean(tape.mul(y, y)));
   bool any_nonzero = false;
   for (std::int64_t i = 0; i < 12; ++i) {
+    const float eps = layer.noise_out()[i / 4] * layer.noise_in()[i % 4];
     CHECK(layer.weight_sigma.grad[i] ==
-          doctest::Approx(layer.weight_mu.grad[i] * layer.noise_weight()[i]).epsilon(1e-5));
+          doctest::Approx(layer.weight_mu.grad[i] * eps).epsilon(1e-5));
     any_nonzero = any_nonzero || layer.weight_sigma.grad[i] != 0.0f;
   }
   for (std::int64_t o = 0; o < 3; ++o)
@@ -331,21 +333,4 @@ TEST_CASE(
   QNetwork nature(NetworkSpec::nature_cnn(4), rng);
   CHECK_THROWS_WITH_AS(deserialize_checkpoint(bytes, nature, nullptr, nullptr),
                        doctest::Contains("network=der"), Error);
-}
-
-TEST_CASE("an acting-only resample draws the same noise, and a tape forward after it is refused") {
-  Rng init_a(18), init_b(18), data(19);
-  QNetwork a(noisy_mlp({8}, /*dueling=*/true), init_a), b(noisy_mlp({8}, true), init_b);
-  const Tensor obs = random_obs(3, 3, data);
-  Rng noise_a(20), noise_b(20);
-  a.resample_noise(noise_a, /*for_tape=*/false);
-  b.resample_noise(noise_b);
-  CHECK(noise_a == noise_b);
-  CHECK(q_values(a, obs) == q_values(b, obs));  // infer never reads eps_w
-  Tape tape;
-  CHECK_THROWS_WITH_AS(a.forward(tape, obs.view()), doctest::Contains("resample(rng) with weight"),
-                       Error);
-  tape.reset();
-  a.set_noise(false);  // the mean network needs no noise at all
-  CHECK_NOTHROW(a.forward(tape, obs.view()));
 }

@@ -1,0 +1,77 @@
+// core/noisy_linear.cpp: the fused noisy layer's two weight-sized passes, SIMD along a row with
+// the row's f_out[o] broadcast, rows split over threads. Memory-bound: forming the Nature CNN's
+// fc weight (3136 x 512) reads mu and sigma and writes W, 19 MB; the gradient pass reads dW and
+// updates dmu and dsigma, 32 MB. The composed graph this replaces made six such passes forward
+// (eps_w, sigma . eps_w, mu + ...) and four backward, each through a generic kernel.
+#include "core/noisy_linear.hpp"
+
+#include <algorithm>
+
+#include "core/elementwise.hpp"
+#include "core/parallel.hpp"
+#include "core/simd.hpp"
+
+namespace dqn {
+
+using simd::VecF;
+
+namespace {
+// Rows per parallel_for grain: about kElementwiseGrain elements, so a small layer stays on the
+// calling thread and the Nature CNN's fc (1.6M elements) uses every thread.
+std::int64_t row_grain(std::int64_t C_in) {
+  return std::max<std::int64_t>(1, kElementwiseGrain / std::max<std::int64_t>(C_in, 1));
+}
+}  // namespace
+
+void noisy_weight_fast(float* w, const float* mu, const float* sigma, const float* f_in,
+                       const float* f_out, std::int64_t C_out, std::int64_t C_in) {
+  parallel_for(0, C_out, row_grain(C_in), [=](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t o = lo; o < hi; ++o) {
+      const float fo = f_out[o];
+      const VecF fov = VecF::set1(fo);
+      const float* m = mu + o * C_in;
+      const float* s = sigma + o * C_in;
+      float* out = w + o * C_in;
+      std::int64_t i = 0;
+      // The reference's order: mu + sigma * (f_out * f_in), three roundings (no FMA).
+      for (; i + VecF::kLanes <= C_in; i += VecF::kLanes)
+        (VecF::load(m + i) + VecF::load(s + i) * (fov * VecF::load(f_in + i))).store(out + i);
+      for (; i < C_in; ++i) out[i] = m[i] + s[i] * (fo * f_in[i]);
+    }
+  });
+}
+
+void noisy_grad_fast(float* dmu, float* dsigma, const float* dw, const float* f_in,
+                     const float* f_out, std::int64_t C_out, std::int64_t C_in) {
+  parallel_for(0, C_out, row_grain(C_in), [=](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t o = lo; o < hi; ++o) {
+      const float fo = f_out[o];
+      const VecF fov = VecF::set1(fo);
+      const float* g = dw + o * C_in;
+      float* dm = dmu ? dmu + o * C_in : nullptr;
+      float* ds = dsigma ? dsigma + o * C_in : nullptr;
+      std::int64_t i = 0;
+      if (dm && ds) {  // the training case: one pass reads dW once for both
+        for (; i + VecF::kLanes <= C_in; i += VecF::kLanes) {
+          const VecF gv = VecF::load(g + i);
+          (VecF::load(dm + i) + gv).store(dm + i);
+          (VecF::load(ds + i) + gv * (fov * VecF::load(f_in + i))).store(ds + i);
+        }
+        for (; i < C_in; ++i) {
+          dm[i] += g[i];
+          ds[i] += g[i] * (fo * f_in[i]);
+        }
+      } else if (dm) {
+        for (; i + VecF::kLanes <= C_in; i += VecF::kLanes)
+          (VecF::load(dm + i) + VecF::load(g + i)).store(dm + i);
+        for (; i < C_in; ++i) dm[i] += g[i];
+      } else if (ds) {
+        for (; i + VecF::kLanes <= C_in; i += VecF::kLanes)
+          (VecF::load(ds + i) + VecF::load(g + i) * (fov * VecF::load(f_in + i))).store(ds + i);
+        for (; i < C_in; ++i) ds[i] += g[i] * (fo * f_in[i]);
+      }
+    }
+  });
+}
+
+}  // namespace dqn

@@ -1,0 +1,257 @@
+// Tests for the fused noisy linear op (core/noisy_linear.hpp, BasicTape::noisy_linear):
+// the two weight-sized kernels fast == ref bit for bit on awkward and real sizes at 1 and 2
+// threads; the op's gradients by central differences in double; the float op against the double
+// reference within the summation bound; the float op equal, bit for bit, to the composed graph
+// linear(x, add(mu, mul(sigma, eps_w)), ...) it replaces; and the same bits at 1 and 2 threads.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/autodiff.hpp"
+#include "core/noisy_linear.hpp"
+#include "core/parallel.hpp"
+#include "kernel_check.hpp"
+
+using namespace dqn;
+using dqn::test::random_floats;
+
+namespace {
+
+// f(eps) = sgn(eps) sqrt|eps| of a normal draw, as NoisyLinear draws its noise.
+std::vector<float> noise(std::int64_t n, std::uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (float& x : v) {
+    const double e = rng.normal();
+    x = static_cast<float>(e < 0 ? -std::sqrt(-e) : std::sqrt(e));
+  }
+  return v;
+}
+
+void check_kernels_bitwise(std::int64_t C_out, std::int64_t C_in) {
+  CAPTURE(C_out);
+  CAPTURE(C_in);
+  const std::int64_t n = C_out * C_in;
+  const auto mu = random_floats(n, 1), sigma = random_floats(n, 2), dw = random_floats(n, 3);
+  const auto f_in = noise(C_in, 4), f_out = noise(C_out, 5);
+  std::vector<float> w_fast(n), w_ref(n);
+  noisy_weight_fast(w_fast.data(), mu.data(), sigma.data(), f_in.data(), f_out.data(), C_out, C_in);
+  noisy_weight_ref<float>(w_ref.data(), mu.data(), sigma.data(), f_in.data(), f_out.data(), C_out,
+                          C_in);
+  CHECK(w_fast == w_ref);
+  // Accumulating onto non-zero gradients, both outputs, and each alone.
+  auto dmu_fast = random_floats(n, 6), ds_fast = random_floats(n, 7);
+  auto dmu_ref = dmu_fast, ds_ref = ds_fast;
+  noisy_grad_fast(dmu_fast.data(), ds_fast.data(), dw.data(), f_in.data(), f_out.data(), C_out,
+                  C_in);
+  noisy_grad_ref<float>(dmu_ref.data(), ds_ref.data(), dw.data(), f_in.data(), f_out.data(), C_out,
+                        C_in);
+  CHECK(dmu_fast == dmu_ref);
+  CHECK(ds_fast == ds_ref);
+  noisy_grad_fast(nullptr, ds_fast.data(), dw.data(), f_in.data(), f_out.data(), C_out, C_in);
+  noisy_grad_ref<float>(nullptr, ds_ref.data(), dw.data(), f_in.data(), f_out.data(), C_out, C_in);
+  noisy_grad_fast(dmu_fast.data(), nullptr, dw.data(), f_in.data(), f_out.data(), C_out, C_in);
+  noisy_grad_ref<float>(dmu_ref.data(), nullptr, dw.data(), f_in.data(), f_out.data(), C_out, C_in);
+  CHECK(dmu_fast == dmu_ref);
+  CHECK(ds_fast == ds_ref);
+}
+
+// Everything one noisy_linear forward + backward produces, in float.
+struct NoisyRun {
+  std::vector<float> y, dx, dmu, dsigma, dbmu, dbsigma;
+};
+
+// The op's inputs, seeded by the sizes.
+struct NoisyInputs {
+  std::int64_t N, C_in, C_out;
+  std::vector<float> x, mu, sigma, bmu, bsigma, f_in, f_out, r;
+  NoisyInputs(std::int64_t n, std::int64_t c_in, std::int64_t c_out)
+      : N(n),
+        C_in(c_in),
+        C_out(c_out),
+        x(random_floats(n * c_in, 11)),
+        mu(random_floats(c_out * c_in, 12)),
+        sigma(random_floats(c_out * c_in, 13, 0.0f, 0.5f)),
+        bmu(random_floats(c_out, 14)),
+        bsigma(random_floats(c_out, 15, 0.0f, 0.5f)),
+        f_in(noise(c_in, 16)),
+        f_out(noise(c_out, 17)),
+        r(random_floats(n * c_out, 18)) {}
+};
+
+template <class T>
+BasicTensor<T> tensor_of(const std::vector<float>& v, Shape shape, bool absolute = false) {
+  BasicTensor<T> t(shape);
+  for (std::int64_t i = 0; i < t.numel(); ++i) {
+    const T value = static_cast<T>(v[static_cast<std::size_t>(i)]);
+    t[i] = absolute ? std::abs(value) : value;
+  }
+  return t;
+}
+
+template <class T>
+BasicVariable<T> variable_of(const std::vector<float>& v, Shape shape, bool absolute = false) {
+  BasicVariable<T> var(shape);
+  var.value = tensor_of<T>(v, shape, absolute);
+  return var;
+}
+
+// loss = sum(y . r): dL/dy = r. `composed` builds the graph the fused op replaces.
+template <class T>
+std::vector<std::vector<double>> run_op(const NoisyInputs& in, bool composed = false,
+                                        bool absolute = false) {
+  const std::int64_t N = in.N, C_in = in.C_in, C_out = in.C_out;
+  auto x = variable_of<T>(in.x, Shape{N, C_in}, absolute);
+  auto mu = variable_of<T>(in.mu, Shape{C_out, C_in}, absolute);
+  auto sigma = variable_of<T>(in.sigma, Shape{C_out, C_in}, absolute);
+  auto bmu = variable_of<T>(in.bmu, Shape{C_out}, absolute);
+  auto bsigma = variable_of<T>(in.bsigma, Shape{C_out}, absolute);
+  const auto f_in = tensor_of<T>(in.f_in, Shape{C_in}, absolute);
+  const auto f_out = tensor_of<T>(in.f_out, Shape{C_out}, absolute);
+  const auto r = tensor_of<T>(in.r, Shape{N, C_out}, absolute);
+  BasicTensor<T> eps_w(Shape{C_out, C_in});
+  for (std::int64_t o = 0; o < C_out; ++o)
+    for (std::int64_t i = 0; i < C_in; ++i) eps_w[o * C_in + i] = f_out[o] * f_in[i];
+  BasicTape<T> tape;
+  Value y;
+  if (composed) {
+    const Value w = tape.add(tape.param(mu), tape.mul(tape.param(sigma), tape.input(eps_w.view())));
+    const Value b =
+        tape.add(tape.param(bmu), tape.mul(tape.param(bsigma), tape.input(f_out.view())));
+    y = tape.linear(tape.param(x), w, b);
+  } else {
+    y = tape.noisy_linear(tape.param(x), tape.param(mu), tape.param(sigma), tape.param(bmu),
+                          tape.param(bsigma), f_in.view(), f_out.view());
+  }
+  std::vector<std::vector<double>> out;
+  const View<const T> yv = tape.view(y);
+  out.emplace_back(yv.data, yv.data + yv.numel());
+  tape.backward(tape.sum(tape.mul(y, tape.input(r.view()))));
+  for (auto* v : {&x, &mu, &sigma, &bmu, &bsigma})
+    out.emplace_back(v->grad.data(), v->grad.data() + v->grad.numel());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("noisy_weight and noisy_grad: fast equals ref bit for bit, 1 and 2 threads") {
+  for (int threads : {1, 2}) {
+    ThreadScope scope(threads);
+    CAPTURE(threads);
+    for (std::int64_t rows = 1; rows <= 7; ++rows)
+      for (std::int64_t cols : {1, 3, 7, 15, 16, 17, 31, 33, 65}) check_kernels_bitwise(rows, cols);
+    check_kernels_bitwise(512, 3136);  // the Nature CNN's fc, which splits over threads
+    check_kernels_bitwise(256, 576);   // the data-efficient CNN's fc
+    check_kernels_bitwise(6, 512);     // a noisy head
+  }
+}
+
+TEST_CASE("tape noisy_linear: gradients match central differences in double") {
+  Rng rng(21);
+  const std::int64_t N = 3, C_in = 5, C_out = 4;
+  VariableD x(Shape{N, C_in}), mu(Shape{C_out, C_in}), sigma(Shape{C_out, C_in}), bmu(Shape{C_out}),
+      bsigma(Shape{C_out});
+  for (auto* v : {&x, &mu, &sigma, &bmu, &bsigma})
+    for (std::int64_t i = 0; i < v->value.numel(); ++i) v->value[i] = rng.uniform(-1.0, 1.0);
+  TensorD f_in(Shape{C_in}), f_out(Shape{C_out});
+  for (std::int64_t i = 0; i < C_in; ++i) f_in[i] = rng.uniform(-1.5, 1.5);
+  for (std::int64_t o = 0; o < C_out; ++o) f_out[o] = rng.uniform(-1.5, 1.5);
+  // A smooth loss (mean of y^2): no kinks for the differences to straddle.
+  auto loss = [&](TapeD& t) {
+    const Value y = t.noisy_linear(t.param(x), t.param(mu), t.param(sigma), t.param(bmu),
+                                   t.param(bsigma), f_in.view(), f_out.view());
+    return t.mean(t.mul(y, y));
+  };
+  const std::vector<VariableD*> vars = {&x, &mu, &sigma, &bmu, &bsigma};
+  TapeD tape;
+  for (auto* v : vars) v->zero_grad();
+  tape.backward(loss(tape));
+  constexpr double kStep = 1e-6;
+  for (std::size_t k = 0; k < vars.size(); ++k) {
+    VariableD& v = *vars[k];
+    for (std::int64_t i = 0; i < v.value.numel(); ++i) {
+      const double saved = v.value[i];
+      v.value[i] = saved + kStep;
+      tape.reset();
+      const double up = tape.item(loss(tape));
+      v.value[i] = saved - kStep;
+      tape.reset();
+      const double down = tape.item(loss(tape));
+      v.value[i] = saved;
+      CAPTURE(k);
+      CAPTURE(i);
+      CHECK(v.grad[i] == doctest::Approx((up - down) / (2 * kStep)).epsilon(1e-6).scale(1.0));
+    }
+  }
+}
+
+TEST_CASE("tape noisy_linear: float fast within the summation bound of the double reference") {
+  struct Size {
+    std::int64_t N, C_in, C_out;
+  };
+  std::vector<Size> sizes;
+  for (std::int64_t n = 1; n <= 7; ++n) sizes.push_back({n, 2 * n + 13, 3 * n + 2});
+  sizes.push_back({32, 3136, 512});  // the Nature CNN's fc at batch 32
+  sizes.push_back({32, 576, 256});   // the data-efficient CNN's fc
+  sizes.push_back({32, 512, 6});     // a noisy head
+  for (int threads : {1, 2}) {
+    ThreadScope scope(threads);
+    for (const Size& s : sizes) {
+      CAPTURE(threads);
+      CAPTURE(s.N);
+      CAPTURE(s.C_in);
+      CAPTURE(s.C_out);
+      const NoisyInputs in(s.N, s.C_in, s.C_out);
+      const auto got = run_op<float>(in);
+      const auto truth = run_op<double>(in);
+      const auto bound = run_op<double>(in, false, /*absolute=*/true);  // sum |a_k b_k| per output
+      // Each output is a dot product over at most max(N, C_in, C_out) terms, plus the few
+      // roundings of forming W (mu + sigma * (f_out * f_in)).
+      const std::int64_t K = std::max({s.N, s.C_in, s.C_out}) + 4;
+      const char* names[] = {"y", "dx", "dmu", "dsigma", "dbmu", "dbsigma"};
+      for (std::size_t k = 0; k < got.size(); ++k) {
+        std::vector<float> g(got[k].begin(), got[k].end());
+        dqn::test::check_within_bound(g, truth[k], bound[k], K, names[k]);
+      }
+    }
+  }
+}
+
+TEST_CASE("tape noisy_linear equals the composed graph it replaces, bit for bit, 1 and 2 threads") {
+  // W = add(mu, mul(sigma, eps_w)) then linear: the same float operations, so the same bits
+  // (dmu: 0 + dW + ..., dsigma: dW * (f_out * f_in)). Threads must not change any bit either.
+  for (const auto& [N, C_in, C_out] :
+       {std::array<std::int64_t, 3>{5, 19, 7}, std::array<std::int64_t, 3>{32, 3136, 512}}) {
+    CAPTURE(N);
+    const NoisyInputs in(N, C_in, C_out);
+    std::vector<std::vector<double>> one;
+    {
+      ThreadScope scope(1);
+      one = run_op<float>(in);
+      CHECK(one == run_op<float>(in, /*composed=*/true));
+    }
+    ThreadScope scope(2);
+    CHECK(run_op<float>(in) == one);
+    CHECK(run_op<float>(in, /*composed=*/true) == one);
+  }
+}
+
+TEST_CASE("tape noisy_linear refuses mismatched shapes, naming the argument") {
+  Variable x(Shape{2, 3}), mu(Shape{4, 3}), sigma(Shape{4, 3}), bmu(Shape{4}), bsigma(Shape{4});
+  Tensor f_in(Shape{3}), f_out(Shape{4}), bad(Shape{5});
+  Tape tape;
+  CHECK_THROWS_WITH_AS(
+      tape.noisy_linear(tape.param(x), tape.param(mu), tape.param(sigma), tape.param(bmu),
+                        tape.param(bsigma), f_in.view(), bad.view()),
+      doctest::Contains("f_out"), Error);
+  tape.reset();
+  CHECK_THROWS_WITH_AS(
+      tape.noisy_linear(tape.param(x), tape.param(mu), tape.param(sigma), tape.param(bmu),
+                        tape.param(bsigma), bad.view(), f_out.view()),
+      doctest::Contains("f_in"), Error);
+}
