@@ -184,6 +184,9 @@ void AtariPreprocessing::reset(std::uint64_t seed) {
 }
 
 void AtariPreprocessing::reset() {
+  // Of the reset's frames only the last one's screen is read (grab below), which the game
+  // redraws if it skipped it.
+  game_->set_screen_wanted(false);
   game_->reset_game();
   // Gymnasium: noops = np_random.integers(1, noop_max + 1), so at least one no-op.
   noops_last_reset_ = noop_max_ > 0 ? rng_.uniform_int(1, noop_max_ + 1) : 0;
@@ -229,6 +232,8 @@ void AtariPreprocessing::push_observation(bool fill_stack) {
 int AtariPreprocessing::repeat(int ale_action, StepResult& r) {
   int score = 0;
   for (std::int64_t t = 0; t < frame_skip_; ++t) {
+    // Only the last two frames are looked at (max-pool); the others need no pixels.
+    game_->set_screen_wanted(t >= frame_skip_ - 2);
     score += game_->act(ale_action);
     r.terminated = game_->game_over();
     r.truncated = game_->episode_frame_number() >= options_.max_episode_frames;

@@ -117,6 +117,9 @@ class AtariScreen {
   // One emulated frame with an ALE action code (any of the 18; those outside the minimal set act
   // as their nearest meaning or as NOOP); returns the score change of that frame.
   virtual int act(int action) = 0;
+  // A speed hint for the act() calls that follow: false = nobody will read their screens.
+  // Screens read anyway must still be right; games that draw lazily can ignore it.
+  virtual void set_screen_wanted(bool /*wanted*/) {}
   virtual bool game_over() const = 0;
   virtual int lives() const = 0;
   virtual std::int64_t episode_frame_number() const = 0;

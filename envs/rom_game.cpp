@@ -63,7 +63,8 @@ void RomGame::get_screen(std::uint8_t* palette_indices) const {
 
 void RomGame::get_screen_grayscale(std::uint8_t* grey) const {
   const std::uint8_t* s = screen();
-  for (int i = 0; i < kHeight * kWidth; ++i) grey[i] = atari2600::ntsc_grey(s[i]);
+  const auto& table = atari2600::ntsc_grey_table();
+  for (int i = 0; i < kHeight * kWidth; ++i) grey[i] = table[s[i]];
 }
 
 void RomGame::get_screen_rgb(std::uint8_t* rgb) const {

@@ -149,6 +149,8 @@ Cartridge::Cartridge(std::vector<std::uint8_t> image, CartType type)
       (type == CartType::k4K && image_.size() == 8192)) {
     if (halves_equal(image_)) image_.resize(image_.size() / 2);
   }
+  if (type == CartType::k2K) flat_mask_ = 0x7FF;
+  if (type == CartType::k4K) flat_mask_ = 0xFFF;
   const TypeInfo& t = info(type);
   if (t.size == 0) {
     if (image_.empty() || image_.size() % 2048 != 0 || image_.size() > 512 * 1024) {

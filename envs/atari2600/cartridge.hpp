@@ -46,6 +46,10 @@ class Cartridge {
   // Start banks; Superchip RAM refilled with one draw of `rng` per byte (README 4.6).
   void reset(std::mt19937& rng);
   std::uint8_t read(std::uint16_t address);
+  // Unbanked images (2K, 4K): the mask that maps an address to its byte of image(), so reads
+  // need no call (the CPU's fetches are most of its accesses); 0 for the banked types, which
+  // need read() (hotspots).
+  unsigned flat_mask() const { return flat_mask_; }
   void write(std::uint16_t address, std::uint8_t value);
   // 3F: a write to $00-$3F selects the bank of the first 2K.
   void tia_write(std::uint16_t address, std::uint8_t value);
@@ -59,6 +63,7 @@ class Cartridge {
   std::vector<std::uint8_t> image_;
   CartType type_;
   CartState s_;
+  unsigned flat_mask_ = 0;  // derived from type_
 };
 
 }  // namespace atari2600

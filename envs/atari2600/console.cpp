@@ -34,22 +34,92 @@ void Console::system_reset() {
   const std::uint64_t now = cpu_.cycles();
   riot_.reset_timer(timer_start(rng_), now);
   tia_.reset(now);
+  stale_ = {false, false};  // both buffers cleared
   cart_.reset(rng_);
   cpu_.reset(*this);
 }
 
-FrameInfo Console::run_frame() {
+bool Console::emulate() {
   for (int i = 0; i < kMaxInstructionsPerFrame; ++i) {
     cpu_.step_on(*this);
-    if (tia_.frame_done()) {
-      FrameInfo info{true, tia_.line(cpu_.cycles())};
-      tia_.end_frame(cpu_.cycles());
-      return info;
-    }
+    if (tia_.frame_done()) return true;
   }
-  FrameInfo info{false, tia_.line(cpu_.cycles())};
-  tia_.grey_partial(cpu_.cycles());
+  return false;
+}
+
+FrameInfo Console::run_frame() {
+  const int b = tia_.state().back;
+  const Snapshot start = snapshot();  // plain copies, no allocation
+  const std::int64_t begin = tia_.state().drawn;
+  tia_.set_render(render_);
+  const bool complete = emulate();
+  tia_.catch_up(cpu_.cycles());
+  if (!complete || !tia_.covers_window(begin)) {
+    // The frame leaves (or greys) some of the buffer's older pixels: they must be real.
+    if (render_) {
+      if (stale_[b]) {
+        const auto& buf = tia_.buffers()[static_cast<std::size_t>(b)];
+        const std::size_t from = tia_.pixel_index(begin), to = tia_.pixel_index(tia_.state().drawn);
+        scratch_.assign(buf.begin() + static_cast<std::ptrdiff_t>(from),
+                        buf.begin() + static_cast<std::ptrdiff_t>(to));
+        materialize(b);
+        std::copy(scratch_.begin(), scratch_.end(),
+                  tia_.buffers()[static_cast<std::size_t>(b)].begin() +
+                      static_cast<std::ptrdiff_t>(from));
+      }
+    } else {
+      // Trap: such a frame cannot stay stale (its replay would need the older pixels, and
+      // they may be stale too); draw it now, on top of the real older pixels.
+      materialize(b);
+      replay(start);
+    }
+    stale_[static_cast<std::size_t>(b)] = false;
+  } else if (render_) {
+    stale_[static_cast<std::size_t>(b)] = false;
+  } else {
+    stale_[static_cast<std::size_t>(b)] = true;
+    replay_[static_cast<std::size_t>(b)] = start;
+  }
+  const FrameInfo info{complete, tia_.line(cpu_.cycles())};
+  if (complete) {
+    tia_.end_frame(cpu_.cycles());
+  } else {
+    tia_.grey_partial(cpu_.cycles());
+  }
   return info;
+}
+
+Console::Snapshot Console::snapshot() const {
+  return Snapshot{cpu_.state(), tia_.state(), riot_.state(), cart_.state(), data_bus_};
+}
+
+void Console::restore(const Snapshot& s) {
+  cpu_.state() = s.cpu;
+  tia_.state() = s.tia;
+  tia_.invalidate_rows();
+  riot_.state() = s.riot;
+  cart_.state() = s.cart;
+  data_bus_ = s.data_bus;
+}
+
+void Console::materialize(int b) {
+  if (!stale_[static_cast<std::size_t>(b)]) return;
+  stale_[static_cast<std::size_t>(b)] = false;
+  replay(replay_[static_cast<std::size_t>(b)]);
+}
+
+void Console::replay(const Snapshot& from) {
+  // Only the frame's own buffer changes: the state comes back as it was.
+  const Snapshot now = snapshot();
+  const bool render = tia_.render();
+  restore(from);
+  tia_.set_render(true);
+  emulate();
+  // Pixels only: the frame's end (buffer swap, greying) is the caller's. Only covering frames
+  // stay stale, so for those the end adds no pixel.
+  tia_.catch_up(cpu_.cycles());
+  restore(now);
+  tia_.set_render(render);
 }
 
 void Console::set_inputs(const Inputs& in) {
@@ -77,7 +147,7 @@ void Console::set_inputs(const Inputs& in) {
   tia_.state().fire0 = in.fire && !in.left_paddles;
 }
 
-std::uint8_t Console::read(std::uint16_t address) {
+std::uint8_t Console::read_slow(std::uint16_t address) {
   const std::uint16_t a = address & 0x1FFF;
   std::uint8_t v;
   if (a & 0x1000) {
@@ -94,7 +164,7 @@ std::uint8_t Console::read(std::uint16_t address) {
   return v;
 }
 
-void Console::write(std::uint16_t address, std::uint8_t value) {
+void Console::write_slow(std::uint16_t address, std::uint8_t value) {
   const std::uint16_t a = address & 0x1FFF;
   data_bus_ = value;
   if (a & 0x1000) {
@@ -126,6 +196,9 @@ std::uint64_t fnv1a(const std::vector<std::uint8_t>& bytes) {
 template <class T>
 void put(std::string& out, const T& v) {
   static_assert(std::is_trivially_copyable_v<T>);
+  // No hidden padding (its bytes would be whatever the memory held): equal machines save
+  // equal blobs.
+  static_assert(std::has_unique_object_representations_v<T> || std::is_enum_v<T>);
   out.append(reinterpret_cast<const char*>(&v), sizeof(T));
 }
 
@@ -160,6 +233,10 @@ class Getter {
 }  // namespace
 
 std::string Console::save_state() const {
+  // The blob holds real pixels only (a run that skipped frames saves what one that drew them
+  // saves).
+  auto& self = const_cast<Console&>(*this);
+  self.materialize(0), self.materialize(1);
   std::string out(kTag, sizeof(kTag));
   put(out, static_cast<std::uint64_t>(cart_.image().size()));
   put(out, fnv1a(cart_.image()));
@@ -216,6 +293,7 @@ void Console::load_state(const std::string& blob) {
   data_bus_ = bus;
   tia_.shown() = shown;
   tia_.buffers() = std::move(buffers);
+  stale_ = {false, false};
   rng_ = rng;
 }
 

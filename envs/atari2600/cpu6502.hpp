@@ -43,9 +43,11 @@ struct CpuState {
   std::uint8_t a = 0, x = 0, y = 0;
   std::uint8_t s = 0xFF;
   std::uint8_t p = 0x30;     // N V 1 B D I Z C; bits 5 and 4 always read as set (ALE)
+  std::uint8_t pad0_ = 0;    // explicit padding: saved states are the same bytes every time
   std::uint64_t cycles = 0;  // CPU cycles since power-on
   std::uint64_t instructions = 0;
   bool jammed = false;  // a JAM opcode ran: ALE stops with a fatal error
+  std::uint8_t pad1_[7]{};
 };
 
 class Cpu6502 {

@@ -49,8 +49,17 @@ const std::array<std::uint32_t, 256>& ntsc_palette() {
   return palette;
 }
 
+const std::array<std::uint8_t, 256>& ntsc_grey_table() {
+  static const std::array<std::uint8_t, 256> table = [] {
+    std::array<std::uint8_t, 256> t{};
+    for (std::size_t i = 0; i < 256; ++i) t[i] = grey_of(kNtsc[i >> 1]);
+    return t;
+  }();
+  return table;
+}
+
 std::uint8_t ntsc_grey(std::uint8_t pixel) {
-  return grey_of(kNtsc[pixel >> 1]);
+  return ntsc_grey_table()[pixel];
 }
 
 }  // namespace atari2600

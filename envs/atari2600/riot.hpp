@@ -19,12 +19,14 @@ struct RiotState {
   std::uint8_t timer_value = 0;   // V
   std::uint8_t timer_shift = 6;   // s
   bool latched = false;           // an INTIM read after expiry happened
+  std::uint8_t pad0_[5]{};        // explicit padding (also below): saved states are the same bytes
   std::uint64_t timer_start = 0;  // T0, CPU cycle of the write
   std::uint64_t latch_cycle = 0;  // R1
   std::uint8_t swcha = 0xFF;      // joystick pins as the program reads them (0 = pressed)
   std::uint8_t swchb = 0x3F;      // console switches (README 4.7: $3F with nothing pressed)
   std::uint8_t swacnt = 0, swbcnt = 0;
   std::uint8_t swcha_out = 0, swchb_out = 0;
+  std::uint8_t pad1_[2]{};
 };
 
 class Riot {

@@ -12,6 +12,7 @@
 // drawn takes effect at once.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -39,7 +40,9 @@ struct TiaState {
   bool hmove_blank = false;      // the next clocks 68-75 drawn are black
   // Inputs: fire buttons (true = pressed) and the paddles' resistances (0 = none).
   bool fire0 = false, fire1 = false;
+  std::uint8_t pad0_ = 0;  // explicit padding (here and below): saved states are the same bytes
   std::array<std::int32_t, 4> paddle{};
+  std::uint8_t pad1_[4]{};
   std::uint64_t dump_release_cycle = 0;  // CPU cycle at which VBLANK bit 7 was last cleared
   // Frame bookkeeping.
   std::uint64_t frame_start = 0;            // CPU cycle of line 0
@@ -48,6 +51,7 @@ struct TiaState {
   bool frame_done = false;                  // set by a write that ends the frame
   std::uint8_t back = 0;                    // buffer being drawn (the other one is the last frame)
   std::uint8_t data_bus = 0;                // last byte on the data bus (for bits 5-0 of reads)
+  std::uint8_t pad2_[5]{};
 };
 
 class Tia {
@@ -147,6 +151,27 @@ class Tia {
   // are greyed ((p & 15) >> 1) in the buffer being drawn, which stays the current frame.
   void grey_partial(std::uint64_t cycle);
 
+  // Whether spans write pixels (true) or only collisions (false); see the top of this file.
+  void set_render(bool on) { render_ = on; }
+  bool render() const { return render_; }
+  // Brings pixels and collisions up to `cycle` (what end_frame does first).
+  void catch_up(std::uint64_t cycle) { draw_to(frame_clock(cycle)); }
+  // True when every pixel of the window lies in the frame clocks [begin, s_.drawn): a frame
+  // whose drawing covered that writes each pixel of its buffer, whatever the buffer held.
+  bool covers_window(std::int64_t begin) const {
+    return begin <= static_cast<std::int64_t>(ystart_) * kClocksPerLine + kHBlank &&
+           s_.drawn >= static_cast<std::int64_t>(ystart_ + height_) * kClocksPerLine;
+  }
+  // Index into a buffer of the first pixel drawn at or after frame clock `clock` (pixels are
+  // laid out in the order they are drawn, so the clocks [a, b) drew [index(a), index(b))).
+  std::size_t pixel_index(std::int64_t clock) const {
+    const std::int64_t row = clock / kClocksPerLine - ystart_;
+    if (row < 0) return 0;
+    if (row >= height_) return static_cast<std::size_t>(height_) * kWidth;
+    const int x = std::clamp(static_cast<int>(clock % kClocksPerLine) - kHBlank, 0, kWidth);
+    return static_cast<std::size_t>(row) * kWidth + static_cast<std::size_t>(x);
+  }
+
   // The last finished frame, height() rows of 160 palette indices; during a partial frame the
   // buffer being drawn.
   const std::uint8_t* screen() const { return buffers_[shown_].data(); }
@@ -158,6 +183,7 @@ class Tia {
   // Save/restore includes both buffers (rows a frame never reaches keep older content).
   std::array<std::vector<std::uint8_t>, 2>& buffers() { return buffers_; }
   std::uint8_t& shown() { return shown_; }
+  int shown_index() const { return shown_; }
 
   void set_data_bus(std::uint8_t v) { s_.data_bus = v; }
 
@@ -172,14 +198,23 @@ class Tia {
   // Forget the cached object rows (after the state was changed from outside).
   void invalidate_rows() {
     for (auto& r : rows_) r.key = UINT32_MAX;
+    for (auto& r : bits_) r.key = UINT32_MAX;
+    for (auto& p : pairs_) p.key = UINT64_MAX;
+    ++obj_version_;
     ++version_;
   }
 
  private:
   void draw_to(std::int64_t clock);
+  // draw_to, or for a skipped frame whose spans could set no latch, only their side effects.
+  void catch_up_to(std::int64_t clock);
   void reset_player(std::int32_t& pos, bool& first_off, int new_pos, std::uint8_t nusiz,
                     std::int64_t clock);
   void draw_line_span(int line, int from_hc, int to_hc);
+  // Columns [x0, x1) of picture row `row`: pixels (when render_) and collision latches.
+  void span(int row, int x0, int x1, bool blank_span);
+  // Only the latches of columns [x0, x1), from the objects' rows as bits (skipped frames).
+  void collide_span(int x0, int x1);
   std::int64_t frame_clock(std::uint64_t cycle) const {
     return 3 * static_cast<std::int64_t>(cycle - s_.frame_start);
   }
@@ -191,6 +226,25 @@ class Tia {
     std::array<std::uint8_t, kWidth> bits{};
   };
   std::array<RowCache, 6> rows_;
+  // The same rows as 160 bits (bit x = column x) in the order of the kObj bits (playfield,
+  // ball, P0, M0, P1, M1), for collisions without pixels: a pair of objects collides in a
+  // span when their rows AND to non-zero there, three words instead of 160 bytes.
+  struct RowBits {
+    std::uint32_t key = UINT32_MAX;
+    std::array<std::uint64_t, 3> w{};
+  };
+  std::array<RowBits, 6> bits_;
+  // Per pair of objects (15, in the order (0,1), (0,2), ... (4,5)): whether their rows meet
+  // anywhere on the line, for the pair of keys it was found under.
+  struct PairCache {
+    std::uint64_t key = UINT64_MAX;
+    std::uint64_t meet = 0;
+  };
+  std::array<PairCache, 15> pairs_;
+  // Bumped with version_ by every change but the playfield's; obj_latches_ holds the latches
+  // of the pairs without the playfield whose rows meet on the line at obj_latches_version_.
+  std::uint64_t obj_version_ = 1, obj_latches_version_ = 0;
+  std::uint16_t obj_latches_ = 0;
   // The OR of the six rows, valid while mask_version_ == version_ (bumped by every write that
   // changes the picture, and by anything else that changes the state from outside).
   std::array<std::uint8_t, kWidth> mask_{};
@@ -201,6 +255,7 @@ class Tia {
   std::uint8_t shown_ = 1;
   int ystart_ = 34, height_ = 210, line_cap_ = 290;
   bool hmove_blanks_ = true;
+  bool render_ = true;  // not state: a hint of the console's caller, see set_render
 };
 
 }  // namespace atari2600
