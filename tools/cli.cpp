@@ -69,10 +69,13 @@ std::vector<std::int64_t> parse_int_list(const std::string& text, const std::str
 const std::vector<FlagSpec> kTrainFlags = {
     {"env", true,
      "cartpole (default), mini:breakout, mini:pong, mini:catch (built-in games), ale:GAME (a "
-     "ROM under ALE's rules: dqn roms lists the games) or ale:raw"},
+     "ROM under ALE's rules: dqn roms lists the games; ale:catch2600 is our own, built in) or "
+     "ale:raw"},
     {"rom", true, "the ROM file of an ale: env (the config's rom)"},
     {"roms", true, "a ROM folder searched by MD5 (the config's roms; default $DQN_ROMS)"},
-    {"preset", true, "cartpole (default), seed, atari, atari-v5 or catch"},
+    {"preset", true,
+     "cartpole (default), seed, atari, atari-v5, catch or catch2600 (the default for "
+     "ale:catch2600)"},
     {"config", true, "a config file of 'key = value' lines (a run's config.txt)"},
     {"set", true, "key=value, overrides the preset and the file; repeatable"},
     {"seed", true, "the run's seed (default 1)"},
