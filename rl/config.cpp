@@ -44,7 +44,7 @@ const std::vector<Field>& fields() {
        &Config::preset,
        0,
        0,
-       {"cartpole", "seed", "atari", "atari-v5", "catch", "catch2600"}},
+       {"cartpole", "seed", "atari", "atari-v5", "catch"}},
       {"env", "the environment to learn", &Config::env, 0, 0, env_names()},
       // Issue #17: the ROM of an ale: env, or a folder searched by MD5 (else $DQN_ROMS).
       {"rom", "the ROM file of an ale: env (empty: found by MD5 in roms)", &Config::rom},
@@ -564,8 +564,8 @@ Config resolve_config(const std::string& preset, const std::vector<ConfigSetting
   std::string name = preset;
   if (name.empty() && preset_setting) name = preset_setting->value;
   if (name.empty())
-    name = (env == "catch" || env == "mini:catch")                                    ? "catch"
-           : env == "ale:catch2600"                                                   ? "catch2600"
+    // ale:catch2600, our own Catch cartridge, learns with the catch preset's values (issue #17).
+    name = (env == "catch" || env == "mini:catch" || env == "ale:catch2600")          ? "catch"
            : env == "breakout" || env == "pong" || env.find(':') != std::string::npos ? "atari"
                                                                                       : "cartpole";
   Config c;
@@ -611,7 +611,7 @@ void Config::validate() const {
 }
 
 std::vector<std::string> preset_names() {
-  return {"cartpole", "seed", "atari", "atari-v5", "catch", "catch2600"};
+  return {"cartpole", "seed", "atari", "atari-v5", "catch"};
 }
 
 std::string preset_list() {
@@ -719,17 +719,6 @@ Config make_preset(const std::string& name, const std::string& env) {
     // No-op starts add nothing here (every ball's column comes from the game's Rng) and only
     // shorten the first ball's fall, which could make it uncatchable.
     c.noop_max = 0;
-  } else if (name == "catch2600") {
-    // The catch preset on our own cartridge, ale:catch2600 (envs/atari2600/roms/catch2600.asm):
-    // the same network, replay and schedule, for the same 2-minute CI budget
-    // (tests/rl/test_pixel_learning.cpp). Its balls fall for about 20 agent steps, not 13, so
-    // 4000 steps are about 20 games instead of 30, and an evaluation game costs 1.6x Catch's:
-    // periodic evaluations every 2000 steps instead of 1000 keep the run inside the budget (they
-    // do not change training: seed 1's final score is the same either way). The rest is
-    // Catch's argument unchanged.
-    c = make_preset("catch");
-    c.env = "ale:catch2600";
-    c.eval_interval = 2000;
   } else {
     throw_error("unknown preset '", name, "'; valid presets: ", preset_list(), " (did you mean '",
                 closest_match(name, preset_names()), "'?)");

@@ -74,7 +74,7 @@ const std::vector<FlagSpec> kTrainFlags = {
     {"rom", true, "the ROM file of an ale: env (the config's rom)"},
     {"roms", true, "a ROM folder searched by MD5 (the config's roms; default $DQN_ROMS)"},
     {"preset", true,
-     "cartpole (default), seed, atari, atari-v5, catch or catch2600 (the default for "
+     "cartpole (default), seed, atari, atari-v5 or catch (the default for mini:catch and "
      "ale:catch2600)"},
     {"config", true, "a config file of 'key = value' lines (a run's config.txt)"},
     {"set", true, "key=value, overrides the preset and the file; repeatable"},
