@@ -7,6 +7,10 @@
 //    steps of the loop's steady state, acting through the network (epsilon 0.01) and updating,
 //    after an untimed warm-up of random play that fills the replay: agent steps/s is what a long
 //    run shows between its evaluations.
+//  - The same Atari loop, same settings, on our own cartridge ale:catch2600 through the Atari
+//    2600 emulator (envs/atari2600/roms/catch2600.asm) instead of the built-in mini:breakout:
+//    side by side in one run, the two show what the emulator costs a training loop whose
+//    Nature CNN update dominates (issue #17).
 #include <benchmark/benchmark.h>
 
 #include "rl/trainer.hpp"
@@ -42,8 +46,8 @@ void BM_TrainSeedPreset(benchmark::State& state) {
 constexpr std::int64_t kAtariWarmup = 200;  // random steps filling replay, not timed
 constexpr std::int64_t kAtariTimed = 1000;  // timed steps, an update every 4 of them
 
-void BM_TrainAtariBreakout(benchmark::State& state) {
-  Config config = make_preset("atari", "breakout");
+void run_atari(benchmark::State& state, const char* env) {
+  Config config = make_preset("atari", env);
   config.total_steps = kAtariWarmup + kAtariTimed;
   config.buffer_size = 10000;  // the loop's cost does not depend on the capacity
   config.learning_starts = kAtariWarmup;
@@ -64,9 +68,17 @@ void BM_TrainAtariBreakout(benchmark::State& state) {
       static_cast<double>(kAtariTimed), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+void BM_TrainAtariBreakout(benchmark::State& state) {
+  run_atari(state, "mini:breakout");
+}
+void BM_TrainAtariCatch2600(benchmark::State& state) {
+  run_atari(state, "ale:catch2600");
+}
+
 }  // namespace
 
 BENCHMARK(BM_TrainAtariBreakout)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kSecond);
+BENCHMARK(BM_TrainAtariCatch2600)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kSecond);
 BENCHMARK(BM_TrainCartpolePreset)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kSecond);
 BENCHMARK(BM_TrainSeedPreset)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kSecond);
 BENCHMARK_MAIN();

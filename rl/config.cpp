@@ -604,7 +604,8 @@ Config resolve_config(const std::string& preset, const std::vector<ConfigSetting
   std::string name = preset;
   if (name.empty() && preset_setting) name = preset_setting->value;
   if (name.empty())
-    name = (env == "catch" || env == "mini:catch")                                    ? "catch"
+    // ale:catch2600, our own Catch cartridge, learns with the catch preset's values (issue #17).
+    name = (env == "catch" || env == "mini:catch" || env == "ale:catch2600")          ? "catch"
            : env == "breakout" || env == "pong" || env.find(':') != std::string::npos ? "atari"
                                                                                       : "cartpole";
   Config c;

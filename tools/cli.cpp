@@ -68,10 +68,13 @@ std::vector<std::int64_t> parse_int_list(const std::string& text, const std::str
 
 const std::vector<FlagSpec> kTrainFlags = {
     {"env", true,
-     "cartpole (default); mini:breakout|pong|catch (built in); ale:GAME (dqn roms)"},
+     "cartpole (default); mini:breakout|pong|catch (built in); ale:GAME (dqn roms; "
+     "ale:catch2600 is our own cartridge, built in)"},
     {"rom", true, "the ROM file of an ale: env (the config's rom)"},
     {"roms", true, "a ROM folder searched by MD5 (the config's roms; default $DQN_ROMS)"},
-    {"preset", true, "cartpole (default), seed, atari, atari-v5, catch, rainbow or der"},
+    {"preset", true,
+     "cartpole (default), seed, atari, atari-v5, catch (the default for mini:catch and "
+     "ale:catch2600), rainbow or der"},
     {"config", true, "a config file of 'key = value' lines (a run's config.txt)"},
     {"set", true, "key=value, overrides the preset and the file; repeatable"},
     {"seed", true, "the run's seed (default 1)"},
@@ -777,10 +780,20 @@ int cmd_roms(int argc, char** argv, std::ostream& out) {
   std::string dir = args.positional().empty() ? "" : args.positional()[0];
   if (const char* env = std::getenv("DQN_ROMS"); dir.empty() && env) dir = env;
   const auto& table = atari2600::games();
+  // The project's own cartridges (bundled_rom) are inside the program: never missing, never
+  // looked for in a folder.
+  const auto is_ale = [](const atari2600::Game& g) { return g.bundled_rom == nullptr; };
+  const auto n_ale = std::count_if(table.begin(), table.end(), is_ale);
+  std::ostringstream built_in;
+  for (const auto& g : table)
+    if (!is_ale(g))
+      built_in << "  ale:" << g.id << "  built in (envs/atari2600/roms/" << g.id << ".bin, md5 "
+               << g.md5 << ")\n";
   if (dir.empty()) {
-    out << "the " << table.size() << " supported games (ALE 0.12's rules), found by MD5:\n";
+    out << "the " << n_ale << " supported games (ALE 0.12's rules), found by MD5:\n";
     for (const auto& g : table)
-      out << "  ale:" << g.id << "  " << atari2600::expected_rom(g) << "\n";
+      if (is_ale(g)) out << "  ale:" << g.id << "  " << atari2600::expected_rom(g) << "\n";
+    out << "this project's own, built into the program (no ROM file needed):\n" << built_in.str();
     out << "give a folder (dqn roms DIR, or DQN_ROMS) to see which of them it holds\n";
     return 0;
   }
@@ -819,11 +832,12 @@ int cmd_roms(int argc, char** argv, std::ostream& out) {
   std::size_t missing = 0;
   std::ostringstream missing_text;
   for (const auto& g : table) {
-    if (std::find(found.begin(), found.end(), &g) != found.end()) continue;
+    if (!is_ale(g) || std::find(found.begin(), found.end(), &g) != found.end()) continue;
     ++missing;
     missing_text << "  ale:" << g.id << "  " << atari2600::expected_rom(g) << "\n";
   }
-  out << "missing (" << missing << " of " << table.size() << "):\n" << missing_text.str();
+  out << "missing (" << missing << " of " << n_ale << "):\n" << missing_text.str();
+  out << "built in (no ROM file needed):\n" << built_in.str();
   if (missing)
     out << "the project never ships or downloads commercial ROMs; if you own the games, the ROM "
            "set that ships with ALE's Python package (pip install ale-py) has them\n";

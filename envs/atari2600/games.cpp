@@ -1,11 +1,13 @@
-// envs/atari2600/games.cpp: the table of the 30 games and the generic step that turns a game's
-// reading of RAM into ALE's reward, terminal and lives. Every entry restates GAMES.md §2 (ROM,
-// properties, actions, modes) and §3 (formulas); a game needs code of its own only for its
-// RAM formula, and for the few latches GAMES.md names (breakout, chopper_command, demon_attack,
-// qbert, beam_rider).
+// envs/atari2600/games.cpp: the table of the 30 games (and our own catch2600) and the generic step
+// that turns a game's reading of RAM into ALE's reward, terminal and lives. Every entry restates
+// GAMES.md §2 (ROM, properties, actions, modes) and §3 (formulas); a game needs code of its own
+// only for its RAM formula, and for the few latches GAMES.md names (breakout, chopper_command,
+// demon_attack, qbert, beam_rider).
 #include "envs/atari2600/games.hpp"
 
 #include <algorithm>
+
+#include "envs/atari2600/bundled.hpp"
 
 namespace atari2600 {
 namespace {
@@ -498,6 +500,23 @@ std::vector<Game> make_games() {
                .read = [](const Ram& r, Latches&) {
                  return Reading{s2(r, 0xF1, 0xF2), (at(r, 0xF3) & 0x80) != 0, 0};
                }});
+  // Not ALE's: our own Catch (roms/catch2600.asm, issue #17), shipped inside the library. Its
+  // rules are the RAM map of the .asm: score = caught ($81) - missed ($82), so a catch is +1
+  // and a miss -1; terminal = the game-over flag $84; lives = balls still to come ($83, 10 at
+  // the start). NOOP, RIGHT, LEFT move the paddle (FIRE and the other directions do nothing).
+  g.push_back({.id = "catch2600",
+               .md5 = "2d767d4383efc5800f5e8ee71a11e927",
+               .rom_bytes = 2048,
+               .bank = "2K",
+               .minimal = {0, 3, 4},
+               .modes = {0},
+               .difficulties = {0},
+               .reset_lives = 10,
+               .read =
+                   [](const Ram& r, Latches&) {
+                     return Reading{at(r, 0x81) - at(r, 0x82), at(r, 0x84) != 0, at(r, 0x83)};
+                   },
+               .bundled_rom = catch2600_rom});
   return g;
 }
 

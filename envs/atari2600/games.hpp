@@ -1,6 +1,7 @@
 // envs/atari2600/games.hpp: the ALE 0.12 rules of the 30 supported games (the Atari 100k
-// benchmark's 26, Beam Rider, Enduro, Space Invaders, Tetris) as one table of descriptions,
-// restated from ../shared/atari/GAMES.md (cited as GAMES.md §N below): each game's ROM (MD5,
+// benchmark's 26, Beam Rider, Enduro, Space Invaders, Tetris), and of the project's own Catch
+// cartridge (catch2600, roms/catch2600.asm), as one table of descriptions, ALE's restated
+// from ../shared/atari/GAMES.md (cited as GAMES.md §N below): each game's ROM (MD5,
 // size, bank scheme), console properties, minimal action set, modes, difficulties, starting
 // actions, and how reward, terminal and lives are read off RAM after every frame.
 //
@@ -15,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,9 +86,13 @@ struct Game {
   bool (*mode_reached)(const Ram& ram, int mode) = nullptr;
   bool soft_reset_before_modes = false;  // gopher
   bool latch_before_mode_reset = false;  // demon_attack: level_change := true before softReset
+  // The project's own games (bundled.hpp): the ROM compiled into the library, used when no ROM
+  // file is given. nullptr for ALE's games, whose ROMs the user brings.
+  std::span<const std::uint8_t> (*bundled_rom)() = nullptr;
 };
 
-// The 30 games in GAMES.md §2's order.
+// The 30 games in GAMES.md §2's order, then the project's own (catch2600), which ALE lacks:
+// the oracle runs it only as "raw", so its rules are tested on synthetic RAM alone.
 const std::vector<Game>& games();
 const Game* find_game(std::string_view id);
 const Game* find_game_by_md5(std::string_view md5);

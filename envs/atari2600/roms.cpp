@@ -101,6 +101,12 @@ LoadedRom load_rom(const std::string& id, const std::string& rom_file, const std
     return out;
   }
   if (raw) throw_error("ale:raw runs any ROM file but needs it: give --rom FILE");
+  if (game->bundled_rom) {  // our own cartridge: in the library, whatever folder is given
+    const auto bytes = game->bundled_rom();
+    out.bytes.assign(bytes.begin(), bytes.end());
+    out.path = "envs/atari2600/roms/" + std::string(game->id) + ".bin (built in)";
+    return out;
+  }
   if (rom_dir.empty())
     throw_error("ale:", id, " needs its ROM, ", expected_rom(*game),
                 ": give --rom FILE, or a ROM folder with --roms DIR or the DQN_ROMS environment "

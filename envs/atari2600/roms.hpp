@@ -6,6 +6,9 @@
 //   auto all = scan_rom_folder("roms");              // every file of a folder, identified
 //   LoadedRom r = load_rom("pong", "", "roms");      // the file for ale:pong, or a clear error
 //
+// The project's own cartridges (bundled.hpp, e.g. catch2600) need no file: load_rom returns the
+// bytes compiled into the library unless a --rom file is given.
+//
 // Rule (issue #17): a ROM that is not in the table runs only as "raw" (no reward, no episode
 // end), never under another game's rules; a known ROM runs as its own game or as raw.
 #pragma once

@@ -60,7 +60,8 @@ TEST_CASE("md5 pads correctly at every length around a block boundary") {
 }
 
 TEST_CASE("the game table holds the 30 games of GAMES.md with consistent facts") {
-  CHECK(games().size() == 30);
+  CHECK(games().size() == 31);  // GAMES.md's 30, then our own catch2600
+  CHECK(games().back().id == "catch2600");
   std::set<std::string_view> ids, md5s;
   for (const Game& g : games()) {
     INFO(g.id);
@@ -79,8 +80,10 @@ TEST_CASE("the game table holds the 30 games of GAMES.md with consistent facts")
     const int k = g.bank == "2K" ? 2048 : g.bank == "4K" ? 4096 : g.bank == "F6" ? 16384 : 8192;
     CHECK(g.rom_bytes == k);
   }
-  CHECK(ids.size() == 30);
-  CHECK(md5s.size() == 30);
+  CHECK(ids.size() == 31);
+  CHECK(md5s.size() == 31);
+  for (const Game& g : games())  // only our own cartridge is compiled in
+    CHECK((g.bundled_rom != nullptr) == (g.id == "catch2600"));
   CHECK(find_game("pitfall") == nullptr);
   CHECK(find_game("raw")->minimal.size() == 18);
   // Spot checks of GAMES.md §2 (minimal sets by name, modes, start actions, properties).
@@ -449,4 +452,36 @@ TEST_CASE("raw: no reward, never terminal, lives 0, whatever the RAM") {
     CHECK_FALSE(raw.terminal());
     CHECK(raw.lives() == 0);
   }
+}
+
+// Our own cartridge (envs/atari2600/roms/catch2600.asm's RAM map): score = caught ($81) - missed
+// ($82), terminal = $84 != 0, lives = $83 (balls to come), 0 once terminal.
+TEST_CASE("catch2600: a catch is +1, a miss -1, lives count the balls left, the flag ends it") {
+  Sim s("catch2600");
+  CHECK(s.lives() == 10);  // a fresh logic, before any frame
+  s.set(0x83, 10).step();
+  CHECK(s.reward() == 0);
+  CHECK(s.lives() == 10);
+  CHECK(!s.terminal());
+  s.set(0x81, 1).set(0x83, 9).step();  // caught
+  CHECK(s.reward() == 1);
+  CHECK(s.lives() == 9);
+  s.step();  // nothing new: the score did not change
+  CHECK(s.reward() == 0);
+  s.set(0x82, 1).set(0x83, 8).step();  // missed: caught - missed back to 0
+  CHECK(s.reward() == -1);
+  s.set(0x82, 2).set(0x83, 7).step();  // a second miss: the score goes below zero
+  CHECK(s.reward() == -1);
+  s.set(0x81, 2).set(0x83, 0).set(0x84, 1).step();  // the last ball, caught: -1 -> 0
+  CHECK(s.reward() == 1);                           // the terminal frame's own reward counts
+  CHECK(s.terminal());
+  CHECK(s.lives() == 0);
+  // The other bytes of RAM play no part.
+  Sim t("catch2600");
+  for (int a = 0x80; a <= 0xFF; ++a)
+    if (a < 0x81 || a > 0x84) t.set(a, 0xA5);
+  t.set(0x83, 10).step();
+  CHECK(t.reward() == 0);
+  CHECK(!t.terminal());
+  CHECK(t.lives() == 10);
 }

@@ -181,6 +181,21 @@ TEST_CASE("parity: Tetris with sticky actions (p = 0.25) equals ALE, also past t
   CHECK(r.equal == r.compared);
 }
 
+// Our own cartridge (envs/atari2600/roms/catch2600.asm), as the raw game: power-on, ALE's reset
+// protocol, a whole game of ten balls under random play over all 18 actions (LEFT and RIGHT
+// move the paddle, so its every position is drawn), and the frozen frames after game over.
+TEST_CASE("parity: catch2600, a whole game of seeded random play, equals ALE on every frame") {
+  const ParityResult r = check_golden("catch2600_random1000_seed2.txt");
+  CHECK(r.compared == 1001);  // the reset line and 1,000 one-frame steps, RAM in full
+  CHECK(r.equal == r.compared);
+}
+
+TEST_CASE("parity: catch2600, 3,000 frames of seeded random play, equals ALE on every frame") {
+  const ParityResult r = check_golden("catch2600_random3000_seed1.txt");
+  CHECK(r.compared == 3001);
+  CHECK(r.equal == r.compared);
+}
+
 // The probe ROMs (tests/atari2600/probes/*.asm say what each one shows).
 TEST_CASE("parity: probe resp0 (RESP0 at every cycle, NUSIZ copies, reflection)") {
   const ParityResult r = check_golden("resp0.txt");

@@ -153,3 +153,34 @@ TEST_CASE("rom game: modes and difficulties reach the game, checked against its 
   CHECK_THROWS_WITH_AS(make_env("mini:breakout", mini), doctest::Contains("ale: games only"),
                        Error);
 }
+
+// Our own cartridge needs no ROM file: its bytes are in the library (envs/atari2600/bundled.hpp),
+// so ale:catch2600 builds from any folder, with or without --roms, and a wrong --rom is refused.
+TEST_CASE("rom game: ale:catch2600 runs with no ROM file, ten balls to a game") {
+  EnvOptions o;
+  o.noop_max = 0;
+  auto env = make_env("ale:catch2600", o);
+  CHECK(env->num_actions() == 3);  // NOOP RIGHT LEFT
+  env->reset(3);
+  Rng rng(3);
+  StepResult r;
+  std::int64_t steps = 0;
+  double score = 0;
+  do {
+    r = env->step(rng.uniform_int(0, env->num_actions()));
+    score += r.reward;
+    ++steps;
+  } while (!r.terminated && !r.truncated && steps < 1000);
+  CHECK(r.terminated);
+  // Ten balls of 81 frames each, 4 frames an agent step: the tenth lands in step 203.
+  CHECK(steps == 203);
+  CHECK(score >= -10);
+  CHECK(score <= 10);
+  EnvOptions elsewhere;
+  elsewhere.rom_dir = source("tests");  // a folder without it: the built-in ROM still serves
+  CHECK(make_env("ale:catch2600", elsewhere)->num_actions() == 3);
+  EnvOptions wrong;
+  wrong.rom_path = source("tests/atari2600/probes/probe.bin");
+  CHECK_THROWS_WITH_AS(make_env("ale:catch2600", wrong), doctest::Contains("catch2600.bin (md5"),
+                       Error);
+}

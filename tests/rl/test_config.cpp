@@ -271,7 +271,8 @@ TEST_CASE("every config key has a one-line meaning and the values it accepts") {
   CHECK(of("buffer_size").accepts == "whole number in [1, 1e9]");
   CHECK(of("env").accepts.rfind(
             "cartpole, mini:breakout, mini:pong, mini:catch, ale:raw, ale:alien", 0) == 0);
-  CHECK(of("env").accepts.find("ale:space_invaders or ale:tetris") != std::string::npos);
+  CHECK(of("env").accepts.find("ale:space_invaders, ale:tetris or ale:catch2600") !=
+        std::string::npos);
   CHECK(of("target_update_unit").accepts == "env_steps or updates");
   CHECK(of("dueling").accepts == "true or false");
   CHECK(of("hidden").accepts == "comma-separated whole numbers in [1, 65536]");

@@ -132,3 +132,47 @@ TEST_CASE("the der preset runs every Rainbow part at once on pixels (mini:catch,
     CHECK(sum == doctest::Approx(1.0).epsilon(1e-5));
   }
 }
+
+// Issue #17: the whole path of a real cartridge, from ROM bytes to a learned policy. Our own
+// Catch cartridge (envs/atari2600/roms/catch2600.asm, built into the library) runs on our Atari
+// 2600 emulator, frame-exact against ALE (test_parity.cpp), and the catch preset (the default
+// for ale:catch2600) trains the Nature CNN on its pixels at a fixed seed with 2 threads. Its
+// balls fall for about 20 agent steps, not 13, so 4000 steps are about 20 games instead of 30,
+// and an evaluation game costs 1.6x Catch's: periodic evaluations every 2000 steps instead of
+// 1000 keep the run inside the budget (they do not change training: the final score is the
+// same either way).
+// Runtime (release, 2 threads, 1751 updates): 49 s alone and 59 s in the full ctest run on the
+// 2-core machine while other engineers' builds ran, 121 s while two other learning tests shared
+// its 2 cores.
+TEST_CASE("the catch preset learns our own ROM ale:catch2600 from pixels and beats random" *
+          doctest::skip(kUnderAsan)) {
+  const ThreadScope threads(2);
+  Config c = make_preset("catch", "ale:catch2600");
+  c.eval_interval = 2000;
+  c.seed = 1;
+  c.threads = 2;
+  Trainer trainer(c, "");
+  const TrainResult r = trainer.run();
+
+  std::unique_ptr<Env> env = make_env("ale:catch2600", env_options_for(c));
+  Rng rng(7);
+  const EvalResult random =
+      evaluate(trainer.agent().online(), *env, c.final_eval_episodes, 2'000'000'000ULL, 1.0, rng);
+  MESSAGE("ale:catch2600: random ", random.mean, " +- ", random.std, "; learned ",
+          r.final_eval.mean, " +- ", r.final_eval.std, " (best periodic ", r.best_eval, " at step ",
+          r.best_eval_step, ") over ", r.final_eval.episodes, " episodes, ", r.updates,
+          " updates in ", r.wall_seconds, " s");
+  CHECK(r.finished);
+  CHECK(r.final_eval.episodes == 10);
+  CHECK(random.mean < -3.0);
+  // A game is 10 balls, +1 caught, -1 missed. Random play scores -5.54 a game, sd 2.68, over
+  // 1000 games (dqn eval random --env ale:catch2600 --set noop_max=0): it catches 22% of balls
+  // (-7.2 on this test's 10 games). A mean of +2 over 10 games is 60 of 100 balls caught (with
+  // epsilon 0.05): 9 standard deviations of a 10-game random mean (2.68 / sqrt(10) = 0.85)
+  // above random's -5.54, which a 22% catcher reaches with probability below 1e-15. The learned
+  // policy scores 6.6 at this seed (83 of 100 balls), leaving 4.6 points to the bar. Trap: the
+  // bar holds for this seed, not for every one: seeds 2 and 3 end at +4.0 and +1.2 after 4000
+  // steps (seed 3 reaches +7.0 after 6000), so a change that moves the run's random draws
+  // (seed, thread count, preset) needs this margin measured again.
+  CHECK(r.final_eval.mean >= 2.0);
+}

@@ -23,6 +23,19 @@ convert() { python3 "$here/oracle_to_golden.py" "$@"; }
   convert "rom=shared:roms/tetris.bin game=tetris random=3000 seed=3 set=repeat_action_probability=0.25,random_seed=5" hash \
     > "$here/tetris_sticky_random3000_seed3.txt"
 
+# Our own cartridge (envs/atari2600/roms/catch2600.bin), which ALE does not know: run as the raw
+# game with seeded random play over all 18 actions, one frame per step. A game lasts about 840
+# frames (ten balls of 81 frames after the reset protocol), then the program freezes; seed 2's
+# 1,000 steps hold one whole game with RAM in full, seed 1's 3,000 a game and the frozen frames
+# after it with RAM hashed.
+catch2600="$repo/envs/atari2600/roms/catch2600.bin"
+"$oracle" --rom "$catch2600" --game raw --random 1000 --seed 2 |
+  convert "rom=repo:envs/atari2600/roms/catch2600.bin game=raw random=1000 seed=2" full \
+    > "$here/catch2600_random1000_seed2.txt"
+"$oracle" --rom "$catch2600" --game raw --random 3000 --seed 1 |
+  convert "rom=repo:envs/atari2600/roms/catch2600.bin game=raw random=3000 seed=1" hash \
+    > "$here/catch2600_random3000_seed1.txt"
+
 # Probe ROMs: each run as the raw game with its own action list (see the .asm files).
 while read -r golden frames actions extra; do
   [[ -z "$golden" || "$golden" == \#* ]] && continue
