@@ -216,6 +216,11 @@ UpdateStats DqnAgent::update(const Batch& batch) {
   double q_sum = 0;
   for (std::int64_t i = 0; i < n; ++i) q_sum += qa[i];
   stats.mean_q = static_cast<float>(q_sum / static_cast<double>(n));
+  return finish_update(loss, stats);
+}
+
+// The end both updates share: the divergence guard, gradients, clipping and Adam.
+UpdateStats DqnAgent::finish_update(Value loss, UpdateStats stats) {
   DQN_CHECK(std::isfinite(stats.loss), "divergence: the loss is ", stats.loss,
             " (not finite); lower lr or check the rewards");
   DQN_CHECK(std::isfinite(stats.mean_q), "divergence: the mean Q-value is ", stats.mean_q,
@@ -322,23 +327,7 @@ UpdateStats DqnAgent::update_categorical(const Batch& batch) {
     q_sum += q;
   }
   stats.mean_q = static_cast<float>(q_sum / static_cast<double>(n));
-  DQN_CHECK(std::isfinite(stats.loss), "divergence: the loss is ", stats.loss,
-            " (not finite); lower lr or check the rewards");
-  DQN_CHECK(std::isfinite(stats.mean_q), "divergence: the mean Q-value is ", stats.mean_q,
-            " (not finite); lower lr or check the rewards");
-
-  // 4. Gradients, clipping, Adam.
-  online_.zero_grad();
-  tape_.backward(loss);
-  if (max_grad_norm_ > 0) {
-    stats.grad_norm = clip_grad_norm(online_.parameters(), max_grad_norm_);
-  } else {
-    stats.grad_norm = static_cast<float>(std::sqrt(grad_sq_norm(online_.parameters())));
-  }
-  DQN_CHECK(std::isfinite(stats.grad_norm), "divergence: the gradient norm is ", stats.grad_norm,
-            " (not finite); lower lr or check the rewards");
-  adam_.step();
-  return stats;
+  return finish_update(loss, stats);
 }
 
 void DqnAgent::update_target() {

@@ -135,6 +135,7 @@ class DqnAgent {
 
  private:
   UpdateStats update_categorical(const Batch& batch);  // the C51 update (spec_.atoms > 1)
+  UpdateStats finish_update(Value loss, UpdateStats stats);  // guard, backward, clip, Adam
 
   NetworkSpec spec_;
   float gamma_, huber_delta_, max_grad_norm_, tau_;
