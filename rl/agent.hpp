@@ -134,7 +134,7 @@ class DqnAgent {
   const Rng& noise_rng() const { return noise_rng_; }
 
  private:
-  UpdateStats update_categorical(const Batch& batch);  // the C51 update (spec_.atoms > 1)
+  UpdateStats update_categorical(const Batch& batch);        // the C51 update (spec_.atoms > 1)
   UpdateStats finish_update(Value loss, UpdateStats stats);  // guard, backward, clip, Adam
 
   NetworkSpec spec_;

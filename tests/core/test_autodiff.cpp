@@ -9,40 +9,14 @@
 
 #include "core/autodiff.hpp"
 #include "core/rng.hpp"
+#include "tests/gradient_check.hpp"
 
 using namespace dqn;
 
 namespace {
 
-void fill(VariableD& v, Rng& rng, double lo, double hi) {
-  for (std::int64_t i = 0; i < v.value.numel(); ++i) v.value[i] = rng.uniform(lo, hi);
-}
-
-// Central differences on every element of every variable against the tape's gradients.
-// Step 1e-6 in double: truncation error O(h^2) ~ 1e-12, rounding ~ 1e-16/1e-6 = 1e-10.
-void check_gradients(const std::function<Value(TapeD&)>& loss_fn, std::vector<VariableD*> vars,
-                     double tolerance) {
-  TapeD tape;
-  for (auto* v : vars) v->zero_grad();
-  tape.backward(loss_fn(tape));
-  constexpr double kStep = 1e-6;
-  for (std::size_t k = 0; k < vars.size(); ++k) {
-    VariableD& v = *vars[k];
-    for (std::int64_t i = 0; i < v.value.numel(); ++i) {
-      const double saved = v.value[i];
-      v.value[i] = saved + kStep;
-      tape.reset();
-      const double up = tape.item(loss_fn(tape));
-      v.value[i] = saved - kStep;
-      tape.reset();
-      const double down = tape.item(loss_fn(tape));
-      v.value[i] = saved;
-      const double numeric = (up - down) / (2 * kStep);
-      INFO("variable ", k, " element ", i);
-      CHECK(v.grad[i] == doctest::Approx(numeric).epsilon(tolerance).scale(1.0));
-    }
-  }
-}
+using dqn::test::check_gradients;
+using dqn::test::fill;
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include "core/categorical.hpp"
 #include "core/rng.hpp"
 #include "tests/core/kernel_check.hpp"
+#include "tests/gradient_check.hpp"
 
 using namespace dqn;
 using dqn::test::kUnitRoundoffF;
@@ -257,33 +258,8 @@ TEST_CASE("the projection: fast equals reference, and mass is conserved, on rand
 
 namespace {
 
-void fill(VariableD& v, Rng& rng, double lo, double hi) {
-  for (std::int64_t i = 0; i < v.value.numel(); ++i) v.value[i] = rng.uniform(lo, hi);
-}
-
-// Central differences in double against the tape's gradients (as tests/core/test_autodiff.cpp):
-// h = 1e-6, truncation O(h^2) ~ 1e-12, rounding ~ 1e-10; these ops are smooth everywhere.
-void check_gradients(const std::function<Value(TapeD&)>& loss_fn, std::vector<VariableD*> vars) {
-  TapeD tape;
-  for (auto* v : vars) v->zero_grad();
-  tape.backward(loss_fn(tape));
-  constexpr double kStep = 1e-6;
-  for (std::size_t k = 0; k < vars.size(); ++k) {
-    VariableD& v = *vars[k];
-    for (std::int64_t i = 0; i < v.value.numel(); ++i) {
-      const double saved = v.value[i];
-      v.value[i] = saved + kStep;
-      tape.reset();
-      const double up = tape.item(loss_fn(tape));
-      v.value[i] = saved - kStep;
-      tape.reset();
-      const double down = tape.item(loss_fn(tape));
-      v.value[i] = saved;
-      INFO("variable ", k, " element ", i);
-      CHECK(v.grad[i] == doctest::Approx((up - down) / (2 * kStep)).epsilon(1e-6).scale(1.0));
-    }
-  }
-}
+using dqn::test::check_gradients;
+using dqn::test::fill;
 
 }  // namespace
 

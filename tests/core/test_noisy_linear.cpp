@@ -16,6 +16,7 @@
 #include "core/noisy_linear.hpp"
 #include "core/parallel.hpp"
 #include "kernel_check.hpp"
+#include "tests/gradient_check.hpp"
 
 using namespace dqn;
 using dqn::test::random_floats;
@@ -168,26 +169,7 @@ TEST_CASE("tape noisy_linear: gradients match central differences in double") {
     return t.mean(t.mul(y, y));
   };
   const std::vector<VariableD*> vars = {&x, &mu, &sigma, &bmu, &bsigma};
-  TapeD tape;
-  for (auto* v : vars) v->zero_grad();
-  tape.backward(loss(tape));
-  constexpr double kStep = 1e-6;
-  for (std::size_t k = 0; k < vars.size(); ++k) {
-    VariableD& v = *vars[k];
-    for (std::int64_t i = 0; i < v.value.numel(); ++i) {
-      const double saved = v.value[i];
-      v.value[i] = saved + kStep;
-      tape.reset();
-      const double up = tape.item(loss(tape));
-      v.value[i] = saved - kStep;
-      tape.reset();
-      const double down = tape.item(loss(tape));
-      v.value[i] = saved;
-      CAPTURE(k);
-      CAPTURE(i);
-      CHECK(v.grad[i] == doctest::Approx((up - down) / (2 * kStep)).epsilon(1e-6).scale(1.0));
-    }
-  }
+  dqn::test::check_gradients(loss, vars);  // central differences, h = 1e-6
 }
 
 TEST_CASE("tape noisy_linear: float fast within the summation bound of the double reference") {

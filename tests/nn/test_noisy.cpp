@@ -13,6 +13,7 @@
 #include "core/rng.hpp"
 #include "nn/checkpoint.hpp"
 #include "nn/qnetwork.hpp"
+#include "tests/gradient_check.hpp"
 
 using namespace dqn;
 
@@ -137,26 +138,7 @@ TEST_CASE("the noisy layer's graph has finite-difference gradients for mu, sigma
     return t.mean(t.mul(y, y));
   };
   std::vector<VariableD*> vars = {&w_mu, &w_sigma, &b_mu, &b_sigma, &x};
-  TapeD tape;
-  for (auto* v : vars) v->zero_grad();
-  tape.backward(loss(tape));
-  constexpr double kStep = 1e-6;  // as tests/core/test_autodiff.cpp: error ~1e-10
-  for (std::size_t k = 0; k < vars.size(); ++k) {
-    VariableD& v = *vars[k];
-    for (std::int64_t i = 0; i < v.value.numel(); ++i) {
-      const double saved = v.value[i];
-      v.value[i] = saved + kStep;
-      tape.reset();
-      const double up = tape.item(loss(tape));
-      v.value[i] = saved - kStep;
-      tape.reset();
-      const double down = tape.item(loss(tape));
-      v.value[i] = saved;
-      CAPTURE(k);
-      CAPTURE(i);
-      CHECK(v.grad[i] == doctest::Approx((up - down) / (2 * kStep)).epsilon(1e-6).scale(1.0));
-    }
-  }
+  dqn::test::check_gradients(loss, vars);  // central differences, h = 1e-6
   // And the chain rule's shape: dL/dsigma = dL/dW . eps with eps = f_out f_in^T (dL/dmu =
   // dL/dW), so no eps = 0 trap.
   for (std::int64_t o = 0; o < out; ++o)
