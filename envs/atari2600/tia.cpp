@@ -352,8 +352,10 @@ constexpr auto kCollisionTable = make_collision_table();
 // Which colour register shows for each combination of object bits, per mode: 0 COLUBK,
 // 2 COLUP0, 3 COLUP1, 4 COLUPF (playfield and ball). Modes (probe modes):
 //   kModeNormal    P0/M0 > P1/M1 > PF/BL > BK
-//   kModePriority  PF/BL > P0/M0 > P1/M1 > BK (CTRLPF bit 2; score mode is then ignored)
-//   kModeScoreL/R  score mode (CTRLPF bit 1) without priority: the playfield takes player 0's
+//   kModePriority  PF/BL > P0/M0 > P1/M1 > BK (CTRLPF bit 2; with score mode too only while
+//                  an object besides the playfield is enabled, see span())
+//   kModeScoreL/R  score mode (CTRLPF bit 1) without priority (or with it while nothing but the
+//                  playfield is enabled): the playfield takes player 0's
 //                  colour and rank on the left half, player 1's on the right half.
 constexpr std::uint8_t kSrcBK = 0, kSrcP0 = 2, kSrcP1 = 3, kSrcPF = 4;
 constexpr int kModeNormal = 0, kModePriority = 1, kModeScoreL = 2, kModeScoreR = 3;
