@@ -352,8 +352,10 @@ constexpr auto kCollisionTable = make_collision_table();
 // Which colour register shows for each combination of object bits, per mode: 0 COLUBK,
 // 2 COLUP0, 3 COLUP1, 4 COLUPF (playfield and ball). Modes (probe modes):
 //   kModeNormal    P0/M0 > P1/M1 > PF/BL > BK
-//   kModePriority  PF/BL > P0/M0 > P1/M1 > BK (CTRLPF bit 2; score mode is then ignored)
-//   kModeScoreL/R  score mode (CTRLPF bit 1) without priority: the playfield takes player 0's
+//   kModePriority  PF/BL > P0/M0 > P1/M1 > BK (CTRLPF bit 2; with score mode too only while
+//                  an object besides the playfield is enabled, see span())
+//   kModeScoreL/R  score mode (CTRLPF bit 1) without priority (or with it while nothing but the
+//                  playfield is enabled): the playfield takes player 0's
 //                  colour and rank on the left half, player 1's on the right half.
 constexpr std::uint8_t kSrcBK = 0, kSrcP0 = 2, kSrcP1 = 3, kSrcPF = 4;
 constexpr int kModeNormal = 0, kModePriority = 1, kModeScoreL = 2, kModeScoreR = 3;
@@ -377,6 +379,21 @@ constexpr std::array<std::array<std::uint8_t, 64>, 4> make_source_table() {
   return t;
 }
 constexpr auto kSourceTable = make_source_table();
+
+// The objects other than the playfield that the registers enable for the rest of the line: a
+// player whose shown graphic (the old copy under VDEL) is non-zero, a missile enabled and not
+// locked to its player, the ball enabled (the old copy under VDELBL).
+unsigned enabled_objects(const TiaState& s) {
+  const std::uint8_t g0 = s.vdelp0 & 1 ? s.grp0_old : s.grp0;
+  const std::uint8_t g1 = s.vdelp1 & 1 ? s.grp1_old : s.grp1;
+  return ((((s.vdelbl & 1) ? s.enabl_old : s.enabl) & 2) ? Tia::kObjBL : 0u) |
+         (g0 ? Tia::kObjP0 : 0u) | (g1 ? Tia::kObjP1 : 0u) |
+         (((s.enam0 & 2) && !(s.resmp0 & 2)) ? Tia::kObjM0 : 0u) |
+         (((s.enam1 & 2) && !(s.resmp1 & 2)) ? Tia::kObjM1 : 0u);
+}
+bool objects_enabled(const TiaState& s) {
+  return enabled_objects(s) != 0;
+}
 
 }  // namespace
 
@@ -413,13 +430,7 @@ void Tia::span(int row, int x0, int x1, bool blank_span) {
     // the registers, erring towards "can") bound the latches the span could set; when those
     // are all set already (or no two objects exist), the span changes nothing. Most spans
     // end here (profile, Tetris: building the object rows was 18% of the time, drawing 23%).
-    const std::uint8_t g0 = s.vdelp0 & 1 ? s.grp0_old : s.grp0;
-    const std::uint8_t g1 = s.vdelp1 & 1 ? s.grp1_old : s.grp1;
-    const unsigned present = (((s.pf0 & 0xF0) | s.pf1 | s.pf2) ? kObjPF : 0u) |
-                             ((((s.vdelbl & 1) ? s.enabl_old : s.enabl) & 2) ? kObjBL : 0u) |
-                             (g0 ? kObjP0 : 0u) | (g1 ? kObjP1 : 0u) |
-                             (((s.enam0 & 2) && !(s.resmp0 & 2)) ? kObjM0 : 0u) |
-                             (((s.enam1 & 2) && !(s.resmp1 & 2)) ? kObjM1 : 0u);
+    const unsigned present = (((s.pf0 & 0xF0) | s.pf1 | s.pf2) ? kObjPF : 0u) | enabled_objects(s);
     if ((cx | kCollisionTable[present]) == cx) return;
     collide_span(x0, x1);
     return;
@@ -430,7 +441,16 @@ void Tia::span(int row, int x0, int x1, bool blank_span) {
   }
   const std::array<std::uint8_t, kWidth>& mask = mask_;
   const std::uint8_t colours[5] = {s.colubk, 0, s.colup0, s.colup1, s.colupf};
-  const bool priority = s.ctrlpf & 4, score = (s.ctrlpf & 2) && !priority;
+  // Score and priority modes together (probe score_priority): while no object but the
+  // playfield is enabled, the playfield takes score mode's colours (COLUP0 left of pixel 80,
+  // COLUP1 right of it, reflection or not); as soon as a player, missile or ball is enabled,
+  // priority mode's rule holds for every pixel of the span, the playfield's own included
+  // (COLUPF, above the players). "Enabled" is the register state, not the pixel: a player with
+  // a non-zero graphic (after VDEL) anywhere on the line, a missile with ENAM set and RESMP
+  // clear, the ball with ENABL set (after VDEL). A write that changes it mid-line switches the
+  // rule from that pixel on, so spans suffice.
+  const bool both = (s.ctrlpf & 6) == 6 && !objects_enabled(s);
+  const bool priority = (s.ctrlpf & 4) && !both, score = (s.ctrlpf & 2) && !priority;
   const auto& left = kSourceTable[priority ? kModePriority : score ? kModeScoreL : kModeNormal];
   const auto& right = kSourceTable[priority ? kModePriority : score ? kModeScoreR : kModeNormal];
   const int split = std::clamp(80, x0, x1);
@@ -630,13 +650,7 @@ void Tia::catch_up_to(std::int64_t clock) {
   }
   const TiaState& s = s_;
   if (!(s.vblank & 2)) {
-    const std::uint8_t g0 = s.vdelp0 & 1 ? s.grp0_old : s.grp0;
-    const std::uint8_t g1 = s.vdelp1 & 1 ? s.grp1_old : s.grp1;
-    const unsigned present = (((s.pf0 & 0xF0) | s.pf1 | s.pf2) ? kObjPF : 0u) |
-                             ((((s.vdelbl & 1) ? s.enabl_old : s.enabl) & 2) ? kObjBL : 0u) |
-                             (g0 ? kObjP0 : 0u) | (g1 ? kObjP1 : 0u) |
-                             (((s.enam0 & 2) && !(s.resmp0 & 2)) ? kObjM0 : 0u) |
-                             (((s.enam1 & 2) && !(s.resmp1 & 2)) ? kObjM1 : 0u);
+    const unsigned present = (((s.pf0 & 0xF0) | s.pf1 | s.pf2) ? kObjPF : 0u) | enabled_objects(s);
     const std::uint16_t cx = s.collisions;
     if ((cx | kCollisionTable[present]) != cx) {
       // Known only while the objects have not changed since collide_span computed it.

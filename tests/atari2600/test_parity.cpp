@@ -303,6 +303,13 @@ TEST_CASE("parity: probe modes (vertical delay, score and priority modes, RESMPx
   const ParityResult r = check_golden("modes.txt");
   CHECK(r.equal == r.compared);
 }
+TEST_CASE("parity: probe score_priority (score and priority modes together)") {
+  // The playfield's colour follows score mode while only the playfield is enabled and priority
+  // mode once any other object is (envs/atari2600/README.md); every frame must match.
+  const ParityResult r = check_golden("score_priority.txt");
+  CHECK(r.compared == 33);
+  CHECK(r.equal == r.compared);
+}
 TEST_CASE("parity: probe offscreen (no collisions above or below ALE's picture rows)") {
   const ParityResult r = check_golden("offscreen.txt");
   CHECK(r.equal == r.compared);

@@ -606,8 +606,8 @@ def paddles_probe():
 
 def modes_probe():
     # Frame f: VDELP0 = f & 1, VDELP1 = f >> 1 & 1, VDELBL = f >> 2 & 1, CTRLPF score or
-    # priority bits from f >> 3 (reflection on; never both: ALE's colours for score plus priority
-    # depend on more than this probe pins down, see envs/atari2600/README.md), RESMP0/1 from
+    # priority bits from f >> 3 (reflection on; never both: that combination has its own probe,
+    # score_priority, and this one's golden predates it), RESMP0/1 from
     # f >> 5; objects placed over the
     # playfield and each other; every line writes GRP0, GRP1 and ENABL from the line counter, in
     # the order that makes the vertical-delay copies matter.
@@ -635,6 +635,62 @@ def modes_probe():
     rom("modes", "Vertical delay (VDELP0/P1/BL), score and priority modes, RESMPx, over a\n"
         "; playfield: frame bits 0-2 pick the VDELs, 3-4 CTRLPF score/priority, 5 RESMP0/1;\n"
         "; GRP0, GRP1 and ENABL change every line.", setup, kernel)
+
+
+def score_priority_probe():
+    # Score and priority modes together (CTRLPF = $36/$37) over a playfield, one case per band
+    # of 22 lines. Frame f: bit 0 reflection, bit 1 swaps the players' halves (player 0 left or
+    # right of pixel 80), bit 2 the playfield ($F0 $FF $FF, covering the centre, or $F0 $AA $55),
+    # bit 3 the player graphic ($FF or $A5). Bands: 1 playfield alone; 2 both players (quad
+    # width) over it; 3 GRP0 non-zero but hidden by VDELP0 (old copy zero); 4 missile 0 enabled
+    # but locked by RESMP0; 5 missile 1 shown; 6 the ball enabled at the start of each line and
+    # disabled mid-line; 7 per line score only, then priority added mid-line, then GRP1 written
+    # later; 8 reflection switched on mid-line with nothing else enabled.
+    band = lambda label, body: ["        ldy #22", f"{label}:", "        sta WSYNC"] + body + [
+        "        dey", f"        bne {label}"]
+    setup = [
+        "        lda #$1E", "        sta COLUP0", "        lda #$86", "        sta COLUP1",
+        "        lda #$44", "        sta COLUPF", "        lda #$02", "        sta COLUBK",
+        "        lda #$07", "        sta NUSIZ0", "        lda #$37", "        sta NUSIZ1",
+        "        lda frame", "        and #1", "        ora #$36", "        sta CTRLPF",
+        "        sta tmp                 ; CTRLPF of the frame, for bands 7 and 8",
+        "        lda #$F0", "        sta PF0", "        lda frame", "        and #4",
+        "        bne Striped", "        lda #$FF", "        sta PF1", "        sta PF2",
+        "        jmp PfDone", "Striped:", "        lda #$AA", "        sta PF1", "        lda #$55",
+        "        sta PF2", "PfDone:", "        lda #0", "        sta GRP0", "        sta GRP1",
+        "        sta ENAM0", "        sta ENAM1", "        sta ENABL", "        sta VDELP0",
+        "        sta RESMP0", "        lda frame", "        and #2", "        bne Swapped",
+        "        sta WSYNC"] + delay(24) + [
+        "        sta RESP0", "        sta RESM0", "        sta RESBL"] + delay(20) + [
+        "        sta RESP1", "        sta RESM1", "        jmp Placed", "Swapped:",
+        "        sta WSYNC"] + delay(24) + [
+        "        sta RESP1", "        sta RESM1", "        sta RESBL"] + delay(20) + [
+        "        sta RESP0", "        sta RESM0", "Placed:", "        lda frame", "        and #8",
+        "        beq Solid", "        ldx #$A5", "        jmp Chosen", "Solid:",
+        "        ldx #$FF", "Chosen:"]
+    kernel = (band("SpAlone", []) +
+              ["        stx GRP0", "        stx GRP1"] + band("SpPlayers", []) +
+              # GRP0 = 0 before GRP1 is written, so that the old copy GRP1's write makes is 0.
+              ["        lda #0", "        sta GRP0", "        sta GRP1",
+               "        lda #1", "        sta VDELP0", "        stx GRP0"] + band("SpVdel", []) +
+              ["        lda #0", "        sta VDELP0", "        sta GRP0", "        sta GRP1",
+               "        lda #2", "        sta RESMP0", "        sta ENAM0"] +
+              band("SpLocked", []) +
+              ["        lda #0", "        sta ENAM0", "        sta RESMP0", "        lda #2",
+               "        sta ENAM1"] + band("SpMissile", []) +
+              ["        lda #0", "        sta ENAM1"] +
+              band("SpBall", ["        lda #2", "        sta ENABL"] + delay(26) +
+                   ["        lda #0", "        sta ENABL"]) +
+              band("SpMid", ["        lda #0", "        sta GRP1", "        lda tmp",
+                             "        and #$FB", "        sta CTRLPF"] + delay(12) +
+                   ["        lda tmp", "        sta CTRLPF"] + delay(12) +
+                   ["        stx GRP1"]) +
+              ["        lda #0", "        sta GRP1"] +
+              band("SpReflect", ["        lda #$36", "        sta CTRLPF"] + delay(20) +
+                   ["        lda #$37", "        sta CTRLPF"]))
+    rom("score_priority", "Score and priority modes together: which colour the playfield takes with\n"
+        "; and without other objects enabled, both halves, reflection on and off, writes mid-line.",
+        setup, kernel)
 
 
 def offscreen_probe():
@@ -741,12 +797,13 @@ def fe_probe():
 
 if __name__ == "__main__":
     import sys
-    names = ["hmove_early", "pal", "offscreen", "modes", "bank_fe", "paddles", "hmove_table", "resp0_pairs", "resm0_pairs", "bank_f8", "bank_f6",
+    names = ["score_priority", "hmove_early", "pal", "offscreen", "modes", "bank_fe", "paddles", "hmove_table", "resp0_pairs", "resm0_pairs", "bank_f8", "bank_f6",
              "bank_f4", "bank_f8sc", "bank_f6sc", "bank_f4sc", "bank_e0", "bank_3f", "resp0",
              "resp1", "resm0", "resbl", "hmove", "playfield", "collisions", "timer"]
     if sys.argv[1:] == ["--list"]:
         print(" ".join(names))
         sys.exit(0)
+    score_priority_probe()
     hmove_early_probe()
     pal_probe()
     offscreen_probe()
