@@ -414,6 +414,12 @@ void Tia::draw_line_span(int line, int from_hc, int to_hc) {
     ++version_;
     ++obj_version_;
   }
+  // A late reflection write takes effect when a row of the picture is finished.
+  if (to_hc == kClocksPerLine && (s_.ctrlpf & 1) != s_.pf_reflect_written) {
+    s_.ctrlpf = static_cast<std::uint8_t>((s_.ctrlpf & 0xFE) | s_.pf_reflect_written);
+    ++version_;
+    ++obj_version_;
+  }
 }
 
 void Tia::span(int row, int x0, int x1, bool blank_span) {
@@ -644,7 +650,8 @@ void Tia::collide_span(int x0, int x1) {
 // same two players over and over). Only with both first-copy skips off, since their end at a
 // row's end changes the objects within the range.
 void Tia::catch_up_to(std::int64_t clock) {
-  if (render_ || clock <= s_.drawn || s_.p0_first_off || s_.p1_first_off) {
+  if (render_ || clock <= s_.drawn || s_.p0_first_off || s_.p1_first_off ||
+      (s_.ctrlpf & 1) != s_.pf_reflect_written) {
     draw_to(clock);
     return;
   }
@@ -723,6 +730,7 @@ constexpr std::array<WriteRule, 64> make_write_rules() {
   for (int r : {T::VBLANK, T::REFP0, T::REFP1, T::GRP0, T::GRP1}) t[r].delay = 1;
   for (int r : {T::NUSIZ0, T::NUSIZ1, T::RESM0, T::RESM1}) t[r].delay = 8;
   for (int r : {T::PF0, T::PF1, T::PF2}) t[r].delay = -1;
+  // CTRLPF: kAlways (the default), its reflection bit as written may differ from ctrlpf's.
   for (int r : {T::VSYNC, T::WSYNC, T::RSYNC, T::HMP0, T::HMP1, T::HMM0, T::HMM1, T::HMBL, T::HMCLR,
                 T::AUDC0, T::AUDC1, T::AUDF0, T::AUDF1, T::AUDV0, T::AUDV1}) {
     t[r].change = kNever;
@@ -733,7 +741,6 @@ constexpr std::array<WriteRule, 64> make_write_rules() {
   colour(T::COLUP1, &TiaState::colup1);
   colour(T::COLUPF, &TiaState::colupf);
   colour(T::COLUBK, &TiaState::colubk);
-  same(T::CTRLPF, &TiaState::ctrlpf);
   same(T::PF0, &TiaState::pf0);
   same(T::PF1, &TiaState::pf1);
   same(T::PF2, &TiaState::pf2);
@@ -824,7 +831,13 @@ int Tia::write(std::uint16_t address, std::uint8_t value, std::uint64_t cycle) {
       s_.colubk = value & 0xFE;
       break;
     case CTRLPF:
-      s_.ctrlpf = value;
+      // The reflection bit (probe reflect): a write before the last pixel of the left half
+      // (clock 147) reflects this line's right half already; a later one leaves the right half
+      // of the line as it was, and of every line up to the end of the next row of the picture
+      // (the first row after a late write above the picture still shows the old reflection).
+      s_.pf_reflect_written = value & 1;
+      s_.ctrlpf =
+          hc < kHBlank + 79 ? value : static_cast<std::uint8_t>((value & 0xFE) | (s_.ctrlpf & 1));
       break;
     case REFP0:
       s_.refp0 = value;

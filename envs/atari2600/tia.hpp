@@ -51,7 +51,10 @@ struct TiaState {
   bool frame_done = false;                  // set by a write that ends the frame
   std::uint8_t back = 0;                    // buffer being drawn (the other one is the last frame)
   std::uint8_t data_bus = 0;                // last byte on the data bus (for bits 5-0 of reads)
-  std::uint8_t pad2_[5]{};
+  // CTRLPF bit 0 as last written; ctrlpf's bit 0 is the reflection the right half is drawn
+  // with, which a write reaches only before the right half starts (see Tia::write).
+  std::uint8_t pf_reflect_written = 0;
+  std::uint8_t pad2_[4]{};
 };
 
 class Tia {

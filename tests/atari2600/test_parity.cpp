@@ -310,6 +310,13 @@ TEST_CASE("parity: probe score_priority (score and priority modes together)") {
   CHECK(r.compared == 33);
   CHECK(r.equal == r.compared);
 }
+TEST_CASE("parity: probe reflect (CTRLPF reflection written mid-line and on the first row)") {
+  // A reflection write from clock 147 on leaves the right half as it was until a row of the
+  // picture is finished (envs/atari2600/README.md); every frame must match.
+  const ParityResult r = check_golden("reflect.txt");
+  CHECK(r.compared == 65);
+  CHECK(r.equal == r.compared);
+}
 TEST_CASE("parity: probe offscreen (no collisions above or below ALE's picture rows)") {
   const ParityResult r = check_golden("offscreen.txt");
   CHECK(r.equal == r.compared);

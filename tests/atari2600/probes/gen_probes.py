@@ -795,14 +795,68 @@ def fe_probe():
         f.write("\n".join(out) + "\n")
 
 
+def reflect_probe():
+    # CTRLPF's reflection bit (probe for README's rule: a write from clock 147 on leaves the
+    # right half of its line, and of the lines up to the end of the next row of the picture, as
+    # it was). Toggled ten times on one line, every 5 CPU cycles from cycle 27 + k (k =
+    # Offsets[frame & 15], 0..4); the frame's CTRLPF is written late on the line before
+    # VBLANK goes off. Frame bit 5 picks the layout: 0, toggles on the line VBLANK goes off,
+    # on the first picture row and ten lines later; 1, twenty plain lines first (the first row
+    # shows the reflection of the frame before), then toggles at two timings. Then single
+    # writes at cycles 44..53 (one line each, restored early on the next line). Frame bit 0
+    # gives the reflection, bit 4 the playfield pattern (both asymmetric).
+    setup = [
+        "        lda #$3C", "        sta COLUPF", "        lda #$90", "        sta COLUBK",
+        "        lda frame", "        and #16", "        bne PatternB",
+        "        lda #$50", "        sta PF0", "        lda #$E4", "        sta PF1",
+        "        lda #$1B", "        sta PF2", "        jmp PatternDone", "PatternB:",
+        "        lda #$A0", "        sta PF0", "        lda #$39", "        sta PF1",
+        "        lda #$C6", "        sta PF2", "PatternDone:",
+        "        lda frame", "        and #15", "        tax", "        lda Offsets,x",
+        "        sta $82                 ; extra cycles before the first write, 0..4",
+        "        lda frame", "        and #1", "        sta CTRLPF", "        tay",
+        "        eor #1", "        tax                     ; X: reflection flipped, Y: as set"]
+    def toggles():
+        out = ["        lda $82                 ; 3", "        cmp #1                  ; 2",
+               "        bcs *+2                 ; 2, or 3 when k >= 1",
+               "        cmp #2", "        bcs *+2", "        cmp #3", "        bcs *+2",
+               "        cmp #4", "        bcs *+2"]
+        for i in range(10):
+            out.append(f"        {'stx' if i % 2 == 0 else 'sty'} CTRLPF              ; at {27 + 5 * i} + k")
+            if i < 9:
+                out.append("        nop")
+        return out
+    def plain(label, n):
+        return [f"        lda #{n}", f"        sta $83", f"{label}:", "        sta WSYNC",
+                "        dec $83", f"        bne {label}"]
+    pad = ["        lda tmp                 ; 3: the same timing as after STA VBLANK",
+           "        nop"]
+    singles = []
+    for c in range(44, 54):
+        singles += ["        sta WSYNC"] + write_at(c, "CTRLPF", f"  ; flip at cycle {c}") + [
+            "        sta WSYNC", "        sty CTRLPF              ; restore at cycle 3"]
+    kernel = (["        lda frame", "        and #32", "        beq LayoutA", "        jmp LayoutB",
+               "LayoutA:"] + toggles() + ["        sta WSYNC"] + pad + toggles() +
+              plain("PlainA1", 9) + pad + toggles() + plain("PlainA2", 4) + singles +
+              plain("PlainA3", 150) + ["        jmp KernelDone", "LayoutB:"] +
+              plain("PlainB0", 20) + pad + toggles() + ["        sta WSYNC"] + pad + toggles() +
+              plain("PlainB1", 9) + pad + toggles() + plain("PlainB2", 4) + singles +
+              plain("PlainB3", 130) +
+              ["        jmp KernelDone", "Offsets:",
+               "        .byte 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 0, 0, 1, 1, 2, 2", "KernelDone:"])
+    rom("reflect", "CTRLPF reflection written mid-line: toggles every 5 cycles on the first\n"
+        "; picture row and later rows, after a late write above the picture, and single writes at\n"
+        "; cycles 44-53; see gen_probes.py.", setup, kernel)
+
 if __name__ == "__main__":
     import sys
-    names = ["score_priority", "hmove_early", "pal", "offscreen", "modes", "bank_fe", "paddles", "hmove_table", "resp0_pairs", "resm0_pairs", "bank_f8", "bank_f6",
+    names = ["reflect", "score_priority", "hmove_early", "pal", "offscreen", "modes", "bank_fe", "paddles", "hmove_table", "resp0_pairs", "resm0_pairs", "bank_f8", "bank_f6",
              "bank_f4", "bank_f8sc", "bank_f6sc", "bank_f4sc", "bank_e0", "bank_3f", "resp0",
              "resp1", "resm0", "resbl", "hmove", "playfield", "collisions", "timer"]
     if sys.argv[1:] == ["--list"]:
         print(" ".join(names))
         sys.exit(0)
+    reflect_probe()
     score_priority_probe()
     hmove_early_probe()
     pal_probe()
