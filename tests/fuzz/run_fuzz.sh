@@ -32,7 +32,13 @@ flags=(-std=c++20 -O1 -g -march=native -fno-omit-frame-pointer
 
 # The snapshot loader rebuilds a whole trainer (envs, replay, agent), hence every library folder
 # (envs/ links the emulator in envs/atari2600/ for its ROM games).
-library=(core/*.cpp nn/*.cpp envs/*.cpp envs/atari2600/*.cpp rl/*.cpp)
+# Our own cartridge's bytes (envs/atari2600/bundled.hpp) are a source the build generates from
+# roms/catch2600.bin (cmake/embed_rom.cmake); it is generated here the same way.
+mkdir -p "$out/generated"
+cmake -DIN=envs/atari2600/roms/catch2600.bin -DOUT="$out/generated/catch2600_rom.cpp" \
+  -DNAME=catch2600_rom -P cmake/embed_rom.cmake
+library=(core/*.cpp nn/*.cpp envs/*.cpp envs/atari2600/*.cpp rl/*.cpp
+         "$out/generated/catch2600_rom.cpp")
 sources=("${library[@]}")
 for target in "${targets[@]}"; do sources+=("tests/fuzz/$target.cpp"); done
 echo "compiling ${#sources[@]} sources with $cxx into $out/obj ($jobs at a time)"

@@ -15,7 +15,12 @@ mkdir -p "$out/obj" "$out/seeds" "$out/corpus"
 
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
        -fno-sanitize-recover=undefined -I.)
-for src in envs/atari2600/*.cpp tests/fuzz/fuzz_atari_rom.cpp; do
+# Our own cartridge's bytes (envs/atari2600/bundled.hpp) are a source the build generates from
+# roms/catch2600.bin (cmake/embed_rom.cmake); it is generated here the same way.
+mkdir -p "$out/generated"
+cmake -DIN=envs/atari2600/roms/catch2600.bin -DOUT="$out/generated/catch2600_rom.cpp" \
+  -DNAME=catch2600_rom -P cmake/embed_rom.cmake
+for src in envs/atari2600/*.cpp "$out/generated/catch2600_rom.cpp" tests/fuzz/fuzz_atari_rom.cpp; do
   "$cxx" "${flags[@]}" -c "$src" -o "$out/obj/$(tr / _ <<<"$src").o"
 done
 "$cxx" -fsanitize=fuzzer,address,undefined "$out"/obj/*.o -o "$out/fuzz_atari_rom"
