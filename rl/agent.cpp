@@ -131,6 +131,13 @@ UpdateStats DqnAgent::update(const Batch& batch) {
     online_.resample_noise(noise_rng_);
     target_.resample_noise(noise_rng_);
   }
+  // The batch's optional columns, checked once for both updates.
+  DQN_CHECK(
+      batch.discounts.empty() || static_cast<std::int64_t>(batch.discounts.size()) == batch.size,
+      "update: the batch has ", batch.size, " samples but ", batch.discounts.size(), " discounts");
+  DQN_CHECK(batch.weights.empty() || static_cast<std::int64_t>(batch.weights.size()) == batch.size,
+            "update: the batch has ", batch.size, " samples but ", batch.weights.size(),
+            " importance weights");
   if (spec_.atoms > 1) return update_categorical(batch);
   const std::int64_t n = batch.size, actions = spec_.num_actions;
   const bool pixels = spec_.pixels();
@@ -142,12 +149,7 @@ UpdateStats DqnAgent::update(const Batch& batch) {
     abs_td_.resize(Shape{n});
     loss_weights_.resize(Shape{n});
   }
-  DQN_CHECK(batch.discounts.empty() || static_cast<std::int64_t>(batch.discounts.size()) == n,
-            "update: the batch has ", n, " samples but ", batch.discounts.size(), " discounts");
   const bool weighted = !batch.weights.empty();
-  DQN_CHECK(!weighted || static_cast<std::int64_t>(batch.weights.size()) == n,
-            "update: the batch has ", n, " samples but ", batch.weights.size(),
-            " importance weights");
 
   // 1. Targets, without gradients, on their own tape: y = r + gamma * (1 - terminated) * V(s').
   auto targets = [&] {
@@ -259,12 +261,7 @@ UpdateStats DqnAgent::update_categorical(const Batch& batch) {
     abs_td_.resize(Shape{n});
     loss_weights_.resize(Shape{n});
   }
-  DQN_CHECK(batch.discounts.empty() || static_cast<std::int64_t>(batch.discounts.size()) == n,
-            "update: the batch has ", n, " samples but ", batch.discounts.size(), " discounts");
   const bool weighted = !batch.weights.empty();
-  DQN_CHECK(!weighted || static_cast<std::int64_t>(batch.weights.size()) == n,
-            "update: the batch has ", n, " samples but ", batch.weights.size(),
-            " importance weights");
 
   // 1. The target distribution (Bellemare et al. 2017, Algorithm 1), without gradients. The
   // (N, A*K) logits are N*A rows of K atoms for the softmax.

@@ -15,6 +15,7 @@
 #include "envs/atari2600/ale.hpp"
 #include "envs/atari2600/error.hpp"
 #include "shared_kit.hpp"
+#include "tests/under_asan.hpp"
 
 using namespace atari2600;
 
@@ -43,17 +44,7 @@ std::string line(const char* kind, const AleRunner& r, const std::string& action
 // ASan checks memory; the release run checks parity. 26 games' 400 steps with their reset
 // protocols take 18 s in release and well over 15 minutes under ASan, while every game's
 // synthetic-RAM test (test_games.cpp) and the Tetris parity run the same code there.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kUnderAsan = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kUnderAsan = true;
-#else
-constexpr bool kUnderAsan = false;
-#endif
-#else
-constexpr bool kUnderAsan = false;
-#endif
+using dqn::test::kUnderAsan;
 
 TEST_CASE("every game's logic on tetris.bin matches the ALE oracle step for step" *
           doctest::skip(kUnderAsan)) {

@@ -7,23 +7,14 @@
 #include "core/parallel.hpp"
 #include "envs/env.hpp"
 #include "rl/trainer.hpp"
+#include "tests/under_asan.hpp"
 
 using namespace dqn;
 
 // ASan checks memory and the release run checks learning: under ASan this run would take 3-5x
 // its release time (several minutes), and every code path it touches (the CNN, frame replay,
 // Catch, preprocessing) is already exercised by the shorter tests of those layers.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kUnderAsan = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kUnderAsan = true;
-#else
-constexpr bool kUnderAsan = false;
-#endif
-#else
-constexpr bool kUnderAsan = false;
-#endif
+using dqn::test::kUnderAsan;
 
 TEST_CASE("the catch preset learns Catch from pixels at seed 1 and clearly beats random play" *
           doctest::skip(kUnderAsan)) {

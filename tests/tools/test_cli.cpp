@@ -15,6 +15,7 @@
 
 #include "rl/config.hpp"
 #include "rl/trainer.hpp"
+#include "tests/under_asan.hpp"
 #include "tools/cli.hpp"
 
 using dqn::tools::run_cli;
@@ -631,17 +632,7 @@ void check_tetris_eval(const std::string& golden_file, const std::vector<std::st
 
 // ASan checks memory; the release run checks parity. The 100 episodes of Tetris take over 10
 // minutes under ASan, and the atari-v5 case below runs the same path for 20.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kUnderAsan = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kUnderAsan = true;
-#else
-constexpr bool kUnderAsan = false;
-#endif
-#else
-constexpr bool kUnderAsan = false;
-#endif
+using dqn::test::kUnderAsan;
 
 TEST_CASE("eval random on ale:tetris equals the ALE oracle's 100-episode return and length" *
           doctest::skip(kUnderAsan)) {
