@@ -13,10 +13,13 @@
 // in a 1M replay), BM_DuelingRainbowCnnUpdate 27.9 ms (1.72x, a second noisy 3136x512 layer).
 // At 2 threads with the second vCPU busy, OMP_WAIT_POLICY=passive: 16.3 / 20.1 / 20.4 ms (1.23x,
 // 1.25x); with OpenMP's default spinning those rows took 90-190 ms, oversubscription, not code.
-// Of Rainbow's +4 ms (perf): Adam over the doubled fc parameters +0.9, forming the noisy fc
-// weight (online, target, online on s') 1.1, the dmu/dsigma pass 0.7, zeroing and norming
-// sigma's gradient +0.4, the C51 head and resampling the rest; the sum trees' 32 draws and
-// updates ~15 us (bench_sum_tree).
+// Of Rainbow's +4 ms then (perf): Adam over the doubled fc parameters +0.9, forming the noisy fc
+// weight 1.1, the dmu/dsigma pass 0.7, zeroing and norming sigma's gradient +0.4, the C51 head
+// and resampling the rest; the sum trees' 32 draws and updates ~15 us (bench_sum_tree).
+// Since the update's backward writes weight gradients outright (BasicTape::backward with a set),
+// two alternating runs of the old and new binaries on the quiet machine, 1 thread: plain 16.0,
+// 16.4 -> 15.5, 15.1 ms; noisy 19.4, 19.2 -> 18.0, 17.6 (1.16x); Rainbow 19.9, 20.5 -> 19.9,
+// 18.6 (1.26x: the plain update gained too).
 #include <benchmark/benchmark.h>
 
 #include <cmath>

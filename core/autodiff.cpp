@@ -521,6 +521,41 @@ Value BasicTape<T>::noisy_linear(Value x, Value w_mu, Value w_sigma, Value b_mu,
 
 template <class T>
 void BasicTape<T>::backward(Value loss) {
+  fresh_.clear();
+  backward(loss, fresh_);
+}
+
+template <class T>
+bool BasicTape<T>::take_fresh(const T* grad) {
+  // Every entry for this buffer goes (a variable listed twice is still written once).
+  bool found = false;
+  for (std::size_t i = fresh_.size(); i-- > 0;)
+    if (fresh_[i]->grad.data() == grad) {
+      fresh_[i] = fresh_.back();
+      fresh_.pop_back();
+      found = true;
+    }
+  return found;
+}
+
+template <class T>
+T* BasicTape<T>::grad_acc(Node* x) {
+  if (x == nullptr || !x->requires_grad) return nullptr;
+  if (x->op == Op::kParam && !fresh_.empty() && take_fresh(x->grad)) x->variable->zero_grad();
+  return x->grad;
+}
+
+template <class T>
+T* BasicTape<T>::grad_set(Node* x, bool* fresh) {
+  *fresh = false;
+  if (x == nullptr || !x->requires_grad) return nullptr;
+  if (x->op == Op::kParam && !fresh_.empty()) *fresh = take_fresh(x->grad);
+  return x->grad;
+}
+
+template <class T>
+void BasicTape<T>::backward(Value loss, const std::vector<BasicVariable<T>*>& set) {
+  if (&set != &fresh_) fresh_.assign(set.begin(), set.end());
   const Node& l = node(loss);
   DQN_CHECK(!released_,
             "backward: the graph was already released by an earlier backward(); run "
@@ -542,11 +577,13 @@ void BasicTape<T>::backward(Value loss) {
       n.grad = grads_[i].data();
     }
   }
-  nodes_[loss.id].grad[0] += T(1);
+  grad_acc(&nodes_[loss.id])[0] += T(1);
   for (std::size_t i = nodes_.size(); i-- > 0;) {
     Node& n = nodes_[i];
     if (n.requires_grad && n.op != Op::kParam) backward_node(n);
   }
+  for (BasicVariable<T>* v : fresh_) v->zero_grad();  // set variables the loss does not reach
+  fresh_.clear();
   released_ = true;
 }
 
@@ -555,9 +592,16 @@ void BasicTape<T>::backward_node(Node& n) {
   Node* A = n.a.id >= 0 ? &nodes_[n.a.id] : nullptr;
   Node* B = n.b.id >= 0 ? &nodes_[n.b.id] : nullptr;
   Node* C = n.c.id >= 0 ? &nodes_[n.c.id] : nullptr;
-  auto grad_of = [](Node* x) -> T* { return x && x->requires_grad ? x->grad : nullptr; };
+  auto grad_of = [this](Node* x) -> T* { return grad_acc(x); };
   const T* dout = n.grad;
   const std::int64_t numel = n.shape.numel();
+  if (!fresh_.empty() && n.op != Op::kLinear && n.op != Op::kNoisyLinear) {
+    // The other ops only add into their inputs' buffers (some through A->grad directly): a set
+    // variable among the inputs is zero-filled before they do.
+    grad_acc(A);
+    grad_acc(B);
+    grad_acc(C);
+  }
 
   switch (n.op) {
     case Op::kInput:
@@ -568,8 +612,18 @@ void BasicTape<T>::backward_node(Node& n) {
       // dX += dY W,  dW += dY^T X,  db += column sums of dY (the kernel accumulates all three).
       const std::int64_t N = A->shape[0], C_in = A->shape[1], C_out = B->shape[0];
       T* dx = grad_of(A);
-      T* dw = grad_of(B);
-      T* db = grad_of(C);
+      bool w_fresh = false, b_fresh = false;
+      T* dw = grad_set(B, &w_fresh);
+      T* db = grad_set(C, &b_fresh);
+      if constexpr (kFast<T>) {
+        // Both fresh (backward with a set): the GEMM writes dW and db outright, no zero pass.
+        if (w_fresh && b_fresh) {
+          linear_backward_overwrite_fast(dx, dw, db, dout, A->data, B->data, N, C_in, C_out);
+          return;
+        }
+      }
+      if (w_fresh) B->variable->zero_grad();  // otherwise accumulate onto zeros
+      if (b_fresh) C->variable->zero_grad();
       if (dw == nullptr) {  // frozen weights (inputs, not params): only dX is needed
         if (dx == nullptr) return;
         if constexpr (kFast<T>)
@@ -732,7 +786,27 @@ void BasicTape<T>::backward_node(Node& n) {
       Node* BM = &nodes_[n.d.id];
       Node* BS = &nodes_[n.e.id];
       T* dx = grad_of(A);
-      T *dmu = grad_of(B), *dsigma = grad_of(C), *dbmu = grad_of(BM), *dbsigma = grad_of(BS);
+      bool fresh[4];
+      T* dmu = grad_set(B, &fresh[0]);
+      T* dsigma = grad_set(C, &fresh[1]);
+      T* dbmu = grad_set(BM, &fresh[2]);
+      T* dbsigma = grad_set(BS, &fresh[3]);
+      const T one = 1;
+      if constexpr (kFast<T>) {
+        if (fresh[0] && fresh[1] && fresh[2] && fresh[3]) {
+          // All four written outright (backward with a set): dmu = dW is the GEMM's own output,
+          // and dsigma = dW . noise one pass over it. The general path below would zero dmu and
+          // dsigma, write dW to scratch, then read dW, dmu, dsigma and write dmu, dsigma.
+          linear_backward_overwrite_fast(dx, dmu, dbmu, dout, A->data, w, N, C_in, C_out);
+          noisy_sigma_grad_fast(dsigma, dmu, n.f_in, n.f_out, C_out, C_in);
+          noisy_sigma_grad_fast(dbsigma, dbmu, &one, n.f_out, C_out, 1);
+          return;
+        }
+      }
+      for (int k = 0; k < 4; ++k) {  // otherwise accumulate onto zeros
+        Node* p = k == 0 ? B : k == 1 ? C : k == 2 ? BM : BS;
+        if (fresh[k]) p->variable->zero_grad();
+      }
       if (!dmu && !dsigma && !dbmu && !dbsigma) {  // constant weights: only dX
         if (dx == nullptr) return;
         if constexpr (kFast<T>)
@@ -743,7 +817,6 @@ void BasicTape<T>::backward_node(Node& n) {
       }
       T* dw = workspace(C_out * C_in + C_out);  // no other op's scratch is live here
       T* db = dw + C_out * C_in;
-      const T one = 1;
       if constexpr (kFast<T>) {
         linear_backward_overwrite_fast(dx, dw, db, dout, A->data, w, N, C_in, C_out);
         noisy_grad_fast(dmu, dsigma, dw, n.f_in, n.f_out, C_out, C_in);

@@ -2,7 +2,9 @@
 // the row's f_out[o] broadcast, rows split over threads. Memory-bound: forming the Nature CNN's
 // fc weight (3136 x 512) reads mu and sigma and writes W, 19 MB; the gradient pass reads dW and
 // updates dmu and dsigma, 32 MB. The composed graph this replaces made six such passes forward
-// (eps_w, sigma . eps_w, mu + ...) and four backward, each through a generic kernel.
+// (eps_w, sigma . eps_w, mu + ...) and four backward, each through a generic kernel. When the
+// gradients start from zero, noisy_sigma_grad_fast's one read of dW (= dmu) and one write of
+// dsigma replace the gradient pass's five streams and the two zero passes before it.
 #include "core/noisy_linear.hpp"
 
 #include <algorithm>
@@ -70,6 +72,23 @@ void noisy_grad_fast(float* dmu, float* dsigma, const float* dw, const float* f_
           (VecF::load(ds + i) + VecF::load(g + i) * (fov * VecF::load(f_in + i))).store(ds + i);
         for (; i < C_in; ++i) ds[i] += g[i] * (fo * f_in[i]);
       }
+    }
+  });
+}
+
+void noisy_sigma_grad_fast(float* dsigma, const float* dw, const float* f_in, const float* f_out,
+                           std::int64_t C_out, std::int64_t C_in) {
+  parallel_for(0, C_out, row_grain(C_in), [=](std::int64_t lo, std::int64_t hi) {
+    const VecF zero = VecF::set1(0.0f);
+    for (std::int64_t o = lo; o < hi; ++o) {
+      const float fo = f_out[o];
+      const VecF fov = VecF::set1(fo);
+      const float* g = dw + o * C_in;
+      float* ds = dsigma + o * C_in;
+      std::int64_t i = 0;
+      for (; i + VecF::kLanes <= C_in; i += VecF::kLanes)
+        (zero + VecF::load(g + i) * (fov * VecF::load(f_in + i))).store(ds + i);
+      for (; i < C_in; ++i) ds[i] = 0.0f + g[i] * (fo * f_in[i]);
     }
   });
 }

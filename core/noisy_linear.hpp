@@ -11,6 +11,7 @@
 //
 //   noisy_weight_fast(w, mu, sigma, f_in, f_out, C_out, C_in);          // W, row by row
 //   noisy_grad_fast(dmu, dsigma, dw, f_in, f_out, C_out, C_in);         // dmu += dW, ...
+//   noisy_sigma_grad_fast(dsigma, dw, f_in, f_out, C_out, C_in);        // dsigma = dW . noise
 //
 // Each element is computed as mu + sigma * (f_out[o] * f_in[i]) (three roundings, in that order,
 // -ffp-contract=off), the same operations the composed graph add(mu, mul(sigma, eps_w)) with
@@ -47,6 +48,17 @@ void noisy_grad_ref(T* dmu, T* dsigma, const T* dw, const T* f_in, const T* f_ou
     }
 }
 
+// dsigma[o,i] = 0 + dw[o,i] * (f_out[o] * f_in[i]), WRITTEN: noisy_grad's sigma part when the
+// gradient starts from zero (BasicTape::backward with a set), so dsigma is never zeroed and dmu
+// can be dW itself. The "0 +" gives the accumulating kernel's bits on a zeroed buffer (-0 -> +0).
+template <class T>
+void noisy_sigma_grad_ref(T* dsigma, const T* dw, const T* f_in, const T* f_out, std::int64_t C_out,
+                          std::int64_t C_in) {
+  for (std::int64_t o = 0; o < C_out; ++o)
+    for (std::int64_t i = 0; i < C_in; ++i)
+      dsigma[o * C_in + i] = T(0) + dw[o * C_in + i] * (f_out[o] * f_in[i]);
+}
+
 // Same contracts, float SIMD, one pass over the rows; rows split over threads above
 // kElementwiseGrain elements. Every element is computed the same way whatever the split, so the
 // bits do not depend on the thread count (and equal *_ref's).
@@ -54,5 +66,7 @@ void noisy_weight_fast(float* w, const float* mu, const float* sigma, const floa
                        const float* f_out, std::int64_t C_out, std::int64_t C_in);
 void noisy_grad_fast(float* dmu, float* dsigma, const float* dw, const float* f_in,
                      const float* f_out, std::int64_t C_out, std::int64_t C_in);
+void noisy_sigma_grad_fast(float* dsigma, const float* dw, const float* f_in, const float* f_out,
+                           std::int64_t C_out, std::int64_t C_in);
 
 }  // namespace dqn

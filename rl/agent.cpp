@@ -229,8 +229,11 @@ UpdateStats DqnAgent::finish_update(Value loss, UpdateStats stats) {
             " (not finite); lower lr or check the rewards");
 
   // 4. Gradients, clipping, Adam.
-  online_.zero_grad();
-  tape_.backward(loss);
+  // zero_grad() + backward() in one (same bits): weight-sized gradients are written outright
+  // instead of zeroed and then accumulated into.
+  grad_set_.clear();
+  for (const NamedVariable& p : online_.parameters()) grad_set_.push_back(p.variable);
+  tape_.backward(loss, grad_set_);
   if (max_grad_norm_ > 0) {
     stats.grad_norm = clip_grad_norm(online_.parameters(), max_grad_norm_);
   } else {

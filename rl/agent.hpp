@@ -38,6 +38,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/autodiff.hpp"
 #include "core/rng.hpp"
@@ -143,7 +144,8 @@ class DqnAgent {
   QNetwork online_, target_;
   Adam adam_;
   Rng noise_rng_;
-  Tape tape_;         // the online network's forward on s, with gradients
+  Tape tape_;                        // the online network's forward on s, with gradients
+  std::vector<Variable*> grad_set_;  // the online parameters, whose .grad backward sets
   Tape target_tape_;  // the no-grad passes on s' (its own tape, so it can run beside tape_)
   Tensor act_q_;
   Tensor next_values_, targets_, online_next_q_;

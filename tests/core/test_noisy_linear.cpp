@@ -9,6 +9,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,19 @@ void check_kernels_bitwise(std::int64_t C_out, std::int64_t C_in) {
   noisy_grad_ref<float>(dmu_ref.data(), nullptr, dw.data(), f_in.data(), f_out.data(), C_out, C_in);
   CHECK(dmu_fast == dmu_ref);
   CHECK(ds_fast == ds_ref);
+  // The writing sigma kernel: fast == ref, and both equal accumulating onto zeros, to the bit
+  // (a -0 product must come out +0, as 0 + -0 does). dw gets a few -0 and +0 entries.
+  auto dw_zeros = dw;
+  for (std::int64_t i = 0; i < n; i += 3)
+    dw_zeros[static_cast<std::size_t>(i)] = (i % 2) ? -0.0f : 0.0f;
+  std::vector<float> set_fast(n, std::nanf("")), set_ref(n, std::nanf("")), acc(n, 0.0f);
+  noisy_sigma_grad_fast(set_fast.data(), dw_zeros.data(), f_in.data(), f_out.data(), C_out, C_in);
+  noisy_sigma_grad_ref<float>(set_ref.data(), dw_zeros.data(), f_in.data(), f_out.data(), C_out,
+                              C_in);
+  noisy_grad_ref<float>(nullptr, acc.data(), dw_zeros.data(), f_in.data(), f_out.data(), C_out,
+                        C_in);
+  CHECK(std::memcmp(set_fast.data(), acc.data(), acc.size() * sizeof(float)) == 0);
+  CHECK(std::memcmp(set_ref.data(), acc.data(), acc.size() * sizeof(float)) == 0);
 }
 
 // Everything one noisy_linear forward + backward produces, in float.
@@ -140,7 +154,8 @@ std::vector<std::vector<double>> run_op(const NoisyInputs& in, bool composed = f
 
 }  // namespace
 
-TEST_CASE("noisy_weight and noisy_grad: fast equals ref bit for bit, 1 and 2 threads") {
+TEST_CASE(
+    "noisy_weight, noisy_grad and noisy_sigma_grad: fast equals ref bit for bit, 1 and 2 threads") {
   for (int threads : {1, 2}) {
     ThreadScope scope(threads);
     CAPTURE(threads);
