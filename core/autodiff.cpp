@@ -521,16 +521,15 @@ Value BasicTape<T>::noisy_linear(Value x, Value w_mu, Value w_sigma, Value b_mu,
 
 template <class T>
 void BasicTape<T>::backward(Value loss) {
-  fresh_.clear();
-  backward(loss, fresh_);
+  backward(loss, {});
 }
 
 template <class T>
-bool BasicTape<T>::take_fresh(const T* grad) {
-  // Every entry for this buffer goes (a variable listed twice is still written once).
+bool BasicTape<T>::take_fresh(const BasicVariable<T>* v) {
+  // Every entry for v goes (a variable listed twice is still written once).
   bool found = false;
   for (std::size_t i = fresh_.size(); i-- > 0;)
-    if (fresh_[i]->grad.data() == grad) {
+    if (fresh_[i] == v) {
       fresh_[i] = fresh_.back();
       fresh_.pop_back();
       found = true;
@@ -541,7 +540,7 @@ bool BasicTape<T>::take_fresh(const T* grad) {
 template <class T>
 T* BasicTape<T>::grad_acc(Node* x) {
   if (x == nullptr || !x->requires_grad) return nullptr;
-  if (x->op == Op::kParam && !fresh_.empty() && take_fresh(x->grad)) x->variable->zero_grad();
+  if (x->op == Op::kParam && !fresh_.empty() && take_fresh(x->variable)) x->variable->zero_grad();
   return x->grad;
 }
 
@@ -549,13 +548,13 @@ template <class T>
 T* BasicTape<T>::grad_set(Node* x, bool* fresh) {
   *fresh = false;
   if (x == nullptr || !x->requires_grad) return nullptr;
-  if (x->op == Op::kParam && !fresh_.empty()) *fresh = take_fresh(x->grad);
+  if (x->op == Op::kParam && !fresh_.empty()) *fresh = take_fresh(x->variable);
   return x->grad;
 }
 
 template <class T>
 void BasicTape<T>::backward(Value loss, const std::vector<BasicVariable<T>*>& set) {
-  if (&set != &fresh_) fresh_.assign(set.begin(), set.end());
+  fresh_.assign(set.begin(), set.end());
   const Node& l = node(loss);
   DQN_CHECK(!released_,
             "backward: the graph was already released by an earlier backward(); run "
@@ -786,6 +785,7 @@ void BasicTape<T>::backward_node(Node& n) {
       Node* BM = &nodes_[n.d.id];
       Node* BS = &nodes_[n.e.id];
       T* dx = grad_of(A);
+      Node* const params[4] = {B, C, BM, BS};
       bool fresh[4];
       T* dmu = grad_set(B, &fresh[0]);
       T* dsigma = grad_set(C, &fresh[1]);
@@ -803,10 +803,8 @@ void BasicTape<T>::backward_node(Node& n) {
           return;
         }
       }
-      for (int k = 0; k < 4; ++k) {  // otherwise accumulate onto zeros
-        Node* p = k == 0 ? B : k == 1 ? C : k == 2 ? BM : BS;
-        if (fresh[k]) p->variable->zero_grad();
-      }
+      for (int k = 0; k < 4; ++k)  // otherwise accumulate onto zeros
+        if (fresh[k]) params[k]->variable->zero_grad();
       if (!dmu && !dsigma && !dbmu && !dbsigma) {  // constant weights: only dX
         if (dx == nullptr) return;
         if constexpr (kFast<T>)

@@ -187,7 +187,7 @@ class BasicTape {
   // The gradient buffer of x and, in *fresh, whether the op must WRITE it (x is a set variable
   // this backward has not yet written; it is then counted as written).
   T* grad_set(Node* x, bool* fresh);
-  bool take_fresh(const T* grad);
+  bool take_fresh(const BasicVariable<T>* v);
   T* workspace(std::int64_t floats);
   Conv2dShape conv_shape(const Node& n) const;
 
