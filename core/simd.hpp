@@ -180,6 +180,26 @@ inline VecF exp_nonpositive(VecF x) {
   return (x - lo).where_positive(e * n.pow2());
 }
 
+// Software prefetch for the memory-bound passes that stream several large arrays at once (Adam
+// reads four and writes three): one hint a vector for the element kPrefetchAhead floats (32 KB)
+// ahead, with the non-temporal hint, so the line is on its way well before the loop needs it.
+// The hardware prefetchers alone left a one-core Adam over 3.6M parameters at 0.50 ns an element
+// (56 GB/s, Zen 4); with this it ran at 0.35. Distances of 8 to 64 KB were within 10% of each
+// other, 128 KB slower (lines fetched too early are evicted before use). A prefetch never
+// faults, so hints past the end of an array are harmless; the address is formed as an integer
+// because pointer arithmetic past the end is undefined.
+constexpr std::uintptr_t kPrefetchAheadBytes = 8192 * sizeof(float);
+inline void prefetch_ahead(const float* p) {
+  __builtin_prefetch(
+      reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) + kPrefetchAheadBytes), 0,
+      0);
+}
+// The same for an array the loop will also write (a prefetch with intent to write).
+inline void prefetch_ahead_for_write(float* p) {
+  __builtin_prefetch(
+      reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(p) + kPrefetchAheadBytes), 1, 0);
+}
+
 inline const char* isa_name() {
   return DQN_SIMD_NAME;
 }
