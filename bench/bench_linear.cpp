@@ -12,6 +12,7 @@
 
 #include "bench/bench_util.hpp"
 #include "core/linear.hpp"
+#include "core/noisy_linear.hpp"
 #include "core/parallel.hpp"
 
 using namespace dqn;
@@ -71,6 +72,53 @@ void BM_eigen_fwd_bwd(benchmark::State& state) {
   state.counters["GFLOPS"] = gflops(3.0 * 2.0 * N * C_in * C_out);
 }
 
+// A noisy layer's forward (W = mu + sigma . f_out f_in^T, core/noisy_linear.hpp) the way the
+// update's passes meet it: mu and sigma come from memory, not cache (the update's working set,
+// 57 MB of a Rainbow CNN's parameters and Adam moments, exceeds L3), so each iteration uses the
+// next of four copies of the layer (4 x 12.8 MB). Arg 0 (formed_then_gemm): noisy_weight_fast
+// writes W, then linear_forward_fast reads it, as the tape did before. Arg 1 (in_tiles, W not
+// kept: the target network's pass) and 2 (in_tiles_kept, W also written for dX: the online
+// network's): noisy_linear_forward_fast, each GEMM tile forming its rows of W just before use.
+void BM_noisy_forward(benchmark::State& state) {
+  constexpr std::int64_t N = 32, C_in = 3136, C_out = 512, kCopies = 4;
+  const int mode = static_cast<int>(state.range(0));
+  ThreadScope threads(static_cast<int>(state.range(1)));
+  const auto x = random_floats(N * C_in, 1), f_in = random_floats(C_in, 2);
+  const auto f_out = random_floats(C_out, 3), b_mu = random_floats(C_out, 4);
+  const auto b_sigma = random_floats(C_out, 5);
+  std::vector<std::vector<float>> mu, sigma;
+  for (std::int64_t c = 0; c < kCopies; ++c) {
+    mu.push_back(random_floats(C_out * C_in, 6 + 2 * static_cast<std::uint64_t>(c)));
+    sigma.push_back(random_floats(C_out * C_in, 7 + 2 * static_cast<std::uint64_t>(c)));
+  }
+  std::vector<float> w(C_out * C_in), b(C_out), y(N * C_out), want(N * C_out);
+  const float one = 1;
+  auto step = [&](int m, std::size_t c) {
+    if (m == 0) {
+      noisy_weight_fast(w.data(), mu[c].data(), sigma[c].data(), f_in.data(), f_out.data(), C_out,
+                        C_in);
+      noisy_weight_fast(b.data(), b_mu.data(), b_sigma.data(), &one, f_out.data(), C_out, 1);
+      linear_forward_fast(y.data(), x.data(), w.data(), b.data(), N, C_in, C_out);
+    } else {
+      noisy_linear_forward_fast(y.data(), m == 2 ? w.data() : nullptr, b.data(), x.data(),
+                                mu[c].data(), sigma[c].data(), b_mu.data(), b_sigma.data(),
+                                f_in.data(), f_out.data(), N, C_in, C_out);
+    }
+  };
+  step(0, 0);
+  want = y;
+  step(mode, 0);
+  if (y != want) state.SkipWithError("the output differs from forming W then the GEMM");
+  std::size_t c = 0;
+  for (auto _ : state) {
+    c = (c + 1) % kCopies;
+    step(mode, c);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOPS"] = gflops(2.0 * N * C_in * C_out);
+}
+
 void mlp_layers(benchmark::internal::Benchmark* b) {
   for (auto s :
        {std::array<std::int64_t, 3>{64, 4, 256}, {64, 256, 256}, {64, 256, 2}, {32, 3136, 512}})
@@ -84,5 +132,11 @@ void mlp_layers(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_linear_fwd_bwd<false>)->Name("linear_ref")->Apply(mlp_layers);
 BENCHMARK(BM_linear_fwd_bwd<true>)->Name("linear_fast")->Apply(mlp_layers);
 BENCHMARK(BM_eigen_fwd_bwd)->Name("eigen_3gemm")->Apply(mlp_layers);
+BENCHMARK(BM_noisy_forward)
+    ->Name("noisy_forward")
+    ->ArgsProduct({{0, 1, 2}, {1, 2}})
+    ->ArgNames({"in_tiles", "threads"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -502,14 +502,16 @@ Value BasicTape<T>::noisy_linear(Value x, Value w_mu, Value w_sigma, Value b_mu,
     formed.resize_for_overwrite(Shape{C_out * C_in + C_out});
   T* w = formed.data();
   T* b = w + C_out * C_in;
-  const T one = 1;  // the bias is a 1-column weight whose f_in is {1}: sigma * (f_out * 1) exact
   const Node &X = nodes_[x.id], &M = nodes_[w_mu.id], &S = nodes_[w_sigma.id],
              &BM = nodes_[b_mu.id], &BS = nodes_[b_sigma.id];
   if constexpr (kFast<T>) {
-    noisy_weight_fast(w, M.data, S.data, f_in.data, f_out.data, C_out, C_in);
-    noisy_weight_fast(b, BM.data, BS.data, &one, f_out.data, C_out, 1);
-    linear_forward_fast(n.data, X.data, w, b, N, C_in, C_out);
+    // W is kept only for backward's dX = dY W; without it (the target network's pass, or x
+    // without a gradient) each GEMM tile forms the rows it reads and W never reaches memory.
+    noisy_linear_forward_fast(n.data, n.requires_grad && X.requires_grad ? w : nullptr, b, X.data,
+                              M.data, S.data, BM.data, BS.data, f_in.data, f_out.data, N, C_in,
+                              C_out);
   } else {
+    const T one = 1;  // the bias is a 1-column weight whose f_in is {1}: sigma * (f_out * 1) exact
     noisy_weight_ref<T>(w, M.data, S.data, f_in.data, f_out.data, C_out, C_in);
     noisy_weight_ref<T>(b, BM.data, BS.data, &one, f_out.data, C_out, 1);
     linear_forward_ref<T>(n.data, X.data, w, b, N, C_in, C_out);

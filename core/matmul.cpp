@@ -33,6 +33,10 @@ using CMapR = Eigen::Map<const MatR>;
 // costs. 64x256x256 (8.4 MFLOP) splits in two; a batch-1 256x256 layer (0.13 MFLOP) never does.
 constexpr std::int64_t kGemmGrainFlops = std::int64_t{2} << 20;
 
+// Elements of a formed B per thread when it is formed whole (matmul_nt_formed_fast's fallback):
+// a memory-bound pass, split like the element-wise kernels (kElementwiseGrain).
+constexpr std::int64_t kFormGrain = std::int64_t{1} << 17;
+
 // Rows of C per chunk so that a chunk holds at least kGemmGrainFlops of work.
 std::int64_t row_grain(std::int64_t K, std::int64_t N) {
   const std::int64_t flops_per_row = std::max<std::int64_t>(2 * K * N, 1);
@@ -80,11 +84,21 @@ bool streams(std::int64_t batch, std::int64_t weight_elements, std::int64_t vect
 // kPartial (with BC = 1) makes the tile one partial vector: masked loads and stores touch columns
 // [0, lanes) only. A template choice, not a run-time test inside the k loop, which GCC would have
 // to unswitch to keep the accumulators in registers.
-template <int R, int BC, bool kPartial = false>
+//
+// kPrefetch: while the tile runs, pull the next tile's source rows toward L2 (R rows of each of
+// pf.a and pf.b, R * K floats each, R floats a k step: one prefetch a cache line and a bit), so
+// that forming them (matmul_nt_formed_fast) reads cache instead of waiting on memory. Only
+// hints: the bits do not change.
+struct TilePrefetch {
+  const float* a = nullptr;
+  const float* b = nullptr;
+};
+
+template <int R, int BC, bool kPartial = false, bool kPrefetch = false>
 [[gnu::noinline]] void broadcast_tile(float* c, std::int64_t ldc, const float* a,
                                       std::int64_t a_row, std::int64_t a_step, const float* b,
                                       std::int64_t ldb, std::int64_t K, bool accumulate,
-                                      int lanes = kLanes) {
+                                      int lanes = kLanes, TilePrefetch pf = {}) {
   static_assert(!kPartial || BC == 1);
   auto load = [lanes](const float* p) {
     if constexpr (kPartial)
@@ -99,6 +113,10 @@ template <int R, int BC, bool kPartial = false>
   const float* rows[R];
   for (int r = 0; r < R; ++r) rows[r] = a + r * a_row;
   for (std::int64_t k = 0; k < K; ++k) {
+    if constexpr (kPrefetch) {
+      __builtin_prefetch(pf.a + k * R, 0, 2);  // read, keep in L2 (T1)
+      __builtin_prefetch(pf.b + k * R, 0, 2);
+    }
     VecF v[BC];
     for (int j = 0; j < BC; ++j) v[j] = load(b + k * ldb + j * kLanes);
     for (int r = 0; r < R; ++r) {
@@ -175,9 +193,13 @@ void broadcast_gemm(float* c, const float* a, std::int64_t a_row, std::int64_t a
 // NT for a small batch M: C^T (N, Mp) = B (N,K) . A^T (K, Mp) with A^T padded with zero columns
 // to Mp = whole vectors, B's rows broadcast (read once, in order), then C (+)= the first M
 // columns of C^T, transposed. The scratch grows once per thread and is then reused.
-template <int BC>
-void nt_streaming(float* c, const float* a, const float* b, std::int64_t M, std::int64_t K,
-                  std::int64_t N, bool accumulate) {
+// rows_of_b(j, count) gives rows [j, j + count) of B (count x K, contiguous) when a tile needs
+// them: B itself for a stored weight, or rows formed just then into a buffer the tile then reads
+// from cache (matmul_nt_formed_fast). Every element of C^T is one tile's sum in k order, so the
+// bits do not depend on the thread count, the tile shape or where B's rows came from.
+template <int BC, class Rows>
+void nt_streaming(float* c, const float* a, const Rows& rows_of_b, TilePrefetch src, std::int64_t M,
+                  std::int64_t K, std::int64_t N, bool accumulate) {
   constexpr std::int64_t Mp = BC * kLanes;
   constexpr int R = kAccumulators / BC;
   static thread_local std::vector<float> scratch;
@@ -194,26 +216,34 @@ void nt_streaming(float* c, const float* a, const float* b, std::int64_t M, std:
   parallel_for(0, tiles, grain, [&](std::int64_t lo, std::int64_t hi) {
     std::int64_t j = lo * R;
     const std::int64_t end = std::min(N, hi * R);
-    for (; j + R <= end; j += R)
-      broadcast_tile<R, BC>(ct + j * Mp, Mp, b + j * K, K, 1, at, Mp, K, false);
-    for (; j < end; ++j) broadcast_tile<1, BC>(ct + j * Mp, Mp, b + j * K, K, 1, at, Mp, K, false);
+    for (; j + R <= end; j += R) {
+      const float* rows = rows_of_b(j, R);
+      if (src.a != nullptr && j + 2 * R <= end)  // the next whole tile's sources
+        broadcast_tile<R, BC, false, true>(ct + j * Mp, Mp, rows, K, 1, at, Mp, K, false, kLanes,
+                                           TilePrefetch{src.a + (j + R) * K, src.b + (j + R) * K});
+      else
+        broadcast_tile<R, BC>(ct + j * Mp, Mp, rows, K, 1, at, Mp, K, false);
+    }
+    for (; j < end; ++j)
+      broadcast_tile<1, BC>(ct + j * Mp, Mp, rows_of_b(j, 1), K, 1, at, Mp, K, false);
   });
   for (std::int64_t i = 0; i < M; ++i)
     for (std::int64_t j = 0; j < N; ++j)
       c[i * N + j] = (accumulate ? c[i * N + j] : 0.0f) + ct[j * Mp + i];
 }
 
-void nt_streaming(float* c, const float* a, const float* b, std::int64_t M, std::int64_t K,
-                  std::int64_t N, bool accumulate) {
+template <class Rows>
+void nt_streaming(float* c, const float* a, const Rows& rows_of_b, TilePrefetch src, std::int64_t M,
+                  std::int64_t K, std::int64_t N, bool accumulate) {
   switch ((M + kLanes - 1) / kLanes) {  // M <= kStreamMaxBatch: 1 to 4 vectors
     case 1:
-      return nt_streaming<1>(c, a, b, M, K, N, accumulate);
+      return nt_streaming<1>(c, a, rows_of_b, src, M, K, N, accumulate);
     case 2:
-      return nt_streaming<2>(c, a, b, M, K, N, accumulate);
+      return nt_streaming<2>(c, a, rows_of_b, src, M, K, N, accumulate);
     case 3:
-      return nt_streaming<3>(c, a, b, M, K, N, accumulate);
+      return nt_streaming<3>(c, a, rows_of_b, src, M, K, N, accumulate);
     default:
-      return nt_streaming<4>(c, a, b, M, K, N, accumulate);
+      return nt_streaming<4>(c, a, rows_of_b, src, M, K, N, accumulate);
   }
 }
 
@@ -232,11 +262,51 @@ void matmul_nn_fast(float* c, const float* a, const float* b, std::int64_t M, st
 void matmul_nt_fast(float* c, const float* a, const float* b, std::int64_t M, std::int64_t K,
                     std::int64_t N, bool accumulate) {
   if (M == 0 || N == 0) return;
-  if (K > 0 && streams(M, N * K, M)) return nt_streaming(c, a, b, M, K, N, accumulate);
+  if (K > 0 && streams(M, N * K, M)) {
+    const auto stored = [b, K](std::int64_t j, std::int64_t) { return b + j * K; };
+    return nt_streaming(c, a, stored, TilePrefetch{}, M, K, N, accumulate);
+  }
   const CMapR B(b, N, K);
   parallel_for(0, M, row_grain(K, N), [&](std::int64_t lo, std::int64_t hi) {
     assign(MapR(c + lo * N, hi - lo, N), CMapR(a + lo * K, hi - lo, K), B.transpose(), accumulate);
   });
+}
+
+void matmul_nt_formed_fast(float* c, const float* a, std::int64_t M, std::int64_t K, std::int64_t N,
+                           bool accumulate, float* keep, const RowFormer& form, const float* src_a,
+                           const float* src_b) {
+  if (M == 0 || N == 0) return;
+  if (K > 0 && streams(M, N * K, M)) {
+    // Each tile forms its R rows of B (R x K: 12 x 3136 floats = 150 KB for the Nature CNN's fc
+    // at batch 32, within L2) just before it broadcasts them, so a formed weight that is not
+    // kept is never written to memory and read back, and a kept one is read from cache.
+    const auto formed = [keep, K, &form](std::int64_t j, std::int64_t count) -> const float* {
+      static thread_local std::vector<float> rows;  // this worker's tile of B
+      float* dst = keep;
+      if (dst != nullptr) {
+        dst += j * K;
+      } else {
+        if (rows.size() < static_cast<std::size_t>(count * K))
+          rows.resize(static_cast<std::size_t>(count * K));
+        dst = rows.data();
+      }
+      form(j, count, dst);
+      return dst;
+    };
+    return nt_streaming(c, a, formed, TilePrefetch{src_a, src_b}, M, K, N, accumulate);
+  }
+  // Otherwise form B whole (rows split over threads as an element-wise pass would be), then
+  // the ordinary product.
+  static thread_local std::vector<float> whole;
+  float* b = keep;
+  if (b == nullptr) {
+    whole.resize(static_cast<std::size_t>(N * K));
+    b = whole.data();
+  }
+  const std::int64_t grain = std::max<std::int64_t>(1, kFormGrain / std::max<std::int64_t>(K, 1));
+  parallel_for(0, N, grain,
+               [&](std::int64_t lo, std::int64_t hi) { form(lo, hi - lo, b + lo * K); });
+  matmul_nt_fast(c, a, b, M, K, N, accumulate);
 }
 
 void matmul_tn_fast(float* c, const float* a, const float* b, std::int64_t M, std::int64_t K,

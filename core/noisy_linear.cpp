@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "core/elementwise.hpp"
+#include "core/matmul.hpp"
 #include "core/parallel.hpp"
 #include "core/simd.hpp"
 
@@ -25,22 +26,43 @@ std::int64_t row_grain(std::int64_t C_in) {
 }
 }  // namespace
 
+namespace {
+// Rows [lo, hi) of W into w + (o - lo) * C_in.
+void form_rows(float* w, const float* mu, const float* sigma, const float* f_in, const float* f_out,
+               std::int64_t lo, std::int64_t hi, std::int64_t C_in) {
+  for (std::int64_t o = lo; o < hi; ++o) {
+    const float fo = f_out[o];
+    const VecF fov = VecF::set1(fo);
+    const float* m = mu + o * C_in;
+    const float* s = sigma + o * C_in;
+    float* out = w + (o - lo) * C_in;
+    std::int64_t i = 0;
+    // The reference's order: mu + sigma * (f_out * f_in), three roundings (no FMA).
+    for (; i + VecF::kLanes <= C_in; i += VecF::kLanes)
+      (VecF::load(m + i) + VecF::load(s + i) * (fov * VecF::load(f_in + i))).store(out + i);
+    for (; i < C_in; ++i) out[i] = m[i] + s[i] * (fo * f_in[i]);
+  }
+}
+}  // namespace
+
 void noisy_weight_fast(float* w, const float* mu, const float* sigma, const float* f_in,
                        const float* f_out, std::int64_t C_out, std::int64_t C_in) {
   parallel_for(0, C_out, row_grain(C_in), [=](std::int64_t lo, std::int64_t hi) {
-    for (std::int64_t o = lo; o < hi; ++o) {
-      const float fo = f_out[o];
-      const VecF fov = VecF::set1(fo);
-      const float* m = mu + o * C_in;
-      const float* s = sigma + o * C_in;
-      float* out = w + o * C_in;
-      std::int64_t i = 0;
-      // The reference's order: mu + sigma * (f_out * f_in), three roundings (no FMA).
-      for (; i + VecF::kLanes <= C_in; i += VecF::kLanes)
-        (VecF::load(m + i) + VecF::load(s + i) * (fov * VecF::load(f_in + i))).store(out + i);
-      for (; i < C_in; ++i) out[i] = m[i] + s[i] * (fo * f_in[i]);
-    }
+    form_rows(w + lo * C_in, mu, sigma, f_in, f_out, lo, hi, C_in);
   });
+}
+
+void noisy_linear_forward_fast(float* y, float* w, float* b, const float* x, const float* mu,
+                               const float* sigma, const float* b_mu, const float* b_sigma,
+                               const float* f_in, const float* f_out, std::int64_t N,
+                               std::int64_t C_in, std::int64_t C_out) {
+  const float one = 1;  // the bias: a 1-column weight with f_in = {1}
+  form_rows(b, b_mu, b_sigma, &one, f_out, 0, C_out, 1);
+  for (std::int64_t r = 0; r < N; ++r) std::copy(b, b + C_out, y + r * C_out);
+  const auto rows = [=](std::int64_t j, std::int64_t count, float* dst) {
+    form_rows(dst, mu, sigma, f_in, f_out, j, j + count, C_in);
+  };
+  matmul_nt_formed_fast(y, x, N, C_in, C_out, /*accumulate=*/true, w, rows, mu, sigma);
 }
 
 void noisy_grad_fast(float* dmu, float* dsigma, const float* dw, const float* f_in,

@@ -64,6 +64,15 @@ void noisy_sigma_grad_ref(T* dsigma, const T* dw, const T* f_in, const T* f_out,
 // bits do not depend on the thread count (and equal *_ref's).
 void noisy_weight_fast(float* w, const float* mu, const float* sigma, const float* f_in,
                        const float* f_out, std::int64_t C_out, std::int64_t C_in);
+// The layer's forward, y (N,C_out) = x (N,C_in) W^T + b with W and b formed as above: the bits
+// of noisy_weight_fast into a buffer then linear_forward_fast, without W ever being written
+// whole and read back when it is not kept (matmul_nt_formed_fast). w: (C_out,C_in) to keep W in
+// (the training forward, whose backward needs it for dX), or null (a pass without gradients,
+// such as the target network's). b: (C_out), receives the formed bias.
+void noisy_linear_forward_fast(float* y, float* w, float* b, const float* x, const float* mu,
+                               const float* sigma, const float* b_mu, const float* b_sigma,
+                               const float* f_in, const float* f_out, std::int64_t N,
+                               std::int64_t C_in, std::int64_t C_out);
 void noisy_grad_fast(float* dmu, float* dsigma, const float* dw, const float* f_in,
                      const float* f_out, std::int64_t C_out, std::int64_t C_in);
 void noisy_sigma_grad_fast(float* dsigma, const float* dw, const float* f_in, const float* f_out,

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/autodiff.hpp"
+#include "core/linear.hpp"
 #include "core/noisy_linear.hpp"
 #include "core/parallel.hpp"
 #include "kernel_check.hpp"
@@ -165,6 +166,72 @@ TEST_CASE(
     check_kernels_bitwise(256, 576);   // the data-efficient CNN's fc
     check_kernels_bitwise(6, 512);     // a noisy head
   }
+}
+
+// The forward kernel forms W inside the GEMM's tiles (or whole first, off the streaming path):
+// it must give the bits of forming W with noisy_weight_fast and calling linear_forward_fast, and
+// a kept W must be exactly noisy_weight_fast's. Sizes: batch 1 and 65 and a tiny layer (formed
+// whole, then Eigen), batches 16 to 64 against weights of 2^16+ elements (streamed, with partial
+// row tiles: 250 and 300 rows are not multiples of the tile's 8 or 12), the Nature CNN's and the
+// data-efficient CNN's fc at batch 32. y starts as NaN, so every element must be written.
+TEST_CASE("noisy_linear_forward_fast equals forming W then linear_forward_fast, bit for bit") {
+  for (int threads : {1, 2}) {
+    ThreadScope scope(threads);
+    for (const auto& [N, C_in, C_out] :
+         {std::array<std::int64_t, 3>{1, 300, 250}, std::array<std::int64_t, 3>{5, 19, 7},
+          std::array<std::int64_t, 3>{16, 300, 250}, std::array<std::int64_t, 3>{17, 300, 250},
+          std::array<std::int64_t, 3>{33, 257, 300}, std::array<std::int64_t, 3>{64, 300, 250},
+          std::array<std::int64_t, 3>{65, 300, 250}, std::array<std::int64_t, 3>{32, 3136, 512},
+          std::array<std::int64_t, 3>{32, 576, 256}}) {
+      CAPTURE(threads);
+      CAPTURE(N);
+      CAPTURE(C_in);
+      const NoisyInputs in(N, C_in, C_out);
+      std::vector<float> w(static_cast<std::size_t>(C_out * C_in)), b(C_out);
+      const float one = 1;
+      noisy_weight_fast(w.data(), in.mu.data(), in.sigma.data(), in.f_in.data(), in.f_out.data(),
+                        C_out, C_in);
+      noisy_weight_fast(b.data(), in.bmu.data(), in.bsigma.data(), &one, in.f_out.data(), C_out, 1);
+      std::vector<float> want(static_cast<std::size_t>(N * C_out));
+      linear_forward_fast(want.data(), in.x.data(), w.data(), b.data(), N, C_in, C_out);
+      for (bool keep : {false, true}) {
+        CAPTURE(keep);
+        std::vector<float> y(want.size(), std::nanf("")), b_got(C_out, std::nanf(""));
+        std::vector<float> w_got(keep ? w.size() : 0, std::nanf(""));
+        noisy_linear_forward_fast(y.data(), keep ? w_got.data() : nullptr, b_got.data(),
+                                  in.x.data(), in.mu.data(), in.sigma.data(), in.bmu.data(),
+                                  in.bsigma.data(), in.f_in.data(), in.f_out.data(), N, C_in,
+                                  C_out);
+        CHECK(std::memcmp(y.data(), want.data(), want.size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(b_got.data(), b.data(), b.size() * sizeof(float)) == 0);
+        if (keep) CHECK(std::memcmp(w_got.data(), w.data(), w.size() * sizeof(float)) == 0);
+      }
+    }
+  }
+}
+
+// The tape keeps W only when backward needs it for dX; a pass without gradients (the target
+// network's) forms it tile by tile and drops it. Both give the same output bits.
+TEST_CASE("tape noisy_linear: the same output with and without gradients (W kept or not)") {
+  const NoisyInputs in(32, 3136, 512);
+  Variable x = variable_of<float>(in.x, Shape{32, 3136}),
+           mu = variable_of<float>(in.mu, Shape{512, 3136}),
+           sigma = variable_of<float>(in.sigma, Shape{512, 3136}, true),
+           bmu = variable_of<float>(in.bmu, Shape{512}),
+           bsigma = variable_of<float>(in.bsigma, Shape{512}, true);
+  const Tensor f_in = tensor_of<float>(in.f_in, Shape{3136}),
+               f_out = tensor_of<float>(in.f_out, Shape{512});
+  auto forward = [&](bool grad) {
+    Tape tape;
+    tape.set_grad_enabled(grad);
+    const Value y =
+        tape.noisy_linear(tape.param(x), tape.param(mu), tape.param(sigma), tape.param(bmu),
+                          tape.param(bsigma), f_in.view(), f_out.view());
+    const ConstTensorView v = tape.view(y);
+    return std::vector<float>(v.data, v.data + v.shape.numel());
+  };
+  const std::vector<float> with = forward(true);
+  CHECK(forward(false) == with);
 }
 
 TEST_CASE("tape noisy_linear: gradients match central differences in double") {
