@@ -76,4 +76,16 @@ void adam_step_ref(T* param, T* m, T* v, const T* grad, std::int64_t n, const Ad
 void adam_step_fast(float* param, float* m, float* v, const float* grad, std::int64_t n,
                     const AdamHyper& h, std::int64_t step);
 
+// Adam on a noisy layer's weight pair (core/noisy_linear.hpp) whose sigma gradient was never
+// formed (BasicTape::backward with a deferred list): the gradients are g_mu = s * dmu and
+// g_sigma = s * (0 + dmu . (f_out f_in^T)), s the clipping scale (1 when not clipping, exact),
+// formed in registers from one read of dmu. Bit for bit what forming dsigma with
+// noisy_sigma_grad_fast, scaling both with scale_fast (when clipping) and two adam_step_fast
+// calls do, with two weight-sized passes fewer and dmu read once instead of twice. dmu itself is
+// not scaled. mu, sigma, their moments and dmu are (C_out, C_in); f_in (C_in), f_out (C_out).
+void adam_step_noisy_pair_fast(float* mu, float* m_mu, float* v_mu, float* sigma, float* m_sigma,
+                               float* v_sigma, const float* dmu, const float* f_in,
+                               const float* f_out, std::int64_t C_out, std::int64_t C_in,
+                               float grad_scale, const AdamHyper& h, std::int64_t step);
+
 }  // namespace dqn

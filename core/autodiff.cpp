@@ -542,6 +542,8 @@ bool BasicTape<T>::take_fresh(const BasicVariable<T>* v) {
 template <class T>
 T* BasicTape<T>::grad_acc(Node* x) {
   if (x == nullptr || !x->requires_grad) return nullptr;
+  if (x->op == Op::kParam && deferred_ != nullptr && !deferred_->empty())
+    form_deferred(x->variable);
   if (x->op == Op::kParam && !fresh_.empty() && take_fresh(x->variable)) x->variable->zero_grad();
   return x->grad;
 }
@@ -550,12 +552,38 @@ template <class T>
 T* BasicTape<T>::grad_set(Node* x, bool* fresh) {
   *fresh = false;
   if (x == nullptr || !x->requires_grad) return nullptr;
+  if (x->op == Op::kParam && deferred_ != nullptr && !deferred_->empty())
+    form_deferred(x->variable);
   if (x->op == Op::kParam && !fresh_.empty()) *fresh = take_fresh(x->variable);
   return x->grad;
 }
 
 template <class T>
 void BasicTape<T>::backward(Value loss, const std::vector<BasicVariable<T>*>& set) {
+  backward(loss, set, nullptr);
+}
+
+template <class T>
+void BasicTape<T>::form_deferred(const BasicVariable<T>* v) {
+  for (std::size_t i = 0; i < deferred_->size(); ++i) {
+    const DeferredSigma<T> d = (*deferred_)[i];
+    if (d.mu != v && d.sigma != v) continue;
+    if constexpr (kFast<T>)
+      noisy_sigma_grad_fast(d.sigma->grad.data(), d.mu->grad.data(), d.f_in, d.f_out, d.C_out,
+                            d.C_in);
+    else
+      noisy_sigma_grad_ref<T>(d.sigma->grad.data(), d.mu->grad.data(), d.f_in, d.f_out, d.C_out,
+                              d.C_in);
+    deferred_->erase(deferred_->begin() + static_cast<std::ptrdiff_t>(i));
+    return;
+  }
+}
+
+template <class T>
+void BasicTape<T>::backward(Value loss, const std::vector<BasicVariable<T>*>& set,
+                            std::vector<DeferredSigma<T>>* deferred) {
+  if (deferred != nullptr) deferred->clear();
+  deferred_ = deferred;
   fresh_.assign(set.begin(), set.end());
   const Node& l = node(loss);
   DQN_CHECK(!released_,
@@ -585,6 +613,7 @@ void BasicTape<T>::backward(Value loss, const std::vector<BasicVariable<T>*>& se
   }
   for (BasicVariable<T>* v : fresh_) v->zero_grad();  // set variables the loss does not reach
   fresh_.clear();
+  deferred_ = nullptr;
   released_ = true;
 }
 
@@ -596,9 +625,10 @@ void BasicTape<T>::backward_node(Node& n) {
   auto grad_of = [this](Node* x) -> T* { return grad_acc(x); };
   const T* dout = n.grad;
   const std::int64_t numel = n.shape.numel();
-  if (!fresh_.empty() && n.op != Op::kLinear && n.op != Op::kNoisyLinear) {
+  const bool deferring = deferred_ != nullptr && !deferred_->empty();
+  if ((!fresh_.empty() || deferring) && n.op != Op::kLinear && n.op != Op::kNoisyLinear) {
     // The other ops only add into their inputs' buffers (some through A->grad directly): a set
-    // variable among the inputs is zero-filled before they do.
+    // variable among the inputs is zero-filled before they do, and a deferred sigma formed.
     grad_acc(A);
     grad_acc(B);
     grad_acc(C);
@@ -800,7 +830,10 @@ void BasicTape<T>::backward_node(Node& n) {
           // and dsigma = dW . noise one pass over it. The general path below would zero dmu and
           // dsigma, write dW to scratch, then read dW, dmu, dsigma and write dmu, dsigma.
           linear_backward_overwrite_fast(dx, dmu, dbmu, dout, A->data, w, N, C_in, C_out);
-          noisy_sigma_grad_fast(dsigma, dmu, n.f_in, n.f_out, C_out, C_in);
+          if (deferred_ != nullptr)
+            deferred_->push_back({B->variable, C->variable, n.f_in, n.f_out, C_out, C_in});
+          else
+            noisy_sigma_grad_fast(dsigma, dmu, n.f_in, n.f_out, C_out, C_in);
           noisy_sigma_grad_fast(dbsigma, dbmu, &one, n.f_out, C_out, 1);
           return;
         }

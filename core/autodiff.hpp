@@ -49,6 +49,17 @@ struct BasicVariable {
 using Variable = BasicVariable<float>;
 using VariableD = BasicVariable<double>;
 
+// A noisy layer's weight-sigma gradient that BasicTape::backward(loss, set, deferred) left for
+// its consumer to form: dsigma[o,i] = 0 + mu->grad[o,i] * (f_out[o] * f_in[i]).
+template <class T>
+struct DeferredSigma {
+  BasicVariable<T>* mu = nullptr;
+  BasicVariable<T>* sigma = nullptr;
+  const T* f_in = nullptr;   // (C_in)
+  const T* f_out = nullptr;  // (C_out)
+  std::int64_t C_out = 0, C_in = 0;
+};
+
 // A handle to a value recorded on a tape (valid until the tape's next reset()).
 struct Value {
   std::int32_t id = -1;
@@ -153,6 +164,16 @@ class BasicTape {
   // does not reach it. Variables outside `set` accumulate as in backward(). The training update
   // uses this: on the noisy Nature CNN it saves four 6.4 MB passes an update (bench_update).
   void backward(Value loss, const std::vector<BasicVariable<T>*>& set);
+  // backward(loss, set), except that a noisy_linear weight sigma that the op would WRITE is left
+  // unformed: its gradient is dsigma[o,i] = 0 + dmu[o,i] * (f_out[o] * f_in[i]) with dmu =
+  // mu->grad (written), and the op appends {mu, sigma, f_in, f_out, C_out, C_in} to *deferred
+  // instead of spending a weight-sized pass writing it (and the consumer another reading it).
+  // sigma->grad keeps whatever it held. The consumer must form the gradient where it reads it,
+  // before mu's gradient or the noise changes (nn/optim's clip_and_step with deferred sigmas
+  // fuses it into Adam). A deferred sigma or its mu that another op then touches is formed there
+  // and then, and dropped from the list, so the list stays exact.
+  void backward(Value loss, const std::vector<BasicVariable<T>*>& set,
+                std::vector<DeferredSigma<T>>* deferred);
 
   const Shape& shape(Value v) const { return node(v).shape; }
   View<const T> view(Value v) const { return View<const T>{node(v).data, node(v).shape}; }
@@ -198,6 +219,8 @@ class BasicTape {
   std::vector<BasicTensor<T>> formed_;  // formed_[i]: noisy_linear node i's W (C_out*C_in), b
   BasicTensor<T> workspace_;
   std::vector<BasicVariable<T>*> fresh_;  // backward(loss, set): set variables not yet written
+  std::vector<DeferredSigma<T>>* deferred_ = nullptr;  // backward(loss, set, deferred)
+  void form_deferred(const BasicVariable<T>* v);       // forms and drops v's entry, if v is in one
   bool grad_enabled_ = true;
   bool released_ = false;
 };

@@ -8,11 +8,13 @@
 #include "core/noisy_linear.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "core/elementwise.hpp"
 #include "core/matmul.hpp"
 #include "core/parallel.hpp"
 #include "core/simd.hpp"
+#include "core/simd_sum.hpp"
 
 namespace dqn {
 
@@ -113,6 +115,63 @@ void noisy_sigma_grad_fast(float* dsigma, const float* dw, const float* f_in, co
       for (; i < C_in; ++i) ds[i] = 0.0f + g[i] * (fo * f_in[i]);
     }
   });
+}
+
+namespace {
+// Two doubles summed component-wise, for parallel_reduce (which needs T(0) and +=).
+struct TwoSums {
+  double mu = 0, sigma = 0;
+  TwoSums() = default;
+  explicit TwoSums(int) {}
+  TwoSums& operator+=(const TwoSums& o) {
+    mu += o.mu;
+    sigma += o.sigma;
+    return *this;
+  }
+};
+}  // namespace
+
+void noisy_pair_sqnorm_fast(float* sq_mu, float* sq_sigma, const float* dmu, const float* f_in,
+                            const float* f_out, std::int64_t C_out, std::int64_t C_in) {
+  constexpr std::int64_t L = VecF::kLanes;
+  const std::int64_t n = C_out * C_in;
+  // The same ranges and cascade as sqnorm_fast over n elements, so each sum has its bits.
+  const TwoSums r =
+      parallel_reduce<TwoSums>(0, n, kElementwiseGrain, [&](std::int64_t lo, std::int64_t hi) {
+        // Row o of element i, tracked forward: the cascade visits i in increasing order.
+        std::int64_t o = C_in > 0 ? lo / C_in : 0, row_end = (o + 1) * C_in;
+        const VecF zero = VecF::zero();
+        auto noise = [&](std::int64_t i) {  // f_out[o] * f_in[col] for the L elements at i
+          while (i >= row_end) {
+            ++o;
+            row_end += C_in;
+          }
+          if (i + L <= row_end)
+            return VecF::set1(f_out[o]) * VecF::load(f_in + i - (row_end - C_in));
+          alignas(64) float lanes[L];  // a vector across a row boundary: lane by lane
+          for (std::int64_t l = 0; l < L; ++l)
+            lanes[l] = f_out[(i + l) / C_in] * f_in[(i + l) % C_in];
+          return VecF::load(lanes);
+        };
+        const auto sums = detail::cascade_sums<2>(
+            lo, hi,
+            [&](std::int64_t i) {
+              const VecF g = VecF::load(dmu + i);
+              const VecF s = zero + g * noise(i);
+              return std::array<VecF, 2>{g * g, s * s};
+            },
+            [&](std::int64_t i) {
+              const float g = dmu[i];
+              const float s = 0.0f + g * (f_out[i / C_in] * f_in[i % C_in]);
+              return std::array<float, 2>{g * g, s * s};
+            });
+        TwoSums t;
+        t.mu = sums[0];
+        t.sigma = sums[1];
+        return t;
+      });
+  *sq_mu = static_cast<float>(r.mu);
+  *sq_sigma = static_cast<float>(r.sigma);
 }
 
 }  // namespace dqn

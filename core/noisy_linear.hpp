@@ -78,4 +78,12 @@ void noisy_grad_fast(float* dmu, float* dsigma, const float* dw, const float* f_
 void noisy_sigma_grad_fast(float* dsigma, const float* dw, const float* f_in, const float* f_out,
                            std::int64_t C_out, std::int64_t C_in);
 
+// The squared L2 norms of dmu and of the sigma gradient noisy_sigma_grad would form from it, in
+// one read of dmu and without forming it: *sq_mu = sqnorm_fast(dmu, n) and *sq_sigma =
+// sqnorm_fast(dsigma, n) with dsigma = noisy_sigma_grad_fast(dmu, ...), bit for bit (the same
+// ranges, cascade and products), n = C_out * C_in. For gradient clipping over a deferred sigma
+// (BasicTape::backward with a deferred list).
+void noisy_pair_sqnorm_fast(float* sq_mu, float* sq_sigma, const float* dmu, const float* f_in,
+                            const float* f_out, std::int64_t C_out, std::int64_t C_in);
+
 }  // namespace dqn

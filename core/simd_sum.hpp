@@ -10,6 +10,7 @@
 // range given, so the result is deterministic; parallel_reduce fixes the ranges per thread count.
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "core/simd.hpp"
@@ -19,29 +20,52 @@ namespace dqn::detail {
 constexpr std::int64_t kSumBlock = 1024;
 constexpr int kSumAccumulators = 4;
 
+// S sums at once over i in [lo, hi): vec_terms(i) returns S VecF of terms for elements i .. i +
+// kLanes - 1, scalar_terms(i) the S float terms of element i (each must equal one lane of the
+// vector's). Each sum takes exactly the operations cascade_sum below would take alone, so a
+// kernel that reads its input once for two sums gets the bits of two separate passes.
+template <int S, class VecTerms, class ScalarTerms>
+std::array<double, S> cascade_sums(std::int64_t lo, std::int64_t hi, VecTerms&& vec_terms,
+                                   ScalarTerms&& scalar_terms) {
+  using simd::VecF;
+  constexpr std::int64_t L = VecF::kLanes;
+  std::array<double, S> total{};
+  for (std::int64_t block = lo; block < hi; block += kSumBlock) {
+    const std::int64_t end = block + kSumBlock < hi ? block + kSumBlock : hi;
+    VecF acc[S][kSumAccumulators];
+    for (auto& sum : acc)
+      for (auto& a : sum) a = VecF::zero();
+    std::int64_t i = block;
+    for (; i + kSumAccumulators * L <= end; i += kSumAccumulators * L)
+      for (int a = 0; a < kSumAccumulators; ++a) {
+        const std::array<VecF, S> t = vec_terms(i + a * L);
+        for (int k = 0; k < S; ++k) acc[k][a] = acc[k][a] + t[k];
+      }
+    for (; i + L <= end; i += L) {
+      const std::array<VecF, S> t = vec_terms(i);
+      for (int k = 0; k < S; ++k) acc[k][0] = acc[k][0] + t[k];
+    }
+    std::array<float, S> tail{};
+    for (; i < end; ++i) {
+      const std::array<float, S> t = scalar_terms(i);
+      for (int k = 0; k < S; ++k) tail[k] += t[k];
+    }
+    static_assert(kSumAccumulators == 4, "the combine below names four accumulators");
+    for (int k = 0; k < S; ++k) {
+      const VecF both = (acc[k][0] + acc[k][1]) + (acc[k][2] + acc[k][3]);
+      total[k] += static_cast<double>(both.sum()) + static_cast<double>(tail[k]);
+    }
+  }
+  return total;
+}
+
 // sum over i in [lo, hi) of term(VecF at i) in vector lanes plus scalar_term(i) for the tail.
 // `vec_term(i)` returns the VecF of terms for elements i .. i + kLanes - 1; `scalar_term(i)` the
 // float term of element i (must equal one lane of vec_term).
 template <class VecTerm, class ScalarTerm>
 double cascade_sum(std::int64_t lo, std::int64_t hi, VecTerm&& vec_term, ScalarTerm&& scalar_term) {
-  using simd::VecF;
-  constexpr std::int64_t L = VecF::kLanes;
-  double total = 0.0;
-  for (std::int64_t block = lo; block < hi; block += kSumBlock) {
-    const std::int64_t end = block + kSumBlock < hi ? block + kSumBlock : hi;
-    VecF acc[kSumAccumulators];
-    for (auto& a : acc) a = VecF::zero();
-    std::int64_t i = block;
-    for (; i + kSumAccumulators * L <= end; i += kSumAccumulators * L)
-      for (int a = 0; a < kSumAccumulators; ++a) acc[a] = acc[a] + vec_term(i + a * L);
-    for (; i + L <= end; i += L) acc[0] = acc[0] + vec_term(i);
-    float tail = 0.0f;
-    for (; i < end; ++i) tail += scalar_term(i);
-    static_assert(kSumAccumulators == 4, "the combine below names four accumulators");
-    const VecF both = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    total += static_cast<double>(both.sum()) + static_cast<double>(tail);
-  }
-  return total;
+  return cascade_sums<1>(
+      lo, hi, [&](std::int64_t i) { return std::array<simd::VecF, 1>{vec_term(i)}; },
+      [&](std::int64_t i) { return std::array<float, 1>{scalar_term(i)}; })[0];
 }
-
 }  // namespace dqn::detail

@@ -5,6 +5,7 @@
 
 #include "core/elementwise.hpp"
 #include "core/error.hpp"
+#include "core/noisy_linear.hpp"
 #include "core/reduce.hpp"
 
 namespace dqn {
@@ -30,6 +31,82 @@ void Adam::step() {
   }
 }
 
+namespace {
+// The deferred entry whose mu (or sigma, with as_sigma) is v; null if none.
+const DeferredSigma<float>* deferred_entry(const std::vector<DeferredSigma<float>>& deferred,
+                                           const Variable* v, bool as_sigma) {
+  for (const auto& d : deferred)
+    if ((as_sigma ? d.sigma : d.mu) == v) return &d;
+  return nullptr;
+}
+
+std::size_t index_of(const std::vector<NamedVariable>& parameters, const Variable* v,
+                     const char* role) {
+  for (std::size_t i = 0; i < parameters.size(); ++i)
+    if (parameters[i].variable == v) return i;
+  throw_error("Adam: a deferred noisy-layer gradient's ", role,
+              " is not among the optimizer's parameters; its update would be lost (pass the "
+              "network whose tape produced the deferred list)");
+}
+}  // namespace
+
+void Adam::step(float grad_scale, const std::vector<DeferredSigma<float>>& deferred) {
+  DQN_CHECK(grad_scale > 0 && grad_scale <= 1, "Adam::step: grad_scale must be in (0, 1], got ",
+            grad_scale);
+  std::vector<char>& skip = skip_;  // sigmas updated with their mu
+  skip.assign(parameters_.size(), 0);
+  for (const auto& d : deferred) {
+    (void)index_of(parameters_, d.mu, "mu");
+    skip[index_of(parameters_, d.sigma, "sigma")] = 1;
+  }
+  ++steps_;  // bias correction uses the 1-based count of this update
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    if (skip[i]) continue;
+    Variable& p = *parameters_[i].variable;
+    if (const DeferredSigma<float>* d = deferred_entry(deferred, &p, false)) {
+      const std::size_t j = index_of(parameters_, d->sigma, "sigma");
+      adam_step_noisy_pair_fast(p.value.data(), m_[i].data(), v_[i].data(), d->sigma->value.data(),
+                                m_[j].data(), v_[j].data(), p.grad.data(), d->f_in, d->f_out,
+                                d->C_out, d->C_in, grad_scale, hyper_, steps_);
+      continue;
+    }
+    if (grad_scale < 1.0f) scale_fast(p.grad.data(), p.grad.data(), grad_scale, p.grad.numel());
+    adam_step_fast(p.value.data(), m_[i].data(), v_[i].data(), p.grad.data(), p.value.numel(),
+                   hyper_, steps_);
+  }
+}
+
+double grad_sq_norm(const std::vector<NamedVariable>& parameters,
+                    const std::vector<DeferredSigma<float>>& deferred) {
+  // As grad_sq_norm below, term by term in the parameters' order; a pair's two sums come from
+  // one read of mu's gradient, taken when the first of the two is reached.
+  double total = 0;
+  float pair_mu = 0, pair_sigma = 0;
+  const DeferredSigma<float>* pair = nullptr;
+  for (const auto& p : parameters) {
+    const Variable* v = p.variable;
+    const DeferredSigma<float>* d = deferred_entry(deferred, v, false);
+    const bool is_sigma = d == nullptr && (d = deferred_entry(deferred, v, true)) != nullptr;
+    if (d == nullptr) {
+      total += static_cast<double>(sqnorm_fast(v->grad.data(), v->grad.numel()));
+      continue;
+    }
+    if (d != pair) {
+      noisy_pair_sqnorm_fast(&pair_mu, &pair_sigma, d->mu->grad.data(), d->f_in, d->f_out, d->C_out,
+                             d->C_in);
+      pair = d;
+    }
+    total += static_cast<double>(is_sigma ? pair_sigma : pair_mu);
+  }
+  return total;
+}
+
+float clip_coefficient(float norm, float max_norm) {
+  // PyTorch: clip_coef = max_norm / (total_norm + 1e-6), applied only when it is below 1.
+  const float coef = max_norm / (norm + 1e-6f);
+  return coef < 1.0f ? coef : 1.0f;
+}
+
 double grad_sq_norm(const std::vector<NamedVariable>& parameters) {
   // Summed in double in the parameters' fixed order: the same bits for the same thread count.
   double total = 0;
@@ -41,8 +118,7 @@ double grad_sq_norm(const std::vector<NamedVariable>& parameters) {
 float clip_grad_norm(const std::vector<NamedVariable>& parameters, float max_norm) {
   DQN_CHECK(max_norm > 0, "clip_grad_norm: max_norm must be > 0, got ", max_norm);
   const float norm = static_cast<float>(std::sqrt(grad_sq_norm(parameters)));
-  // PyTorch: clip_coef = max_norm / (total_norm + 1e-6), applied only when it is below 1.
-  const float coef = max_norm / (norm + 1e-6f);
+  const float coef = clip_coefficient(norm, max_norm);
   if (coef < 1.0f) {
     for (const auto& p : parameters) {
       Tensor& g = p.variable->grad;

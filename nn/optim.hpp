@@ -20,6 +20,13 @@ class Adam {
  public:
   Adam(std::vector<NamedVariable> parameters, AdamHyper hyper);
   void step();  // one update from every parameter's current .grad
+  // One update with every gradient multiplied by grad_scale (clip_coefficient's, or 1) as it is
+  // read, and the noisy layers' sigma gradients in `deferred` (BasicTape::backward with a
+  // deferred list) formed from their mu's gradient as they are read (adam_step_noisy_pair_fast):
+  // the bits of clip_grad_norm's scaling and step() on formed gradients, with fewer passes. A
+  // deferred entry whose mu or sigma is not among the parameters is an error, not a skipped
+  // update. Scaled gradients are not written back.
+  void step(float grad_scale, const std::vector<DeferredSigma<float>>& deferred);
   std::int64_t steps() const { return steps_; }
   const AdamHyper& hyper() const { return hyper_; }
   void set_lr(double lr) { hyper_.lr = lr; }
@@ -34,6 +41,7 @@ class Adam {
  private:
   std::vector<NamedVariable> parameters_;
   std::vector<Tensor> m_, v_;
+  std::vector<char> skip_;  // step(scale, deferred)'s scratch, kept to not allocate per update
   AdamHyper hyper_;
   std::int64_t steps_ = 0;
 };
@@ -45,6 +53,14 @@ float clip_grad_norm(const std::vector<NamedVariable>& parameters, float max_nor
 
 // Squared L2 norm of all gradients (for a divergence check without clipping).
 double grad_sq_norm(const std::vector<NamedVariable>& parameters);
+// The same with the sigma gradients in `deferred` counted as formed (noisy_pair_sqnorm_fast),
+// bit for bit what grad_sq_norm gives after forming them.
+double grad_sq_norm(const std::vector<NamedVariable>& parameters,
+                    const std::vector<DeferredSigma<float>>& deferred);
+
+// clip_grad_norm's factor for a gradient of norm `norm`: max_norm / (norm + 1e-6) when that is
+// below 1, else 1 (no clipping).
+float clip_coefficient(float norm, float max_norm);
 
 // Losses on the tape, mean reduction, as torch.nn.HuberLoss (delta 1 equals SmoothL1Loss with
 // beta 1) and torch.nn.MSELoss. Huber is quadratic within |d| <= delta and linear outside, so

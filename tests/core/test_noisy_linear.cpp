@@ -13,10 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "core/adam.hpp"
 #include "core/autodiff.hpp"
+#include "core/elementwise.hpp"
 #include "core/linear.hpp"
 #include "core/noisy_linear.hpp"
 #include "core/parallel.hpp"
+#include "core/reduce.hpp"
 #include "kernel_check.hpp"
 #include "tests/gradient_check.hpp"
 
@@ -302,6 +305,169 @@ TEST_CASE("tape noisy_linear equals the composed graph it replaces, bit for bit,
     ThreadScope scope(2);
     CHECK(run_op<float>(in) == one);
     CHECK(run_op<float>(in, /*composed=*/true) == one);
+  }
+}
+
+namespace {
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+bool same_bits(float a, float b) {
+  return std::memcmp(&a, &b, sizeof(float)) == 0;
+}
+
+// Sizes for the deferred-sigma kernels: rows below, at and above a vector, columns that are and
+// are not whole vectors (so that a vector of the flat array straddles rows, even several rows
+// when C_in < 16), the real layers, and 300 x 500 = 150,000 elements, above kElementwiseGrain,
+// whose reduction splits into chunks at 2 threads at a column that is not a vector boundary.
+std::vector<std::array<std::int64_t, 2>> pair_sizes() {
+  std::vector<std::array<std::int64_t, 2>> sizes;
+  for (std::int64_t rows : {1, 2, 7})
+    for (std::int64_t cols : {1, 3, 15, 16, 17, 33, 65}) sizes.push_back({rows, cols});
+  for (const auto& s :
+       {std::array<std::int64_t, 2>{512, 3136}, {256, 576}, {306, 512}, {6, 512}, {300, 500}})
+    sizes.push_back(s);
+  return sizes;
+}
+}  // namespace
+
+// noisy_pair_sqnorm_fast stands in for sqnorm_fast over dmu and over the formed dsigma in the
+// gradient norm: it must give both sums' bits. dmu has some -0 and +0 entries.
+TEST_CASE(
+    "noisy_pair_sqnorm_fast equals sqnorm_fast of dmu and of the formed dsigma, bit for bit") {
+  for (int threads : {1, 2}) {
+    ThreadScope scope(threads);
+    for (const auto& [C_out, C_in] : pair_sizes()) {
+      CAPTURE(threads);
+      CAPTURE(C_out);
+      CAPTURE(C_in);
+      const std::int64_t n = C_out * C_in;
+      auto dmu = random_floats(n, 21);
+      for (std::int64_t i = 1; i < n; i += 7)
+        dmu[static_cast<std::size_t>(i)] = (i % 2) ? -0.0f : 0.0f;
+      const auto f_in = noise(C_in, 22), f_out = noise(C_out, 23);
+      std::vector<float> dsigma(static_cast<std::size_t>(n));
+      noisy_sigma_grad_fast(dsigma.data(), dmu.data(), f_in.data(), f_out.data(), C_out, C_in);
+      float sq_mu = -1, sq_sigma = -1;
+      noisy_pair_sqnorm_fast(&sq_mu, &sq_sigma, dmu.data(), f_in.data(), f_out.data(), C_out, C_in);
+      CHECK(same_bits(sq_mu, sqnorm_fast(dmu.data(), n)));
+      CHECK(same_bits(sq_sigma, sqnorm_fast(dsigma.data(), n)));
+      CHECK(sq_sigma > 0.0f);
+    }
+  }
+}
+
+// adam_step_noisy_pair_fast replaces: form dsigma, scale both gradients (when clipping), two
+// adam_step_fast calls. Same bits for mu, sigma and all four moments, with and without a scale,
+// at the first step and a later one (moments non-zero), at 1 and 2 threads; dmu is not changed.
+TEST_CASE("adam_step_noisy_pair_fast equals forming dsigma, scaling and two adam_step_fast") {
+  const AdamHyper h{1e-3, 0.9, 0.999, 1e-8};
+  for (int threads : {1, 2}) {
+    ThreadScope scope(threads);
+    for (const auto& [C_out, C_in] : pair_sizes())
+      for (float scale : {1.0f, 0.37f})
+        for (std::int64_t step : {1, 7}) {
+          CAPTURE(threads);
+          CAPTURE(C_out);
+          CAPTURE(C_in);
+          CAPTURE(scale);
+          CAPTURE(step);
+          const std::int64_t n = C_out * C_in;
+          const auto dmu = random_floats(n, 31);
+          const auto f_in = noise(C_in, 32), f_out = noise(C_out, 33);
+          auto mu = random_floats(n, 34), sigma = random_floats(n, 35, 0.0f, 0.5f);
+          auto m_mu = random_floats(n, 36, -0.1f, 0.1f), m_s = random_floats(n, 37, -0.1f, 0.1f);
+          auto v_mu = random_floats(n, 38, 0.0f, 0.1f), v_s = random_floats(n, 39, 0.0f, 0.1f);
+          // Expected: the passes the fused kernel replaces.
+          auto e_mu = mu, e_sigma = sigma, e_m_mu = m_mu, e_m_s = m_s, e_v_mu = v_mu, e_v_s = v_s;
+          auto g_mu = dmu;
+          std::vector<float> g_s(static_cast<std::size_t>(n));
+          noisy_sigma_grad_fast(g_s.data(), g_mu.data(), f_in.data(), f_out.data(), C_out, C_in);
+          if (scale < 1.0f) {
+            scale_fast(g_mu.data(), g_mu.data(), scale, n);
+            scale_fast(g_s.data(), g_s.data(), scale, n);
+          }
+          adam_step_fast(e_mu.data(), e_m_mu.data(), e_v_mu.data(), g_mu.data(), n, h, step);
+          adam_step_fast(e_sigma.data(), e_m_s.data(), e_v_s.data(), g_s.data(), n, h, step);
+          const auto dmu_before = dmu;
+          adam_step_noisy_pair_fast(mu.data(), m_mu.data(), v_mu.data(), sigma.data(), m_s.data(),
+                                    v_s.data(), dmu.data(), f_in.data(), f_out.data(), C_out, C_in,
+                                    scale, h, step);
+          CHECK(same_bits(mu, e_mu));
+          CHECK(same_bits(sigma, e_sigma));
+          CHECK(same_bits(m_mu, e_m_mu));
+          CHECK(same_bits(m_s, e_m_s));
+          CHECK(same_bits(v_mu, e_v_mu));
+          CHECK(same_bits(v_s, e_v_s));
+          CHECK(same_bits(dmu, dmu_before));
+        }
+  }
+}
+
+// backward(loss, set, &deferred): mu's gradient as backward(loss, set) writes it, sigma's left
+// unwritten and listed, and the listed formula giving backward(loss, set)'s sigma gradient. A
+// sigma (or mu) that a second op also uses must be formed on the spot and dropped from the
+// list: here the same noisy layer applied twice (a shared weight), and sigma also fed to a
+// plain op (mul). Gradient buffers start as NaN: whatever backward must write, it writes.
+TEST_CASE("tape backward with a deferred list: sigma left to the consumer, formed when shared") {
+  const NoisyInputs in(17, 37, 23);
+  auto vars = [&] {
+    std::array<Variable, 5> v{
+        variable_of<float>(in.x, Shape{17, 37}), variable_of<float>(in.mu, Shape{23, 37}),
+        variable_of<float>(in.sigma, Shape{23, 37}, true), variable_of<float>(in.bmu, Shape{23}),
+        variable_of<float>(in.bsigma, Shape{23}, true)};
+    for (auto& x : v) x.grad.fill(std::nanf(""));
+    return v;
+  };
+  const Tensor f_in = tensor_of<float>(in.f_in, Shape{37}),
+               f_out = tensor_of<float>(in.f_out, Shape{23});
+  const Tensor r = tensor_of<float>(in.r, Shape{17, 23});
+  const Tensor sig_w = tensor_of<float>(in.mu, Shape{23, 37});
+  // shape 0: one use; 1: the layer twice (on x and on x * 0.5); 2: also sum(sigma . sig_w).
+  auto run = [&](std::array<Variable, 5>& v, int shape, bool defer,
+                 std::vector<DeferredSigma<float>>* deferred) {
+    Tape tape;
+    auto layer = [&](Value x) {
+      return tape.noisy_linear(x, tape.param(v[1]), tape.param(v[2]), tape.param(v[3]),
+                               tape.param(v[4]), f_in.view(), f_out.view());
+    };
+    Value loss = tape.sum(tape.mul(layer(tape.param(v[0])), tape.input(r.view())));
+    if (shape == 1)
+      loss = tape.add(loss, tape.sum(tape.mul(layer(tape.scale(tape.param(v[0]), 0.5f)),
+                                              tape.input(r.view()))));
+    if (shape == 2)
+      loss = tape.add(loss, tape.sum(tape.mul(tape.param(v[2]), tape.input(sig_w.view()))));
+    std::vector<Variable*> set{&v[0], &v[1], &v[2], &v[3], &v[4]};
+    if (defer)
+      tape.backward(loss, set, deferred);
+    else
+      tape.backward(loss, set);
+  };
+  auto grad = [](const Variable& v) {
+    return std::vector<float>(v.grad.data(), v.grad.data() + v.grad.numel());
+  };
+  for (int shape : {0, 1, 2}) {
+    CAPTURE(shape);
+    auto want = vars(), got = vars();
+    run(want, shape, false, nullptr);
+    std::vector<DeferredSigma<float>> deferred(3);  // stale entries must be cleared
+    run(got, shape, true, &deferred);
+    for (int k : {0, 1, 3, 4}) CHECK(same_bits(grad(got[k]), grad(want[k])));
+    if (shape == 0) {
+      REQUIRE(deferred.size() == 1);
+      const DeferredSigma<float>& d = deferred[0];
+      CHECK(d.mu == &got[1]);
+      CHECK(d.sigma == &got[2]);
+      CHECK(d.C_out == 23);
+      CHECK(d.C_in == 37);
+      CHECK(std::isnan(got[2].grad[0]));  // never written
+      std::vector<float> formed(23 * 37);
+      noisy_sigma_grad_fast(formed.data(), d.mu->grad.data(), d.f_in, d.f_out, d.C_out, d.C_in);
+      CHECK(same_bits(formed, grad(want[2])));
+    } else {
+      CHECK(deferred.empty());  // formed where the second use needed it
+      CHECK(same_bits(grad(got[2]), grad(want[2])));
+    }
   }
 }
 
