@@ -19,7 +19,11 @@
 // Since the update's backward writes weight gradients outright (BasicTape::backward with a set),
 // two alternating runs of the old and new binaries on the quiet machine, 1 thread: plain 16.0,
 // 16.4 -> 15.5, 15.1 ms; noisy 19.4, 19.2 -> 18.0, 17.6 (1.16x); Rainbow 19.9, 20.5 -> 19.9,
-// 18.6 (1.26x: the plain update gained too).
+// 18.6 (1.26x: the plain update gained too). Since the noisy W is formed inside the GEMM's
+// tiles and sigma's gradient is deferred into the norm and Adam, three alternating runs of
+// aee1851 and the new binary, 1 thread: plain 14.8-14.9 ms both; Rainbow 19.2, 18.3, 18.5 ->
+// 17.6, 17.3, 17.1 (1.14x median over nine runs); 2 threads Rainbow / plain 1.33-1.41 -> 1.25
+// (README, "What the Rainbow parts cost").
 #include <benchmark/benchmark.h>
 
 #include <cmath>

@@ -4,7 +4,10 @@
 // updates dmu and dsigma, 32 MB. The composed graph this replaces made six such passes forward
 // (eps_w, sigma . eps_w, mu + ...) and four backward, each through a generic kernel. When the
 // gradients start from zero, noisy_sigma_grad_fast's one read of dW (= dmu) and one write of
-// dsigma replace the gradient pass's five streams and the two zero passes before it.
+// dsigma replace the gradient pass's five streams and the two zero passes before it. The
+// training path goes further: noisy_linear_forward_fast forms W inside the GEMM's tiles (the
+// target network's W never reaches memory), and noisy_pair_sqnorm_fast lets the gradient norm
+// read dmu once for both sums so that dsigma need not be written at all.
 #include "core/noisy_linear.hpp"
 
 #include <algorithm>

@@ -4,14 +4,19 @@
 //   W = mu_w + sigma_w . (f_out f_in^T),   b = mu_b + sigma_b . f_out,   y = x W^T + b,
 //
 // with f_in (C_in) and f_out (C_out) the transformed noise f(eps) = sgn(eps) sqrt|eps|. The
-// tape op (BasicTape::noisy_linear) forms W and b with noisy_weight_* into a buffer it owns, runs
-// the ordinary linear GEMM, and in backward turns the linear layer's dW into the gradients of mu
-// and sigma with noisy_grad_*. The noise matrix f_out f_in^T (C_out x C_in) is never stored:
-// each element is f_out[o] * f_in[i], computed where it is used.
+// tape op (BasicTape::noisy_linear) runs the forward with noisy_linear_forward_fast, whose GEMM
+// tiles form the rows of W they read (W is kept only for backward's dX), and in backward turns
+// the linear layer's dW into the gradients of mu and sigma with noisy_grad_* (or, in the
+// training update, writes dmu = dW and leaves dsigma to be formed inside the gradient norm and
+// Adam: noisy_pair_sqnorm_fast, adam_step_noisy_pair_fast in core/adam.hpp). The noise matrix
+// f_out f_in^T (C_out x C_in) is never stored: each element is f_out[o] * f_in[i], computed
+// where it is used.
 //
 //   noisy_weight_fast(w, mu, sigma, f_in, f_out, C_out, C_in);          // W, row by row
+//   noisy_linear_forward_fast(y, w_or_null, b, x, mu, sigma, ...);      // y = x W^T + b
 //   noisy_grad_fast(dmu, dsigma, dw, f_in, f_out, C_out, C_in);         // dmu += dW, ...
 //   noisy_sigma_grad_fast(dsigma, dw, f_in, f_out, C_out, C_in);        // dsigma = dW . noise
+//   noisy_pair_sqnorm_fast(&sq_mu, &sq_sigma, dmu, f_in, f_out, ...);   // |dmu|^2, |dsigma|^2
 //
 // Each element is computed as mu + sigma * (f_out[o] * f_in[i]) (three roundings, in that order,
 // -ffp-contract=off), the same operations the composed graph add(mu, mul(sigma, eps_w)) with
