@@ -21,9 +21,7 @@ constexpr std::int64_t kAdamGrain = std::int64_t{1} << 15;
 // Elements from which Adam's four arrays (16 B an element) outgrow L2 (1 MB a core on Zen 4):
 // 2^17 x 16 B = 2 MB. The MLP's 65,536-weight layer stays below, the CNNs' fc layers above.
 constexpr std::int64_t kAdamPrefetchMin = std::int64_t{1} << 17;
-}  // namespace
 
-namespace {
 // One element's and one vector's update, in adam.hpp's order: shared by both kernels below, so
 // the noisy pair's update is adam_step_fast's to the bit.
 struct AdamLanes {

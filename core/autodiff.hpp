@@ -169,9 +169,9 @@ class BasicTape {
   // mu->grad (written), and the op appends {mu, sigma, f_in, f_out, C_out, C_in} to *deferred
   // instead of spending a weight-sized pass writing it (and the consumer another reading it).
   // sigma->grad keeps whatever it held. The consumer must form the gradient where it reads it,
-  // before mu's gradient or the noise changes (nn/optim's clip_and_step with deferred sigmas
-  // fuses it into Adam). A deferred sigma or its mu that another op then touches is formed there
-  // and then, and dropped from the list, so the list stays exact.
+  // before mu's gradient or the noise changes (nn/optim's grad_sq_norm and Adam::step take the
+  // list and form it inside their own passes). A deferred sigma or its mu that another op then
+  // touches is formed there and then, and dropped from the list, so the list stays exact.
   void backward(Value loss, const std::vector<BasicVariable<T>*>& set,
                 std::vector<DeferredSigma<T>>* deferred);
 

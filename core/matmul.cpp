@@ -218,7 +218,7 @@ void nt_streaming(float* c, const float* a, const Rows& rows_of_b, TilePrefetch 
     const std::int64_t end = std::min(N, hi * R);
     for (; j + R <= end; j += R) {
       const float* rows = rows_of_b(j, R);
-      if (src.a != nullptr && j + 2 * R <= end)  // the next whole tile's sources
+      if (src.a != nullptr && src.b != nullptr && j + 2 * R <= end)  // the next tile's sources
         broadcast_tile<R, BC, false, true>(ct + j * Mp, Mp, rows, K, 1, at, Mp, K, false, kLanes,
                                            TilePrefetch{src.a + (j + R) * K, src.b + (j + R) * K});
       else

@@ -56,14 +56,6 @@ void matmul_nn_fast(float* c, const float* a, const float* b, std::int64_t M, st
 void matmul_nt_fast(float* c, const float* a, const float* b, std::int64_t M, std::int64_t K,
                     std::int64_t N, bool accumulate);
 
-// NT with B's rows formed on demand from other arrays (the noisy layer's W = mu + sigma . noise,
-// core/noisy_linear.hpp): form(j, count, dst) must write rows [j, j + count) of B (count x K)
-// to dst, and is called from several threads for disjoint rows. With `keep` (N x K) B is formed
-// into it and left there whole; with null, into a per-thread tile buffer and then dropped. The
-// result has the bits of forming B whole and calling matmul_nt_fast. On the streaming path
-// (see above) each register tile forms its own rows right before reading them, so B is read
-// from cache instead of being written to memory and read back; otherwise B is formed whole
-// first.
 // A non-owning reference to the callable (no allocation, unlike std::function with captures:
 // the update must not allocate after its first step); the callable must outlive the call.
 class RowFormer {
@@ -81,9 +73,17 @@ class RowFormer {
   const void* ctx_;
   void (*call_)(const void*, std::int64_t, std::int64_t, float*);
 };
-// src_a, src_b (N x K each, or null): the arrays row j of B is formed from (mu and sigma); each
-// tile prefetches the next tile's rows of them while it computes, so that forming overlaps
-// the arithmetic instead of waiting on memory.
+
+// NT with B's rows formed on demand from other arrays (the noisy layer's W = mu + sigma . noise,
+// core/noisy_linear.hpp): form(j, count, dst) must write rows [j, j + count) of B (count x K)
+// to dst, and is called from several threads for disjoint rows. With `keep` (N x K) B is formed
+// into it and left there whole; with null, into a per-thread tile buffer and then dropped. The
+// result has the bits of forming B whole and calling matmul_nt_fast. On the streaming path
+// (see above) each register tile forms its own rows right before reading them, so B is read
+// from cache instead of being written to memory and read back; otherwise B is formed whole
+// first. src_a, src_b (N x K each, both or neither): the arrays row j of B is formed from (mu
+// and sigma); each tile prefetches the next tile's rows of them while it computes, so that
+// forming overlaps the arithmetic instead of waiting on memory.
 void matmul_nt_formed_fast(float* c, const float* a, std::int64_t M, std::int64_t K, std::int64_t N,
                            bool accumulate, float* keep, const RowFormer& form,
                            const float* src_a = nullptr, const float* src_b = nullptr);

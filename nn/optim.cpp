@@ -23,12 +23,7 @@ Adam::Adam(std::vector<NamedVariable> parameters, AdamHyper hyper)
 }
 
 void Adam::step() {
-  ++steps_;  // bias correction uses the 1-based count of this update
-  for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    Variable& p = *parameters_[i].variable;
-    adam_step_fast(p.value.data(), m_[i].data(), v_[i].data(), p.grad.data(), p.value.numel(),
-                   hyper_, steps_);
-  }
+  step(1.0f, {});
 }
 
 namespace {
@@ -53,33 +48,38 @@ std::size_t index_of(const std::vector<NamedVariable>& parameters, const Variabl
 void Adam::step(float grad_scale, const std::vector<DeferredSigma<float>>& deferred) {
   DQN_CHECK(grad_scale > 0 && grad_scale <= 1, "Adam::step: grad_scale must be in (0, 1], got ",
             grad_scale);
-  std::vector<char>& skip = skip_;  // sigmas updated with their mu
-  skip.assign(parameters_.size(), 0);
+  // Each parameter's part, found (and checked) before anything is updated: a deferred mu steps
+  // with its sigma, which is then skipped.
+  roles_.assign(parameters_.size(), Role{});
   for (const auto& d : deferred) {
-    (void)index_of(parameters_, d.mu, "mu");
-    skip[index_of(parameters_, d.sigma, "sigma")] = 1;
+    const std::size_t i = index_of(parameters_, d.mu, "mu");
+    const std::size_t j = index_of(parameters_, d.sigma, "sigma");
+    roles_[i].pair = &d;
+    roles_[i].sigma = j;
+    roles_[j].with_mu = true;
   }
   ++steps_;  // bias correction uses the 1-based count of this update
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    if (skip[i]) continue;
+    const Role& role = roles_[i];
     Variable& p = *parameters_[i].variable;
-    if (const DeferredSigma<float>* d = deferred_entry(deferred, &p, false)) {
-      const std::size_t j = index_of(parameters_, d->sigma, "sigma");
-      adam_step_noisy_pair_fast(p.value.data(), m_[i].data(), v_[i].data(), d->sigma->value.data(),
-                                m_[j].data(), v_[j].data(), p.grad.data(), d->f_in, d->f_out,
-                                d->C_out, d->C_in, grad_scale, hyper_, steps_);
-      continue;
+    if (role.pair != nullptr) {
+      const DeferredSigma<float>& d = *role.pair;
+      const std::size_t j = role.sigma;
+      adam_step_noisy_pair_fast(p.value.data(), m_[i].data(), v_[i].data(), d.sigma->value.data(),
+                                m_[j].data(), v_[j].data(), p.grad.data(), d.f_in, d.f_out, d.C_out,
+                                d.C_in, grad_scale, hyper_, steps_);
+    } else if (!role.with_mu) {
+      if (grad_scale < 1.0f) scale_fast(p.grad.data(), p.grad.data(), grad_scale, p.grad.numel());
+      adam_step_fast(p.value.data(), m_[i].data(), v_[i].data(), p.grad.data(), p.value.numel(),
+                     hyper_, steps_);
     }
-    if (grad_scale < 1.0f) scale_fast(p.grad.data(), p.grad.data(), grad_scale, p.grad.numel());
-    adam_step_fast(p.value.data(), m_[i].data(), v_[i].data(), p.grad.data(), p.value.numel(),
-                   hyper_, steps_);
   }
 }
 
 double grad_sq_norm(const std::vector<NamedVariable>& parameters,
                     const std::vector<DeferredSigma<float>>& deferred) {
-  // As grad_sq_norm below, term by term in the parameters' order; a pair's two sums come from
-  // one read of mu's gradient, taken when the first of the two is reached.
+  // Summed in double in the parameters' fixed order: the same bits for the same thread count.
+  // A pair's two sums come from one read of mu's gradient, taken when the first is reached.
   double total = 0;
   float pair_mu = 0, pair_sigma = 0;
   const DeferredSigma<float>* pair = nullptr;
@@ -108,11 +108,7 @@ float clip_coefficient(float norm, float max_norm) {
 }
 
 double grad_sq_norm(const std::vector<NamedVariable>& parameters) {
-  // Summed in double in the parameters' fixed order: the same bits for the same thread count.
-  double total = 0;
-  for (const auto& p : parameters)
-    total += static_cast<double>(sqnorm_fast(p.variable->grad.data(), p.variable->grad.numel()));
-  return total;
+  return grad_sq_norm(parameters, {});
 }
 
 float clip_grad_norm(const std::vector<NamedVariable>& parameters, float max_norm) {

@@ -41,7 +41,13 @@ class Adam {
  private:
   std::vector<NamedVariable> parameters_;
   std::vector<Tensor> m_, v_;
-  std::vector<char> skip_;  // step(scale, deferred)'s scratch, kept to not allocate per update
+  // step(scale, deferred)'s view of each parameter, kept so that an update does not allocate.
+  struct Role {
+    const DeferredSigma<float>* pair = nullptr;  // a deferred mu: its entry
+    std::size_t sigma = 0;                       // ... and its sigma's index
+    bool with_mu = false;                        // a deferred sigma: stepped with its mu
+  };
+  std::vector<Role> roles_;
   AdamHyper hyper_;
   std::int64_t steps_ = 0;
 };
