@@ -121,6 +121,19 @@ const std::vector<Field>& fields() {
        &Config::noisy_nets},
       {"noisy_sigma0", "noisy layers' initial sigma is noisy_sigma0 / sqrt(fan_in)",
        &Config::noisy_sigma0, 0, 10},
+      {"distributed", "an Ape-X job under mpirun (set by dqn train --distributed)",
+       &Config::distributed},
+      {"envs_per_actor", "Ape-X: envs each actor steps together", &Config::envs_per_actor, 1, 4096},
+      {"actor_send_steps", "Ape-X: batched env steps an actor gathers per message",
+       &Config::actor_send_steps, 1, 1e6},
+      {"param_sync_interval", "Ape-X: learner updates between weight publications",
+       &Config::param_sync_interval, 1, kBig},
+      {"apex_epsilon", "Ape-X: actor i of N explores with apex_epsilon^(1 + apex_alpha i/(N-1))",
+       &Config::apex_epsilon, 0, 1},
+      {"apex_alpha", "Ape-X: the exponent's spread across actors (see apex_epsilon)",
+       &Config::apex_alpha, 0, 100},
+      {"lockstep", "Ape-X: rounds in rank order, the same bits on every run (slower)",
+       &Config::lockstep},
       {"eval_interval", "env steps between greedy evaluations (0: never)", &Config::eval_interval,
        0, kBig},
       {"eval_episodes", "episodes per periodic evaluation", &Config::eval_episodes, 1, 1e6},
@@ -517,6 +530,12 @@ bool Config::key_applies(const std::string& key) const {
   // Noisy nets replace epsilon-greedy exploration (eval_epsilon is another key and stays).
   if (noisy_nets && key.rfind("epsilon_", 0) == 0) return false;
   if (!noisy_nets && key == "noisy_sigma0") return false;
+  // Ape-X's keys apply to a distributed run only, and its actors' epsilons replace epsilon_*.
+  const bool apex_key = key == "envs_per_actor" || key == "actor_send_steps" ||
+                        key == "param_sync_interval" || key == "apex_epsilon" ||
+                        key == "apex_alpha" || key == "lockstep";
+  if (!distributed && apex_key) return false;
+  if (distributed && key.rfind("epsilon_", 0) == 0) return false;
   return true;
 }
 

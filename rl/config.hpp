@@ -96,6 +96,27 @@ struct Config {
   bool noisy_nets = false;
   double noisy_sigma0 = 0.5;  // initial sigma = sigma0 / sqrt(fan_in) (Fortunato et al. 2018, 3.2)
 
+  // ---- Ape-X (Horgan et al. 2018; rl/apex.hpp): `mpirun -np N dqn train --distributed` ----
+  // Rank 0 learns, ranks 1..N-1 act. The learner keeps the replay ratio the keys above set
+  // (gradient_steps updates per train_freq env steps, summed over all actors) in both
+  // directions: it trains only on data it has, and stops taking data that it could not train
+  // on, which holds the actors back (so a distributed run learns from its data as a one-process
+  // run does, only sooner).
+  bool distributed = false;            // set by --distributed: this run is an Ape-X job
+  std::int64_t envs_per_actor = 4;     // envs each actor steps together, acting in one batch
+  std::int64_t actor_send_steps = 50;  // batched env steps an actor gathers per message
+  // Learner updates between weight publications to the actors. Ape-X's actors fetched new
+  // weights every 400 frames (Horgan et al. 2018, Section 4.1).
+  std::int64_t param_sync_interval = 100;
+  // Actor i of N explores with eps_i = apex_epsilon ^ (1 + apex_alpha i / (N - 1)) (Horgan et
+  // al. 2018, Section 4.1: 0.4 and 7); epsilon_* are not used by a distributed run.
+  double apex_epsilon = 0.4;
+  double apex_alpha = 7;
+  // The learner takes the actors' messages in rank order, one each per round, trains what the
+  // ratio allows, then answers each: the run is the same bits on every machine and every run
+  // (for tests and comparisons), at the cost of actors waiting for each other.
+  bool lockstep = false;
+
   // ---- evaluation, logging, checkpoints ----
   std::int64_t eval_interval = 2500;       // env steps between greedy evaluations (0: never)
   std::int64_t eval_episodes = 10;         // episodes per periodic evaluation

@@ -107,6 +107,11 @@ void FrameReplay::sample(std::int64_t batch_size, Rng& rng, Batch& out) const {
 }
 
 void FrameReplay::gather(const std::int64_t* slots, std::int64_t batch_size, Batch& out) const {
+  shape_batch(batch_size, out);
+  for (std::int64_t b = 0; b < batch_size; ++b) gather_row(slots[b], b, out);
+}
+
+void FrameReplay::shape_batch(std::int64_t batch_size, Batch& out) const {
   const Shape shape{batch_size, kStack, height_, width_};
   if (out.frames.shape() != shape) {
     out.frames.resize(shape);
@@ -116,30 +121,30 @@ void FrameReplay::gather(const std::int64_t* slots, std::int64_t batch_size, Bat
     out.actions.resize(batch_size);
   }
   out.discounts.resize(n_step_ > 1 ? static_cast<std::size_t>(batch_size) : 0);
-  const std::int64_t stack_bytes = kStack * frame_size_;
-  for (std::int64_t b = 0; b < batch_size; ++b) {
-    const std::int64_t slot = slots[b];
-    const std::int64_t m = window(slot);
-    DQN_CHECK(m > 0, "FrameReplay::gather: slot ", slot, " starts no complete ", n_step_,
-              "-step transition");
-    const std::int64_t last = (slot + m - 1) % capacity_;
-    stack_at(slot, out.frames.data() + b * stack_bytes);
-    stack_at((last + 1) % capacity_, out.next_frames.data() + b * stack_bytes);
-    out.actions[b] = actions_[slot];
-    out.terminated[b] = terminated_[last] ? 1.0f : 0.0f;
-    if (n_step_ == 1) {
-      out.rewards[b] = rewards_[slot];
-      continue;
-    }
-    double ret = 0, discount = 1;
-    for (std::int64_t k = 0; k < m; ++k) {
-      ret += discount * rewards_[(slot + k) % capacity_];
-      discount *= gamma_;
-    }
-    out.rewards[b] = static_cast<float>(ret);
-    out.discounts[static_cast<std::size_t>(b)] = static_cast<float>(discount);  // gamma^m
-  }
   out.size = batch_size;
+}
+
+void FrameReplay::gather_row(std::int64_t slot, std::int64_t b, Batch& out) const {
+  const std::int64_t stack_bytes = kStack * frame_size_;
+  const std::int64_t m = window(slot);
+  DQN_CHECK(m > 0, "FrameReplay::gather: slot ", slot, " starts no complete ", n_step_,
+            "-step transition");
+  const std::int64_t last = (slot + m - 1) % capacity_;
+  stack_at(slot, out.frames.data() + b * stack_bytes);
+  stack_at((last + 1) % capacity_, out.next_frames.data() + b * stack_bytes);
+  out.actions[b] = actions_[slot];
+  out.terminated[b] = terminated_[last] ? 1.0f : 0.0f;
+  if (n_step_ == 1) {
+    out.rewards[b] = rewards_[slot];
+    return;
+  }
+  double ret = 0, discount = 1;
+  for (std::int64_t k = 0; k < m; ++k) {
+    ret += discount * rewards_[(slot + k) % capacity_];
+    discount *= gamma_;
+  }
+  out.rewards[b] = static_cast<float>(ret);
+  out.discounts[static_cast<std::size_t>(b)] = static_cast<float>(discount);  // gamma^m
 }
 
 std::int64_t FrameReplay::memory_bytes() const {

@@ -51,6 +51,11 @@ class FrameReplay {
   // Fills out from the given slots, each of which must be sampleable (prioritized replay picks
   // them); out.indices and out.weights are left alone.
   void gather(const std::int64_t* slots, std::int64_t batch_size, Batch& out) const;
+  // gather in parts, for a batch drawn from several buffers (the Ape-X learner's, one per actor
+  // env): shape_batch sizes `out` for batch_size rows (a no-op when it already has that shape),
+  // gather_row fills row b from one slot, which must be sampleable.
+  void shape_batch(std::int64_t batch_size, Batch& out) const;
+  void gather_row(std::int64_t slot, std::int64_t b, Batch& out) const;
   // Whether a minibatch may hold the transition starting at `slot`: a transition starts there,
   // its n-step window and the s' after it are written, and every frame of its stack is still
   // stored.

@@ -34,13 +34,20 @@ void Priorities::set(std::int64_t slot, double p) {
   min_.set(slot, p);
 }
 
-void Priorities::reset_slot(std::int64_t slot, bool sampleable) {
-  set(slot, sampleable ? max_priority_ : 0.0);
+double Priorities::entering(double enter_abs_td) {
+  if (enter_abs_td < 0) return max_priority_;
+  const double p = std::pow(enter_abs_td + eps_, alpha_);
+  max_priority_ = std::max(max_priority_, p);
+  return p;
 }
 
-void Priorities::refresh_slot(std::int64_t slot, bool sampleable) {
+void Priorities::reset_slot(std::int64_t slot, bool sampleable, double enter_abs_td) {
+  set(slot, sampleable ? entering(enter_abs_td) : 0.0);
+}
+
+void Priorities::refresh_slot(std::int64_t slot, bool sampleable, double enter_abs_td) {
   const bool positive = sum_.get(slot) > 0;
-  if (sampleable != positive) set(slot, sampleable ? max_priority_ : 0.0);
+  if (sampleable != positive) set(slot, sampleable ? entering(enter_abs_td) : 0.0);
 }
 
 void Priorities::sample(std::int64_t* indices, float* weights, std::int64_t batch_size, double beta,

@@ -35,11 +35,13 @@ class Priorities {
 
   // A slot was just written: its new transition enters at the max priority if it can be
   // sampled, else at 0.
-  void reset_slot(std::int64_t slot, bool sampleable);
+  // With enter_abs_td >= 0 (the Ape-X learner: an actor measured the transition's |TD error|)
+  // it enters at (enter_abs_td + eps)^alpha instead of the max priority; likewise refresh_slot.
+  void reset_slot(std::int64_t slot, bool sampleable, double enter_abs_td = -1);
   // A slot's sampleability may have changed (a later write completed its window, or an
   // overwrite took frames from its stack): it enters at the max priority when it becomes
   // sampleable, leaves (priority 0) when it stops, and keeps its priority otherwise.
-  void refresh_slot(std::int64_t slot, bool sampleable);
+  void refresh_slot(std::int64_t slot, bool sampleable, double enter_abs_td = -1);
 
   // Stratified draws: indices (B) and importance weights (B), normalised so the largest
   // possible weight is 1. Needs a positive total. Allocates nothing.
@@ -66,6 +68,9 @@ class Priorities {
 
  private:
   void set(std::int64_t slot, double p);
+  // The priority a slot enters at: the max priority, or (enter_abs_td + eps)^alpha (which may
+  // raise the max).
+  double entering(double enter_abs_td);
 
   double alpha_, eps_;
   double max_priority_ = 1.0;

@@ -80,6 +80,11 @@ void ReplayBuffer::sample(std::int64_t batch_size, Rng& rng, Batch& out) const {
 }
 
 void ReplayBuffer::gather(const std::int64_t* indices, std::int64_t batch_size, Batch& out) const {
+  shape_batch(batch_size, out);
+  for (std::int64_t b = 0; b < batch_size; ++b) gather_row(indices[b], b, out);
+}
+
+void ReplayBuffer::shape_batch(std::int64_t batch_size, Batch& out) const {
   if (out.obs.shape() != Shape{batch_size, obs_dim_}) {
     out.obs.resize(Shape{batch_size, obs_dim_});
     out.next_obs.resize(Shape{batch_size, obs_dim_});
@@ -88,32 +93,32 @@ void ReplayBuffer::gather(const std::int64_t* indices, std::int64_t batch_size, 
     out.actions.resize(batch_size);
   }
   out.discounts.resize(n_step_ > 1 ? static_cast<std::size_t>(batch_size) : 0);
-  const std::size_t row = static_cast<std::size_t>(obs_dim_) * sizeof(float);
-  for (std::int64_t b = 0; b < batch_size; ++b) {
-    const std::int64_t i = indices[b];
-    const std::int64_t m = window(i);
-    DQN_CHECK(m > 0, "ReplayBuffer::gather: slot ", i, " holds no complete transition (", size_,
-              " stored, n_step ", n_step_, ")");
-    // The window's last transition gives s' and the termination flag (its next_obs is the
-    // episode's true final observation where the episode ended there).
-    const std::int64_t last = (i + m - 1) % capacity_;
-    std::memcpy(out.obs.data() + b * obs_dim_, obs_.data() + i * obs_dim_, row);
-    std::memcpy(out.next_obs.data() + b * obs_dim_, next_obs_.data() + last * obs_dim_, row);
-    out.actions[b] = actions_[i];
-    out.terminated[b] = terminated_[last] ? 1.0f : 0.0f;
-    if (n_step_ == 1) {
-      out.rewards[b] = rewards_[i];
-      continue;
-    }
-    double ret = 0, discount = 1;
-    for (std::int64_t k = 0; k < m; ++k) {
-      ret += discount * rewards_[(i + k) % capacity_];
-      discount *= gamma_;
-    }
-    out.rewards[b] = static_cast<float>(ret);
-    out.discounts[static_cast<std::size_t>(b)] = static_cast<float>(discount);  // gamma^m
-  }
   out.size = batch_size;
+}
+
+void ReplayBuffer::gather_row(std::int64_t i, std::int64_t b, Batch& out) const {
+  const std::size_t row = static_cast<std::size_t>(obs_dim_) * sizeof(float);
+  const std::int64_t m = window(i);
+  DQN_CHECK(m > 0, "ReplayBuffer::gather: slot ", i, " holds no complete transition (", size_,
+            " stored, n_step ", n_step_, ")");
+  // The window's last transition gives s' and the termination flag (its next_obs is the
+  // episode's true final observation where the episode ended there).
+  const std::int64_t last = (i + m - 1) % capacity_;
+  std::memcpy(out.obs.data() + b * obs_dim_, obs_.data() + i * obs_dim_, row);
+  std::memcpy(out.next_obs.data() + b * obs_dim_, next_obs_.data() + last * obs_dim_, row);
+  out.actions[b] = actions_[i];
+  out.terminated[b] = terminated_[last] ? 1.0f : 0.0f;
+  if (n_step_ == 1) {
+    out.rewards[b] = rewards_[i];
+    return;
+  }
+  double ret = 0, discount = 1;
+  for (std::int64_t k = 0; k < m; ++k) {
+    ret += discount * rewards_[(i + k) % capacity_];
+    discount *= gamma_;
+  }
+  out.rewards[b] = static_cast<float>(ret);
+  out.discounts[static_cast<std::size_t>(b)] = static_cast<float>(discount);  // gamma^m
 }
 
 std::int64_t ReplayBuffer::bytes_per_transition(std::int64_t obs_dim) {

@@ -63,6 +63,11 @@ class ReplayBuffer {
   // must be sampleable (prioritized replay picks them). out.indices and out.weights are left
   // alone.
   void gather(const std::int64_t* indices, std::int64_t batch_size, Batch& out) const;
+  // gather in parts, for a batch drawn from several buffers (the Ape-X learner's, one per actor
+  // env): shape_batch sizes `out` for batch_size rows (a no-op when it already has that shape),
+  // gather_row fills row b from one slot, which must be sampleable.
+  void shape_batch(std::int64_t batch_size, Batch& out) const;
+  void gather_row(std::int64_t slot, std::int64_t b, Batch& out) const;
   // Whether a minibatch may hold the transition in slot i: it has been written, and so has
   // its n-step window (up to the episode's end or n transitions).
   bool sampleable(std::int64_t i) const;

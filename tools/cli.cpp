@@ -18,6 +18,10 @@
 #include <sstream>
 #include <thread>
 
+#ifdef DQN_HAVE_MPI
+#include "rl/mpi/apex_mpi.hpp"
+#endif
+
 #include "build_info.hpp"
 #include "envs/atari2600/ale.hpp"
 #include "envs/atari2600/error.hpp"
@@ -26,6 +30,7 @@
 #include "envs/cartpole.hpp"
 #include "envs/trace.hpp"
 #include "nn/checkpoint.hpp"
+#include "rl/apex.hpp"
 #include "rl/trainer.hpp"
 #include "tools/args.hpp"
 #include "tools/gif.hpp"
@@ -82,6 +87,8 @@ const std::vector<FlagSpec> kTrainFlags = {
     {"steps", true, "total env steps (the config's total_steps)"},
     {"out", true, "the run folder (default runs/<env>__<preset>__<seed>__<unix time>)"},
     {"overwrite", false, "let --out replace a run that is already there (its files are deleted)"},
+    {"distributed", false,
+     "Ape-X under mpirun: rank 0 learns, the others act (mpirun -np 3 dqn train --distributed)"},
     {"help", false, "this text, and every config key"},
 };
 
@@ -315,6 +322,72 @@ int run_training(Trainer& trainer, const std::string& out_dir, const std::string
   return 0;
 }
 
+// `dqn train --distributed`, one process of an mpirun job: rank 0 the learner, the others actors
+// (rl/apex.hpp). A rank that fails says which it is and where, then ends the whole job
+// (MPI_Abort); checkpoint.dqn is written atomically, so the last one is intact.
+int train_distributed(const Config& c, const std::string& out_dir, bool overwrite,
+                      const std::vector<std::string>& provenance, std::ostream& out) {
+#ifndef DQN_HAVE_MPI
+  (void)c, (void)out_dir, (void)overwrite, (void)provenance, (void)out;
+  throw UsageError(
+      "dqn train --distributed: this build has no MPI. Install Debian's OpenMPI and rebuild "
+      "(./tools/dqn build --mpi does both), then start the job with mpirun, e.g.\n"
+      "  mpirun -np 3 build/release/tools/dqn train --distributed --out runs/apex");
+#else
+  if (!launched_by_mpirun())
+    throw UsageError(
+        "dqn train --distributed: start it with mpirun, one learner and at least one actor, "
+        "e.g.\n  mpirun -np 3 build/release/tools/dqn train --distributed --out runs/apex");
+  MpiTransport t(nullptr, nullptr);
+  const std::string where = "rank " + std::to_string(t.rank()) + " on " + t.host();
+  if (t.size() < 2) {
+    std::cerr << "dqn train --distributed: the job has 1 process; it needs a learner and at least "
+                 "one actor: mpirun -np 3 ...\n";
+    t.abort(2);
+  }
+  g_stop = false;
+  auto previous_int = std::signal(SIGINT, on_stop_signal);
+  auto previous_term = std::signal(SIGTERM, on_stop_signal);
+  int rc = 0;
+  try {
+    if (t.rank() == 0) {
+      ApexLearner learner(c, t.size() - 1, out_dir, overwrite, provenance);
+      out << "dqn train --distributed: 1 learner and " << t.size() - 1 << " actors x "
+          << c.envs_per_actor << " envs; replay " << learner.streams() << " x "
+          << learner.stream_capacity() << " transitions -> " << out_dir << std::endl;
+      const EvalResult r = run_learner(t, learner, &g_stop);
+      if (r.interrupted) {
+        out << "stopped at env step " << learner.env_steps() << " (" << learner.updates()
+            << " updates); the last checkpoint is " << out_dir << "/checkpoint.dqn\n";
+      } else {
+        char line[256];
+        std::snprintf(line, sizeof line,
+                      "done: %lld env steps, %lld updates in %.1f s; the returned policy scores "
+                      "%.1f +- %.1f over %lld unseen episodes\n",
+                      static_cast<long long>(learner.env_steps()),
+                      static_cast<long long>(learner.updates()), learner.seconds(), r.mean, r.std,
+                      static_cast<long long>(r.episodes));
+        out << line << "model: " << out_dir << "/model.dqn\nmetrics: " << out_dir
+            << "/metrics.jsonl\n";
+      }
+    } else {
+      run_actor(t, c, &g_stop);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "dqn train --distributed: " << (t.rank() == 0 ? "the learner" : "an actor") << " ("
+              << where << ") failed: " << e.what() << "\nthe job ends"
+              << (out_dir.empty()
+                      ? ""
+                      : "; the learner's last checkpoint is " + out_dir + "/checkpoint.dqn")
+              << std::endl;
+    t.abort(1);
+  }
+  std::signal(SIGINT, previous_int);
+  std::signal(SIGTERM, previous_term);
+  return rc;
+#endif
+}
+
 // runs/<env>__<preset>__<seed>__<unix time>, as CleanRL names its runs; a run started in the
 // same second gets a suffix, so two runs never share a folder.
 std::string default_run_folder(const Config& c) {
@@ -336,14 +409,16 @@ int cmd_train(int argc, char** argv, std::ostream& out) {
   }
   if (!args.positional().empty())
     throw UsageError("dqn train: unexpected argument '" + args.positional()[0] + "'");
-  const Config c = config_from_args(args);
+  Config c = config_from_args(args);
+  if (args.has("distributed")) c.distributed = true;
   if (args.has("out") && args.get("out").empty())
     throw UsageError(
         "dqn train: --out is empty, so the run would write nothing (the policy would be lost); "
         "give a folder, or leave --out out for runs/<env>__<preset>__<seed>__<time>");
   const std::string out_dir = args.has("out") ? args.get("out") : default_run_folder(c);
-  out << "dqn train: " << c.env << ", preset " << c.preset << ", seed " << c.seed << ", "
-      << c.threads << " thread(s), " << c.total_steps << " env steps -> " << out_dir << "\n";
+  if (!c.distributed)  // a distributed job's rank 0 says it, once
+    out << "dqn train: " << c.env << ", preset " << c.preset << ", seed " << c.seed << ", "
+        << c.threads << " thread(s), " << c.total_steps << " env steps -> " << out_dir << "\n";
   // How the run was started, for config.txt: the command line as typed (quoted so that it can
   // be pasted back), and the commit and build type of this program.
   std::string command_line = "dqn";
@@ -354,6 +429,7 @@ int cmd_train(int argc, char** argv, std::ostream& out) {
   const std::vector<std::string> provenance = {"command: " + command_line,
                                                std::string("git commit: ") + DQN_GIT_COMMIT,
                                                std::string("build: ") + DQN_BUILD_TYPE};
+  if (c.distributed) return train_distributed(c, out_dir, args.has("overwrite"), provenance, out);
   // The folder and the memory are settled here, before any step is trained.
   Trainer trainer(c, out_dir, args.has("overwrite"), provenance);
   const std::int64_t replay_bytes = trainer.replay_memory_bytes();
