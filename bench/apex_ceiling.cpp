@@ -47,8 +47,9 @@ int main(int argc, char** argv) {
     ApexLearner learner(c, t.size() - 1, "");
     run_learner(t, learner);
     const double s = learner.seconds();
-    const double message = static_cast<double>(learner.ingested_bytes()) /
-                           static_cast<double>(std::max<std::int64_t>(learner.ingested_messages(), 1));
+    const double message =
+        static_cast<double>(learner.ingested_bytes()) /
+        static_cast<double>(std::max<std::int64_t>(learner.ingested_messages(), 1));
     std::printf(
         "%s, %d actors, 1 update per %lld env steps (batch %lld): %.0f transitions/s in, %.0f "
         "updates/s, %.1f MB/s, messages of %.0f bytes (%.0f bytes a transition), %.1f s\n",
