@@ -94,6 +94,9 @@ void check_apex_config(const Config& config) {
   DQN_CHECK(!config.noisy_nets,
             "train --distributed: noisy_nets is not supported: Ape-X's "
             "actors explore with their own epsilons (apex_epsilon); drop --set noisy_nets=true");
+  DQN_CHECK(!config.lockstep || config.hold_replay_ratio,
+            "train --distributed: lockstep=true "
+            "needs hold_replay_ratio=true (a lockstep round trains what the ratio allows)");
   DQN_CHECK(config.max_episodes == 0,
             "train --distributed: max_episodes is not supported (the "
             "actors' episodes end at different times); use total_steps or max_minutes");
@@ -109,8 +112,8 @@ ApexMessage apex_message_type(std::string_view message) {
             " bytes, expected at least a 4-byte type");
   std::uint32_t type;
   std::memcpy(&type, message.data(), 4);
-  DQN_CHECK(type >= 1 && type <= 5, "Ape-X message of unknown type ", type,
-            " (expected 1..5): the ranks run different builds of dqn?");
+  DQN_CHECK(type >= 1 && type <= 6, "Ape-X message of unknown type ", type,
+            " (expected 1..6): the ranks run different builds of dqn?");
   return static_cast<ApexMessage>(type);
 }
 
@@ -220,6 +223,25 @@ std::string encode_simple(ApexMessage type) {
   std::string out;
   put_u32(out, static_cast<std::uint32_t>(type));
   return out;
+}
+
+std::string encode_config(const Config& config, std::int64_t generation) {
+  std::string out = encode_simple(ApexMessage::kConfig);
+  put_i64(out, generation);
+  const std::string text = config.to_text();
+  put_i64(out, static_cast<std::int64_t>(text.size()));
+  out += text;
+  return out;
+}
+
+Config decode_config(std::string_view message, std::int64_t& generation) {
+  ByteReader r(message, "the config message");
+  DQN_CHECK(read_u32(r) == static_cast<std::uint32_t>(ApexMessage::kConfig),
+            "expected a config message");
+  generation = r.i64();
+  const std::string text = r.str();
+  r.expect_end();
+  return resolve_config("", parse_config_text(text, "the learner's config"));
 }
 
 std::string encode_done(std::int64_t actor) {
@@ -433,6 +455,17 @@ std::string ApexActor::take_message() {
 ApexLearner::ApexLearner(const Config& config, std::int64_t actors, const std::string& out_dir,
                          bool overwrite, const std::vector<std::string>& provenance)
     : config_(config), actors_(actors), out_dir_(out_dir) {
+  init(overwrite, false, provenance);
+}
+
+ApexLearner::ApexLearner(const Config& config, std::int64_t actors, const std::string& out_dir,
+                         Resuming)
+    : config_(config), actors_(actors), out_dir_(out_dir) {
+  init(false, true, {});
+}
+
+void ApexLearner::init(bool overwrite, bool resuming, const std::vector<std::string>& provenance) {
+  const std::int64_t actors = actors_;
   config_.validate();
   check_apex_config(config_);
   DQN_CHECK(actors >= 1, "train --distributed: no actor ranks (", actors,
@@ -466,7 +499,7 @@ ApexLearner::ApexLearner(const Config& config, std::int64_t actors, const std::s
             "train --distributed: ", "the learner's replay needs ", format_gb(bytes),
             " but the system has ", format_gb(available),
             " available; lower buffer_size (--set buffer_size=N)");
-  if (!out_dir_.empty()) prepare_run_folder(out_dir_, overwrite);
+  if (!out_dir_.empty() && !resuming) prepare_run_folder(out_dir_, overwrite);
 
   agent_ = std::make_unique<DqnAgent>(spec, config_, init_rng);
   best_ = std::make_unique<QNetwork>(spec, init_rng);
@@ -500,7 +533,7 @@ ApexLearner::ApexLearner(const Config& config, std::int64_t actors, const std::s
   start_ = now_seconds();
   since_time_ = start_;
 
-  if (!out_dir_.empty()) {
+  if (!out_dir_.empty() && !resuming) {
     std::string text = config_.to_text(/*applicable_only=*/true);
     std::string header;
     for (const std::string& line : provenance) header += "# " + line + "\n";
@@ -620,12 +653,14 @@ void ApexLearner::ingest(std::string_view message, int from) {
 bool ApexLearner::can_train() const {
   if (step_ < std::max(config_.learning_starts, config_.batch_size) || priorities_->total() <= 0)
     return false;
+  if (!config_.hold_replay_ratio) return true;
   const std::int64_t rounds = (step_ - config_.learning_starts) / config_.train_freq + 1;
   return updates_ < rounds * config_.gradient_steps;
 }
 
 bool ApexLearner::wants_experience() const {
-  if (step_ < std::max(config_.learning_starts, config_.batch_size)) return true;
+  if (!config_.hold_replay_ratio || step_ < std::max(config_.learning_starts, config_.batch_size))
+    return true;
   const std::int64_t slack =
       config_.train_freq + actors_ * config_.envs_per_actor * config_.actor_send_steps;
   const std::int64_t covered =
@@ -743,6 +778,7 @@ void ApexLearner::save_checkpoints() {
   meta.set("updates", std::to_string(updates_));
   meta.set("config", config_.to_text());
   save_checkpoint(out_dir_ + "/checkpoint.dqn", agent_->online(), &agent_->optimizer(), meta);
+  save_snapshot(out_dir_ + "/snapshot.bin");
 }
 
 EvalResult ApexLearner::finish() {
@@ -768,8 +804,238 @@ EvalResult ApexLearner::finish() {
     meta.set("final_eval_mean", json_number(result.mean));
     save_checkpoint(out_dir_ + "/model.dqn", returned, nullptr, meta);
     save_checkpoint(out_dir_ + "/last.dqn", agent_->online(), &agent_->optimizer(), meta);
+    // Finished: model.dqn without snapshot.bin marks it (as a one-process run's folder).
+    std::error_code ec;
+    std::filesystem::remove(out_dir_ + "/snapshot.bin", ec);
+    DQN_CHECK(!ec, "train --distributed: the job finished but its snapshot ", out_dir_,
+              "/snapshot.bin could not be deleted (", ec.message(), "); delete it by hand");
   }
   return result;
+}
+
+void ApexLearner::pause() {
+  if (!out_dir_.empty()) save_snapshot(out_dir_ + "/snapshot.bin");
+}
+
+// ---------------------------------------------------------------- learner snapshots
+//
+// Layout (raw little-endian values as rl/serialize.hpp writes them; str: u64 count + bytes):
+//   magic      "DQNAPEX1"
+//   config     str: the job's config text, applicable keys only (must equal its config.txt's)
+//   actors     i64 (a resumed job must have as many)
+//   counters   i64: step, updates, episodes, evals, messages, message_bytes, next_log,
+//              next_eval, next_checkpoint, next_target, metrics_bytes
+//   numbers    f64: best_eval, seconds (the job's wall time so far)
+//   rngs       replay, eval: 4 x u64 each
+//   networks   f32 parameters of online, target, best
+//   adam       steps i64 | first moments f32 | second moments f32
+//   rings      i64 streams, i64 stream capacity, then per stream u64 bytes + the ring's save
+//   priorities u64 bytes + Priorities::save
+//   entered    f32 per slot of every ring: the |TD error| its actor sent (-1: none)
+//   trailer    crc32 u32 over every byte before it
+// The loader checks the checksum first, then each field; the rings and the tree check
+// themselves (ReplayBuffer/FrameReplay/Priorities::load).
+namespace {
+constexpr char kApexMagic[] = "DQNAPEX1";
+}  // namespace
+
+void ApexLearner::write_snapshot(PieceWriter& w) const {
+  w.bytes(kApexMagic, 8);
+  w.str(config_.to_text(/*applicable_only=*/true));
+  w.i64(actors_);
+  for (const std::int64_t v :
+       {step_, updates_, episodes_, evals_, messages_, message_bytes_, next_log_, next_eval_,
+        next_checkpoint_, next_target_, metrics_bytes_})
+    w.i64(v);
+  w.f64(best_eval_);
+  w.f64(seconds());
+  for (const Rng* rng : {&replay_rng_, &eval_rng_})
+    for (std::uint64_t word : rng->state()) w.u64(word);
+  for (const QNetwork* net : {&agent_->online(), &agent_->target(), best_.get()})
+    for (const auto& p : net->parameters())
+      w.floats(p.variable->value.data(), p.variable->value.numel());
+  const Adam& adam = agent_->optimizer();
+  w.i64(adam.steps());
+  for (const Tensor& m : adam.first_moments()) w.floats(m.data(), m.numel());
+  for (const Tensor& v : adam.second_moments()) w.floats(v.data(), v.numel());
+  w.i64(streams());
+  w.i64(stream_capacity_);
+  for (std::int64_t k = 0; k < streams(); ++k) {
+    PieceWriter ring;
+    if (pixels_)
+      frames_[static_cast<std::size_t>(k)]->save(ring);
+    else
+      flat_[static_cast<std::size_t>(k)]->save(ring);
+    w.u64(ring.size());
+    w.append(ring);
+  }
+  PieceWriter tree;
+  priorities_->save(tree);
+  w.u64(tree.size());
+  w.append(tree);
+  w.ref(entered_.data(), entered_.size() * sizeof(float));
+  std::uint32_t crc = 0;
+  for (const std::string_view piece : w.views()) crc = crc32(piece.data(), piece.size(), crc);
+  w.bytes(&crc, sizeof crc);
+}
+
+std::string ApexLearner::snapshot_bytes() const {
+  PieceWriter w;
+  write_snapshot(w);
+  return w.concatenated();
+}
+
+void ApexLearner::save_snapshot(const std::string& path) {
+  if (metrics_.is_open()) {
+    metrics_.flush();
+    metrics_bytes_ = static_cast<std::int64_t>(metrics_.tellp());
+  }
+  PieceWriter w;
+  write_snapshot(w);
+  write_file_atomic(path, w.views());
+}
+
+void ApexLearner::read_snapshot(std::string_view bytes, const std::string& source) {
+  const std::string damaged =
+      "; the snapshot is damaged (a disk or copy error, or an edit) and cannot be resumed: "
+      "restore the run folder from a backup, or start the job again";
+  DQN_CHECK(bytes.size() >= 12 && bytes.substr(0, 8) == std::string_view(kApexMagic, 8), "'",
+            source, "' is not an Ape-X learner snapshot (expected it to start with \"", kApexMagic,
+            "\")");
+  const std::size_t end = bytes.size() - 4;
+  std::uint32_t stored = 0;
+  std::memcpy(&stored, bytes.data() + end, 4);
+  DQN_CHECK(stored == crc32(bytes.data(), end), "Ape-X snapshot '", source, "': checksum mismatch",
+            damaged);
+  ByteReader r(bytes.substr(8, end - 8), "the Ape-X snapshot");
+  try {
+    DQN_CHECK(r.str() == config_.to_text(true),
+              "it was written by a job with another config "
+              "than this one's config.txt");
+    const std::int64_t actors = r.i64();
+    DQN_CHECK(actors == actors_, "it was written by a job with ", actors, " actors, this one has ",
+              actors_, ": resume with mpirun -np ", actors + 1);
+    for (std::int64_t* v :
+         {&step_, &updates_, &episodes_, &evals_, &messages_, &message_bytes_, &next_log_,
+          &next_eval_, &next_checkpoint_, &next_target_, &metrics_bytes_})
+      *v = r.i64();
+    DQN_CHECK(step_ >= 0 && step_ <= config_.total_steps + actors_ * config_.envs_per_actor *
+                                                               config_.actor_send_steps,
+              "step is ", step_, ", expected 0..total_steps (", config_.total_steps,
+              ") and a "
+              "message");
+    DQN_CHECK(updates_ >= 0 && episodes_ >= 0 && evals_ >= 0 && messages_ >= 0 &&
+                  message_bytes_ >= 0 && metrics_bytes_ >= 0 && next_log_ > 0 && next_eval_ >= 0 &&
+                  next_checkpoint_ >= 0 && next_target_ > 0,
+              "a counter is negative");
+    best_eval_ = r.f64();
+    seconds_before_ = r.f64();
+    DQN_CHECK(std::isfinite(seconds_before_) && seconds_before_ >= 0, "the wall time is ",
+              seconds_before_, ", expected a finite number >= 0");
+    for (Rng* rng : {&replay_rng_, &eval_rng_}) {
+      Rng::State state{};
+      for (auto& word : state) word = r.u64();
+      DQN_CHECK(state[0] | state[1] | state[2] | state[3], "an Rng state is all zero");
+      rng->set_state(state);
+    }
+    for (QNetwork* net : {&agent_->online(), &agent_->target(), best_.get()})
+      for (const auto& p : net->parameters()) {
+        Tensor& t = p.variable->value;
+        r.floats(t.data(), t.numel());
+        for (std::int64_t i = 0; i < t.numel(); ++i)
+          DQN_CHECK(std::isfinite(t[i]), p.name, "[", i, "] is ", t[i], ", expected finite");
+      }
+    Adam& adam = agent_->optimizer();
+    const std::int64_t steps = r.i64();
+    DQN_CHECK(steps == updates_, "Adam's step count is ", steps, ", expected the updates (",
+              updates_, ")");
+    adam.set_steps(steps);
+    for (auto* moments : {&adam.first_moments(), &adam.second_moments()})
+      for (Tensor& m : *moments) r.floats(m.data(), m.numel());
+    DQN_CHECK(r.i64() == streams() && r.i64() == stream_capacity_,
+              "the rings' count or capacity differ from the ones this config makes");
+    for (std::int64_t k = 0; k < streams(); ++k) {
+      const std::string_view blob = r.take(static_cast<std::size_t>(r.u64()));
+      if (pixels_)
+        frames_[static_cast<std::size_t>(k)]->load(blob, layout_.num_actions);
+      else
+        flat_[static_cast<std::size_t>(k)]->load(blob, layout_.num_actions);
+    }
+    const std::string_view tree = r.take(static_cast<std::size_t>(r.u64()));
+    priorities_->load(tree, [&](std::int64_t g) {
+      return sampleable(g / stream_capacity_, g % stream_capacity_);
+    });
+    r.floats(entered_.data(), static_cast<std::int64_t>(entered_.size()));
+    for (std::size_t i = 0; i < entered_.size(); ++i)
+      DQN_CHECK(std::isfinite(entered_[i]) && (entered_[i] >= 0 || entered_[i] == -1),
+                "the entered priority of slot ", i, " is ", entered_[i], ", expected >= 0 or -1");
+    r.expect_end();
+  } catch (const Error& e) {
+    throw_error("Ape-X snapshot '", source, "': ", e.what(), damaged);
+  }
+  generation_ = step_;
+}
+
+std::unique_ptr<ApexLearner> ApexLearner::from_snapshot_bytes(const Config& config,
+                                                              std::int64_t actors,
+                                                              std::string_view bytes) {
+  std::unique_ptr<ApexLearner> l(new ApexLearner(config, actors, "", Resuming{}));
+  l->read_snapshot(bytes, "<bytes>");
+  return l;
+}
+
+// After a ring's newest slot changed without a write (a cut): the slots whose windows or
+// stacks reach it follow their new sampleability.
+void ApexLearner::refresh_stream_tail(std::int64_t stream) {
+  const std::int64_t c = stream_capacity_, base = stream * c;
+  const std::int64_t written = pixels_ ? frames_[static_cast<std::size_t>(stream)]->write_position()
+                                       : flat_[static_cast<std::size_t>(stream)]->write_position();
+  for (std::int64_t k = 1; k <= config_.n_step + 1; ++k) {
+    const std::int64_t slot = ((written - k) % c + c) % c;
+    priorities_->refresh_slot(base + slot, sampleable(stream, slot),
+                              entered_[static_cast<std::size_t>(base + slot)]);
+  }
+}
+
+void ApexLearner::cut_streams() {
+  for (std::int64_t k = 0; k < streams(); ++k) {
+    const bool changed = pixels_ ? frames_[static_cast<std::size_t>(k)]->truncate_tail()
+                                 : flat_[static_cast<std::size_t>(k)]->truncate_tail();
+    if (changed) refresh_stream_tail(k);
+  }
+}
+
+std::unique_ptr<ApexLearner> ApexLearner::resume(const std::string& out_dir, std::int64_t actors) {
+  DQN_CHECK(std::filesystem::is_directory(out_dir), "resume: '", out_dir,
+            "' is not a run folder; give the folder the distributed job wrote into (its --out)");
+  const std::string snapshot = out_dir + "/snapshot.bin";
+  if (!std::filesystem::exists(snapshot)) {
+    DQN_CHECK(!std::filesystem::exists(out_dir + "/model.dqn"), "resume: the job in '", out_dir,
+              "' has finished (its policy is model.dqn); there is nothing to resume");
+    throw_error("resume: '", snapshot,
+                "' does not exist: the job stopped before its first snapshot (one is written at "
+                "each checkpoint_interval and on Ctrl-C), so it cannot be resumed");
+  }
+  const Config config = load_config_file(out_dir + "/config.txt");
+  std::unique_ptr<ApexLearner> l(new ApexLearner(config, actors, out_dir, Resuming{}));
+  const MappedFile file(snapshot);
+  l->read_snapshot(file.bytes(), snapshot);
+  l->cut_streams();
+  // metrics.jsonl back to the snapshot: lines written after it (by a job killed before its
+  // next snapshot) describe data this job no longer has.
+  const std::string path = out_dir + "/metrics.jsonl";
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  DQN_CHECK(!ec && size >= static_cast<std::uintmax_t>(l->metrics_bytes_), "resume: ", path,
+            " is shorter than when the snapshot was taken (", l->metrics_bytes_,
+            " bytes); the log was edited or lost. Restore it, or start the job again");
+  std::filesystem::resize_file(path, static_cast<std::uintmax_t>(l->metrics_bytes_), ec);
+  DQN_CHECK(!ec, "resume: cannot cut ", path, " back: ", ec.message());
+  l->metrics_.open(path, std::ios::app);
+  DQN_CHECK(l->metrics_.good(), "resume: cannot write ", path);
+  l->log_line("{\"type\":\"resume\",\"step\":" + std::to_string(l->step_) +
+              ",\"updates\":" + std::to_string(l->updates_) + "}");
+  return l;
 }
 
 // ---------------------------------------------------------------- loopback transport
@@ -814,11 +1080,22 @@ Transport& LoopbackHub::endpoint(int rank) {
 
 // ---------------------------------------------------------------- the loops
 
-void run_actor(Transport& t, const Config& config, const std::atomic<bool>* stop) {
+void run_actor(Transport& t, const std::atomic<bool>* stop) {
   const int rank = t.rank();
-  ApexActor actor(config, rank, t.size() - 1);
   std::string message;
   int source = 0;
+  // The job's config and generation come first, from the learner.
+  while (!t.receive(0, source, message)) std::this_thread::sleep_for(kIdleSleep);
+  if (apex_message_type(message) == ApexMessage::kStop) {  // the learner failed to start
+    t.send(0, encode_done(rank));
+    while (t.pending_sends(0) > 0) std::this_thread::sleep_for(kIdleSleep);
+    return;
+  }
+  DQN_CHECK(apex_message_type(message) == ApexMessage::kConfig, "actor ", rank,
+            ": expected the job's config first");
+  std::int64_t generation = 0;
+  const Config config = decode_config(message, generation);
+  ApexActor actor(config, rank, t.size() - 1, static_cast<std::uint64_t>(generation));
   bool stopping = false;
   // Everything from the learner: weights (the newest wins), acks, the stop.
   auto drain = [&](bool wait_reply) {
@@ -893,6 +1170,8 @@ EvalResult run_learner(Transport& t, ApexLearner& learner, const std::atomic<boo
       sent_version[static_cast<std::size_t>(a)] = learner.updates();
     }
   };
+  for (int a = 1; a <= actors; ++a)
+    t.send(a, encode_config(learner.config(), learner.generation()));
   publish(true);
   std::string message;
   int source = 0;
@@ -975,6 +1254,7 @@ EvalResult run_learner(Transport& t, ApexLearner& learner, const std::atomic<boo
     std::this_thread::sleep_for(kIdleSleep);
   }
   if (stopped) {
+    learner.pause();
     EvalResult r;
     r.interrupted = true;
     return r;

@@ -83,7 +83,11 @@ void check_apex_config(const Config& config);
 //   kWeights: u32 type | i64 version (the learner's update count) | f32 parameters, in
 //     QNetwork::parameters() order
 //   kAck (lockstep: the round is done, no new weights) and kStop: the type alone.
-enum class ApexMessage : std::uint32_t { kExperience = 1, kDone, kWeights, kAck, kStop };
+//   kConfig (first, to every actor): u32 type | i64 generation | u64 length | the run's config
+//     text. Actors take the job's config from the learner, never from their own command line,
+//     so no actor can run with other settings (and `dqn resume DIR` needs the folder on the
+//     learner's machine only).
+enum class ApexMessage : std::uint32_t { kExperience = 1, kDone, kWeights, kAck, kStop, kConfig };
 
 // The type of a message, checked: throws for a message too short or of an unknown type.
 ApexMessage apex_message_type(std::string_view message);
@@ -126,8 +130,11 @@ ApexExperience decode_experience(std::string_view message, const ApexLayout& lay
 std::string encode_weights(const QNetwork& net, std::int64_t version);
 // Returns the version; throws when the parameter count differs or a value is not finite.
 std::int64_t decode_weights(std::string_view message, QNetwork& net);
-std::string encode_simple(ApexMessage type);  // kAck, kStop
-std::string encode_done(std::int64_t actor);  // kDone
+std::string encode_simple(ApexMessage type);                               // kAck, kStop
+std::string encode_done(std::int64_t actor);                               // kDone
+std::string encode_config(const Config& config, std::int64_t generation);  // kConfig
+// The config of a kConfig message, and the generation its actor starts (ApexActor).
+Config decode_config(std::string_view message, std::int64_t& generation);
 
 // ---------------------------------------------------------------- the actor
 
@@ -204,6 +211,23 @@ class ApexLearner {
   ApexLearner(const Config& config, std::int64_t actors, const std::string& out_dir,
               bool overwrite = false, const std::vector<std::string>& provenance = {});
   ~ApexLearner();
+  // Continues the job saved in out_dir/snapshot.bin (written every checkpoint_interval env
+  // steps and on Ctrl-C), its metrics.jsonl cut back to the snapshot. The job must have the
+  // same number of actors. The actors start new episodes, so every ring is cut where its
+  // stream stopped (ReplayBuffer/FrameReplay::truncate_tail).
+  static std::unique_ptr<ApexLearner> resume(const std::string& out_dir, std::int64_t actors);
+  // The learner's whole state (format in apex.cpp), and a learner rebuilt from it with no
+  // folder (for tests); from_snapshot_bytes does not cut the rings.
+  std::string snapshot_bytes() const;
+  void save_snapshot(const std::string& path);
+  static std::unique_ptr<ApexLearner> from_snapshot_bytes(const Config& config, std::int64_t actors,
+                                                          std::string_view bytes);
+  // Cuts every ring at its newest transition (what resume does after loading).
+  void cut_streams();
+  // The generation the actors of this job start: 0, or the env step a resumed job resumed at.
+  std::int64_t generation() const { return generation_; }
+  // After run_learner stopped early: saves the snapshot (when the learner has a folder).
+  void pause();
 
   // Inserts an actor's kExperience message; throws dqn::Error naming the actor and the field
   // when it is malformed (nothing of it is inserted then).
@@ -243,6 +267,12 @@ class ApexLearner {
   void log_line(const std::string& json);
 
  private:
+  struct Resuming {};
+  ApexLearner(const Config& config, std::int64_t actors, const std::string& out_dir, Resuming);
+  void init(bool overwrite, bool resuming, const std::vector<std::string>& provenance);
+  void write_snapshot(PieceWriter& w) const;
+  void read_snapshot(std::string_view bytes, const std::string& source);
+  void refresh_stream_tail(std::int64_t stream);
   void track(std::int64_t stream);
   void save_checkpoints();
   bool sampleable(std::int64_t stream, std::int64_t slot) const;
@@ -267,7 +297,8 @@ class ApexLearner {
   std::vector<std::int64_t> next_seq_;
   std::int64_t step_ = 0, updates_ = 0, episodes_ = 0, evals_ = 0, messages_ = 0;
   std::int64_t message_bytes_ = 0;
-  double best_eval_ = -1e300, start_ = 0;
+  double best_eval_ = -1e300, start_ = 0, seconds_before_ = 0;
+  std::int64_t generation_ = 0, metrics_bytes_ = 0;
   std::int64_t next_log_ = 0, next_eval_ = 0, next_checkpoint_ = 0, next_target_ = 0;
   // The sums behind the next progress line.
   std::int64_t since_updates_ = 0, since_step_ = 0;
@@ -314,7 +345,7 @@ class LoopbackHub {
 // still waits for the learner's word, so no message is left in flight). run_learner returns the
 // final evaluation once total_steps are in, or early when `stop` is raised (Ctrl-C), after
 // every actor has said it is done.
-void run_actor(Transport& transport, const Config& config, const std::atomic<bool>* stop = nullptr);
+void run_actor(Transport& transport, const std::atomic<bool>* stop = nullptr);
 EvalResult run_learner(Transport& transport, ApexLearner& learner,
                        const std::atomic<bool>* stop = nullptr);
 

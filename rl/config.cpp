@@ -123,6 +123,9 @@ const std::vector<Field>& fields() {
        &Config::noisy_sigma0, 0, 10},
       {"distributed", "an Ape-X job under mpirun (set by dqn train --distributed)",
        &Config::distributed},
+      {"hold_replay_ratio",
+       "Ape-X: keep gradient_steps per train_freq env steps (false: as fast as each side goes)",
+       &Config::hold_replay_ratio},
       {"envs_per_actor", "Ape-X: envs each actor steps together", &Config::envs_per_actor, 1, 4096},
       {"actor_send_steps", "Ape-X: batched env steps an actor gathers per message",
        &Config::actor_send_steps, 1, 1e6},
@@ -531,9 +534,9 @@ bool Config::key_applies(const std::string& key) const {
   if (noisy_nets && key.rfind("epsilon_", 0) == 0) return false;
   if (!noisy_nets && key == "noisy_sigma0") return false;
   // Ape-X's keys apply to a distributed run only, and its actors' epsilons replace epsilon_*.
-  const bool apex_key = key == "envs_per_actor" || key == "actor_send_steps" ||
-                        key == "param_sync_interval" || key == "apex_epsilon" ||
-                        key == "apex_alpha" || key == "lockstep";
+  const bool apex_key = key == "envs_per_actor" || key == "hold_replay_ratio" ||
+                        key == "actor_send_steps" || key == "param_sync_interval" ||
+                        key == "apex_epsilon" || key == "apex_alpha" || key == "lockstep";
   if (!distributed && apex_key) return false;
   if (distributed && key.rfind("epsilon_", 0) == 0) return false;
   return true;

@@ -102,7 +102,10 @@ struct Config {
   // directions: it trains only on data it has, and stops taking data that it could not train
   // on, which holds the actors back (so a distributed run learns from its data as a one-process
   // run does, only sooner).
-  bool distributed = false;            // set by --distributed: this run is an Ape-X job
+  bool distributed = false;  // set by --distributed: this run is an Ape-X job
+  // Off: Ape-X as published (Horgan et al. 2018): the learner trains as fast as it can and
+  // takes every message as it arrives, so the replay ratio is whatever the two speeds make it.
+  bool hold_replay_ratio = true;
   std::int64_t envs_per_actor = 4;     // envs each actor steps together, acting in one batch
   std::int64_t actor_send_steps = 50;  // batched env steps an actor gathers per message
   // Learner updates between weight publications to the actors. Ape-X's actors fetched new

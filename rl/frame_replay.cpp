@@ -147,6 +147,18 @@ void FrameReplay::gather_row(std::int64_t slot, std::int64_t b, Batch& out) cons
   out.discounts[static_cast<std::size_t>(b)] = static_cast<float>(discount);  // gamma^m
 }
 
+bool FrameReplay::truncate_tail() {
+  if (size_ == 0) return false;
+  const std::int64_t last = (next_ - 1 + capacity_) % capacity_;
+  if (!starts_transition_[last]) return false;  // a final frame: the episode ended cleanly
+  starts_transition_[last] = 0;
+  const std::int64_t prev = (last - 1 + capacity_) % capacity_;
+  if (size_ >= 2 && starts_transition_[prev] && !terminated_[prev] && !truncated_[prev] &&
+      !episode_start_[last])
+    truncated_[prev] = 1;
+  return true;
+}
+
 std::int64_t FrameReplay::memory_bytes() const {
   std::size_t bytes = frames_.capacity() + actions_.capacity() * sizeof(std::int64_t) +
                       rewards_.capacity() * sizeof(float);

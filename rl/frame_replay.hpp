@@ -60,6 +60,12 @@ class FrameReplay {
   // its n-step window and the s' after it are written, and every frame of its stack is still
   // stored.
   bool sampleable(std::int64_t slot) const;
+  // Cuts the stream at its newest slot, as a time limit would: a transition whose s' was never
+  // written stops being one (its frame stays, as the s' of the transition before it), and that
+  // earlier transition, if its episode goes on into the slot, becomes truncated. For a stream
+  // whose episode will not go on (a resumed Ape-X job's actors start new episodes). Returns
+  // whether anything changed.
+  bool truncate_tail();
   // n-step returns with discount gamma from the next sample on (default n = 1: one-step).
   void set_n_step(std::int64_t n, double gamma);
   std::int64_t n_step() const { return n_step_; }

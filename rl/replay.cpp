@@ -121,6 +121,14 @@ void ReplayBuffer::gather_row(std::int64_t i, std::int64_t b, Batch& out) const 
   out.discounts[static_cast<std::size_t>(b)] = static_cast<float>(discount);  // gamma^m
 }
 
+bool ReplayBuffer::truncate_tail() {
+  if (size_ == 0) return false;
+  const std::int64_t last = (next_ - 1 + capacity_) % capacity_;
+  if (terminated_[last] || truncated_[last]) return false;
+  truncated_[last] = 1;
+  return true;
+}
+
 std::int64_t ReplayBuffer::bytes_per_transition(std::int64_t obs_dim) {
   return 2 * obs_dim * static_cast<std::int64_t>(sizeof(float)) + sizeof(std::int64_t) +
          sizeof(float) + 2;

@@ -71,6 +71,11 @@ class ReplayBuffer {
   // Whether a minibatch may hold the transition in slot i: it has been written, and so has
   // its n-step window (up to the episode's end or n transitions).
   bool sampleable(std::int64_t i) const;
+  // Cuts the stream at its newest transition, as a time limit would: it becomes truncated, so
+  // the n-step windows before it close there and bootstrap from its stored s'. For a stream
+  // whose episode will not go on (a resumed Ape-X job's actors start new episodes). Returns
+  // whether anything changed (not when the newest transition already ended its episode).
+  bool truncate_tail();
   // n-step returns with discount gamma from the next sample on (default n = 1: one-step).
   void set_n_step(std::int64_t n, double gamma);
   std::int64_t n_step() const { return n_step_; }

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <new>
 #include <random>
@@ -322,13 +323,15 @@ int run_training(Trainer& trainer, const std::string& out_dir, const std::string
   return 0;
 }
 
-// `dqn train --distributed`, one process of an mpirun job: rank 0 the learner, the others actors
-// (rl/apex.hpp). A rank that fails says which it is and where, then ends the whole job
-// (MPI_Abort); checkpoint.dqn is written atomically, so the last one is intact.
-int train_distributed(const Config& c, const std::string& out_dir, bool overwrite,
-                      const std::vector<std::string>& provenance, std::ostream& out) {
+// `dqn train --distributed` and `dqn resume` of such a job, one process of an mpirun job: rank 0
+// the learner (made by make_learner), the others actors (rl/apex.hpp), which take the job's
+// config from the learner. A rank that fails says which it is and where, then ends the whole
+// job (MPI_Abort); checkpoint.dqn and snapshot.bin are written atomically, so the last ones are
+// intact. Ctrl-C (mpirun passes it to every rank) saves a snapshot for dqn resume.
+int run_distributed(const std::function<std::unique_ptr<ApexLearner>(std::int64_t)>& make_learner,
+                    const std::string& out_dir, const std::string& self, std::ostream& out) {
 #ifndef DQN_HAVE_MPI
-  (void)c, (void)out_dir, (void)overwrite, (void)provenance, (void)out;
+  (void)make_learner, (void)out_dir, (void)self, (void)out;
   throw UsageError(
       "dqn train --distributed: this build has no MPI. Install Debian's OpenMPI and rebuild "
       "(./tools/dqn build --mpi does both), then start the job with mpirun, e.g.\n"
@@ -336,55 +339,59 @@ int train_distributed(const Config& c, const std::string& out_dir, bool overwrit
 #else
   if (!launched_by_mpirun())
     throw UsageError(
-        "dqn train --distributed: start it with mpirun, one learner and at least one actor, "
-        "e.g.\n  mpirun -np 3 build/release/tools/dqn train --distributed --out runs/apex");
+        "dqn train --distributed (and dqn resume of a distributed job): start it with mpirun, "
+        "one learner and at least one actor, e.g.\n"
+        "  mpirun -np 3 build/release/tools/dqn train --distributed --out runs/apex");
   MpiTransport t(nullptr, nullptr);
   const std::string where = "rank " + std::to_string(t.rank()) + " on " + t.host();
   if (t.size() < 2) {
-    std::cerr << "dqn train --distributed: the job has 1 process; it needs a learner and at least "
-                 "one actor: mpirun -np 3 ...\n";
+    std::cerr << "dqn: a distributed job needs a learner and at least one actor; it has 1 "
+                 "process: mpirun -np 3 ...\n";
     t.abort(2);
   }
   g_stop = false;
   auto previous_int = std::signal(SIGINT, on_stop_signal);
   auto previous_term = std::signal(SIGTERM, on_stop_signal);
-  int rc = 0;
   try {
     if (t.rank() == 0) {
-      ApexLearner learner(c, t.size() - 1, out_dir, overwrite, provenance);
-      out << "dqn train --distributed: 1 learner and " << t.size() - 1 << " actors x "
-          << c.envs_per_actor << " envs; replay " << learner.streams() << " x "
-          << learner.stream_capacity() << " transitions -> " << out_dir << std::endl;
-      const EvalResult r = run_learner(t, learner, &g_stop);
+      const std::unique_ptr<ApexLearner> learner = make_learner(t.size() - 1);
+      const Config& c = learner->config();
+      out << "dqn train --distributed: " << c.env << ", preset " << c.preset << ", seed " << c.seed
+          << "; 1 learner and " << t.size() - 1 << " actors x " << c.envs_per_actor
+          << " envs; replay " << learner->streams() << " x " << learner->stream_capacity()
+          << " transitions; from env step " << learner->env_steps() << " to " << c.total_steps
+          << " -> " << out_dir << std::endl;
+      const EvalResult r = run_learner(t, *learner, &g_stop);
       if (r.interrupted) {
-        out << "stopped at env step " << learner.env_steps() << " (" << learner.updates()
-            << " updates); the last checkpoint is " << out_dir << "/checkpoint.dqn\n";
+        out << "stopped at env step " << learner->env_steps() << " (" << learner->updates()
+            << " updates); the job is saved. Continue it with:\n  mpirun -np " << t.size() << " "
+            << self << " resume " << shell_quote(out_dir) << "\n";
       } else {
         char line[256];
         std::snprintf(line, sizeof line,
                       "done: %lld env steps, %lld updates in %.1f s; the returned policy scores "
                       "%.1f +- %.1f over %lld unseen episodes\n",
-                      static_cast<long long>(learner.env_steps()),
-                      static_cast<long long>(learner.updates()), learner.seconds(), r.mean, r.std,
+                      static_cast<long long>(learner->env_steps()),
+                      static_cast<long long>(learner->updates()), learner->seconds(), r.mean, r.std,
                       static_cast<long long>(r.episodes));
         out << line << "model: " << out_dir << "/model.dqn\nmetrics: " << out_dir
             << "/metrics.jsonl\n";
       }
     } else {
-      run_actor(t, c, &g_stop);
+      run_actor(t, &g_stop);
     }
   } catch (const std::exception& e) {
-    std::cerr << "dqn train --distributed: " << (t.rank() == 0 ? "the learner" : "an actor") << " ("
+    std::cerr << "dqn: distributed job: " << (t.rank() == 0 ? "the learner" : "an actor") << " ("
               << where << ") failed: " << e.what() << "\nthe job ends"
-              << (out_dir.empty()
-                      ? ""
-                      : "; the learner's last checkpoint is " + out_dir + "/checkpoint.dqn")
+              << (out_dir.empty() ? ""
+                                  : "; the learner's last checkpoint (if one was written) is " +
+                                        out_dir + "/checkpoint.dqn")
               << std::endl;
     t.abort(1);
   }
   std::signal(SIGINT, previous_int);
   std::signal(SIGTERM, previous_term);
-  return rc;
+  return 0;
 #endif
 }
 
@@ -429,7 +436,14 @@ int cmd_train(int argc, char** argv, std::ostream& out) {
   const std::vector<std::string> provenance = {"command: " + command_line,
                                                std::string("git commit: ") + DQN_GIT_COMMIT,
                                                std::string("build: ") + DQN_BUILD_TYPE};
-  if (c.distributed) return train_distributed(c, out_dir, args.has("overwrite"), provenance, out);
+  if (c.distributed) {
+    const bool overwrite = args.has("overwrite");
+    return run_distributed(
+        [&](std::int64_t actors) {
+          return std::make_unique<ApexLearner>(c, actors, out_dir, overwrite, provenance);
+        },
+        out_dir, self_command(argv[0]), out);
+  }
   // The folder and the memory are settled here, before any step is trained.
   Trainer trainer(c, out_dir, args.has("overwrite"), provenance);
   const std::int64_t replay_bytes = trainer.replay_memory_bytes();
@@ -453,6 +467,11 @@ int cmd_resume(int argc, char** argv, std::ostream& out) {
     return 0;
   }
   const std::string dir = args.positional()[0];
+  // A distributed job's folder: resumed as a job, under mpirun (its config says so).
+  if (std::filesystem::exists(dir + "/config.txt") &&
+      load_config_file(dir + "/config.txt").distributed)
+    return run_distributed([&](std::int64_t actors) { return ApexLearner::resume(dir, actors); },
+                           dir, self_command(argv[0]), out);
   auto trainer = Trainer::resume(dir);
   out << "dqn resume: continuing " << dir << " at env step " << trainer->env_steps() << "\n";
   return run_training(*trainer, dir, self_command(argv[0]), out);

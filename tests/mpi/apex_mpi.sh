@@ -6,6 +6,8 @@
 #                      argued in tests/rl/test_apex.cpp), and a second job gives the same bits
 #   async-frames       an asynchronous job on built-in Breakout (frames sent once, stacks rebuilt
 #                      by the learner) finishes, every actor's episodes reach the learner's log
+#   stop-resume        Ctrl-C (SIGINT to mpirun) saves the job; a job of the wrong size is
+#                      refused; `mpirun dqn resume DIR` finishes it
 #   rank-dies          an actor killed mid-run ends the job; the output names the rank; the
 #                      learner's last checkpoint is intact
 set -euo pipefail
@@ -56,6 +58,30 @@ case "$case_name" in
     # for 2,500 steps, within one message per actor of it.
     [[ "$steps" -ge 3000 && "$updates" -ge 600 && "$updates" -le 660 ]] ||
       fail "expected >= 3000 steps and 600..660 updates"
+    ;;
+  stop-resume)
+    "${mpi[@]}" -np 3 "$dqn" train --distributed --steps 200000 --set checkpoint_interval=5000 \
+      --set eval_interval=0 --set final_eval_episodes=5 --out "$work/s" > "$work/s.log" 2>&1 &
+    job=$!
+    for _ in $(seq 600); do [[ -f "$work/s/checkpoint.dqn" ]] && break; sleep 0.1; done
+    [[ -f "$work/s/checkpoint.dqn" ]] || { kill $job; fail "no checkpoint after 60 s"; }
+    kill -INT $job
+    wait $job || true  # mpirun reports the signal in its exit code
+    cat "$work/s.log"
+    grep -q "Continue it with" "$work/s.log" || fail "the stop was not reported"
+    [[ -f "$work/s/snapshot.bin" ]] || fail "no snapshot.bin after Ctrl-C"
+    if "${mpi[@]}" -np 4 "$dqn" resume "$work/s" > "$work/wrong.log" 2>&1; then
+      fail "a job of 3 actors resumed with 4 ranks"
+    fi
+    grep -q "mpirun -np 3" "$work/wrong.log" || { cat "$work/wrong.log"; fail "no fix named"; }
+    "${mpi[@]}" -np 3 "$dqn" resume "$work/s" > "$work/r.log" 2>&1 ||
+      { cat "$work/r.log"; fail "resume failed"; }
+    cat "$work/r.log"
+    [[ -f "$work/s/model.dqn" && ! -f "$work/s/snapshot.bin" ]] ||
+      fail "a finished job has model.dqn and no snapshot.bin"
+    [[ "$(grep -c '"type":"resume"' "$work/s/metrics.jsonl")" -eq 1 ]] || fail "no resume line"
+    steps="$(json_field "$work/s/metrics.jsonl" summary env_steps)"
+    [[ "$steps" -ge 200000 ]] || fail "the resumed job stopped at $steps of 200000 steps"
     ;;
   rank-dies)
     "${mpi[@]}" -np 3 "$dqn" train --distributed --steps 100000000 \

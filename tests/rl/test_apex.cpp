@@ -40,11 +40,10 @@ Config small_cartpole(std::int64_t n_step = 1, bool per = true) {
 }
 
 // A whole job in one process: the learner on this thread, each actor on its own.
-EvalResult run_job(ApexLearner& learner, const Config& c, int actors) {
+EvalResult run_job(ApexLearner& learner, int actors) {
   LoopbackHub hub(actors + 1);
   std::vector<std::thread> threads;
-  for (int a = 1; a <= actors; ++a)
-    threads.emplace_back([&hub, &c, a] { run_actor(hub.endpoint(a), c); });
+  for (int a = 1; a <= actors; ++a) threads.emplace_back([&hub, a] { run_actor(hub.endpoint(a)); });
   EvalResult r;
   try {
     r = run_learner(hub.endpoint(0), learner);
@@ -230,8 +229,8 @@ TEST_CASE("apex: weights reach every actor, and a lockstep job is the same bits 
   c.param_sync_interval = 20;
   c.total_steps = 3000;
   ApexLearner first(c, 3, ""), second(c, 3, "");
-  run_job(first, c, 3);
-  run_job(second, c, 3);
+  run_job(first, 3);
+  run_job(second, 3);
   CHECK(first.updates() > 100);
   for (const ApexActorStatus& st : first.actor_status()) {
     CHECK(st.weights_version > 0);  // every actor acted with a published network
@@ -249,7 +248,7 @@ TEST_CASE("apex: an asynchronous job keeps the replay ratio and ends cleanly") {
   Config c = small_cartpole();
   c.total_steps = 6000;
   ApexLearner learner(c, 2, "");
-  run_job(learner, c, 2);
+  run_job(learner, 2);
   CHECK(learner.env_steps() >= c.total_steps);
   // gradient_steps per train_freq steps from learning_starts, within one round and one
   // message per actor either way.
@@ -274,7 +273,74 @@ TEST_CASE("apex: one learner and two actors solve CartPole (lockstep, seed 1)") 
   c.lockstep = true;
   c.seed = 1;
   ApexLearner learner(c, 2, "");
-  const EvalResult r = run_job(learner, c, 2);
+  const EvalResult r = run_job(learner, 2);
   CHECK(r.episodes == 100);
   CHECK(r.mean >= 475.0);
+}
+
+TEST_CASE("apex: a learner's snapshot rebuilds it bit for bit, and a damaged one is refused") {
+  Config c = small_cartpole(3);
+  c.lockstep = true;
+  c.total_steps = 2500;
+  ApexLearner learner(c, 2, "");
+  run_job(learner, 2);
+  REQUIRE(learner.updates() > 0);
+  const std::string bytes = learner.snapshot_bytes();
+  const auto copy = ApexLearner::from_snapshot_bytes(c, 2, bytes);
+  CHECK(copy->env_steps() == learner.env_steps());
+  CHECK(copy->updates() == learner.updates());
+  CHECK(copy->generation() == learner.env_steps());
+  CHECK(parameters_of(copy->agent().online()) == parameters_of(learner.agent().online()));
+  // Everything, rings and priorities included, the same bytes, but for the wall time (the f64
+  // after the magic, config, actor count, 11 counters and best_eval), which the copy counts on
+  // from its own start, and the checksum over it.
+  std::string again = copy->snapshot_bytes(), original = bytes;
+  REQUIRE(again.size() == original.size());
+  const std::size_t wall_at = 8 + 8 + c.to_text(true).size() + 8 + 11 * 8 + 8;
+  for (std::string* b : {&again, &original}) {
+    std::memset(b->data() + wall_at, 0, 8);
+    b->resize(b->size() - 4);
+  }
+  CHECK(again == original);
+  std::string damaged = bytes;
+  damaged[damaged.size() / 2] ^= 1;
+  CHECK_THROWS_WITH_AS(ApexLearner::from_snapshot_bytes(c, 2, damaged),
+                       doctest::Contains("checksum mismatch"), Error);
+  CHECK_THROWS_WITH_AS(ApexLearner::from_snapshot_bytes(c, 3, bytes),
+                       doctest::Contains("mpirun -np 3"), Error);
+  Config other = c;
+  other.lr = 1e-4;
+  CHECK_THROWS_WITH_AS(ApexLearner::from_snapshot_bytes(other, 2, bytes),
+                       doctest::Contains("another config"), Error);
+}
+
+TEST_CASE("apex: cutting a stream closes its n-step windows as a time limit would") {
+  ReplayBuffer flat(8, 1);
+  flat.set_n_step(3, 0.5);
+  const float o[] = {0}, o2[] = {1};
+  flat.add(o, 0, 1, o2, false, false);
+  flat.add(o, 0, 1, o2, false, false);
+  CHECK_FALSE(flat.sampleable(0));  // its window of 3 is not all stored
+  CHECK(flat.truncate_tail());
+  CHECK(flat.truncated(1));
+  CHECK(flat.sampleable(0));
+  CHECK(flat.sampleable(1));
+  CHECK_FALSE(flat.truncate_tail());  // already ended: nothing to cut
+
+  FrameReplay frames(16, 2, 2);
+  frames.set_n_step(3, 0.5);
+  const std::uint8_t f[4] = {1, 2, 3, 4};
+  frames.add(f, true, 0, 1, false, false);
+  frames.add(f, false, 1, 1, false, false);
+  frames.add(f, false, 0, 1, false, false);  // its s' was never written
+  CHECK_FALSE(frames.sampleable(0));
+  CHECK(frames.truncate_tail());
+  CHECK(frames.sampleable(0));  // window: slots 0 and 1, s' the stack ending at slot 2
+  CHECK(frames.sampleable(1));
+  CHECK_FALSE(frames.sampleable(2));  // no longer a transition
+  Batch b;
+  frames.gather(std::vector<std::int64_t>{0}.data(), 1, b);
+  CHECK(b.rewards[0] == 1.5f);     // 1 + 0.5 x 1
+  CHECK(b.discounts[0] == 0.25f);  // gamma^2: it bootstraps after the two steps taken
+  CHECK(b.terminated[0] == 0.0f);  // a cut is not a termination
 }
