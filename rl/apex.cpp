@@ -27,18 +27,6 @@ constexpr std::uint64_t kFinalEvalSeedBase = 2'000'000'000ULL;
 // cores the actors share, a spinning learner would take their time.
 constexpr auto kIdleSleep = std::chrono::microseconds(100);
 
-double now_seconds() {
-  using clock = std::chrono::steady_clock;
-  return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
-}
-
-std::string json_number(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
-
 void put_u32(std::string& out, std::uint32_t v) {
   out.append(reinterpret_cast<char*>(&v), 4);
 }

@@ -32,18 +32,6 @@ constexpr double kRateWindowSeconds = 30;    // steps/s is measured over about t
 // checksum trailer. Formats 1 and 2 are refused by name.
 constexpr char kSnapshotMagic[] = "DQNSNAP3";
 
-double now_seconds() {
-  using clock = std::chrono::steady_clock;
-  return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
-}
-
-std::string json_number(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
-
 std::string phases_json(const PhaseSeconds& p) {
   return "{\"act\":" + json_number(p.act) + ",\"env\":" + json_number(p.env) +
          ",\"store\":" + json_number(p.store) + ",\"sample\":" + json_number(p.sample) +
@@ -68,6 +56,18 @@ void read_params(ByteReader& r, QNetwork& net) {
 }
 
 }  // namespace
+
+double now_seconds() {
+  using clock = std::chrono::steady_clock;
+  return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+}
+
+std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
 
 EnvOptions env_options_for(const Config& config) {
   EnvOptions options;

@@ -107,6 +107,11 @@ struct TrainResult {
 // never deletes what this program did not write). Throws dqn::Error saying what to do instead.
 void prepare_run_folder(const std::string& dir, bool overwrite);
 
+// Seconds on the monotonic clock (differences only), and a number as a JSON log writes it
+// ("%.9g"; null for NaN and infinities): shared by the trainer and the Ape-X learner's logs.
+double now_seconds();
+std::string json_number(double v);
+
 // `text` quoted for a POSIX shell where it needs it, so printed commands can be pasted back.
 std::string shell_quote(const std::string& text);
 // "7.07 GB".
