@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bench/bench_util.hpp"
+#include "core/bf16.hpp"
 #include "core/conv2d.hpp"
 #include "core/parallel.hpp"
 
@@ -99,6 +100,9 @@ void BM_conv(benchmark::State& state) {
 
 // Forward only, the whole stack: acting on Atari is a batch-1 forward (PyTorch 1.13 on this
 // machine kind: 0.73 ms for the whole Nature CNN including the dense head, PEERS.md).
+// With kBf16 the same stack through conv2d_forward_bf16_fast (core/bf16.hpp), labelled with the
+// kernels this build runs.
+template <bool kBf16>
 void BM_conv_forward_stack(benchmark::State& state) {
   const std::int64_t N = state.range(0);
   ThreadScope threads(static_cast<int>(state.range(1)));
@@ -107,13 +111,18 @@ void BM_conv_forward_stack(benchmark::State& state) {
   double flops = 0;
   for (int l = 1; l <= 3; ++l) {
     layers.emplace_back(nature_layer(l, N), l != 1);
-    ws_floats = std::max(ws_floats, conv2d_workspace_floats(layers.back().s));
+    ws_floats = std::max(ws_floats, kBf16 ? conv2d_bf16_workspace_floats(layers.back().s)
+                                          : conv2d_workspace_floats(layers.back().s));
     flops += gemm_flops(layers.back().s);
   }
   std::vector<float> ws(ws_floats);
+  if (kBf16) state.SetLabel(bf16_kernel_name());
   for (auto _ : state) {
     for (auto& l : layers)
-      conv2d_forward_fast(l.out.data(), l.x.data(), l.w.data(), l.b.data(), l.s, ws.data());
+      if (kBf16)
+        conv2d_forward_bf16_fast(l.out.data(), l.x.data(), l.w.data(), l.b.data(), l.s, ws.data());
+      else
+        conv2d_forward_fast(l.out.data(), l.x.data(), l.w.data(), l.b.data(), l.s, ws.data());
     benchmark::ClobberMemory();
   }
   state.counters["GFLOPS"] = gflops(flops);
@@ -168,9 +177,14 @@ void one_thread(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_conv<false>)->Name("conv2d_ref")->Apply(one_thread);
 BENCHMARK(BM_conv<true>)->Name("conv2d_fast")->Apply(with_threads);
-BENCHMARK(BM_conv_forward_stack)
+BENCHMARK(BM_conv_forward_stack<false>)
     ->Name("conv2d_fast_forward_stack")
     ->ArgsProduct({{1, 32}, {1, 2}})
+    ->ArgNames({"N", "threads"})
+    ->UseRealTime();
+BENCHMARK(BM_conv_forward_stack<true>)
+    ->Name("conv2d_bf16_forward_stack")
+    ->ArgsProduct({{32}, {1, 2}})
     ->ArgNames({"N", "threads"})
     ->UseRealTime();
 BENCHMARK(BM_eigen_conv_gemms)->Name("eigen_conv_gemms")->Apply(one_thread);

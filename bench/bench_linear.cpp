@@ -11,6 +11,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench/bench_util.hpp"
+#include "core/bf16.hpp"
 #include "core/linear.hpp"
 #include "core/noisy_linear.hpp"
 #include "core/parallel.hpp"
@@ -119,6 +120,35 @@ void BM_noisy_forward(benchmark::State& state) {
   state.counters["GFLOPS"] = gflops(2.0 * N * C_in * C_out);
 }
 
+// The forward and the backward apart, FP32 (linear_*_fast) beside bf16 (linear_*_bf16_fast,
+// labelled with this build's kernels), the backward writing dw as the update does.
+// Arguments: bf16 (0/1), part (0 forward, 1 backward), N, C_in, C_out, threads.
+void BM_linear_parts(benchmark::State& state) {
+  const bool bf16 = state.range(0) != 0, backward = state.range(1) != 0;
+  const std::int64_t N = state.range(2), C_in = state.range(3), C_out = state.range(4);
+  ThreadScope threads(static_cast<int>(state.range(5)));
+  const auto x = random_floats(N * C_in, 1), w = random_floats(C_out * C_in, 2);
+  const auto b = random_floats(C_out, 3), dout = random_floats(N * C_out, 4);
+  std::vector<float> out(N * C_out), dx(N * C_in), dw(C_out * C_in), db(C_out);
+  std::vector<float> ws(linear_bf16_workspace_floats(N, C_in, C_out));
+  if (bf16) state.SetLabel(bf16_kernel_name());
+  for (auto _ : state) {
+    if (!backward && bf16)
+      linear_forward_bf16_fast(out.data(), x.data(), w.data(), b.data(), N, C_in, C_out, ws.data());
+    else if (!backward)
+      linear_forward_fast(out.data(), x.data(), w.data(), b.data(), N, C_in, C_out);
+    else if (bf16)
+      linear_backward_bf16_fast(dx.data(), dw.data(), db.data(), dout.data(), x.data(), w.data(), N,
+                                C_in, C_out, /*accumulate_dw=*/false, ws.data());
+    else
+      linear_backward_overwrite_fast(dx.data(), dw.data(), db.data(), dout.data(), x.data(),
+                                     w.data(), N, C_in, C_out);
+    benchmark::DoNotOptimize(dw.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOPS"] = gflops((backward ? 4.0 : 2.0) * N * C_in * C_out);
+}
+
 void mlp_layers(benchmark::internal::Benchmark* b) {
   for (auto s :
        {std::array<std::int64_t, 3>{64, 4, 256}, {64, 256, 256}, {64, 256, 2}, {32, 3136, 512}})
@@ -132,6 +162,12 @@ void mlp_layers(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_linear_fwd_bwd<false>)->Name("linear_ref")->Apply(mlp_layers);
 BENCHMARK(BM_linear_fwd_bwd<true>)->Name("linear_fast")->Apply(mlp_layers);
 BENCHMARK(BM_eigen_fwd_bwd)->Name("eigen_3gemm")->Apply(mlp_layers);
+BENCHMARK(BM_linear_parts)
+    ->Name("linear_parts")
+    ->ArgsProduct({{0, 1}, {0, 1}, {32}, {3136}, {512}, {1, 2}})
+    ->ArgNames({"bf16", "backward", "N", "C_in", "C_out", "threads"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_noisy_forward)
     ->Name("noisy_forward")
     ->ArgsProduct({{0, 1, 2}, {1, 2}})

@@ -29,6 +29,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/bf16.hpp"
 #include "core/parallel.hpp"
 #include "rl/agent.hpp"
 #include "rl/prioritized.hpp"
@@ -66,10 +67,12 @@ NetworkSpec noisy(NetworkSpec spec) {
   return spec;
 }
 
-void run_update(benchmark::State& state, const NetworkSpec& spec, std::int64_t batch) {
+void run_update(benchmark::State& state, const NetworkSpec& spec, std::int64_t batch,
+                const char* precision = "fp32") {
   ThreadScope threads(static_cast<int>(state.range(0)));
   Config config = make_preset("seed");  // plain DQN, Huber, clip 10, Adam lr 1e-4
   config.noisy_nets = spec.noisy;
+  config.precision = precision;
   Rng rng(1);
   DqnAgent agent(spec, config, rng);
   const Batch b = random_batch(spec, batch, rng);
@@ -87,6 +90,12 @@ void BM_MlpUpdate(benchmark::State& state) {
 }
 void BM_CnnUpdate(benchmark::State& state) {
   run_update(state, cnn_spec(), 32);
+}
+// precision=bf16 (core/bf16.hpp): the same update with bfloat16 operands in every product. The
+// label names the kernels: VDPBF16PS tiles, or the FP32 fallback on a CPU without AVX512_BF16.
+void BM_CnnUpdateBf16(benchmark::State& state) {
+  state.SetLabel(bf16_kernel_name());
+  run_update(state, cnn_spec(), 32, "bf16");
 }
 
 // Noisy nets (Fortunato et al. 2018): the same update with every fc layer noisy, online and
@@ -191,6 +200,7 @@ void BM_CnnAct(benchmark::State& state) {
 
 BENCHMARK(BM_MlpUpdate)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_CnnUpdate)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CnnUpdateBf16)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_NoisyMlpUpdate)->Arg(1)->ArgName("threads")->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_NoisyCnnUpdate)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RainbowCnnUpdate)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond);

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "core/activation.hpp"
+#include "core/bf16.hpp"
 #include "core/categorical.hpp"
 #include "core/elementwise.hpp"
 #include "core/linear.hpp"
@@ -132,6 +133,14 @@ typename BasicTape<T>::Node& BasicTape<T>::push(Op op, Shape shape, bool require
 }
 
 template <class T>
+void BasicTape<T>::set_precision(Precision p) {
+  DQN_CHECK(kFast<T> || p == Precision::kFp32,
+            "set_precision: bf16 runs on a float Tape only; a double TapeD computes exactly "
+            "(it is the gradient checks' oracle)");
+  precision_ = p;
+}
+
+template <class T>
 T* BasicTape<T>::workspace(std::int64_t floats) {
   if (workspace_.numel() < floats) workspace_.resize_for_overwrite(Shape{floats});
   return workspace_.data();
@@ -189,9 +198,13 @@ Value BasicTape<T>::linear(Value x, Value w, Value b) {
   Node& n =
       push(Op::kLinear, Shape{N, C_out}, needs_grad(x) || needs_grad(w) || needs_grad(b), x, w, b);
   const Node &X = nodes_[x.id], &W = nodes_[w.id], &B = nodes_[b.id];
-  if constexpr (kFast<T>)
-    linear_forward_fast(n.data, X.data, W.data, B.data, N, C_in, C_out);
-  else
+  if constexpr (kFast<T>) {
+    if (bf16())
+      linear_forward_bf16_fast(n.data, X.data, W.data, B.data, N, C_in, C_out,
+                               workspace(linear_bf16_workspace_floats(N, C_in, C_out)));
+    else
+      linear_forward_fast(n.data, X.data, W.data, B.data, N, C_in, C_out);
+  } else
     linear_forward_ref<T>(n.data, X.data, W.data, B.data, N, C_in, C_out);
   return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
 }
@@ -221,9 +234,13 @@ Value BasicTape<T>::conv2d(Value x, Value w, Value b, std::int64_t stride, std::
   n.stride = stride;
   n.pad = pad;
   const Node &X = nodes_[x.id], &W = nodes_[w.id], &B = nodes_[b.id];
-  if constexpr (kFast<T>)
-    conv2d_forward_fast(n.data, X.data, W.data, B.data, s, workspace(conv2d_workspace_floats(s)));
-  else
+  if constexpr (kFast<T>) {
+    if (bf16())
+      conv2d_forward_bf16_fast(n.data, X.data, W.data, B.data, s,
+                               workspace(conv2d_bf16_workspace_floats(s)));
+    else
+      conv2d_forward_fast(n.data, X.data, W.data, B.data, s, workspace(conv2d_workspace_floats(s)));
+  } else
     conv2d_forward_ref<T>(n.data, X.data, W.data, B.data, s);
   return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
 }
@@ -649,7 +666,12 @@ void BasicTape<T>::backward_node(Node& n) {
       if constexpr (kFast<T>) {
         // Both fresh (backward with a set): the GEMM writes dW and db outright, no zero pass.
         if (w_fresh && b_fresh) {
-          linear_backward_overwrite_fast(dx, dw, db, dout, A->data, B->data, N, C_in, C_out);
+          if (bf16())
+            linear_backward_bf16_fast(dx, dw, db, dout, A->data, B->data, N, C_in, C_out,
+                                      /*accumulate_dw=*/false,
+                                      workspace(linear_bf16_workspace_floats(N, C_in, C_out)));
+          else
+            linear_backward_overwrite_fast(dx, dw, db, dout, A->data, B->data, N, C_in, C_out);
           return;
         }
       }
@@ -657,18 +679,27 @@ void BasicTape<T>::backward_node(Node& n) {
       if (b_fresh) C->variable->zero_grad();
       if (dw == nullptr) {  // frozen weights (inputs, not params): only dX is needed
         if (dx == nullptr) return;
-        if constexpr (kFast<T>)
-          matmul_nn_fast(dx, dout, B->data, N, C_out, C_in, true);
-        else
+        if constexpr (kFast<T>) {
+          if (bf16())
+            linear_backward_bf16_fast(dx, nullptr, nullptr, dout, A->data, B->data, N, C_in, C_out,
+                                      true,
+                                      workspace(linear_bf16_workspace_floats(N, C_in, C_out)));
+          else
+            matmul_nn_fast(dx, dout, B->data, N, C_out, C_in, true);
+        } else
           matmul_nn_ref<T>(dx, dout, B->data, N, C_out, C_in, true);
         DQN_CHECK(db == nullptr,
                   "linear: a bias that needs a gradient with a weight that does "
                   "not is not supported; make both parameters");
         return;
       }
-      if constexpr (kFast<T>)
-        linear_backward_fast(dx, dw, db, dout, A->data, B->data, N, C_in, C_out);
-      else
+      if constexpr (kFast<T>) {
+        if (bf16())
+          linear_backward_bf16_fast(dx, dw, db, dout, A->data, B->data, N, C_in, C_out, true,
+                                    workspace(linear_bf16_workspace_floats(N, C_in, C_out)));
+        else
+          linear_backward_fast(dx, dw, db, dout, A->data, B->data, N, C_in, C_out);
+      } else
         linear_backward_ref<T>(dx, dw, db, dout, A->data, B->data, N, C_in, C_out);
       return;
     }
@@ -676,10 +707,14 @@ void BasicTape<T>::backward_node(Node& n) {
       const Conv2dShape s = conv_shape(n);
       T* dw = grad_of(B);
       DQN_CHECK(dw != nullptr, "conv2d: backward needs the weight to be a parameter (tape.param)");
-      if constexpr (kFast<T>)
-        conv2d_backward_fast(grad_of(A), dw, grad_of(C), dout, A->data, B->data, s,
-                             workspace(conv2d_workspace_floats(s)));
-      else
+      if constexpr (kFast<T>) {
+        if (bf16())
+          conv2d_backward_bf16_fast(grad_of(A), dw, grad_of(C), dout, A->data, B->data, s,
+                                    workspace(conv2d_bf16_workspace_floats(s)));
+        else
+          conv2d_backward_fast(grad_of(A), dw, grad_of(C), dout, A->data, B->data, s,
+                               workspace(conv2d_workspace_floats(s)));
+      } else
         conv2d_backward_ref<T>(grad_of(A), dw, grad_of(C), dout, A->data, B->data, s);
       return;
     }

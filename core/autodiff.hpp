@@ -19,6 +19,10 @@
 //
 // The tape is a template: Tape (float) runs the *_fast kernels; TapeD (double) runs the *_ref
 // kernels, which is what the finite-difference gradient checks use.
+//
+// Precision::kBf16 (a float tape only; config `precision=bf16`): linear and conv2d, forward and
+// backward, round their operands to bfloat16 and sum in FP32 (core/bf16.hpp); everything else,
+// and every stored value and gradient, stays FP32. noisy_linear keeps FP32 products.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +34,8 @@
 #include "core/tensor.hpp"
 
 namespace dqn {
+
+enum class Precision : std::uint8_t { kFp32, kBf16 };
 
 // A leaf that outlives the tape: a parameter's value and its accumulated gradient.
 template <class T>
@@ -105,6 +111,10 @@ class BasicTape {
   // for acting and for the target network's forward pass.
   bool grad_enabled() const { return grad_enabled_; }
   void set_grad_enabled(bool enabled) { grad_enabled_ = enabled; }
+  // The products' precision (see the file comment). Throws for kBf16 on a double tape, whose
+  // *_ref kernels are the exact oracle.
+  void set_precision(Precision p);
+  Precision precision() const { return precision_; }
 
   // ---- leaves ----
   // A constant input. The tape points at x's memory, which must stay valid until reset().
@@ -223,6 +233,8 @@ class BasicTape {
   void form_deferred(const BasicVariable<T>* v);       // forms and drops v's entry, if v is in one
   bool grad_enabled_ = true;
   bool released_ = false;
+  Precision precision_ = Precision::kFp32;
+  bool bf16() const { return precision_ == Precision::kBf16; }
 };
 
 using Tape = BasicTape<float>;

@@ -17,6 +17,8 @@
 
 #include <algorithm>
 
+#include "core/bf16.hpp"
+#include "core/bf16_pack.hpp"
 #include "core/matmul.hpp"
 #include "core/parallel.hpp"
 #include "core/simd.hpp"
@@ -267,8 +269,9 @@ void zero(VecF (&acc)[R][BC]) {
     for (VecF& a : row) a = VecF::zero();
 }
 
-// Forward, BC channel vectors from channel co0 on, every position of one sample. The results go
-// to store(p, first_channel, lanes, count): lanes[l] is channel first_channel + l at position p.
+// Forward, BC channel vectors from channel co0 on, every position of one sample. Each finished
+// tile goes to store(acc, p0, valid, co0): acc[i][j] holds positions p0 + i (the first `valid`
+// real), channels co0 + 16 j ... (see store_channel_major).
 template <int BC, class Store>
 [[gnu::noinline]] void forward_channels(const float* x_n, const float* wt, std::int64_t co0,
                                         const Conv2dShape& s, const Dims& d, std::int64_t co_pad,
@@ -287,13 +290,27 @@ template <int BC, class Store>
         const float* x_row = x_n + (ci * s.H + kh) * s.W;
         for (std::int64_t kw = 0; kw < s.KW; ++kw, v += co_pad) fma_term(acc, x_row + kw, v, off);
       }
-    alignas(64) float lanes[kLanes];
-    for (std::int64_t i = 0; i < valid; ++i)
-      for (int j = 0; j < BC; ++j) {
-        acc[i][j].store(lanes);
-        const std::int64_t first = co0 + j * kLanes;
-        store(p0 + i, first, lanes, std::min<std::int64_t>(kLanes, s.C_out - first));
-      }
+    store(acc, p0, valid, co0);
+  }
+}
+
+// The forward's store: out_n[co, p0 + i] = acc[i][co] + b[co] for the tile's `valid` positions
+// and its channels from co0. The tile holds positions x channels; out_n is channel-major, so
+// it goes through a buffer and out channel by channel, each a run of consecutive positions
+// (an element at a time straight from the registers, strided by P, cost 13-25% of the Nature
+// layers' forward: that many scalar stores against a few hundred FMAs per output).
+template <int R, int BC>
+inline void store_channel_major(float* out_n, const VecF (&acc)[R][BC], std::int64_t p0,
+                                std::int64_t valid, std::int64_t co0, const float* b,
+                                std::int64_t C_out, std::int64_t P) {
+  alignas(64) float t[R][BC * kLanes];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < BC; ++j) acc[i][j].store(&t[i][j * kLanes]);
+  const std::int64_t channels = std::min<std::int64_t>(BC * kLanes, C_out - co0);
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const float bias = b ? b[co0 + c] : 0.0f;
+    float* dst = out_n + (co0 + c) * P + p0;
+    for (std::int64_t i = 0; i < valid; ++i) dst[i] = t[i][c] + bias;
   }
 }
 
@@ -321,12 +338,12 @@ void transpose_channels_last(float* dst, const float* src, std::int64_t C_out, s
 void forward_sample_lowering_free(float* out_n, const float* x_n, const float* wt, const float* b,
                                   const Conv2dShape& s, const Dims& d) {
   const std::int64_t co_pad = channels_padded(s);
-  auto store = [&](std::int64_t p, std::int64_t first, const float* lanes, std::int64_t count) {
-    for (std::int64_t l = 0; l < count; ++l)
-      out_n[(first + l) * d.P + p] = lanes[l] + (b ? b[first + l] : 0.0f);
-  };
   over_channel_groups(co_pad, [&]<int BC>(std::int64_t co0) {
-    forward_channels<BC>(x_n, wt, co0, s, d, co_pad, store);
+    forward_channels<BC>(
+        x_n, wt, co0, s, d, co_pad,
+        [&](const auto& acc, std::int64_t p0, std::int64_t valid, std::int64_t first) {
+          store_channel_major(out_n, acc, p0, valid, first, b, s.C_out, d.P);
+        });
   });
 }
 
@@ -571,6 +588,292 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
       MapR(dw, s.C_out, d.K) += CMapR(ws.dw, s.C_out, d.K);
     if (db) MapV(db, s.C_out) += Eigen::Map<const Eigen::VectorXf>(ws.db, s.C_out);
   }
+}
+
+// ================================================================ bfloat16 (core/bf16.hpp)
+//
+// The same three products with bfloat16 operands, summed in pairs by VDPBF16PS (bf16.cpp says
+// why its tiles hold 24 sums). Each product needs its summed dimension in pairs, so each pairs a
+// different axis of x, chosen so that a pair is one 32-bit load from a packed copy:
+//   forward      out[n,co,p]  = sum over (ci, kh, kw): pairs of input CHANNELS. xc holds
+//                x_n with channels 2c and 2c+1 interleaved, so the pair under any (kh, kw,
+//                position) is one uint32; the tile is forward_channels' with K/2 steps.
+//   weight grad  dw[co,k]     = sum over (n, p): pairs of SAMPLES. xs holds samples 2m and 2m+1
+//                interleaved and gs the matching dout pairs, transposed to (position, channel);
+//                the tile is weight_grad_channels' over sample pairs. The k rows are split over
+//                threads, every sum runs whole on one: the bits do not depend on the thread count
+//                (the FP32 kernel's per-thread partials do).
+//   input grad   dcol[k,p]    = sum over co: pairs of OUTPUT CHANNELS, bf16::gemm_pairs on w
+//                and dout packed in pairs, then col2im as in FP32.
+// Padded convolutions (not in the Nature CNN) take the rounding fallback below.
+
+namespace {
+
+std::int64_t bf16_fallback_floats(const Conv2dShape& s) {
+  return s.N * s.C_in * s.H * s.W + s.C_out * s.C_in * s.KH * s.KW +
+         s.N * s.C_out * s.H_out() * s.W_out() + conv2d_workspace_floats(s);
+}
+
+#if defined(DQN_HAVE_BF16_DOT)
+bool bf16_direct(const Conv2dShape& s) {
+  return s.pad == 0;
+}
+
+using bf16::pairs;
+
+// The bfloat16 workspace: the forward's packed w^T and pair offsets, then a packed sample per
+// chunk; the backward's sample-paired x and dout, w packed for dcol, then per chunk a dout block,
+// dcol and the phase buffer for col2im. The two never live at once: the larger is reserved.
+struct Bf16Ws {
+  std::int64_t Q, co_pad, chunks;
+  std::int64_t fwd_shared, fwd_per_chunk, xs, gs, wpk, ldb, bwd_per_chunk;
+  Bf16Ws(const Conv2dShape& s, const Dims& d)
+      : Q(pairs(s.C_in) * s.KH * s.KW),
+        co_pad(channels_padded(s)),
+        chunks(num_threads()),
+        fwd_shared(Q * co_pad + Q),
+        fwd_per_chunk(pairs(s.C_in) * s.H * s.W),
+        xs(pairs(s.N) * s.C_in * s.H * s.W),
+        gs(pairs(s.N) * d.P * co_pad),
+        wpk(pairs(s.C_out) * d.K),
+        ldb(bf16::padded_cols(d.B * d.P)),
+        bwd_per_chunk(pairs(s.C_out) * ldb + d.K * d.B * d.P + d.phase_floats(s.C_in)) {}
+  std::int64_t floats() const {
+    return std::max(fwd_shared + chunks * fwd_per_chunk, xs + gs + wpk + chunks * bwd_per_chunk);
+  }
+};
+
+template <int BC, class Store>
+[[gnu::noinline]] void forward_channels_bf16(const std::uint32_t* xc, const std::uint32_t* wtb,
+                                             const std::uint32_t* qoff, std::int64_t Q,
+                                             std::int64_t co0, const Conv2dShape& s, const Dims& d,
+                                             std::int64_t co_pad, Store&& store) {
+  constexpr int R = kAccumulators / BC;
+  for (std::int64_t p0 = 0; p0 < d.P; p0 += R) {
+    std::int64_t off[R];
+    const std::int64_t valid = tile_offsets(off, p0, d.P, [&](std::int64_t p) {
+      return (p / d.Wo) * s.stride * s.W + (p % d.Wo) * s.stride;
+    });
+    VecF acc[R][BC];
+    zero(acc);
+    const std::uint32_t* v = wtb + co0;
+    for (std::int64_t q = 0; q < Q; ++q, v += co_pad) {
+      __m512i bv[BC];
+      for (int j = 0; j < BC; ++j) bv[j] = simd::load_pairs(v + j * kLanes);
+      const std::uint32_t* xq = xc + qoff[q];
+      for (int i = 0; i < R; ++i) {
+        const __m512i xi = simd::broadcast_pair(xq + off[i]);
+        for (int j = 0; j < BC; ++j) acc[i][j] = simd::dot_pairs(acc[i][j], xi, bv[j]);
+      }
+    }
+    store(acc, p0, valid, co0);
+  }
+}
+
+// dw[co, k] += sum over sample pairs m and positions p of xs_m[koff(k) + poff(p)] . gs_m[p, co],
+// for products k in [k0, k0 + R) (R = kAccumulators / BC) and BC channel vectors from co0.
+template <int BC>
+[[gnu::noinline]] void weight_grad_channels_bf16(float* dw, const std::uint32_t* xs,
+                                                 const std::uint32_t* gs, std::int64_t k0,
+                                                 std::int64_t co0, const Conv2dShape& s,
+                                                 const Dims& d, std::int64_t co_pad) {
+  constexpr int R = kAccumulators / BC;
+  std::int64_t off[R];
+  const std::int64_t valid = tile_offsets(off, k0, d.K, [&](std::int64_t k) {
+    const std::int64_t kw = k % s.KW, kh = (k / s.KW) % s.KH, ci = k / (s.KW * s.KH);
+    return (ci * s.H + kh) * s.W + kw;
+  });
+  VecF acc[R][BC];
+  zero(acc);
+  const std::int64_t sample = s.C_in * s.H * s.W;
+  for (std::int64_t m = 0; m < pairs(s.N); ++m) {
+    const std::uint32_t* v = gs + m * d.P * co_pad + co0;
+    for (std::int64_t oh = 0; oh < d.Ho; ++oh) {
+      const std::uint32_t* src = xs + m * sample + oh * s.stride * s.W;
+      for (std::int64_t ow = 0; ow < d.Wo; ++ow, v += co_pad, src += s.stride) {
+        __m512i bv[BC];
+        for (int j = 0; j < BC; ++j) bv[j] = simd::load_pairs(v + j * kLanes);
+        for (int i = 0; i < R; ++i) {
+          const __m512i xi = simd::broadcast_pair(src + off[i]);
+          for (int j = 0; j < BC; ++j) acc[i][j] = simd::dot_pairs(acc[i][j], xi, bv[j]);
+        }
+      }
+    }
+  }
+  alignas(64) float lanes[kLanes];
+  for (std::int64_t i = 0; i < valid; ++i)
+    for (int j = 0; j < BC; ++j) {
+      acc[i][j].store(lanes);
+      const std::int64_t first = co0 + j * kLanes;
+      const std::int64_t count = std::min<std::int64_t>(kLanes, s.C_out - first);
+      for (std::int64_t l = 0; l < count; ++l) dw[(first + l) * d.K + k0 + i] += lanes[l];
+    }
+}
+
+// gs[m, p, co] = pair(dout[2m, co, p], dout[2m+1, co, p]) for the sample pairs [m_lo, m_hi),
+// zero for co in [C_out, co_pad): dout's channel-major rows turned position-major.
+void pack_dout_sample_pairs(std::uint32_t* gs, const float* dout, const Conv2dShape& s,
+                            const Dims& d, std::int64_t co_pad, std::int64_t m_lo,
+                            std::int64_t m_hi) {
+  const std::int64_t out_stride = s.C_out * d.P;
+  alignas(64) std::uint32_t tmp[kLanes];
+  for (std::int64_t m = m_lo; m < m_hi; ++m) {
+    const float* lo = dout + 2 * m * out_stride;
+    const float* hi = 2 * m + 1 < s.N ? lo + out_stride : nullptr;
+    std::uint32_t* g = gs + m * d.P * co_pad;
+    for (std::int64_t p = 0; p < d.P; ++p)
+      std::fill(g + p * co_pad + s.C_out, g + (p + 1) * co_pad, 0u);
+    for (std::int64_t co = 0; co < s.C_out; ++co)
+      for (std::int64_t p = 0; p < d.P; p += kLanes) {
+        const int n = static_cast<int>(std::min<std::int64_t>(kLanes, d.P - p));
+        const VecF a = VecF::load_first(lo + co * d.P + p, n);
+        const VecF b = hi ? VecF::load_first(hi + co * d.P + p, n) : VecF::zero();
+        _mm512_store_si512(tmp, simd::bf16_pairs(a, b));
+        for (int l = 0; l < n; ++l) g[(p + l) * co_pad + co] = tmp[l];
+      }
+  }
+}
+#else
+bool bf16_direct(const Conv2dShape&) {
+  return false;
+}
+#endif
+
+}  // namespace
+
+std::int64_t conv2d_bf16_workspace_floats(const Conv2dShape& s) {
+#if defined(DQN_HAVE_BF16_DOT)
+  if (bf16_direct(s)) return Bf16Ws(s, Dims(s)).floats();
+#endif
+  return bf16_fallback_floats(s);
+}
+
+void conv2d_forward_bf16_fast(float* out, const float* x, const float* w, const float* b,
+                              const Conv2dShape& s, float* workspace) {
+  if (!bf16_direct(s)) {
+    // Round the operands into FP32 copies, then the FP32 kernel: the same numbers.
+    float* xr = workspace;
+    float* wr = xr + s.N * s.C_in * s.H * s.W;
+    float* rest = wr + s.C_out * s.C_in * s.KH * s.KW + s.N * s.C_out * s.H_out() * s.W_out();
+    bf16_round_fast(xr, x, s.N * s.C_in * s.H * s.W);
+    bf16_round_fast(wr, w, s.C_out * s.C_in * s.KH * s.KW);
+    conv2d_forward_fast(out, xr, wr, b, s, rest);
+    return;
+  }
+#if defined(DQN_HAVE_BF16_DOT)
+  const Dims d(s);
+  const Bf16Ws ws(s, d);
+  auto* wtb = reinterpret_cast<std::uint32_t*>(workspace);
+  std::uint32_t* qoff = wtb + ws.Q * ws.co_pad;
+  std::uint32_t* xc_all = qoff + ws.Q;
+  // wtb[q, co] = pair(w[co, 2c, kh, kw], w[co, 2c+1, kh, kw]) for q = (c*KH + kh)*KW + kw, and
+  // qoff[q] the offset of (c, kh, kw) in a packed sample.
+  for (std::int64_t c = 0; c < pairs(s.C_in); ++c)
+    for (std::int64_t kh = 0; kh < s.KH; ++kh)
+      for (std::int64_t kw = 0; kw < s.KW; ++kw) {
+        const std::int64_t q = (c * s.KH + kh) * s.KW + kw;
+        qoff[q] = static_cast<std::uint32_t>((c * s.H + kh) * s.W + kw);
+        std::uint32_t* row = wtb + q * ws.co_pad;
+        for (std::int64_t co = 0; co < s.C_out; ++co) {
+          const float* wc = w + ((co * s.C_in + 2 * c) * s.KH + kh) * s.KW + kw;
+          const float hi = 2 * c + 1 < s.C_in ? wc[s.KH * s.KW] : 0.0f;
+          row[co] = std::uint32_t{bf16_bits(wc[0])} | (std::uint32_t{bf16_bits(hi)} << 16);
+        }
+        std::fill(row + s.C_out, row + ws.co_pad, 0u);
+      }
+  const std::int64_t x_stride = s.C_in * s.H * s.W, out_stride = s.C_out * d.P;
+  const std::int64_t chunks = std::min<std::int64_t>(sample_chunks(s, d), ws.chunks);
+  parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
+    for (std::int64_t c = c_lo; c < c_hi; ++c) {
+      std::uint32_t* xc = xc_all + c * ws.fwd_per_chunk;
+      for (std::int64_t n = s.N * c / chunks; n < s.N * (c + 1) / chunks; ++n) {
+        bf16::pack_pairs(xc, s.H * s.W, x + n * x_stride, s.H * s.W, s.C_in, s.H * s.W);
+        float* out_n = out + n * out_stride;
+        over_channel_groups(ws.co_pad, [&]<int BC>(std::int64_t co0) {
+          forward_channels_bf16<BC>(
+              xc, wtb, qoff, ws.Q, co0, s, d, ws.co_pad,
+              [&](const auto& acc, std::int64_t p0, std::int64_t valid, std::int64_t first) {
+                store_channel_major(out_n, acc, p0, valid, first, b, s.C_out, d.P);
+              });
+        });
+      }
+    }
+  });
+#endif
+}
+
+void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
+                               const float* w, const Conv2dShape& s, float* workspace) {
+  const Dims d(s);
+  if (db)  // the bias gradient sums the unrounded dout in FP32, one channel per thread
+    parallel_for(0, s.C_out, 8, [&](std::int64_t lo, std::int64_t hi) {
+      for (std::int64_t co = lo; co < hi; ++co) {
+        VecF acc = VecF::zero();
+        float tail = 0.0f;
+        for (std::int64_t n = 0; n < s.N; ++n) {
+          const float* g = dout + (n * s.C_out + co) * d.P;
+          std::int64_t p = 0;
+          for (; p + kLanes <= d.P; p += kLanes) acc = acc + VecF::load(g + p);
+          for (; p < d.P; ++p) tail += g[p];
+        }
+        db[co] += acc.sum() + tail;
+      }
+    });
+  if (!bf16_direct(s)) {
+    float* xr = workspace;
+    float* wr = xr + s.N * s.C_in * s.H * s.W;
+    float* gr = wr + s.C_out * s.C_in * s.KH * s.KW;
+    float* rest = gr + s.N * s.C_out * d.P;
+    bf16_round_fast(xr, x, s.N * s.C_in * s.H * s.W);
+    bf16_round_fast(wr, w, s.C_out * s.C_in * s.KH * s.KW);
+    bf16_round_fast(gr, dout, s.N * s.C_out * d.P);
+    conv2d_backward_fast(dx, dw, nullptr, gr, xr, wr, s, rest);
+    return;
+  }
+#if defined(DQN_HAVE_BF16_DOT)
+  const Bf16Ws ws(s, d);
+  const std::int64_t sample = s.C_in * s.H * s.W;
+  auto* xs = reinterpret_cast<std::uint32_t*>(workspace);
+  std::uint32_t* gs = xs + ws.xs;
+  std::uint32_t* wpk = gs + ws.gs;
+  std::uint32_t* per_chunk = wpk + ws.wpk;
+  // ---- dw: sample pairs
+  parallel_for(0, pairs(s.N), 1, [&](std::int64_t lo, std::int64_t hi) {
+    bf16::pack_pairs(xs + lo * sample, sample, x + 2 * lo * sample, sample,
+                     std::min(2 * hi, s.N) - 2 * lo, sample);
+    pack_dout_sample_pairs(gs, dout, s, d, ws.co_pad, lo, hi);
+  });
+  over_channel_groups(ws.co_pad, [&]<int BC>(std::int64_t co0) {
+    constexpr int R = kAccumulators / BC;
+    parallel_for(0, (d.K + R - 1) / R, 1, [&](std::int64_t lo, std::int64_t hi) {
+      for (std::int64_t t = lo; t < hi; ++t)
+        weight_grad_channels_bf16<BC>(dw, xs, gs, t * R, co0, s, d, ws.co_pad);
+    });
+  });
+  if (!dx) return;
+  // ---- dx: dcol = w^T . dout per block of samples, then col2im
+  bf16::pack_pairs(wpk, d.K, w, d.K, s.C_out, d.K);
+  const std::int64_t x_stride = s.C_in * s.H * s.W, out_stride = s.C_out * d.P;
+  const std::int64_t chunks = std::min<std::int64_t>(sample_chunks(s, d), ws.chunks);
+  parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
+    for (std::int64_t c = c_lo; c < c_hi; ++c) {
+      std::uint32_t* gb = per_chunk + c * ws.bwd_per_chunk;
+      float* dcol = reinterpret_cast<float*>(gb + pairs(s.C_out) * ws.ldb);
+      float* xp = dcol + d.K * d.B * d.P;
+      const std::int64_t last = s.N * (c + 1) / chunks;
+      for (std::int64_t n0 = s.N * c / chunks; n0 < last; n0 += d.B) {
+        const std::int64_t m = std::min(d.B, last - n0), ld = m * d.P;
+        for (std::int64_t j = 0; j < m; ++j)
+          bf16::pack_pairs(gb + j * d.P, ws.ldb, dout + (n0 + j) * out_stride, d.P, s.C_out, d.P);
+        bf16::zero_cols(gb, ws.ldb, pairs(s.C_out), ld, bf16::padded_cols(ld));
+        bf16::gemm_pairs(dcol, ld, wpk, 1, d.K, gb, ws.ldb, d.K, pairs(s.C_out), ld,
+                         /*accumulate=*/false);
+        for (std::int64_t j = 0; j < m; ++j)
+          col2im_add(dx + (n0 + j) * x_stride, dcol + j * d.P, xp, s, d, 0, s.C_in, ld);
+      }
+    }
+  });
+#endif
 }
 
 }  // namespace dqn

@@ -200,6 +200,31 @@ inline void prefetch_ahead_for_write(float* p) {
       reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(p) + kPrefetchAheadBytes), 1, 0);
 }
 
+// ---- bfloat16 pairs (AVX512_BF16 builds only; core/bf16.hpp says what they are for) ----
+// A "pair" is one 32-bit lane holding two bfloat16 values, the low half first: the operand
+// layout of VDPBF16PS, which adds lo_a*lo_b + hi_a*hi_b into one FP32 sum per lane.
+#if defined(__AVX512BF16__)
+#define DQN_HAVE_BF16_DOT 1
+// 16 floats rounded to bfloat16 (ties to even, subnormals to zero), one per 32-bit lane (low).
+inline __m512i bf16_lanes(VecF x) {
+  return _mm512_cvtepu16_epi32(reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(x.v)));
+}
+// Pairs (lo[i], hi[i]) of 16 lanes.
+inline __m512i bf16_pairs(VecF lo, VecF hi) {
+  return _mm512_or_si512(bf16_lanes(lo), _mm512_slli_epi32(bf16_lanes(hi), 16));
+}
+// acc[i] += lo(a[i]) * lo(b[i]) + hi(a[i]) * hi(b[i]), products exact, sums FP32.
+inline VecF dot_pairs(VecF acc, __m512i a, __m512i b) {
+  return {_mm512_dpbf16_ps(acc.v, reinterpret_cast<__m512bh>(a), reinterpret_cast<__m512bh>(b))};
+}
+inline __m512i load_pairs(const std::uint32_t* p) {
+  return _mm512_loadu_si512(p);
+}
+inline __m512i broadcast_pair(const std::uint32_t* p) {
+  return _mm512_set1_epi32(static_cast<int>(*p));
+}
+#endif
+
 inline const char* isa_name() {
   return DQN_SIMD_NAME;
 }

@@ -96,6 +96,11 @@ DqnAgent::DqnAgent(const NetworkSpec& spec, const Config& config, Rng& init_rng)
       adam_(online_.parameters(), AdamHyper{config.lr, 0.9, 0.999, config.adam_eps}),
       noise_rng_(init_rng.split(kNoiseStream)) {
   target_.copy_from(online_);  // the target starts as an exact copy
+  // bf16: the update's products only (core/bf16.hpp). Acting and evaluation (infer) stay FP32:
+  // one observation at a time, where bfloat16 would save nothing, on the FP32 master weights.
+  const Precision precision = config.precision == "bf16" ? Precision::kBf16 : Precision::kFp32;
+  tape_.set_precision(precision);
+  target_tape_.set_precision(precision);
 }
 
 std::int64_t greedy_action(QNetwork& net, const float* obs, Tensor& q) {

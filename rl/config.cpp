@@ -73,6 +73,13 @@ const std::vector<Field>& fields() {
        0,
        0,
        {"nature", "der"}},
+      {"precision",
+       "the update's products: fp32, or bf16 (bfloat16 operands, FP32 sums and master weights; "
+       "fast with AVX512_BF16)",
+       &Config::precision,
+       0,
+       0,
+       {"fp32", "bf16"}},
       {"gamma", "discount factor", &Config::gamma, 0, 1},
       {"lr", "Adam learning rate", &Config::lr, 1e-12, 10},
       {"adam_eps", "Adam epsilon (PyTorch's default; Rainbow used 1.5e-4)", &Config::adam_eps,

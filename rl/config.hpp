@@ -45,6 +45,10 @@ struct Config {
   // The CNN of the pixel envs: "nature" (Mnih et al. 2015) or "der", the data-efficient
   // Rainbow's smaller one (van Hasselt et al. 2019; nn/qnetwork.hpp).
   std::string network = "nature";
+  // The update's matrix products: "fp32", or "bf16" (operands rounded to bfloat16, FP32 sums,
+  // FP32 master weights; core/bf16.hpp). Fast with AVX512_BF16; elsewhere the same numbers at
+  // FP32 speed.
+  std::string precision = "fp32";
 
   // ---- DQN (Mnih et al. 2015) ----
   double gamma = 0.99;                        // discount

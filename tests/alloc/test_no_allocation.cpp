@@ -70,8 +70,10 @@ using namespace dqn;
 
 namespace {
 
-long allocations_in_steps_after_the_first(const NetworkSpec& spec, std::int64_t batch, int steps) {
+long allocations_in_steps_after_the_first(const NetworkSpec& spec, std::int64_t batch, int steps,
+                                          const char* precision = "fp32") {
   Config config = make_preset("cartpole");  // Double DQN: the most forward passes per update
+  config.precision = precision;
   Rng rng(1);
   DqnAgent agent(spec, config, rng);
   Rng batch_rng(3);
@@ -95,6 +97,12 @@ TEST_CASE("MLP updates 2..N allocate nothing") {
 
 TEST_CASE("Nature CNN updates 2..N allocate nothing") {
   CHECK(allocations_in_steps_after_the_first(NetworkSpec::nature_cnn(6), 8, 3) == 0);
+}
+
+TEST_CASE("bf16 updates 2..N (MLP, Nature CNN) allocate nothing") {
+  // The bf16 kernels pack their operands into the tape's workspace, sized on the first step.
+  CHECK(allocations_in_steps_after_the_first(NetworkSpec{}, 64, 20, "bf16") == 0);
+  CHECK(allocations_in_steps_after_the_first(NetworkSpec::nature_cnn(6), 8, 3, "bf16") == 0);
 }
 
 TEST_CASE("C51 updates 2..N allocate nothing (MLP and dueling), nor does C51 acting") {

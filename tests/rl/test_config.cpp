@@ -448,6 +448,13 @@ TEST_CASE("noisy_nets drops the epsilon keys from a run's config, and network ap
   CHECK(atari.network == "der");
   CHECK(error_of(atari, "network", "resnet") ==
         "config: network must be one of nature, der; got 'resnet'");
+
+  CHECK(atari.precision == "fp32");
+  atari.set("precision", "bf16");
+  CHECK(atari.precision == "bf16");
+  CHECK(atari.key_applies("precision"));
+  CHECK(error_of(atari, "precision", "fp16") ==
+        "config: precision must be one of fp32, bf16; got 'fp16'");
 }
 
 TEST_CASE("config: the built-in games' names of earlier runs load as the mini: games") {

@@ -1,0 +1,334 @@
+// core/bf16.cpp: bfloat16 rounding, the pair packing and GEMM of core/bf16_pack.hpp, and the
+// linear layer's bfloat16 kernels (the convolution's are in conv2d.cpp, beside the FP32 ones
+// whose helpers they share).
+//
+// The GEMM's register tile. VDPBF16PS has a latency of about 6 cycles and two pipes issue it on
+// Zen 5 and on Xeons with two 512-bit FMA ports (one on Zen 4, whose 512-bit ops take both
+// 256-bit halves), so 2 x 6 = 12 independent sums keep the pipes full; 24 leave room for the
+// loads and hide a longer latency. 24 accumulators + the column vectors + one broadcast fit the
+// 32 vector registers of AVX-512 for both shapes used: 12 rows x 2 vectors (32 output columns,
+// the batch of the linear forward) and 8 rows x 3 vectors (everything wider). Per pair step a
+// tile issues rows + vectors loads against rows x vectors VDPBF16PS: 14 or 11 loads for 24, within
+// the two to three loads a cycle these cores sustain while the pipes take 12 cycles.
+#include "core/bf16.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/bf16_pack.hpp"
+#include "core/matmul.hpp"
+#include "core/parallel.hpp"
+#include "core/simd.hpp"
+
+namespace dqn {
+
+using simd::VecF;
+
+namespace {
+constexpr int kLanes = VecF::kLanes;
+
+inline std::uint32_t pair_of(float lo, float hi) {
+  return std::uint32_t{bf16_bits(lo)} | (std::uint32_t{bf16_bits(hi)} << 16);
+}
+}  // namespace
+
+void bf16_round_fast(float* dst, const float* src, std::int64_t n) {
+  std::int64_t i = 0;
+#if defined(DQN_HAVE_BF16_DOT)
+  for (; i + kLanes <= n; i += kLanes) {
+    const __m512i h = simd::bf16_lanes(VecF::load(src + i));
+    _mm512_storeu_si512(dst + i, _mm512_slli_epi32(h, 16));
+  }
+#endif
+  for (; i < n; ++i) dst[i] = bf16_round(src[i]);
+}
+
+bool bf16_dot_available() {
+#if defined(DQN_HAVE_BF16_DOT)
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool bf16_amx_available() {
+#if defined(__x86_64__)
+  return __builtin_cpu_supports("amx-bf16");
+#else
+  return false;
+#endif
+}
+
+const char* bf16_kernel_name() {
+#if defined(DQN_HAVE_BF16_DOT)
+  return "avx512_bf16 (VDPBF16PS register tiles)";
+#else
+  return "fp32 fallback (operands rounded to bfloat16, then the FP32 kernels)";
+#endif
+}
+
+// ---------------------------------------------------------------- packing
+
+namespace bf16 {
+
+void pack_pairs(std::uint32_t* dst, std::int64_t ldd, const float* src, std::int64_t lds,
+                std::int64_t K, std::int64_t N) {
+  for (std::int64_t q = 0; q < pairs(K); ++q) {
+    const float* lo = src + 2 * q * lds;
+    const float* hi = 2 * q + 1 < K ? lo + lds : nullptr;
+    std::uint32_t* d = dst + q * ldd;
+    std::int64_t j = 0;
+#if defined(DQN_HAVE_BF16_DOT)
+    for (; j + kLanes <= N; j += kLanes)
+      _mm512_storeu_si512(
+          d + j, simd::bf16_pairs(VecF::load(lo + j), hi ? VecF::load(hi + j) : VecF::zero()));
+#endif
+    for (; j < N; ++j) d[j] = pair_of(lo[j], hi ? hi[j] : 0.0f);
+  }
+}
+
+void pack_rows(std::uint32_t* dst, std::int64_t ldd, const float* src, std::int64_t lds,
+               std::int64_t M, std::int64_t K) {
+  for (std::int64_t i = 0; i < M; ++i) {
+    const float* s = src + i * lds;
+    std::uint32_t* d = dst + i * ldd;
+    std::int64_t k = 0;
+#if defined(DQN_HAVE_BF16_DOT)
+    // 32 floats -> 16 pairs: VCVTNE2PS2BF16 puts the second source in the low half, so the
+    // pairs come out in order.
+    for (; k + 2 * kLanes <= K; k += 2 * kLanes)
+      _mm512_storeu_si512(d + k / 2, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(
+                                         _mm512_loadu_ps(s + k + kLanes), _mm512_loadu_ps(s + k))));
+#endif
+    for (; k < K; k += 2) d[k / 2] = pair_of(s[k], k + 1 < K ? s[k + 1] : 0.0f);
+  }
+}
+
+void pack_cols(std::uint32_t* dst, std::int64_t ldd, const float* src, std::int64_t lds,
+               std::int64_t N, std::int64_t K) {
+  // Each row is paired 16 pairs at a time, as pack_rows does, and the pairs stored down
+  // column n: the rows are few (a batch), the stores plain.
+  for (std::int64_t n = 0; n < N; ++n) {
+    const float* s = src + n * lds;
+    std::int64_t k = 0;
+#if defined(DQN_HAVE_BF16_DOT)
+    alignas(64) std::uint32_t tmp[kLanes];
+    for (; k + 2 * kLanes <= K; k += 2 * kLanes) {
+      _mm512_store_si512(tmp, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(
+                                  _mm512_loadu_ps(s + k + kLanes), _mm512_loadu_ps(s + k))));
+      for (int l = 0; l < kLanes; ++l) dst[(k / 2 + l) * ldd + n] = tmp[l];
+    }
+#endif
+    for (; k < K; k += 2) dst[(k / 2) * ldd + n] = pair_of(s[k], k + 1 < K ? s[k + 1] : 0.0f);
+  }
+}
+
+void zero_cols(std::uint32_t* dst, std::int64_t ld, std::int64_t rows, std::int64_t from,
+               std::int64_t to) {
+  if (to <= from) return;
+  for (std::int64_t r = 0; r < rows; ++r) std::fill(dst + r * ld + from, dst + r * ld + to, 0u);
+}
+
+// ---------------------------------------------------------------- the GEMM over pairs
+
+#if defined(DQN_HAVE_BF16_DOT)
+namespace {
+
+// Work per thread below which splitting does not pay (as matmul.cpp's grain).
+constexpr std::int64_t kGrainFlops = std::int64_t{2} << 20;
+
+struct GemmArgs {
+  float* c;
+  std::int64_t ldc;
+  const std::uint32_t* a;
+  std::int64_t a_row, a_q;
+  const std::uint32_t* b;
+  std::int64_t ldb, M, Q, N;
+  bool accumulate;
+};
+
+// One tile: rows [i0, i0 + R) x columns [j0, j0 + 16 BC). A last tile with fewer rows repeats
+// its last row, whose results are dropped; columns past N are computed from B's padding and
+// dropped.
+template <int R, int BC>
+[[gnu::noinline]] void tile(const GemmArgs& g, std::int64_t i0, std::int64_t j0) {
+  const std::int64_t rows = std::min<std::int64_t>(R, g.M - i0);
+  std::int64_t off[R];
+  for (int i = 0; i < R; ++i) off[i] = (i0 + std::min<std::int64_t>(i, rows - 1)) * g.a_row;
+  VecF acc[R][BC];
+  for (auto& r : acc)
+    for (VecF& v : r) v = VecF::zero();
+  const std::uint32_t* a = g.a;
+  const std::uint32_t* b = g.b + j0;
+  for (std::int64_t q = 0; q < g.Q; ++q, a += g.a_q, b += g.ldb) {
+    __m512i bv[BC];
+    for (int j = 0; j < BC; ++j) bv[j] = simd::load_pairs(b + j * kLanes);
+    for (int i = 0; i < R; ++i) {
+      const __m512i ai = simd::broadcast_pair(a + off[i]);
+      for (int j = 0; j < BC; ++j) acc[i][j] = simd::dot_pairs(acc[i][j], ai, bv[j]);
+    }
+  }
+  for (std::int64_t i = 0; i < rows; ++i)
+    for (int j = 0; j < BC; ++j) {
+      const std::int64_t col = j0 + j * kLanes;
+      const int n = static_cast<int>(std::min<std::int64_t>(kLanes, g.N - col));
+      if (n <= 0) break;
+      float* dst = g.c + (i0 + i) * g.ldc + col;
+      VecF v = acc[i][j];
+      if (g.accumulate) v = v + VecF::load_first(dst, n);
+      v.store_first(dst, n);
+    }
+}
+
+// Column blocks outer, row tiles inner: a block of B (Q x 16 BC pairs) stays in L1/L2 while
+// every row tile passes over it. Threads take consecutive (block, row tile) items.
+template <int R, int BC>
+void run(const GemmArgs& g) {
+  const std::int64_t row_tiles = (g.M + R - 1) / R, col_blocks = (g.N + 16 * BC - 1) / (16 * BC);
+  const std::int64_t tile_flops = std::max<std::int64_t>(4 * R * BC * kLanes * g.Q, 1);
+  parallel_for(0, row_tiles * col_blocks, std::max<std::int64_t>(1, kGrainFlops / tile_flops),
+               [&](std::int64_t lo, std::int64_t hi) {
+                 for (std::int64_t t = lo; t < hi; ++t)
+                   tile<R, BC>(g, (t % row_tiles) * R, (t / row_tiles) * 16 * BC);
+               });
+}
+
+}  // namespace
+
+void gemm_pairs(float* c, std::int64_t ldc, const std::uint32_t* a, std::int64_t a_row,
+                std::int64_t a_q, const std::uint32_t* b, std::int64_t ldb, std::int64_t M,
+                std::int64_t Q, std::int64_t N, bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  const GemmArgs g{c, ldc, a, a_row, a_q, b, ldb, M, Q, N, accumulate};
+  // The shape that wastes fewer padded columns: 32 (a batch) fits 2 vectors exactly.
+  const std::int64_t waste2 = (N + 31) / 32 * 32 - N, waste3 = (N + 47) / 48 * 48 - N;
+  if (waste2 < waste3)
+    run<12, 2>(g);
+  else
+    run<8, 3>(g);
+}
+#endif
+
+}  // namespace bf16
+
+// ---------------------------------------------------------------- linear
+
+namespace {
+
+// db (+)= column sums of dout, rows in order (linear_backward_fast's addition order).
+void bias_grad(float* db, const float* dout, std::int64_t N, std::int64_t C_out, bool accumulate) {
+  if (!db) return;
+  std::int64_t i = 0;
+  if (!accumulate) {
+    for (std::int64_t o = 0; o < C_out; ++o) db[o] = N > 0 ? dout[o] : 0.0f;
+    i = 1;
+  }
+  for (; i < N; ++i) {
+    const float* g = dout + i * C_out;
+    std::int64_t o = 0;
+    for (; o + kLanes <= C_out; o += kLanes) (VecF::load(db + o) + VecF::load(g + o)).store(db + o);
+    for (; o < C_out; ++o) db[o] += g[o];
+  }
+}
+
+}  // namespace
+
+#if defined(DQN_HAVE_BF16_DOT)
+
+// Forward:  out^T (C_out, N) = W (C_out, C_in) . X^T: A = W's rows paired along C_in (one
+//           conversion pass over W, no transpose), B = X paired along C_in, column per sample.
+// Backward: dX (N, C_in) += dY (N, C_out) . W: A = dY's rows paired along C_out, B = W's rows
+//           paired (rows 2q, 2q+1 interleaved);
+//           dW (C_out, C_in) (+)= dY^T . X: A = dY paired along N and read down its columns,
+//           B = X's rows paired.
+std::int64_t linear_bf16_workspace_floats(std::int64_t N, std::int64_t C_in, std::int64_t C_out) {
+  using bf16::padded_cols;
+  using bf16::pairs;
+  const std::int64_t fwd = C_out * pairs(C_in) + pairs(C_in) * padded_cols(N) + C_out * N;
+  const std::int64_t bwd = N * pairs(C_out) + pairs(C_out) * padded_cols(C_in) + pairs(N) * C_out +
+                           pairs(N) * padded_cols(C_in);
+  return std::max(fwd, bwd);
+}
+
+void linear_forward_bf16_fast(float* out, const float* x, const float* w, const float* b,
+                              std::int64_t N, std::int64_t C_in, std::int64_t C_out,
+                              float* workspace) {
+  using bf16::pairs;
+  const std::int64_t Q = pairs(C_in), ldb = bf16::padded_cols(N);
+  auto* wr = reinterpret_cast<std::uint32_t*>(workspace);
+  std::uint32_t* xc = wr + C_out * Q;
+  float* yt = reinterpret_cast<float*>(xc + Q * ldb);
+  // W is the large operand: convert its rows over the threads.
+  parallel_for(0, C_out, std::max<std::int64_t>(1, (std::int64_t{1} << 15) / std::max(C_in, 1L)),
+               [&](std::int64_t lo, std::int64_t hi) {
+                 bf16::pack_rows(wr + lo * Q, Q, w + lo * C_in, C_in, hi - lo, C_in);
+               });
+  bf16::pack_cols(xc, ldb, x, C_in, N, C_in);
+  bf16::zero_cols(xc, ldb, Q, N, ldb);
+  bf16::gemm_pairs(yt, N, wr, Q, 1, xc, ldb, C_out, Q, N, /*accumulate=*/false);
+  for (std::int64_t n = 0; n < N; ++n)
+    for (std::int64_t o = 0; o < C_out; ++o) out[n * C_out + o] = yt[o * N + n] + (b ? b[o] : 0.f);
+}
+
+void linear_backward_bf16_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
+                               const float* w, std::int64_t N, std::int64_t C_in,
+                               std::int64_t C_out, bool accumulate_dw, float* workspace) {
+  using bf16::pairs;
+  const std::int64_t ldb = bf16::padded_cols(C_in);
+  auto* gr = reinterpret_cast<std::uint32_t*>(workspace);  // dY rows paired along C_out
+  std::uint32_t* wp = gr + N * pairs(C_out);               // W rows 2q, 2q+1 interleaved
+  std::uint32_t* gp = wp + pairs(C_out) * ldb;             // dY rows 2q, 2q+1 interleaved
+  std::uint32_t* xp = gp + pairs(N) * C_out;               // X rows 2q, 2q+1 interleaved
+  if (dx) {
+    bf16::pack_rows(gr, pairs(C_out), dout, C_out, N, C_out);
+    parallel_for(0, pairs(C_out), std::max<std::int64_t>(1, (std::int64_t{1} << 14) / C_in),
+                 [&](std::int64_t lo, std::int64_t hi) {
+                   bf16::pack_pairs(wp + lo * ldb, ldb, w + 2 * lo * C_in, C_in,
+                                    std::min(2 * hi, C_out) - 2 * lo, C_in);
+                 });
+    bf16::zero_cols(wp, ldb, pairs(C_out), C_in, ldb);
+    bf16::gemm_pairs(dx, C_in, gr, pairs(C_out), 1, wp, ldb, N, pairs(C_out), C_in,
+                     /*accumulate=*/true);
+  }
+  if (dw) {
+    bf16::pack_pairs(gp, C_out, dout, C_out, N, C_out);
+    bf16::pack_pairs(xp, ldb, x, C_in, N, C_in);
+    bf16::zero_cols(xp, ldb, pairs(N), C_in, ldb);
+    bf16::gemm_pairs(dw, C_in, gp, 1, C_out, xp, ldb, C_out, pairs(N), C_in, accumulate_dw);
+  }
+  bias_grad(db, dout, N, C_out, accumulate_dw);
+}
+
+#else  // no AVX512_BF16: round the operands into FP32 copies, then the FP32 kernels
+
+std::int64_t linear_bf16_workspace_floats(std::int64_t N, std::int64_t C_in, std::int64_t C_out) {
+  return N * C_in + C_out * C_in + N * C_out;
+}
+
+void linear_forward_bf16_fast(float* out, const float* x, const float* w, const float* b,
+                              std::int64_t N, std::int64_t C_in, std::int64_t C_out,
+                              float* workspace) {
+  float* xr = workspace;
+  float* wr = xr + N * C_in;
+  bf16_round_fast(xr, x, N * C_in);
+  bf16_round_fast(wr, w, C_out * C_in);
+  linear_forward_fast(out, xr, wr, b, N, C_in, C_out);
+}
+
+void linear_backward_bf16_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
+                               const float* w, std::int64_t N, std::int64_t C_in,
+                               std::int64_t C_out, bool accumulate_dw, float* workspace) {
+  float* xr = workspace;
+  float* wr = xr + N * C_in;
+  float* gr = wr + C_out * C_in;
+  bf16_round_fast(xr, x, N * C_in);
+  bf16_round_fast(wr, w, C_out * C_in);
+  bf16_round_fast(gr, dout, N * C_out);
+  if (dx) matmul_nn_fast(dx, gr, wr, N, C_out, C_in, /*accumulate=*/true);
+  if (dw) matmul_tn_fast(dw, gr, xr, C_out, N, C_in, accumulate_dw);
+  bias_grad(db, dout, N, C_out, accumulate_dw);
+}
+
+#endif
+
+}  // namespace dqn
