@@ -11,8 +11,11 @@
 //    2600 emulator (envs/atari2600/roms/catch2600.asm) instead of the built-in mini:breakout:
 //    side by side in one run, the two show what the emulator costs a training loop whose
 //    Nature CNN update dominates (issue #17).
+//  - The Breakout loop again with precision=bf16 (core/bf16.hpp), labelled with the kernels this
+//    build runs: what the bfloat16 update buys a whole training loop.
 #include <benchmark/benchmark.h>
 
+#include "core/bf16.hpp"
 #include "rl/trainer.hpp"
 
 using namespace dqn;
@@ -46,8 +49,9 @@ void BM_TrainSeedPreset(benchmark::State& state) {
 constexpr std::int64_t kAtariWarmup = 200;  // random steps filling replay, not timed
 constexpr std::int64_t kAtariTimed = 1000;  // timed steps, an update every 4 of them
 
-void run_atari(benchmark::State& state, const char* env) {
+void run_atari(benchmark::State& state, const char* env, const char* precision = "fp32") {
   Config config = make_preset("atari", env);
+  config.precision = precision;
   config.total_steps = kAtariWarmup + kAtariTimed;
   config.buffer_size = 10000;  // the loop's cost does not depend on the capacity
   config.learning_starts = kAtariWarmup;
@@ -71,6 +75,10 @@ void run_atari(benchmark::State& state, const char* env) {
 void BM_TrainAtariBreakout(benchmark::State& state) {
   run_atari(state, "mini:breakout");
 }
+void BM_TrainAtariBreakoutBf16(benchmark::State& state) {
+  state.SetLabel(bf16_kernel_name());
+  run_atari(state, "mini:breakout", "bf16");
+}
 void BM_TrainAtariCatch2600(benchmark::State& state) {
   run_atari(state, "ale:catch2600");
 }
@@ -78,6 +86,7 @@ void BM_TrainAtariCatch2600(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_TrainAtariBreakout)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kSecond);
+BENCHMARK(BM_TrainAtariBreakoutBf16)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kSecond);
 BENCHMARK(BM_TrainAtariCatch2600)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kSecond);
 BENCHMARK(BM_TrainCartpolePreset)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kSecond);
 BENCHMARK(BM_TrainSeedPreset)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kSecond);

@@ -15,8 +15,10 @@ thread setting runs in its own process, since OpenBLAS reads its thread count at
 OpenBLAS to all cores); the best of all settings is what an expert would pick.
 
 Workloads (as ../shared/PEERS.md): MLP update (batch 64, 4-256-256-2), MLP act (batch 1),
-Nature CNN update (batch 32), CNN act (batch 1), and the seed preset's 300-episode CartPole run.
-The table is printed and saved to bench/results/compare_pytorch.md.
+Nature CNN update (batch 32) in FP32 and in bfloat16 mixed precision (PyTorch's
+torch.autocast("cpu", dtype=torch.bfloat16) beside dqn's precision=bf16), CNN act (batch 1), and
+the seed preset's 300-episode CartPole run. The table, headed by the CPU it ran on, is printed
+and saved to bench/results/compare_pytorch.md.
 """
 import argparse
 import json
@@ -98,6 +100,25 @@ if "cnn_update" in workloads:
         opt.zero_grad(); loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0); opt.step()
     out["cnn_update"] = timeit(step, mt * 3)
+if "cnn_update_bf16" in workloads:
+    # Mixed precision as PyTorch documents it for CPUs: the forward passes and the loss under
+    # torch.autocast("cpu", dtype=torch.bfloat16) (convolutions and linears in bfloat16 through
+    # oneDNN, FP32 master weights), backward and the optimizer outside it. dqn's precision=bf16.
+    net, tgt = cnn(), cnn(); tgt.load_state_dict(net.state_dict())
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    B = 32
+    s = torch.randint(0, 256, (B, 4, 84, 84), dtype=torch.uint8)
+    s2 = torch.randint(0, 256, (B, 4, 84, 84), dtype=torch.uint8)
+    a = torch.randint(0, 6, (B,))
+    def step_bf16():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            q = net(s.float() / 255.0).gather(1, a.unsqueeze(1)).squeeze(1)
+            with torch.no_grad():
+                y = 1.0 + 0.99 * tgt(s2.float() / 255.0).max(1).values
+            loss = nn.HuberLoss()(q.float(), y.float())
+        opt.zero_grad(); loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0); opt.step()
+    out["cnn_update_bf16"] = timeit(step_bf16, mt * 3)
 if "cnn_act" in workloads:
     net = cnn(); x = torch.randint(0, 256, (1, 4, 84, 84), dtype=torch.uint8)
     def act():
@@ -172,6 +193,8 @@ def run_ours(quick, with_seed_run):
     ours = {}
     names = {"BM_MlpUpdate/threads:1": "mlp_update@1", "BM_MlpUpdate/threads:2": "mlp_update@2",
              "BM_CnnUpdate/threads:1": "cnn_update@1", "BM_CnnUpdate/threads:2": "cnn_update@2",
+             "BM_CnnUpdateBf16/threads:1": "cnn_update_bf16@1",
+             "BM_CnnUpdateBf16/threads:2": "cnn_update_bf16@2",
              "BM_MlpAct": "mlp_act@1", "BM_CnnAct/threads:1": "cnn_act@1",
              "BM_CnnAct/threads:2": "cnn_act@2"}
     unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -203,6 +226,28 @@ def fmt_time(seconds):
     return "%.1f us" % (seconds * 1e6)
 
 
+def cpu_model():
+    """The CPU's name, family and model from /proc/cpuinfo (a VM may report only "AMD EPYC")."""
+    info = {}
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if ":" in line:
+                k, v = line.split(":", 1)
+                info.setdefault(k.strip(), v.strip())
+    flags = info.get("flags", "").split()
+    extras = [f for f in ("avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return "%s (family %s, model %s; %s)" % (info.get("model name", "?"), info.get("cpu family", "?"),
+                                             info.get("model", "?"), ", ".join(extras) or "no AVX-512")
+
+
+def bf16_kernels():
+    """What dqn's precision=bf16 runs on this build, as its benchmark labels it."""
+    bench = os.path.join(BUILD, "bench", "bench_update")
+    res = subprocess.run([bench, "--benchmark_format=json", "--benchmark_filter=BM_CnnUpdateBf16/threads:1$",
+                          "--benchmark_min_time=0.01"], capture_output=True, text=True, check=True)
+    return json.loads(res.stdout)["benchmarks"][0].get("label", "?")
+
+
 def check_blas():
     """Refuses to compare against torch on the reference BLAS (see the module docstring)."""
     blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
@@ -216,7 +261,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="short timings, skip the CartPole runs")
     args = ap.parse_args()
-    workloads = ["mlp_update", "mlp_act", "cnn_update", "cnn_act"]
+    workloads = ["mlp_update", "mlp_act", "cnn_update", "cnn_update_bf16", "cnn_act"]
     if not args.quick: workloads.append("seed_run")
     torch_results = {}
     for t, b in SETTINGS:
@@ -239,6 +284,7 @@ def main():
         lines.append("Seed run last-20-episode mean return: PyTorch " + ", ".join(
             "T%dB%d %.1f" % (s[0], s[1], torch_results[s]["seed_run_last20"]) for s in SETTINGS) +
             "; dqn 1 thread %.1f, 2 threads %.1f" % (ours["seed_run_last20@1"], ours["seed_run_last20@2"]))
+    lines = ["CPU: %s; dqn's bf16 kernels: %s" % (cpu_model(), bf16_kernels()), ""] + lines
     table = "\n".join(lines)
     print(table)
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)

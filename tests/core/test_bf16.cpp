@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "core/autodiff.hpp"
@@ -117,7 +118,7 @@ TEST_CASE("bf16_round_fast equals bf16_round bit for bit on every class of float
 }
 
 TEST_CASE("bf16 reports its kernels") {
-  MESSAGE("bf16 kernels on this build: ", bf16_kernel_name());
+  MESSAGE("bf16 kernels on this build: ", std::string(bf16_kernel_name()));
   if (bf16_amx_available())
     MESSAGE("this CPU has AMX-BF16 tiles; the bf16 kernels do not use them (core/bf16.hpp)");
   else
