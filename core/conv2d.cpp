@@ -347,44 +347,83 @@ void forward_sample_lowering_free(float* out_n, const float* x_n, const float* w
   });
 }
 
-// Weight gradient, the same tile with the roles of positions and products swapped:
-//   dwt[k, co] += sum_p x_n[k_offset(k) + p_offset(p)] * gt[p, co]
-// with gt (P, co_pad) = dout_n^T and dwt (K, co_pad) = dw^T. A tile holds kAccumulators/BC
-// products k_i x BC channel vectors and runs over every position of the sample, reading the x_n
-// values under the K products where they lie (one broadcast each): no im2col, no packing.
+// Weight gradient, the same tile with the roles of positions and products swapped, over the
+// whole batch:
+//   dwt[k, co] = sum_n sum_p x_n[k_offset(k) + p_offset(p)] * gt_n[p, co]
+// with gt_n (P, co_pad) = dout_n^T and dwt (K, co_pad) = dw^T. A tile holds kAccumulators/BC
+// products k_i x BC channel vectors and runs over every sample and position in order, reading
+// x where it lies (one broadcast each): no im2col, no packing. Threads take tiles, so each dw
+// element is one sum in one fixed order: the same bits at any thread count (per-thread partials
+// over samples, added in thread order, as this kernel had before, were not).
+//
+// One call adds sample n's terms to the tile (starting from zero for n = 0). A thread takes a
+// range of tiles and runs samples outer, tiles inner, so x_n stays in L2 while its tiles pass
+// over it (tiles outer streamed the whole batch's x once per tile: 22 times 3.6 MB for the first
+// Nature layer). Each element's sum still runs sample by sample in one order.
 template <int BC>
-[[gnu::noinline]] void weight_grad_channels(float* dwt, const float* x_n, const float* gt,
-                                            std::int64_t co0, const Conv2dShape& s, const Dims& d,
-                                            std::int64_t co_pad) {
+[[gnu::noinline]] void weight_grad_tile(float* dwt, const float* x_n, const float* gt_n,
+                                        bool first, std::int64_t k0, std::int64_t co0,
+                                        const Conv2dShape& s, const Dims& d, std::int64_t co_pad) {
   constexpr int R = kAccumulators / BC;
-  for (std::int64_t k0 = 0; k0 < d.K; k0 += R) {
-    std::int64_t off[R];
-    const std::int64_t valid = tile_offsets(off, k0, d.K, [&](std::int64_t k) {
-      const std::int64_t kw = k % s.KW, kh = (k / s.KW) % s.KH, ci = k / (s.KW * s.KH);
-      return (ci * s.H + kh) * s.W + kw;
-    });
-    VecF acc[R][BC];
-    zero(acc);
-    const float* v = gt + co0;
-    for (std::int64_t oh = 0; oh < d.Ho; ++oh) {
-      const float* src = x_n + oh * s.stride * s.W;
-      for (std::int64_t ow = 0; ow < d.Wo; ++ow, v += co_pad, src += s.stride)
-        fma_term(acc, src, v, off);
-    }
+  std::int64_t off[R];
+  const std::int64_t valid = tile_offsets(off, k0, d.K, [&](std::int64_t k) {
+    const std::int64_t kw = k % s.KW, kh = (k / s.KW) % s.KH, ci = k / (s.KW * s.KH);
+    return (ci * s.H + kh) * s.W + kw;
+  });
+  VecF acc[R][BC];
+  zero(acc);
+  if (!first)
     for (std::int64_t i = 0; i < valid; ++i)
-      for (int j = 0; j < BC; ++j) {
-        float* dst = dwt + (k0 + i) * co_pad + co0 + j * kLanes;
-        (VecF::load(dst) + acc[i][j]).store(dst);
-      }
+      for (int j = 0; j < BC; ++j) acc[i][j] = VecF::load(dwt + (k0 + i) * co_pad + co0 + j * kLanes);
+  const float* v = gt_n + co0;
+  for (std::int64_t oh = 0; oh < d.Ho; ++oh) {
+    const float* src = x_n + oh * s.stride * s.W;
+    for (std::int64_t ow = 0; ow < d.Wo; ++ow, v += co_pad, src += s.stride)
+      fma_term(acc, src, v, off);
   }
+  for (std::int64_t i = 0; i < valid; ++i)
+    for (int j = 0; j < BC; ++j) acc[i][j].store(dwt + (k0 + i) * co_pad + co0 + j * kLanes);
 }
 
-void weight_grad_sample_lowering_free(float* dwt, float* gt, const float* x_n, const float* dout_n,
-                                      const Conv2dShape& s, const Dims& d) {
+// dw += the lowering-free weight gradient of the batch, through dwt (K, co_pad) and
+// gt (N, P, co_pad) in `shared` (see shared_floats).
+void weight_grad_lowering_free(float* dw, const float* x, const float* dout, float* shared,
+                               const Conv2dShape& s, const Dims& d) {
   const std::int64_t co_pad = channels_padded(s);
-  transpose_channels_last(gt, dout_n, s.C_out, d.P, co_pad);
+  float* dwt = shared;
+  float* gt = shared + d.K * co_pad;
+  parallel_for(0, s.N, 4, [&](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t n = lo; n < hi; ++n)
+      transpose_channels_last(gt + n * d.P * co_pad, dout + n * s.C_out * d.P, s.C_out, d.P,
+                              co_pad);
+  });
   over_channel_groups(co_pad, [&]<int BC>(std::int64_t co0) {
-    weight_grad_channels<BC>(dwt, x_n, gt, co0, s, d, co_pad);
+    constexpr int R = kAccumulators / BC;
+    parallel_for(0, (d.K + R - 1) / R, 1, [&](std::int64_t lo, std::int64_t hi) {
+      for (std::int64_t n = 0; n < s.N; ++n)
+        for (std::int64_t t = lo; t < hi; ++t)
+          weight_grad_tile<BC>(dwt, x + n * s.C_in * s.H * s.W, gt + n * d.P * co_pad, n == 0,
+                               t * R, co0, s, d, co_pad);
+    });
+  });
+  MapR(dw, s.C_out, d.K) += CMapR(dwt, d.K, co_pad).leftCols(s.C_out).transpose();
+}
+
+// db += the sums of dout over samples and positions, one channel per thread: each channel's sum
+// in one fixed order (lanes over positions, then samples), whatever the thread count.
+void bias_grad_batch(float* db, const float* dout, const Conv2dShape& s, const Dims& d) {
+  parallel_for(0, s.C_out, 8, [&](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t co = lo; co < hi; ++co) {
+      VecF acc = VecF::zero();
+      float tail = 0.0f;
+      for (std::int64_t n = 0; n < s.N; ++n) {
+        const float* g = dout + (n * s.C_out + co) * d.P;
+        std::int64_t p = 0;
+        for (; p + kLanes <= d.P; p += kLanes) acc = acc + VecF::load(g + p);
+        for (; p < d.P; ++p) tail += g[p];
+      }
+      db[co] += acc.sum() + tail;
+    }
   });
 }
 
@@ -428,36 +467,28 @@ bool split_inside_images(const Conv2dShape& s, const Dims& d, std::int64_t chunk
 // The workspace: first wt (K, co_pad), the transposed weights of the lowering-free forward,
 // shared by all threads; then one slice per chunk of samples.
 std::int64_t shared_floats(const Conv2dShape& s, const Dims& d) {
-  return lowering_free(s) ? d.K * channels_padded(s) : 0;
+  // wt (the forward) or dwt (the backward), then the backward's gt (N, P, co_pad).
+  return lowering_free(s) ? (d.K + s.N * d.P) * channels_padded(s) : 0;
 }
 
 // Per-chunk slice of the workspace: col and dcol (K, B*P), a staging block (C_out, B*P) for the
 // GEMM outputs / gathered gradients of B samples, the phase buffer (shared by the input's phases
-// and, later in the same block, the phase-split dx), without padding dout_n^T for the weight
-// gradient's tiles, then the dw partial (dw^T (K, co_pad) without padding, else dw (C_out, K))
-// and the db (C_out) partial.
+// and, later in the same block, the phase-split dx), then, with padding, the dw (C_out, K)
+// partial of the im2col path.
 struct Slice {
-  float *col, *dcol, *stage, *xp, *gt, *dw, *db;
+  float *col, *dcol, *stage, *xp, *dw;
   static std::int64_t floats(const Conv2dShape& s, const Dims& d) {
-    return (2 * d.K + s.C_out) * d.B * d.P + d.phase_floats(s.C_in) + gt_floats(s, d) +
-           dw_floats(s, d) + s.C_out;
+    return (2 * d.K + s.C_out) * d.B * d.P + d.phase_floats(s.C_in) + dw_floats(s, d);
   }
-  // dout_n^T of the lowering-free weight gradient (none otherwise).
-  static std::int64_t gt_floats(const Conv2dShape& s, const Dims& d) {
-    return lowering_free(s) ? d.P * channels_padded(s) : 0;
-  }
-  // The dw partial: dw^T (K, co_pad) when lowering-free, else dw (C_out, K).
   static std::int64_t dw_floats(const Conv2dShape& s, const Dims& d) {
-    return d.K * (lowering_free(s) ? channels_padded(s) : s.C_out);
+    return lowering_free(s) ? 0 : d.K * s.C_out;
   }
   Slice(float* workspace, std::int64_t c, const Conv2dShape& s, const Dims& d)
       : col(workspace + shared_floats(s, d) + c * floats(s, d)),
         dcol(col + d.K * d.B * d.P),
         stage(dcol + d.K * d.B * d.P),
         xp(stage + s.C_out * d.B * d.P),
-        gt(xp + d.phase_floats(s.C_in)),
-        dw(gt + gt_floats(s, d)),
-        db(dw + dw_floats(s, d)) {}
+        dw(xp + d.phase_floats(s.C_in)) {}
 };
 
 }  // namespace
@@ -546,29 +577,27 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
     }
     return;
   }
+  if (db) bias_grad_batch(db, dout, s, d);
   const bool direct_dw = lowering_free(s);
+  if (direct_dw) weight_grad_lowering_free(dw, x, dout, workspace, s, d);
+  if (direct_dw && !dx) return;
+  // Blocks of B samples from sample 0, whole blocks to a chunk: a block's dcol GEMM has the same
+  // shape, hence the same summation order, at any thread count.
+  const std::int64_t blocks = (s.N + d.B - 1) / d.B;
   parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
     for (std::int64_t c = c_lo; c < c_hi; ++c) {
       const Slice ws(workspace, c, s, d);
       std::fill(ws.dw, ws.dw + Slice::dw_floats(s, d), 0.0f);
-      MapV DB(ws.db, s.C_out);
-      DB.setZero();
-      const std::int64_t last = s.N * (c + 1) / chunks;
-      for (std::int64_t n0 = s.N * c / chunks; n0 < last; n0 += d.B) {
-        const std::int64_t m = std::min(d.B, last - n0), ld = m * d.P;
+      for (std::int64_t blk = blocks * c / chunks; blk < blocks * (c + 1) / chunks; ++blk) {
+        const std::int64_t n0 = blk * d.B, m = std::min(d.B, s.N - n0), ld = m * d.P;
         for (std::int64_t j = 0; j < m; ++j) {
-          const float* x_n = x + (n0 + j) * x_stride;
           const float* dout_n = dout + (n0 + j) * out_stride;
-          if (direct_dw)
-            weight_grad_sample_lowering_free(ws.dw, ws.gt, x_n, dout_n, s, d);
-          else
-            lower(ws.col + j * d.P, ws.xp, x_n, s, d, 0, s.C_in, ld);
+          if (!direct_dw) lower(ws.col + j * d.P, ws.xp, x + (n0 + j) * x_stride, s, d, 0, s.C_in, ld);
           if (m > 1)  // gather the m samples' dout side by side: (C_out, m*P)
             for (std::int64_t co = 0; co < s.C_out; ++co)
               std::copy(dout_n + co * d.P, dout_n + (co + 1) * d.P, ws.stage + co * ld + j * d.P);
         }
         const CMapR G(m > 1 ? ws.stage : dout + n0 * out_stride, s.C_out, ld);
-        DB += G.rowwise().sum();
         if (!direct_dw)
           MapR(ws.dw, s.C_out, d.K).noalias() += G * CMapR(ws.col, d.K, ld).transpose();
         if (dx) {
@@ -579,15 +608,12 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
       }
     }
   });
-  // Partials in chunk order: deterministic for a given thread count.
-  for (std::int64_t c = 0; c < chunks; ++c) {
-    const Slice ws(workspace, c, s, d);
-    if (direct_dw)
-      MapR(dw, s.C_out, d.K) += CMapR(ws.dw, d.K, channels_padded(s)).leftCols(s.C_out).transpose();
-    else
-      MapR(dw, s.C_out, d.K) += CMapR(ws.dw, s.C_out, d.K);
-    if (db) MapV(db, s.C_out) += Eigen::Map<const Eigen::VectorXf>(ws.db, s.C_out);
-  }
+  // With padding (the im2col path) dw's partials are added in chunk order: the same bits on
+  // every run for a given thread count, but not across thread counts (the lowering-free
+  // weight gradient above is the same at any).
+  if (!direct_dw)
+    for (std::int64_t c = 0; c < chunks; ++c)
+      MapR(dw, s.C_out, d.K) += CMapR(Slice(workspace, c, s, d).dw, s.C_out, d.K);
 }
 
 // ================================================================ bfloat16 (core/bf16.hpp)
@@ -626,7 +652,7 @@ using bf16::pairs;
 // dcol and the phase buffer for col2im. The two never live at once: the larger is reserved.
 struct Bf16Ws {
   std::int64_t Q, co_pad, chunks;
-  std::int64_t fwd_shared, fwd_per_chunk, xs, gs, wpk, ldb, bwd_per_chunk;
+  std::int64_t fwd_shared, fwd_per_chunk, xs, gs, wpk, dwt, ldb, bwd_per_chunk;
   Bf16Ws(const Conv2dShape& s, const Dims& d)
       : Q(pairs(s.C_in) * s.KH * s.KW),
         co_pad(channels_padded(s)),
@@ -636,10 +662,12 @@ struct Bf16Ws {
         xs(pairs(s.N) * s.C_in * s.H * s.W),
         gs(pairs(s.N) * d.P * co_pad),
         wpk(pairs(s.C_out) * d.K),
+        dwt(d.K * co_pad),
         ldb(bf16::padded_cols(d.B * d.P)),
         bwd_per_chunk(pairs(s.C_out) * ldb + d.K * d.B * d.P + d.phase_floats(s.C_in)) {}
   std::int64_t floats() const {
-    return std::max(fwd_shared + chunks * fwd_per_chunk, xs + gs + wpk + chunks * bwd_per_chunk);
+    return std::max(fwd_shared + chunks * fwd_per_chunk,
+                    xs + gs + wpk + dwt + chunks * bwd_per_chunk);
   }
 };
 
@@ -670,13 +698,15 @@ template <int BC, class Store>
   }
 }
 
-// dw[co, k] += sum over sample pairs m and positions p of xs_m[koff(k) + poff(p)] . gs_m[p, co],
-// for products k in [k0, k0 + R) (R = kAccumulators / BC) and BC channel vectors from co0.
+// dwt[k, co] (+)= sum over positions p of xs_m[koff(k) + poff(p)] . gs_m[p, co] for one sample
+// pair m (written for m = 0, added after), products k in [k0, k0 + R) (R = kAccumulators / BC)
+// and BC channel vectors from co0. Callers run pairs outer, tiles inner, as the FP32 tile's.
 template <int BC>
-[[gnu::noinline]] void weight_grad_channels_bf16(float* dw, const std::uint32_t* xs,
-                                                 const std::uint32_t* gs, std::int64_t k0,
-                                                 std::int64_t co0, const Conv2dShape& s,
-                                                 const Dims& d, std::int64_t co_pad) {
+[[gnu::noinline]] void weight_grad_channels_bf16(float* dwt, const std::uint32_t* xs_m,
+                                                 const std::uint32_t* gs_m, bool first,
+                                                 std::int64_t k0, std::int64_t co0,
+                                                 const Conv2dShape& s, const Dims& d,
+                                                 std::int64_t co_pad) {
   constexpr int R = kAccumulators / BC;
   std::int64_t off[R];
   const std::int64_t valid = tile_offsets(off, k0, d.K, [&](std::int64_t k) {
@@ -685,29 +715,23 @@ template <int BC>
   });
   VecF acc[R][BC];
   zero(acc);
-  const std::int64_t sample = s.C_in * s.H * s.W;
-  for (std::int64_t m = 0; m < pairs(s.N); ++m) {
-    const std::uint32_t* v = gs + m * d.P * co_pad + co0;
-    for (std::int64_t oh = 0; oh < d.Ho; ++oh) {
-      const std::uint32_t* src = xs + m * sample + oh * s.stride * s.W;
-      for (std::int64_t ow = 0; ow < d.Wo; ++ow, v += co_pad, src += s.stride) {
-        __m512i bv[BC];
-        for (int j = 0; j < BC; ++j) bv[j] = simd::load_pairs(v + j * kLanes);
-        for (int i = 0; i < R; ++i) {
-          const __m512i xi = simd::broadcast_pair(src + off[i]);
-          for (int j = 0; j < BC; ++j) acc[i][j] = simd::dot_pairs(acc[i][j], xi, bv[j]);
-        }
+  if (!first)
+    for (std::int64_t i = 0; i < valid; ++i)
+      for (int j = 0; j < BC; ++j) acc[i][j] = VecF::load(dwt + (k0 + i) * co_pad + co0 + j * kLanes);
+  const std::uint32_t* v = gs_m + co0;
+  for (std::int64_t oh = 0; oh < d.Ho; ++oh) {
+    const std::uint32_t* src = xs_m + oh * s.stride * s.W;
+    for (std::int64_t ow = 0; ow < d.Wo; ++ow, v += co_pad, src += s.stride) {
+      __m512i bv[BC];
+      for (int j = 0; j < BC; ++j) bv[j] = simd::load_pairs(v + j * kLanes);
+      for (int i = 0; i < R; ++i) {
+        const __m512i xi = simd::broadcast_pair(src + off[i]);
+        for (int j = 0; j < BC; ++j) acc[i][j] = simd::dot_pairs(acc[i][j], xi, bv[j]);
       }
     }
   }
-  alignas(64) float lanes[kLanes];
   for (std::int64_t i = 0; i < valid; ++i)
-    for (int j = 0; j < BC; ++j) {
-      acc[i][j].store(lanes);
-      const std::int64_t first = co0 + j * kLanes;
-      const std::int64_t count = std::min<std::int64_t>(kLanes, s.C_out - first);
-      for (std::int64_t l = 0; l < count; ++l) dw[(first + l) * d.K + k0 + i] += lanes[l];
-    }
+    for (int j = 0; j < BC; ++j) acc[i][j].store(dwt + (k0 + i) * co_pad + co0 + j * kLanes);
 }
 
 // gs[m, p, co] = pair(dout[2m, co, p], dout[2m+1, co, p]) for the sample pairs [m_lo, m_hi),
@@ -803,20 +827,7 @@ void conv2d_forward_bf16_fast(float* out, const float* x, const float* w, const 
 void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
                                const float* w, const Conv2dShape& s, float* workspace) {
   const Dims d(s);
-  if (db)  // the bias gradient sums the unrounded dout in FP32, one channel per thread
-    parallel_for(0, s.C_out, 8, [&](std::int64_t lo, std::int64_t hi) {
-      for (std::int64_t co = lo; co < hi; ++co) {
-        VecF acc = VecF::zero();
-        float tail = 0.0f;
-        for (std::int64_t n = 0; n < s.N; ++n) {
-          const float* g = dout + (n * s.C_out + co) * d.P;
-          std::int64_t p = 0;
-          for (; p + kLanes <= d.P; p += kLanes) acc = acc + VecF::load(g + p);
-          for (; p < d.P; ++p) tail += g[p];
-        }
-        db[co] += acc.sum() + tail;
-      }
-    });
+  if (db) bias_grad_batch(db, dout, s, d);  // FP32 sums of the unrounded dout
   if (!bf16_direct(s)) {
     float* xr = workspace;
     float* wr = xr + s.N * s.C_in * s.H * s.W;
@@ -834,20 +845,25 @@ void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dou
   auto* xs = reinterpret_cast<std::uint32_t*>(workspace);
   std::uint32_t* gs = xs + ws.xs;
   std::uint32_t* wpk = gs + ws.gs;
-  std::uint32_t* per_chunk = wpk + ws.wpk;
+  std::uint32_t* per_chunk = wpk + ws.wpk + d.K * ws.co_pad;
   // ---- dw: sample pairs
   parallel_for(0, pairs(s.N), 1, [&](std::int64_t lo, std::int64_t hi) {
     bf16::pack_pairs(xs + lo * sample, sample, x + 2 * lo * sample, sample,
                      std::min(2 * hi, s.N) - 2 * lo, sample);
     pack_dout_sample_pairs(gs, dout, s, d, ws.co_pad, lo, hi);
   });
+  float* dwt = reinterpret_cast<float*>(wpk + ws.wpk);  // dw^T (K, co_pad), then added to dw
   over_channel_groups(ws.co_pad, [&]<int BC>(std::int64_t co0) {
     constexpr int R = kAccumulators / BC;
     parallel_for(0, (d.K + R - 1) / R, 1, [&](std::int64_t lo, std::int64_t hi) {
-      for (std::int64_t t = lo; t < hi; ++t)
-        weight_grad_channels_bf16<BC>(dw, xs, gs, t * R, co0, s, d, ws.co_pad);
+      for (std::int64_t m = 0; m < pairs(s.N); ++m)
+        for (std::int64_t t = lo; t < hi; ++t)
+          weight_grad_channels_bf16<BC>(dwt, xs + m * sample, gs + m * d.P * ws.co_pad, m == 0,
+                                        t * R, co0, s, d, ws.co_pad);
     });
   });
+  for (std::int64_t k = 0; k < d.K; ++k)
+    for (std::int64_t co = 0; co < s.C_out; ++co) dw[co * d.K + k] += dwt[k * ws.co_pad + co];
   if (!dx) return;
   // ---- dx: dcol = w^T . dout per block of samples, then col2im
   bf16::pack_pairs(wpk, d.K, w, d.K, s.C_out, d.K);

@@ -82,11 +82,10 @@ void conv2d_backward_ref(T* dx, T* dw, T* db, const T* dout, const T* x, const T
 
 // Floats of scratch the fast kernels need for shape s at the CURRENT num_threads(): per thread an
 // im2col and a col2im matrix (C_in*KH*KW x H_out*W_out each), the phase-split padded input
-// (C_in*H_pad*W_pad, none for stride 1 without padding), a private dw/db partial and, without
-// padding, dout^T of one sample (H_out*W_out x C_out rounded up to whole SIMD vectors), plus one
-// shared w^T (C_in*KH*KW x C_out rounded up to whole SIMD vectors) without padding. Size it after
-// setting the thread count; the caller owns it and may reuse it across layers by taking the
-// maximum.
+// (C_in*H_pad*W_pad, none for stride 1 without padding) and, with padding, a private dw partial;
+// without padding one shared w^T or dw^T (C_in*KH*KW x C_out rounded up to whole SIMD vectors)
+// and dout^T of the whole batch (N*H_out*W_out x the same). Size it after setting the thread
+// count; the caller owns it and may reuse it across layers by taking the maximum.
 std::int64_t conv2d_workspace_floats(const Conv2dShape& s);
 
 // Same contract as conv2d_forward_ref, float only. Without padding (the Nature CNN): a
@@ -100,11 +99,13 @@ std::int64_t conv2d_workspace_floats(const Conv2dShape& s);
 void conv2d_forward_fast(float* out, const float* x, const float* w, const float* b,
                          const Conv2dShape& s, float* workspace);
 
-// Same contract as conv2d_backward_ref (accumulates). Per block of samples as forward:
-// dw += dout_blk . col^T (without padding instead a register tile over x in place, as the
-// forward's, accumulating dw^T), dcol = w^T . dout_blk, then col2im into dx. With samples split
-// over threads each thread sums its dw/db into a private partial and the partials are added in
-// thread order: the same bits on every run for a given thread count.
+// Same contract as conv2d_backward_ref (accumulates). Without padding dw comes from register
+// tiles over x in place (as the forward's, accumulating dw^T), threads over tiles of products,
+// each sum over the whole batch in one order: the same bits at any thread count; db likewise,
+// threads over channels. dx per block of samples as forward: dcol = w^T . dout_blk, then col2im
+// into dx (each sample's dx its own). With padding dw += dout_blk . col^T per block, summed
+// into per-thread partials added in thread order: the same bits on every run for a given
+// thread count.
 void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
                           const float* w, const Conv2dShape& s, float* workspace);
 
