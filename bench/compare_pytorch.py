@@ -85,7 +85,11 @@ if "mlp_act" in workloads:
         with torch.no_grad():
             return net(torch.FloatTensor(x).unsqueeze(0)).argmax().item()
     out["mlp_act"] = timeit(act, mt)
-if "cnn_update" in workloads:
+def cnn_step(bf16):
+    """One Nature CNN update at batch 32. With bf16, mixed precision as PyTorch documents it for
+    CPUs: the forward passes and the loss under torch.autocast("cpu", dtype=torch.bfloat16)
+    (convolutions and linears in bfloat16 through oneDNN, FP32 master weights), backward and the
+    optimizer outside it: what dqn's precision=bf16 does."""
     net, tgt = cnn(), cnn(); tgt.load_state_dict(net.state_dict())
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
     B = 32
@@ -93,32 +97,18 @@ if "cnn_update" in workloads:
     s2 = torch.randint(0, 256, (B, 4, 84, 84), dtype=torch.uint8)
     a = torch.randint(0, 6, (B,))
     def step():
-        q = net(s.float() / 255.0).gather(1, a.unsqueeze(1)).squeeze(1)
-        with torch.no_grad():
-            y = 1.0 + 0.99 * tgt(s2.float() / 255.0).max(1).values
-        loss = nn.HuberLoss()(q, y)
-        opt.zero_grad(); loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0); opt.step()
-    out["cnn_update"] = timeit(step, mt * 3)
-if "cnn_update_bf16" in workloads:
-    # Mixed precision as PyTorch documents it for CPUs: the forward passes and the loss under
-    # torch.autocast("cpu", dtype=torch.bfloat16) (convolutions and linears in bfloat16 through
-    # oneDNN, FP32 master weights), backward and the optimizer outside it. dqn's precision=bf16.
-    net, tgt = cnn(), cnn(); tgt.load_state_dict(net.state_dict())
-    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-    B = 32
-    s = torch.randint(0, 256, (B, 4, 84, 84), dtype=torch.uint8)
-    s2 = torch.randint(0, 256, (B, 4, 84, 84), dtype=torch.uint8)
-    a = torch.randint(0, 6, (B,))
-    def step_bf16():
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             q = net(s.float() / 255.0).gather(1, a.unsqueeze(1)).squeeze(1)
             with torch.no_grad():
                 y = 1.0 + 0.99 * tgt(s2.float() / 255.0).max(1).values
             loss = nn.HuberLoss()(q.float(), y.float())
         opt.zero_grad(); loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0); opt.step()
-    out["cnn_update_bf16"] = timeit(step_bf16, mt * 3)
+    return step
+if "cnn_update" in workloads:
+    out["cnn_update"] = timeit(cnn_step(False), mt * 3)
+if "cnn_update_bf16" in workloads:
+    out["cnn_update_bf16"] = timeit(cnn_step(True), mt * 3)
 if "cnn_act" in workloads:
     net = cnn(); x = torch.randint(0, 256, (1, 4, 84, 84), dtype=torch.uint8)
     def act():

@@ -269,6 +269,30 @@ void zero(VecF (&acc)[R][BC]) {
     for (VecF& a : row) a = VecF::zero();
 }
 
+// The weight gradient's tiles (FP32 and bfloat16): off[i] = k_offset(k0 + i) (see tile_offsets),
+// the accumulators zero when `first`, else the tile's rows of dwt (K, co_pad) so far.
+template <int R, int BC>
+std::int64_t start_weight_tile(VecF (&acc)[R][BC], std::int64_t (&off)[R], const float* dwt,
+                               bool first, std::int64_t k0, std::int64_t co0, const Conv2dShape& s,
+                               std::int64_t K, std::int64_t co_pad) {
+  const std::int64_t valid = tile_offsets(off, k0, K, [&](std::int64_t k) {
+    const std::int64_t kw = k % s.KW, kh = (k / s.KW) % s.KH, ci = k / (s.KW * s.KH);
+    return (ci * s.H + kh) * s.W + kw;
+  });
+  zero(acc);
+  if (!first)
+    for (std::int64_t i = 0; i < valid; ++i)
+      for (int j = 0; j < BC; ++j)
+        acc[i][j] = VecF::load(dwt + (k0 + i) * co_pad + co0 + j * kLanes);
+  return valid;
+}
+template <int R, int BC>
+void finish_weight_tile(float* dwt, const VecF (&acc)[R][BC], std::int64_t valid, std::int64_t k0,
+                        std::int64_t co0, std::int64_t co_pad) {
+  for (std::int64_t i = 0; i < valid; ++i)
+    for (int j = 0; j < BC; ++j) acc[i][j].store(dwt + (k0 + i) * co_pad + co0 + j * kLanes);
+}
+
 // Forward, BC channel vectors from channel co0 on, every position of one sample. Each finished
 // tile goes to store(acc, p0, valid, co0): acc[i][j] holds positions p0 + i (the first `valid`
 // real), channels co0 + 16 j ... (see store_channel_major).
@@ -361,28 +385,20 @@ void forward_sample_lowering_free(float* out_n, const float* x_n, const float* w
 // over it (tiles outer streamed the whole batch's x once per tile: 22 times 3.6 MB for the first
 // Nature layer). Each element's sum still runs sample by sample in one order.
 template <int BC>
-[[gnu::noinline]] void weight_grad_tile(float* dwt, const float* x_n, const float* gt_n,
-                                        bool first, std::int64_t k0, std::int64_t co0,
-                                        const Conv2dShape& s, const Dims& d, std::int64_t co_pad) {
+[[gnu::noinline]] void weight_grad_tile(float* dwt, const float* x_n, const float* gt_n, bool first,
+                                        std::int64_t k0, std::int64_t co0, const Conv2dShape& s,
+                                        const Dims& d, std::int64_t co_pad) {
   constexpr int R = kAccumulators / BC;
   std::int64_t off[R];
-  const std::int64_t valid = tile_offsets(off, k0, d.K, [&](std::int64_t k) {
-    const std::int64_t kw = k % s.KW, kh = (k / s.KW) % s.KH, ci = k / (s.KW * s.KH);
-    return (ci * s.H + kh) * s.W + kw;
-  });
   VecF acc[R][BC];
-  zero(acc);
-  if (!first)
-    for (std::int64_t i = 0; i < valid; ++i)
-      for (int j = 0; j < BC; ++j) acc[i][j] = VecF::load(dwt + (k0 + i) * co_pad + co0 + j * kLanes);
+  const std::int64_t valid = start_weight_tile(acc, off, dwt, first, k0, co0, s, d.K, co_pad);
   const float* v = gt_n + co0;
   for (std::int64_t oh = 0; oh < d.Ho; ++oh) {
     const float* src = x_n + oh * s.stride * s.W;
     for (std::int64_t ow = 0; ow < d.Wo; ++ow, v += co_pad, src += s.stride)
       fma_term(acc, src, v, off);
   }
-  for (std::int64_t i = 0; i < valid; ++i)
-    for (int j = 0; j < BC; ++j) acc[i][j].store(dwt + (k0 + i) * co_pad + co0 + j * kLanes);
+  finish_weight_tile(dwt, acc, valid, k0, co0, co_pad);
 }
 
 // dw += the lowering-free weight gradient of the batch, through dwt (K, co_pad) and
@@ -592,7 +608,8 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
         const std::int64_t n0 = blk * d.B, m = std::min(d.B, s.N - n0), ld = m * d.P;
         for (std::int64_t j = 0; j < m; ++j) {
           const float* dout_n = dout + (n0 + j) * out_stride;
-          if (!direct_dw) lower(ws.col + j * d.P, ws.xp, x + (n0 + j) * x_stride, s, d, 0, s.C_in, ld);
+          if (!direct_dw)
+            lower(ws.col + j * d.P, ws.xp, x + (n0 + j) * x_stride, s, d, 0, s.C_in, ld);
           if (m > 1)  // gather the m samples' dout side by side: (C_out, m*P)
             for (std::int64_t co = 0; co < s.C_out; ++co)
               std::copy(dout_n + co * d.P, dout_n + (co + 1) * d.P, ws.stage + co * ld + j * d.P);
@@ -709,15 +726,8 @@ template <int BC>
                                                  std::int64_t co_pad) {
   constexpr int R = kAccumulators / BC;
   std::int64_t off[R];
-  const std::int64_t valid = tile_offsets(off, k0, d.K, [&](std::int64_t k) {
-    const std::int64_t kw = k % s.KW, kh = (k / s.KW) % s.KH, ci = k / (s.KW * s.KH);
-    return (ci * s.H + kh) * s.W + kw;
-  });
   VecF acc[R][BC];
-  zero(acc);
-  if (!first)
-    for (std::int64_t i = 0; i < valid; ++i)
-      for (int j = 0; j < BC; ++j) acc[i][j] = VecF::load(dwt + (k0 + i) * co_pad + co0 + j * kLanes);
+  const std::int64_t valid = start_weight_tile(acc, off, dwt, first, k0, co0, s, d.K, co_pad);
   const std::uint32_t* v = gs_m + co0;
   for (std::int64_t oh = 0; oh < d.Ho; ++oh) {
     const std::uint32_t* src = xs_m + oh * s.stride * s.W;
@@ -730,8 +740,7 @@ template <int BC>
       }
     }
   }
-  for (std::int64_t i = 0; i < valid; ++i)
-    for (int j = 0; j < BC; ++j) acc[i][j].store(dwt + (k0 + i) * co_pad + co0 + j * kLanes);
+  finish_weight_tile(dwt, acc, valid, k0, co0, co_pad);
 }
 
 // gs[m, p, co] = pair(dout[2m, co, p], dout[2m+1, co, p]) for the sample pairs [m_lo, m_hi),
