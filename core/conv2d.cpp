@@ -229,7 +229,13 @@ void lower(float* col, float* xp, const float* x_n, const Conv2dShape& s, const 
 using simd::VecF;
 constexpr std::int64_t kLanes = VecF::kLanes;
 // Accumulator registers of a tile: 24 of AVX-512's 32 vector registers (the rest hold the BC
-// loaded vectors and the broadcast), 12 of AVX2's 16.
+// loaded vectors and the broadcast), 12 of AVX2's 16. Independent sums needed = FMA pipes x
+// latency: 2 x 4 = 8 on a core with two 512-bit FMA pipes (Zen 5, Xeons with two ports), 1 x 4
+// = 4 on Zen 4 (a 512-bit FMA takes both of its 256-bit pipes) or one-port Xeons; VDPBF16PS
+// (the bf16 tiles below) 2 x 6 = 12. 24 covers every one of them, so one tile shape serves all
+// and nothing is chosen at run time. Measured on Zen 5 (bench_conv2d, bf16 forward stack): 16,
+// 20 and 24 accumulators within 2% of each other; what the tiles lose to the peak is in their
+// loads and stores, not in the latency chains.
 constexpr int kAccumulators = kLanes == 16 ? 24 : kLanes == 8 ? 12 : 4;
 
 // Output channels rounded up to whole vectors: the row length of wt.
@@ -401,29 +407,12 @@ template <int BC>
   finish_weight_tile(dwt, acc, valid, k0, co0, co_pad);
 }
 
-// dw += the lowering-free weight gradient of the batch, through dwt (K, co_pad) and
-// gt (N, P, co_pad) in `shared` (see shared_floats).
-void weight_grad_lowering_free(float* dw, const float* x, const float* dout, float* shared,
-                               const Conv2dShape& s, const Dims& d) {
-  const std::int64_t co_pad = channels_padded(s);
-  float* dwt = shared;
-  float* gt = shared + d.K * co_pad;
-  parallel_for(0, s.N, 4, [&](std::int64_t lo, std::int64_t hi) {
-    for (std::int64_t n = lo; n < hi; ++n)
-      transpose_channels_last(gt + n * d.P * co_pad, dout + n * s.C_out * d.P, s.C_out, d.P,
-                              co_pad);
-  });
-  over_channel_groups(co_pad, [&]<int BC>(std::int64_t co0) {
-    constexpr int R = kAccumulators / BC;
-    parallel_for(0, (d.K + R - 1) / R, 1, [&](std::int64_t lo, std::int64_t hi) {
-      for (std::int64_t n = 0; n < s.N; ++n)
-        for (std::int64_t t = lo; t < hi; ++t)
-          weight_grad_tile<BC>(dwt, x + n * s.C_in * s.H * s.W, gt + n * d.P * co_pad, n == 0,
-                               t * R, co0, s, d, co_pad);
-    });
-  });
-  MapR(dw, s.C_out, d.K) += CMapR(dwt, d.K, co_pad).leftCols(s.C_out).transpose();
-}
+// dw += the lowering-free weight gradient of the batch, through dwt (K, co_pad), the shared
+// part of the workspace. Each chunk of tiles transposes dout_n into its own gt_n (P, co_pad),
+// from the chunk's slice, sample by sample: a second copy of a small transpose per thread
+// costs less than a whole batch of them written out and read back (9% of a two-thread update).
+void weight_grad_lowering_free(float* dw, const float* x, const float* dout, float* workspace,
+                               const Conv2dShape& s, const Dims& d);
 
 // db += the sums of dout over samples and positions, one channel per thread: each channel's sum
 // in one fixed order (lanes over positions, then samples), whatever the thread count.
@@ -483,18 +472,23 @@ bool split_inside_images(const Conv2dShape& s, const Dims& d, std::int64_t chunk
 // The workspace: first wt (K, co_pad), the transposed weights of the lowering-free forward,
 // shared by all threads; then one slice per chunk of samples.
 std::int64_t shared_floats(const Conv2dShape& s, const Dims& d) {
-  // wt (the forward) or dwt (the backward), then the backward's gt (N, P, co_pad).
-  return lowering_free(s) ? (d.K + s.N * d.P) * channels_padded(s) : 0;
+  // wt (the forward) or dwt (the backward).
+  return lowering_free(s) ? d.K * channels_padded(s) : 0;
 }
 
 // Per-chunk slice of the workspace: col and dcol (K, B*P), a staging block (C_out, B*P) for the
 // GEMM outputs / gathered gradients of B samples, the phase buffer (shared by the input's phases
-// and, later in the same block, the phase-split dx), then, with padding, the dw (C_out, K)
-// partial of the im2col path.
+// and, later in the same block, the phase-split dx), then without padding one sample's
+// dout^T (P, co_pad) for the weight gradient's tiles, with padding the dw (C_out, K) partial of
+// the im2col path.
 struct Slice {
-  float *col, *dcol, *stage, *xp, *dw;
+  float *col, *dcol, *stage, *xp, *gt, *dw;
   static std::int64_t floats(const Conv2dShape& s, const Dims& d) {
-    return (2 * d.K + s.C_out) * d.B * d.P + d.phase_floats(s.C_in) + dw_floats(s, d);
+    return (2 * d.K + s.C_out) * d.B * d.P + d.phase_floats(s.C_in) + gt_floats(s, d) +
+           dw_floats(s, d);
+  }
+  static std::int64_t gt_floats(const Conv2dShape& s, const Dims& d) {
+    return lowering_free(s) ? d.P * channels_padded(s) : 0;
   }
   static std::int64_t dw_floats(const Conv2dShape& s, const Dims& d) {
     return lowering_free(s) ? 0 : d.K * s.C_out;
@@ -504,8 +498,31 @@ struct Slice {
         dcol(col + d.K * d.B * d.P),
         stage(dcol + d.K * d.B * d.P),
         xp(stage + s.C_out * d.B * d.P),
-        dw(xp + d.phase_floats(s.C_in)) {}
+        gt(xp + d.phase_floats(s.C_in)),
+        dw(gt + gt_floats(s, d)) {}
 };
+
+void weight_grad_lowering_free(float* dw, const float* x, const float* dout, float* workspace,
+                               const Conv2dShape& s, const Dims& d) {
+  const std::int64_t co_pad = channels_padded(s);
+  float* dwt = workspace;
+  over_channel_groups(co_pad, [&]<int BC>(std::int64_t co0) {
+    constexpr int R = kAccumulators / BC;
+    const std::int64_t tiles = (d.K + R - 1) / R, chunks = parallel_chunks(tiles, 1);
+    parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
+      for (std::int64_t c = c_lo; c < c_hi; ++c) {
+        float* gt = Slice(workspace, c, s, d).gt;
+        for (std::int64_t n = 0; n < s.N; ++n) {
+          transpose_channels_last(gt, dout + n * s.C_out * d.P, s.C_out, d.P, co_pad);
+          for (std::int64_t t = tiles * c / chunks; t < tiles * (c + 1) / chunks; ++t)
+            weight_grad_tile<BC>(dwt, x + n * s.C_in * s.H * s.W, gt, n == 0, t * R, co0, s, d,
+                                 co_pad);
+        }
+      }
+    });
+  });
+  MapR(dw, s.C_out, d.K) += CMapR(dwt, d.K, co_pad).leftCols(s.C_out).transpose();
+}
 
 }  // namespace
 

@@ -184,7 +184,8 @@ TEST_CASE("conv2d backward fast gives identical bits on repeated runs with 2 thr
   for (int r = 0; r < 5; ++r) CHECK(run() == first);
 }
 
-TEST_CASE("conv2d fast without padding gives the same bits at 1 and 2 threads, forward and backward") {
+TEST_CASE(
+    "conv2d fast without padding gives the same bits at 1 and 2 threads, forward and backward") {
   // The Nature layers at batch 32 and awkward shapes (odd channel counts, a partial channel
   // vector, strides 1-4, a batch of 3): every sum runs whole on one thread in a fixed order.
   const Conv2dShape shapes[] = {{32, 4, 84, 84, 32, 8, 8, 4, 0},
