@@ -269,6 +269,15 @@ std::int64_t tile_offsets(std::int64_t (&off)[R], std::int64_t first, std::int64
   return valid;
 }
 
+// The forward's tiles (FP32 and bfloat16): off[i] = p_offset(p0 + i) (see tile_offsets).
+template <int R>
+std::int64_t position_offsets(std::int64_t (&off)[R], std::int64_t p0, const Conv2dShape& s,
+                              const Dims& d) {
+  return tile_offsets(off, p0, d.P, [&](std::int64_t p) {
+    return (p / d.Wo) * s.stride * s.W + (p % d.Wo) * s.stride;
+  });
+}
+
 template <int R, int BC>
 void zero(VecF (&acc)[R][BC]) {
   for (auto& row : acc)
@@ -309,9 +318,7 @@ template <int BC, class Store>
   constexpr int R = kAccumulators / BC;
   for (std::int64_t p0 = 0; p0 < d.P; p0 += R) {
     std::int64_t off[R];
-    const std::int64_t valid = tile_offsets(off, p0, d.P, [&](std::int64_t p) {
-      return (p / d.Wo) * s.stride * s.W + (p % d.Wo) * s.stride;
-    });
+    const std::int64_t valid = position_offsets(off, p0, s, d);
     VecF acc[R][BC];
     zero(acc);
     const float* v = wt + co0;
@@ -713,9 +720,7 @@ template <int BC, class Store>
   constexpr int R = kAccumulators / BC;
   for (std::int64_t p0 = 0; p0 < d.P; p0 += R) {
     std::int64_t off[R];
-    const std::int64_t valid = tile_offsets(off, p0, d.P, [&](std::int64_t p) {
-      return (p / d.Wo) * s.stride * s.W + (p % d.Wo) * s.stride;
-    });
+    const std::int64_t valid = position_offsets(off, p0, s, d);
     VecF acc[R][BC];
     zero(acc);
     const std::uint32_t* v = wtb + co0;
