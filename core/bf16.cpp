@@ -236,26 +236,6 @@ void gemm_pairs(float* c, std::int64_t ldc, const std::uint32_t* a, std::int64_t
 
 // ---------------------------------------------------------------- linear
 
-namespace {
-
-// db (+)= column sums of dout, rows in order (linear_backward_fast's addition order).
-void bias_grad(float* db, const float* dout, std::int64_t N, std::int64_t C_out, bool accumulate) {
-  if (!db) return;
-  std::int64_t i = 0;
-  if (!accumulate) {
-    for (std::int64_t o = 0; o < C_out; ++o) db[o] = N > 0 ? dout[o] : 0.0f;
-    i = 1;
-  }
-  for (; i < N; ++i) {
-    const float* g = dout + i * C_out;
-    std::int64_t o = 0;
-    for (; o + kLanes <= C_out; o += kLanes) (VecF::load(db + o) + VecF::load(g + o)).store(db + o);
-    for (; o < C_out; ++o) db[o] += g[o];
-  }
-}
-
-}  // namespace
-
 #if defined(DQN_HAVE_BF16_DOT)
 
 // Forward:  out^T (C_out, N) = W (C_out, C_in) . X^T: A = W's rows paired along C_in (one
@@ -319,7 +299,7 @@ void linear_backward_bf16_fast(float* dx, float* dw, float* db, const float* dou
     bf16::zero_cols(xp, ldb, pairs(N), C_in, ldb);
     bf16::gemm_pairs(dw, C_in, gp, 1, C_out, xp, ldb, C_out, pairs(N), C_in, accumulate_dw);
   }
-  bias_grad(db, dout, N, C_out, accumulate_dw);
+  if (db) linear_bias_grad_fast(db, dout, N, C_out, accumulate_dw);
 }
 
 #else  // no AVX512_BF16: round the operands into FP32 copies, then the FP32 kernels
@@ -349,7 +329,7 @@ void linear_backward_bf16_fast(float* dx, float* dw, float* db, const float* dou
   bf16_round_fast(gr, dout, N * C_out);
   if (dx) matmul_nn_fast(dx, gr, wr, N, C_out, C_in, /*accumulate=*/true);
   if (dw) matmul_tn_fast(dw, gr, xr, C_out, N, C_in, accumulate_dw);
-  bias_grad(db, dout, N, C_out, accumulate_dw);
+  if (db) linear_bias_grad_fast(db, dout, N, C_out, accumulate_dw);
 }
 
 #endif

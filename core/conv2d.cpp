@@ -893,8 +893,7 @@ void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dou
                                         t * R, co0, s, d, ws.co_pad);
     });
   });
-  for (std::int64_t k = 0; k < d.K; ++k)
-    for (std::int64_t co = 0; co < s.C_out; ++co) dw[co * d.K + k] += dwt[k * ws.co_pad + co];
+  MapR(dw, s.C_out, d.K) += CMapR(dwt, d.K, ws.co_pad).leftCols(s.C_out).transpose();
   if (!dx) return;
   // ---- dx: dcol = w^T . dout per block of samples, then col2im
   bf16::pack_pairs(wpk, d.K, w, d.K, s.C_out, d.K);

@@ -47,25 +47,27 @@ void linear_backward(float* dx, float* dw, float* db, const float* dout, const f
       },
       [&] {
         matmul_tn_fast(dw, dout, x, C_out, N, C_in, accumulate_dw);  // (N,C_out)^T.(N,C_in)
-        if (db) {
-          // Rows in order, lanes across columns: the same addition order as linear_backward_ref.
-          std::int64_t i = 0;
-          if (!accumulate_dw) {  // db = row 0, then rows 1.. added in the same order
-            for (std::int64_t o = 0; o < C_out; ++o) db[o] = N > 0 ? dout[o] : 0.0f;
-            i = 1;
-          }
-          for (; i < N; ++i) {
-            const float* g = dout + i * C_out;
-            std::int64_t o = 0;
-            for (; o + VecF::kLanes <= C_out; o += VecF::kLanes)
-              (VecF::load(db + o) + VecF::load(g + o)).store(db + o);
-            for (; o < C_out; ++o) db[o] += g[o];
-          }
-        }
+        if (db) linear_bias_grad_fast(db, dout, N, C_out, accumulate_dw);
       });
 }
 
 }  // namespace
+
+void linear_bias_grad_fast(float* db, const float* dout, std::int64_t N, std::int64_t C_out,
+                           bool accumulate) {
+  std::int64_t i = 0;
+  if (!accumulate) {  // db = row 0, then rows 1.. added in the same order
+    for (std::int64_t o = 0; o < C_out; ++o) db[o] = N > 0 ? dout[o] : 0.0f;
+    i = 1;
+  }
+  for (; i < N; ++i) {
+    const float* g = dout + i * C_out;
+    std::int64_t o = 0;
+    for (; o + VecF::kLanes <= C_out; o += VecF::kLanes)
+      (VecF::load(db + o) + VecF::load(g + o)).store(db + o);
+    for (; o < C_out; ++o) db[o] += g[o];
+  }
+}
 
 void linear_backward_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
                           const float* w, std::int64_t N, std::int64_t C_in, std::int64_t C_out) {

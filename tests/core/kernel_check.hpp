@@ -18,11 +18,23 @@
 #include <string>
 #include <vector>
 
+#include "core/conv2d.hpp"
 #include "core/rng.hpp"
 
 namespace dqn::test {
 
 constexpr double kUnitRoundoffF = 1.0 / (1 << 24);  // 2^-24, half an ulp of 1.0f
+
+// Element counts of a convolution's input, weight and output (core/conv2d.hpp's layouts).
+inline std::int64_t x_size(const Conv2dShape& s) {
+  return s.N * s.C_in * s.H * s.W;
+}
+inline std::int64_t w_size(const Conv2dShape& s) {
+  return s.C_out * s.C_in * s.KH * s.KW;
+}
+inline std::int64_t out_size(const Conv2dShape& s) {
+  return s.N * s.C_out * s.H_out() * s.W_out();
+}
 
 inline std::vector<float> random_floats(std::int64_t n, std::uint64_t seed, float lo = -1.0f,
                                         float hi = 1.0f) {

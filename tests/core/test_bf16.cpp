@@ -219,16 +219,6 @@ TEST_CASE(
 
 namespace {
 
-std::int64_t x_size(const Conv2dShape& s) {
-  return s.N * s.C_in * s.H * s.W;
-}
-std::int64_t w_size(const Conv2dShape& s) {
-  return s.C_out * s.C_in * s.KH * s.KW;
-}
-std::int64_t out_size(const Conv2dShape& s) {
-  return s.N * s.C_out * s.H_out() * s.W_out();
-}
-
 std::vector<float> check_conv(const Conv2dShape& s, bool with_dx, double* worst_error) {
   CAPTURE(s.N);
   CAPTURE(s.C_in);

@@ -18,16 +18,6 @@ using namespace dqn::test;
 
 namespace {
 
-std::int64_t x_size(const Conv2dShape& s) {
-  return s.N * s.C_in * s.H * s.W;
-}
-std::int64_t w_size(const Conv2dShape& s) {
-  return s.C_out * s.C_in * s.KH * s.KW;
-}
-std::int64_t out_size(const Conv2dShape& s) {
-  return s.N * s.C_out * s.H_out() * s.W_out();
-}
-
 // Forward and backward of the fast kernel against the double reference within the summation
 // bound of kernel_check.hpp. Terms per element: forward C_in*KH*KW (+ bias); dw and db
 // N*H_out*W_out (+ the prior value); dx at most C_out*KH*KW (+ prior) for stride 1, fewer
