@@ -30,4 +30,14 @@ void relu_backward_fast(float* dx, const float* dout, const float* x, std::int64
       });
 }
 
+void relu_backward_set_fast(float* dx, const float* dout, const float* x, std::int64_t n) {
+  // 0 + select, as relu_backward_fast on a zeroed dx: the same bits, one read stream fewer.
+  for_each_lane(
+      n,
+      [=](std::int64_t i) {
+        (VecF::zero() + VecF::load(x + i).where_positive(VecF::load(dout + i))).store(dx + i);
+      },
+      [=](std::int64_t i) { dx[i] = x[i] > 0.0f ? 0.0f + dout[i] : 0.0f; });
+}
+
 }  // namespace dqn

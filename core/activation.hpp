@@ -5,8 +5,11 @@
 //
 //   relu_forward_fast(h, z, 64 * 256);
 //   relu_backward_fast(dz, dh, z, 64 * 256);   // dz += dh where z > 0
+//   relu_backward_set_fast(dz, dh, z, 64 * 256);   // dz = dh where z > 0, else 0
 //
-// Backward ACCUMULATES into dx. *_ref are plain loops for any T; *_fast are float SIMD; both give
+// relu_backward ACCUMULATES into dx; relu_backward_set WRITES it, with the bits of accumulating
+// onto zeros (0 + v, so a -0 gradient comes out +0 either way); the tape uses it for a buffer no
+// other op has written yet. *_ref are plain loops for any T; *_fast are float SIMD; both give
 // identical bits (a select is exact).
 #pragma once
 
@@ -34,7 +37,15 @@ void relu_backward_ref(T* dx, const T* dout, const T* x, std::int64_t n) {
     if (x[i] > T(0)) dx[i] += dout[i];
 }
 
+// Writes: dx = 0 + dout * (x > 0), the bits relu_backward_ref gives on a zeroed dx.
+// dout (n)  x (n) the forward input  dx (n)
+template <class T>
+void relu_backward_set_ref(T* dx, const T* dout, const T* x, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) dx[i] = x[i] > T(0) ? T(0) + dout[i] : T(0);
+}
+
 void relu_forward_fast(float* out, const float* x, std::int64_t n);
 void relu_backward_fast(float* dx, const float* dout, const float* x, std::int64_t n);
+void relu_backward_set_fast(float* dx, const float* dout, const float* x, std::int64_t n);
 
 }  // namespace dqn

@@ -5,6 +5,7 @@
 // kernels below trust them.
 #include "core/autodiff.hpp"
 
+#include <algorithm>
 #include <type_traits>
 
 #include "core/activation.hpp"
@@ -562,6 +563,13 @@ T* BasicTape<T>::grad_acc(Node* x) {
   if (x->op == Op::kParam && deferred_ != nullptr && !deferred_->empty())
     form_deferred(x->variable);
   if (x->op == Op::kParam && !fresh_.empty() && take_fresh(x->variable)) x->variable->zero_grad();
+  if (x->grad_unwritten) {
+    x->grad_unwritten = false;
+    if constexpr (kFast<T>)
+      fill_fast(x->grad, T(0), x->shape.numel());
+    else
+      std::fill(x->grad, x->grad + x->shape.numel(), T(0));
+  }
   return x->grad;
 }
 
@@ -572,6 +580,10 @@ T* BasicTape<T>::grad_set(Node* x, bool* fresh) {
   if (x->op == Op::kParam && deferred_ != nullptr && !deferred_->empty())
     form_deferred(x->variable);
   if (x->op == Op::kParam && !fresh_.empty()) *fresh = take_fresh(x->variable);
+  if (x->grad_unwritten) {
+    x->grad_unwritten = false;
+    *fresh = true;
+  }
   return x->grad;
 }
 
@@ -612,21 +624,28 @@ void BasicTape<T>::backward(Value loss, const std::vector<BasicVariable<T>*>& se
             "backward: the loss does not depend on any parameter that requires "
             "a gradient (was it computed inside a NoGradScope, or from inputs only?)");
   // Gradient buffers: parameters accumulate into their own .grad; every other node that needs
-  // one gets a zeroed buffer from the pool.
+  // one gets a buffer from the pool, marked unwritten rather than zero-filled. In the reverse
+  // sweep a node's first writer (its last consumer) may then write it outright: relu and
+  // conv2d's dX (zeroed sample by sample inside its chunk, just before col2im adds onto it) do,
+  // with the same bits as adding onto zeros; every other writer gets it zero-filled (grad_acc).
+  // On the Nature CNN this drops most of a 5.5 MB zero pass from every update.
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     Node& n = nodes_[i];
     if (!n.requires_grad) continue;
     if (n.op == Op::kParam) {
       n.grad = n.variable->grad.data();
     } else {
-      grads_[i].resize(n.shape);
+      grads_[i].resize_for_overwrite(n.shape);
       n.grad = grads_[i].data();
+      n.grad_unwritten = true;
     }
   }
   grad_acc(&nodes_[loss.id])[0] += T(1);
   for (std::size_t i = nodes_.size(); i-- > 0;) {
     Node& n = nodes_[i];
-    if (n.requires_grad && n.op != Op::kParam) backward_node(n);
+    if (!n.requires_grad || n.op == Op::kParam) continue;
+    grad_acc(&n);  // a node no consumer wrote (one the loss does not reach) has a zero gradient
+    backward_node(n);
   }
   for (BasicVariable<T>* v : fresh_) v->zero_grad();  // set variables the loss does not reach
   fresh_.clear();
@@ -642,10 +661,10 @@ void BasicTape<T>::backward_node(Node& n) {
   auto grad_of = [this](Node* x) -> T* { return grad_acc(x); };
   const T* dout = n.grad;
   const std::int64_t numel = n.shape.numel();
-  const bool deferring = deferred_ != nullptr && !deferred_->empty();
-  if ((!fresh_.empty() || deferring) && n.op != Op::kLinear && n.op != Op::kNoisyLinear) {
-    // The other ops only add into their inputs' buffers (some through A->grad directly): a set
-    // variable among the inputs is zero-filled before they do, and a deferred sigma formed.
+  if (n.op != Op::kLinear && n.op != Op::kNoisyLinear && n.op != Op::kRelu && n.op != Op::kConv2d) {
+    // The other ops only add into their inputs' buffers (some through A->grad directly): an
+    // unwritten buffer or set variable among the inputs is zero-filled before they do, and a
+    // deferred sigma formed. The four above ask for their buffers themselves.
     grad_acc(A);
     grad_acc(B);
     grad_acc(C);
@@ -707,23 +726,38 @@ void BasicTape<T>::backward_node(Node& n) {
       const Conv2dShape s = conv_shape(n);
       T* dw = grad_of(B);
       DQN_CHECK(dw != nullptr, "conv2d: backward needs the weight to be a parameter (tape.param)");
+      T* db = grad_of(C);
+      bool dx_fresh = false;
+      T* dx = grad_set(A, &dx_fresh);
       if constexpr (kFast<T>) {
         if (bf16())
-          conv2d_backward_bf16_fast(grad_of(A), dw, grad_of(C), dout, A->data, B->data, s,
-                                    workspace(conv2d_bf16_workspace_floats(s)));
+          conv2d_backward_bf16_fast(dx, dw, db, dout, A->data, B->data, s,
+                                    workspace(conv2d_bf16_workspace_floats(s)), dx_fresh);
         else
-          conv2d_backward_fast(grad_of(A), dw, grad_of(C), dout, A->data, B->data, s,
-                               workspace(conv2d_workspace_floats(s)));
-      } else
-        conv2d_backward_ref<T>(grad_of(A), dw, grad_of(C), dout, A->data, B->data, s);
+          conv2d_backward_fast(dx, dw, db, dout, A->data, B->data, s,
+                               workspace(conv2d_workspace_floats(s)), dx_fresh);
+      } else {
+        if (dx_fresh) std::fill(dx, dx + A->shape.numel(), T(0));
+        conv2d_backward_ref<T>(dx, dw, db, dout, A->data, B->data, s);
+      }
       return;
     }
-    case Op::kRelu:
-      if constexpr (kFast<T>)
-        relu_backward_fast(A->grad, dout, A->data, numel);
-      else
-        relu_backward_ref<T>(A->grad, dout, A->data, numel);
+    case Op::kRelu: {
+      bool fresh = false;
+      T* dx = grad_set(A, &fresh);
+      if constexpr (kFast<T>) {
+        if (fresh)
+          relu_backward_set_fast(dx, dout, A->data, numel);
+        else
+          relu_backward_fast(dx, dout, A->data, numel);
+      } else {
+        if (fresh)
+          relu_backward_set_ref<T>(dx, dout, A->data, numel);
+        else
+          relu_backward_ref<T>(dx, dout, A->data, numel);
+      }
       return;
+    }
     case Op::kFlatten:
       axpy<T>(A->grad, T(1), dout, numel);
       return;

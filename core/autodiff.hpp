@@ -197,6 +197,9 @@ class BasicTape {
     Value d, e;         // noisy_linear's b_mu and b_sigma
     T* data = nullptr;  // value
     T* grad = nullptr;  // gradient buffer, set up by backward() where needed
+    // A non-parameter node's buffer holds nothing yet: its first writer may write it outright
+    // (grad_set), any other is given it zero-filled (grad_acc). See backward().
+    bool grad_unwritten = false;
     Shape shape;
     bool requires_grad = false;
     T scalar = 0;                           // scale factor or huber delta
@@ -212,11 +215,11 @@ class BasicTape {
   Node& push(Op op, Shape shape, bool requires_grad, Value a = {}, Value b = {}, Value c = {});
   bool needs_grad(Value v) const { return v.id >= 0 && nodes_[v.id].requires_grad; }
   void backward_node(Node& n);
-  // The gradient buffer an op adds into (nullptr if x needs none); a set variable not yet
-  // written is zero-filled first (backward(loss, set)).
+  // The gradient buffer an op adds into (nullptr if x needs none); a set variable or a node
+  // buffer not yet written is zero-filled first.
   T* grad_acc(Node* x);
   // The gradient buffer of x and, in *fresh, whether the op must WRITE it (x is a set variable
-  // this backward has not yet written; it is then counted as written).
+  // or a node buffer this backward has not yet written; it is then counted as written).
   T* grad_set(Node* x, bool* fresh);
   bool take_fresh(const BasicVariable<T>* v);
   T* workspace(std::int64_t floats);

@@ -145,8 +145,10 @@ std::int64_t conv2d_bf16_workspace_floats(const Conv2dShape& s);
 // conv2d_forward_fast's contract with x, w rounded to bfloat16.
 void conv2d_forward_bf16_fast(float* out, const float* x, const float* w, const float* b,
                               const Conv2dShape& s, float* workspace);
-// conv2d_backward_fast's contract (accumulates) with dout, x, w rounded; db sums dout in FP32.
+// conv2d_backward_fast's contract (accumulates, or writes dx with dx_overwrite) with dout, x, w
+// rounded; db sums dout in FP32.
 void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
-                               const float* w, const Conv2dShape& s, float* workspace);
+                               const float* w, const Conv2dShape& s, float* workspace,
+                               bool dx_overwrite = false);
 
 }  // namespace dqn

@@ -166,8 +166,11 @@ inline void add_run(float* __restrict dst, const float* __restrict src, std::int
 // The adjoint of im2col for channels [ci_lo, ci_hi): dcol rows are added as contiguous runs onto
 // phase-split gradients dxp (or straight onto dx_n when one_phase), which are then added back onto
 // dx_n. Rows of one channel touch only that channel, so channel ranges never collide.
+// zero_first: those channels of dx_n are zeroed first (dx written, not added to), here where
+// they are about to be read, rather than in a pass of their own over the whole batch.
 void col2im_add(float* dx_n, const float* dcol, float* dxp, const Conv2dShape& s, const Dims& d,
-                std::int64_t ci_lo, std::int64_t ci_hi, std::int64_t ld) {
+                std::int64_t ci_lo, std::int64_t ci_hi, std::int64_t ld, bool zero_first) {
+  if (zero_first) std::fill(dx_n + ci_lo * s.H * s.W, dx_n + ci_hi * s.H * s.W, 0.0f);
   float* phases = d.one_phase ? dx_n : dxp;
   if (!d.one_phase)
     std::fill(dxp + ci_lo * d.S * d.Hp * d.Wq, dxp + ci_hi * d.S * d.Hp * d.Wq, 0.0f);
@@ -593,7 +596,8 @@ void conv2d_forward_fast(float* out, const float* x, const float* w, const float
 }
 
 void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
-                          const float* w, const Conv2dShape& s, float* workspace) {
+                          const float* w, const Conv2dShape& s, float* workspace,
+                          bool dx_overwrite) {
   const Dims d(s);
   const std::int64_t x_stride = s.C_in * s.H * s.W, out_stride = s.C_out * d.P;
   const std::int64_t chunks = sample_chunks(s, d);
@@ -611,7 +615,7 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
       if (dx) {
         matmul_tn_fast(ws.dcol, w, dout_n, d.K, s.C_out, d.P, /*accumulate=*/false);
         over_channels(s, d, [&](std::int64_t lo, std::int64_t hi) {
-          col2im_add(dx + n * x_stride, ws.dcol, ws.xp, s, d, lo, hi, d.P);
+          col2im_add(dx + n * x_stride, ws.dcol, ws.xp, s, d, lo, hi, d.P, dx_overwrite);
         });
       }
     }
@@ -644,7 +648,8 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
         if (dx) {
           matmul_tn_fast(ws.dcol, w, G.data(), d.K, s.C_out, ld, /*accumulate=*/false);
           for (std::int64_t j = 0; j < m; ++j)
-            col2im_add(dx + (n0 + j) * x_stride, ws.dcol + j * d.P, ws.xp, s, d, 0, s.C_in, ld);
+            col2im_add(dx + (n0 + j) * x_stride, ws.dcol + j * d.P, ws.xp, s, d, 0, s.C_in, ld,
+                       dx_overwrite);
         }
       }
     }
@@ -856,7 +861,8 @@ void conv2d_forward_bf16_fast(float* out, const float* x, const float* w, const 
 }
 
 void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
-                               const float* w, const Conv2dShape& s, float* workspace) {
+                               const float* w, const Conv2dShape& s, float* workspace,
+                               bool dx_overwrite) {
   const Dims d(s);
   if (db) bias_grad_batch(db, dout, s, d);  // FP32 sums of the unrounded dout
   if (!bf16_direct(s)) {
@@ -867,7 +873,7 @@ void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dou
     bf16_round_fast(xr, x, s.N * s.C_in * s.H * s.W);
     bf16_round_fast(wr, w, s.C_out * s.C_in * s.KH * s.KW);
     bf16_round_fast(gr, dout, s.N * s.C_out * d.P);
-    conv2d_backward_fast(dx, dw, nullptr, gr, xr, wr, s, rest);
+    conv2d_backward_fast(dx, dw, nullptr, gr, xr, wr, s, rest, dx_overwrite);
     return;
   }
 #if defined(DQN_HAVE_BF16_DOT)
@@ -913,7 +919,8 @@ void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dou
         bf16::gemm_pairs(dcol, ld, wpk, 1, d.K, gb, ws.ldb, d.K, pairs(s.C_out), ld,
                          /*accumulate=*/false);
         for (std::int64_t j = 0; j < m; ++j)
-          col2im_add(dx + (n0 + j) * x_stride, dcol + j * d.P, xp, s, d, 0, s.C_in, ld);
+          col2im_add(dx + (n0 + j) * x_stride, dcol + j * d.P, xp, s, d, 0, s.C_in, ld,
+                     dx_overwrite);
       }
     }
   });

@@ -105,8 +105,11 @@ void conv2d_forward_fast(float* out, const float* x, const float* w, const float
 // threads over channels. dx per block of samples as forward: dcol = w^T . dout_blk, then col2im
 // into dx (each sample's dx its own). With padding dw += dout_blk . col^T per block, summed
 // into per-thread partials added in thread order: the same bits on every run for a given
-// thread count.
+// thread count. dx_overwrite: dx is written, not added to (each sample's dx is zeroed inside
+// its chunk just before col2im adds onto it: the bits of accumulating onto a zeroed dx without
+// a separate pass over it; the tape passes it for a buffer no other op has written yet).
 void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
-                          const float* w, const Conv2dShape& s, float* workspace);
+                          const float* w, const Conv2dShape& s, float* workspace,
+                          bool dx_overwrite = false);
 
 }  // namespace dqn

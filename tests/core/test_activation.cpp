@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <vector>
 
@@ -110,4 +111,34 @@ TEST_CASE("relu keeps NaN as NaN in both variants, as torch.relu, so divergence 
   CHECK(std::isnan(out_fast[n - 1]));
   CHECK(std::isnan(out_ref[3]));
   CHECK(out_fast[0] == 0.0f);
+}
+
+TEST_CASE("relu_backward_set writes the bits relu_backward adds onto zeros, -0 and NaN included") {
+  for (int threads : {1, 2}) {
+    ThreadScope scope(threads);
+    for (std::int64_t n :
+         std::initializer_list<std::int64_t>{1, 17, 64 * 256 + 5, 2 * kElementwiseGrain + 37}) {
+      CAPTURE(n);
+      auto x = random_floats(n, 4);
+      auto dout = random_floats(n, 5);
+      x[0] = 0.0f;
+      dout[0] = -0.0f;  // under x = 0: the gradient is +0
+      if (n > 3) {
+        x[1] = 1.0f;
+        dout[1] = -0.0f;  // 0 + -0 = +0, as accumulating onto a zeroed buffer gives
+        x[2] = 2.0f;
+        dout[2] = std::nanf("");
+        x[3] = -1.0f;
+        dout[3] = std::nanf("");  // dropped by the select
+      }
+      std::vector<float> added(n, 0.0f), added_ref(n, 0.0f);
+      relu_backward_fast(added.data(), dout.data(), x.data(), n);
+      relu_backward_ref(added_ref.data(), dout.data(), x.data(), n);
+      std::vector<float> set(n, std::nanf("")), set_ref(n, std::nanf(""));
+      relu_backward_set_fast(set.data(), dout.data(), x.data(), n);
+      relu_backward_set_ref(set_ref.data(), dout.data(), x.data(), n);
+      for (const auto* v : {&added_ref, &set, &set_ref})
+        CHECK(std::memcmp(v->data(), added.data(), n * sizeof(float)) == 0);
+    }
+  }
 }

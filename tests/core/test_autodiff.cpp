@@ -201,3 +201,68 @@ TEST_CASE("misuse throws one error type saying what was expected and how to fix 
   Value q2 = tape.linear(tape.input(x2.view()), tape.param(w), tape.param(b));
   CHECK_THROWS_WITH_AS(tape.gather_actions(q2, bad), doctest::Contains("action 7 at row 1"), Error);
 }
+
+namespace {
+
+// A conv net whose activations fan out: z = conv(x) feeds relu and, later, a scaled copy; h =
+// relu(z) feeds the linear layer and a second relu; one relu'd branch never reaches the loss.
+// Node buffers are not zero-filled (backward marks them unwritten: a node's first writer may
+// write it outright, the rest add), so the same tape reused on new data must give the bits of a
+// fresh one, whatever its buffers held.
+std::vector<float> fan_out_grads(Tape& tape, const Tensor& x, Variable& cw, Variable& cb,
+                                 Variable& fw, Variable& fb) {
+  for (Variable* v : {&cw, &cb, &fw, &fb}) v->zero_grad();
+  tape.reset();
+  const Value z = tape.conv2d(tape.input(x.view()), tape.param(cw), tape.param(cb), 1, 0);
+  const Value h = tape.relu(z);
+  const Value q = tape.linear(tape.flatten(h), tape.param(fw), tape.param(fb));
+  tape.relu(tape.conv2d(h, tape.param(cw), tape.param(cb), 1, 0));  // off the loss's path
+  const Value side = tape.mean(tape.mul(tape.relu(h), tape.scale(z, 0.5f)));
+  tape.backward(tape.add(tape.mean(tape.mul(q, q)), side));
+  std::vector<float> g;
+  for (Variable* v : {&cw, &cb, &fw, &fb})
+    g.insert(g.end(), v->grad.data(), v->grad.data() + v->grad.numel());
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a reused tape's gradients equal a fresh tape's bit for bit, with fan-out, 1 and 2 threads") {
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    ThreadScope scope(threads);
+    Rng rng(11);
+    Variable cw(Shape{4, 4, 3, 3}), cb(Shape{4}), fw(Shape{3, 4 * 7 * 7}), fb(Shape{3});
+    for (Variable* v : {&cw, &cb, &fw, &fb})
+      for (std::int64_t i = 0; i < v->value.numel(); ++i) v->value[i] = rng.uniform(-0.5f, 0.5f);
+    Tensor x1(Shape{5, 4, 9, 9}), x2(Shape{5, 4, 9, 9});
+    for (Tensor* t : {&x1, &x2})
+      for (std::int64_t i = 0; i < t->numel(); ++i) (*t)[i] = rng.uniform(-1.0f, 1.0f);
+    Tape reused, fresh;
+    const auto first = fan_out_grads(reused, x1, cw, cb, fw, fb);
+    const auto again = fan_out_grads(reused, x2, cw, cb, fw, fb);
+    const auto expected = fan_out_grads(fresh, x2, cw, cb, fw, fb);
+    REQUIRE(again.size() == expected.size());
+    CHECK(std::memcmp(again.data(), expected.data(), again.size() * sizeof(float)) == 0);
+    CHECK(first != again);  // the first run's buffers held other values
+  }
+}
+
+TEST_CASE("a conv net whose activations fan out has finite-difference gradients") {
+  // The same fan-out in double: the node written first by one consumer and added to by the
+  // other, in both orders (z: relu first, scale later; h: linear first, relu later).
+  Rng rng(12);
+  VariableD cw(Shape{3, 2, 3, 3}), cb(Shape{3}), fw(Shape{2, 3 * 4 * 4}), fb(Shape{2});
+  for (auto* v : {&cw, &cb, &fw, &fb}) fill(*v, rng, -0.5, 0.5);
+  TensorD x(Shape{2, 2, 6, 6});
+  for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = rng.uniform(-1.0, 1.0);
+  auto loss = [&](TapeD& t) {
+    const Value z = t.conv2d(t.input(x.view()), t.param(cw), t.param(cb), 1, 0);
+    const Value h = t.relu(z);
+    const Value q = t.linear(t.flatten(h), t.param(fw), t.param(fb));
+    const Value side = t.mean(t.mul(t.relu(h), t.scale(z, 0.5)));
+    return t.add(t.mean(t.mul(q, q)), side);
+  };
+  check_gradients(loss, {&cw, &cb, &fw, &fb}, 1e-6);
+}

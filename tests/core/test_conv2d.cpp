@@ -1,13 +1,15 @@
 // Tests for core/conv2d.hpp: fast against ref on a spread of awkward shapes, strides and pads and
 // on the Nature CNN at batch 32 and 1; the ref backward against central differences; bitwise
-// determinism of the threaded backward.
+// determinism of the threaded backward; dx_overwrite against accumulating onto zeros.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
+#include "core/bf16.hpp"
 #include "core/conv2d.hpp"
 #include "core/parallel.hpp"
 #include "tests/core/kernel_check.hpp"
@@ -248,4 +250,43 @@ TEST_CASE("conv2d matches PyTorch nn.Conv2d with stride 2 and padding 1, ref in 
   check_within_bound(dx_f, f.at("dx").values, dx_b, 4 * 9 + 2, "fast dx vs torch");
   check_within_bound(dw_f, f.at("dw").values, dw_b, per_image + 2, "fast dw vs torch");
   check_within_bound(db_f, f.at("db").values, db_b, per_image + 2, "fast db vs torch");
+}
+
+TEST_CASE("conv2d backward with dx_overwrite writes dx: the bits of accumulating onto zeros") {
+  // dx starts as NaN, which an add would keep: every element must be written. Shapes: padded
+  // (im2col, phase-split col2im), stride 1 (one phase, col2im straight onto dx), strided without
+  // padding, and one large image at 2 threads (channels split inside it); the bf16 kernel too.
+  const Conv2dShape shapes[] = {{3, 2, 9, 7, 5, 3, 3, 2, 1},
+                                {4, 64, 9, 9, 64, 3, 3, 1, 0},
+                                {5, 32, 20, 20, 64, 4, 4, 2, 0},
+                                {1, 8, 96, 96, 32, 3, 3, 1, 1}};  // 42 MFLOP: split inside
+  for (const auto& s : shapes)
+    for (int threads : {1, 2})
+      for (bool bf16 : {false, true}) {
+        CAPTURE(s.C_in);
+        CAPTURE(s.pad);
+        CAPTURE(threads);
+        CAPTURE(bf16);
+        ThreadScope scope(threads);
+        const auto x = random_floats(x_size(s), 41), w = random_floats(w_size(s), 42);
+        const auto dout = random_floats(out_size(s), 43);
+        std::vector<float> ws(
+            std::max(conv2d_workspace_floats(s), conv2d_bf16_workspace_floats(s)));
+        auto run = [&](bool overwrite) {
+          std::vector<float> dx(x_size(s), overwrite ? std::nanf("") : 0.0f);
+          std::vector<float> dw(w_size(s), 0.0f), db(s.C_out, 0.0f);
+          if (bf16)
+            conv2d_backward_bf16_fast(dx.data(), dw.data(), db.data(), dout.data(), x.data(),
+                                      w.data(), s, ws.data(), overwrite);
+          else
+            conv2d_backward_fast(dx.data(), dw.data(), db.data(), dout.data(), x.data(), w.data(),
+                                 s, ws.data(), overwrite);
+          dx.insert(dx.end(), dw.begin(), dw.end());
+          dx.insert(dx.end(), db.begin(), db.end());
+          return dx;
+        };
+        const auto added = run(false), written = run(true);
+        REQUIRE(added.size() == written.size());
+        CHECK(std::memcmp(added.data(), written.data(), added.size() * sizeof(float)) == 0);
+      }
 }
