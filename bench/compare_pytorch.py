@@ -189,8 +189,9 @@ def run_ours(quick, with_seed_run):
              "BM_CnnAct/threads:2": "cnn_act@2"}
     unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
     for b in data["benchmarks"]:
-        if b["name"] in names:
-            ours[names[b["name"]]] = b["real_time"] * unit[b["time_unit"]]
+        name = b["name"].replace("/real_time", "")
+        if name in names:
+            ours[names[name]] = b["real_time"] * unit[b["time_unit"]]
     if with_seed_run:
         for threads in (1, 2):
             out_dir = os.path.join(BUILD, "compare_seed_run_t%d" % threads)
@@ -233,7 +234,7 @@ def cpu_model():
 def bf16_kernels():
     """What dqn's precision=bf16 runs on this build, as its benchmark labels it."""
     bench = os.path.join(BUILD, "bench", "bench_update")
-    res = subprocess.run([bench, "--benchmark_format=json", "--benchmark_filter=BM_CnnUpdateBf16/threads:1$",
+    res = subprocess.run([bench, "--benchmark_format=json", "--benchmark_filter=BM_CnnUpdateBf16/threads:1/",
                           "--benchmark_min_time=0.01"], capture_output=True, text=True, check=True)
     return json.loads(res.stdout)["benchmarks"][0].get("label", "?")
 
