@@ -218,17 +218,113 @@ void run(const GemmArgs& g) {
 
 }  // namespace
 
+namespace {
+
+// The shape that wastes fewer padded columns: 32 (a batch) fits 2 vectors exactly.
+bool two_vector_tiles(std::int64_t N) {
+  const std::int64_t waste2 = (N + 31) / 32 * 32 - N, waste3 = (N + 47) / 48 * 48 - N;
+  return waste2 < waste3;
+}
+
+// Column blocks a packed B panel holds: 128 or 192 columns, so that each of B's FP32 rows is
+// read in runs of 8-12 cache lines, and a panel of the fc layer's dX (256 pairs deep) is 128-192
+// KB, in L2 while the row tiles pass over it.
+constexpr std::int64_t kPanelBlocks = 4;
+
+// Chunks worth running for `flops` of work: at most one per thread and per item.
+std::int64_t chunks_for(double flops, std::int64_t items) {
+  const auto by_work = static_cast<std::int64_t>(flops / static_cast<double>(kGrainFlops));
+  return std::clamp<std::int64_t>(std::min<std::int64_t>(by_work, items), 1, num_threads());
+}
+
+template <int R, int BC>
+void run_pack_a(GemmArgs g, const float* a, std::int64_t lda, std::int64_t K,
+                std::uint32_t* scratch) {
+  const std::int64_t row_tiles = (g.M + R - 1) / R, col_blocks = (g.N + 16 * BC - 1) / (16 * BC);
+  const std::int64_t chunks =
+      chunks_for(2.0 * static_cast<double>(g.M) * static_cast<double>(g.N * K), row_tiles);
+  parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
+    for (std::int64_t c = c_lo; c < c_hi; ++c) {
+      std::uint32_t* buf = scratch + c * gemm_pairs_scratch(K);
+      for (std::int64_t rt = row_tiles * c / chunks; rt < row_tiles * (c + 1) / chunks; ++rt) {
+        const std::int64_t i0 = rt * R, rows = std::min<std::int64_t>(R, g.M - i0);
+        pack_rows(buf, g.Q, a + i0 * lda, lda, rows, K);
+        GemmArgs t = g;
+        t.c = g.c + i0 * g.ldc;
+        t.a = buf;
+        t.M = rows;
+        for (std::int64_t cb = 0; cb < col_blocks; ++cb) tile<R, BC>(t, 0, cb * 16 * BC);
+      }
+    }
+  });
+}
+
+template <int R, int BC>
+void run_pack_b(GemmArgs g, const float* b, std::int64_t ldbf, std::int64_t K,
+                std::uint32_t* scratch) {
+  constexpr std::int64_t kPanel = kPanelBlocks * 16 * BC;
+  const std::int64_t row_tiles = (g.M + R - 1) / R, panels = (g.N + kPanel - 1) / kPanel;
+  const std::int64_t chunks =
+      chunks_for(2.0 * static_cast<double>(g.M) * static_cast<double>(g.N * K), panels);
+  parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
+    for (std::int64_t c = c_lo; c < c_hi; ++c) {
+      std::uint32_t* buf = scratch + c * gemm_pairs_scratch(K);
+      for (std::int64_t p = panels * c / chunks; p < panels * (c + 1) / chunks; ++p) {
+        const std::int64_t j0 = p * kPanel, cols = std::min(kPanel, g.N - j0);
+        const std::int64_t blocks = (cols + 16 * BC - 1) / (16 * BC);
+        pack_pairs(buf, kPanel, b + j0, ldbf, K, cols);
+        zero_cols(buf, kPanel, g.Q, cols, blocks * 16 * BC);  // read by the last block, dropped
+        GemmArgs t = g;
+        t.c = g.c + j0;
+        t.b = buf;
+        t.ldb = kPanel;
+        t.N = cols;
+        for (std::int64_t rt = 0; rt < row_tiles; ++rt)
+          for (std::int64_t cb = 0; cb < blocks; ++cb) tile<R, BC>(t, rt * R, cb * 16 * BC);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+std::int64_t gemm_pairs_scratch(std::int64_t K) {
+  // A row tile of A (at most 12 rows) or a panel of B (at most 192 columns), pairs(K) deep.
+  return pairs(K) * std::max<std::int64_t>(12, kPanelBlocks * 16 * 3);
+}
+
 void gemm_pairs(float* c, std::int64_t ldc, const std::uint32_t* a, std::int64_t a_row,
                 std::int64_t a_q, const std::uint32_t* b, std::int64_t ldb, std::int64_t M,
                 std::int64_t Q, std::int64_t N, bool accumulate) {
   if (M <= 0 || N <= 0) return;
   const GemmArgs g{c, ldc, a, a_row, a_q, b, ldb, M, Q, N, accumulate};
-  // The shape that wastes fewer padded columns: 32 (a batch) fits 2 vectors exactly.
-  const std::int64_t waste2 = (N + 31) / 32 * 32 - N, waste3 = (N + 47) / 48 * 48 - N;
-  if (waste2 < waste3)
+  if (two_vector_tiles(N))
     run<12, 2>(g);
   else
     run<8, 3>(g);
+}
+
+void gemm_pairs_pack_a(float* c, std::int64_t ldc, const float* a, std::int64_t lda,
+                       const std::uint32_t* b, std::int64_t ldb, std::int64_t M, std::int64_t K,
+                       std::int64_t N, bool accumulate, std::uint32_t* scratch) {
+  if (M <= 0 || N <= 0) return;
+  // A's packed rows are pairs(K) apart in the buffer (a_row = Q, a_q = 1).
+  const GemmArgs g{c, ldc, nullptr, pairs(K), 1, b, ldb, M, pairs(K), N, accumulate};
+  if (two_vector_tiles(N))
+    run_pack_a<12, 2>(g, a, lda, K, scratch);
+  else
+    run_pack_a<8, 3>(g, a, lda, K, scratch);
+}
+
+void gemm_pairs_pack_b(float* c, std::int64_t ldc, const std::uint32_t* a, std::int64_t a_row,
+                       std::int64_t a_q, const float* b, std::int64_t ldbf, std::int64_t M,
+                       std::int64_t K, std::int64_t N, bool accumulate, std::uint32_t* scratch) {
+  if (M <= 0 || N <= 0) return;
+  const GemmArgs g{c, ldc, a, a_row, a_q, nullptr, 0, M, pairs(K), N, accumulate};
+  if (two_vector_tiles(N))
+    run_pack_b<12, 2>(g, b, ldbf, K, scratch);
+  else
+    run_pack_b<8, 3>(g, b, ldbf, K, scratch);
 }
 #endif
 
@@ -238,18 +334,19 @@ void gemm_pairs(float* c, std::int64_t ldc, const std::uint32_t* a, std::int64_t
 
 #if defined(DQN_HAVE_BF16_DOT)
 
-// Forward:  out^T (C_out, N) = W (C_out, C_in) . X^T: A = W's rows paired along C_in (one
-//           conversion pass over W, no transpose), B = X paired along C_in, column per sample.
+// Forward:  out^T (C_out, N) = W (C_out, C_in) . X^T: A = W's rows paired along C_in, a row
+//           tile at a time (gemm_pairs_pack_a), B = X paired along C_in, column per sample.
 // Backward: dX (N, C_in) += dY (N, C_out) . W: A = dY's rows paired along C_out, B = W's rows
-//           paired (rows 2q, 2q+1 interleaved);
+//           paired (rows 2q, 2q+1 interleaved), a panel of columns at a time (gemm_pairs_pack_b);
 //           dW (C_out, C_in) (+)= dY^T . X: A = dY paired along N and read down its columns,
 //           B = X's rows paired.
 std::int64_t linear_bf16_workspace_floats(std::int64_t N, std::int64_t C_in, std::int64_t C_out) {
   using bf16::padded_cols;
   using bf16::pairs;
-  const std::int64_t fwd = C_out * pairs(C_in) + pairs(C_in) * padded_cols(N) + C_out * N;
-  const std::int64_t bwd = N * pairs(C_out) + pairs(C_out) * padded_cols(C_in) + pairs(N) * C_out +
-                           pairs(N) * padded_cols(C_in);
+  const std::int64_t fwd =
+      pairs(C_in) * padded_cols(N) + C_out * N + num_threads() * bf16::gemm_pairs_scratch(C_in);
+  const std::int64_t bwd = N * pairs(C_out) + num_threads() * bf16::gemm_pairs_scratch(C_out) +
+                           pairs(N) * C_out + pairs(N) * padded_cols(C_in);
   return std::max(fwd, bwd);
 }
 
@@ -258,17 +355,12 @@ void linear_forward_bf16_fast(float* out, const float* x, const float* w, const 
                               float* workspace) {
   using bf16::pairs;
   const std::int64_t Q = pairs(C_in), ldb = bf16::padded_cols(N);
-  auto* wr = reinterpret_cast<std::uint32_t*>(workspace);
-  std::uint32_t* xc = wr + C_out * Q;
+  auto* xc = reinterpret_cast<std::uint32_t*>(workspace);
   float* yt = reinterpret_cast<float*>(xc + Q * ldb);
-  // W is the large operand: convert its rows over the threads.
-  parallel_for(0, C_out, std::max<std::int64_t>(1, (std::int64_t{1} << 15) / std::max(C_in, 1L)),
-               [&](std::int64_t lo, std::int64_t hi) {
-                 bf16::pack_rows(wr + lo * Q, Q, w + lo * C_in, C_in, hi - lo, C_in);
-               });
+  auto* scratch = reinterpret_cast<std::uint32_t*>(yt + C_out * N);
   bf16::pack_cols(xc, ldb, x, C_in, N, C_in);
   bf16::zero_cols(xc, ldb, Q, N, ldb);
-  bf16::gemm_pairs(yt, N, wr, Q, 1, xc, ldb, C_out, Q, N, /*accumulate=*/false);
+  bf16::gemm_pairs_pack_a(yt, N, w, C_in, xc, ldb, C_out, C_in, N, /*accumulate=*/false, scratch);
   for (std::int64_t n = 0; n < N; ++n)
     for (std::int64_t o = 0; o < C_out; ++o) out[n * C_out + o] = yt[o * N + n] + (b ? b[o] : 0.f);
 }
@@ -279,22 +371,16 @@ void linear_backward_bf16_fast(float* dx, float* dw, float* db, const float* dou
   using bf16::pairs;
   const std::int64_t ldb = bf16::padded_cols(C_in);
   auto* gr = reinterpret_cast<std::uint32_t*>(workspace);  // dY rows paired along C_out
-  std::uint32_t* wp = gr + N * pairs(C_out);               // W rows 2q, 2q+1 interleaved
-  std::uint32_t* gp = wp + pairs(C_out) * ldb;             // dY rows 2q, 2q+1 interleaved
-  std::uint32_t* xp = gp + pairs(N) * C_out;               // X rows 2q, 2q+1 interleaved
+  std::uint32_t* scratch = gr + N * pairs(C_out);          // W panels, per thread
+  std::uint32_t* gp = scratch + num_threads() * bf16::gemm_pairs_scratch(C_out);
+  std::uint32_t* xp = gp + pairs(N) * C_out;  // X rows 2q, 2q+1 interleaved
   if (dx) {
     bf16::pack_rows(gr, pairs(C_out), dout, C_out, N, C_out);
-    parallel_for(0, pairs(C_out), std::max<std::int64_t>(1, (std::int64_t{1} << 14) / C_in),
-                 [&](std::int64_t lo, std::int64_t hi) {
-                   bf16::pack_pairs(wp + lo * ldb, ldb, w + 2 * lo * C_in, C_in,
-                                    std::min(2 * hi, C_out) - 2 * lo, C_in);
-                 });
-    bf16::zero_cols(wp, ldb, pairs(C_out), C_in, ldb);
-    bf16::gemm_pairs(dx, C_in, gr, pairs(C_out), 1, wp, ldb, N, pairs(C_out), C_in,
-                     /*accumulate=*/true);
+    bf16::gemm_pairs_pack_b(dx, C_in, gr, pairs(C_out), 1, w, C_in, N, C_out, C_in,
+                            /*accumulate=*/true, scratch);
   }
   if (dw) {
-    bf16::pack_pairs(gp, C_out, dout, C_out, N, C_out);
+    bf16::pack_pairs(gp, C_out, dout, C_out, N, C_out);  // dY rows 2q, 2q+1 interleaved
     bf16::pack_pairs(xp, ldb, x, C_in, N, C_in);
     bf16::zero_cols(xp, ldb, pairs(N), C_in, ldb);
     bf16::gemm_pairs(dw, C_in, gp, 1, C_out, xp, ldb, C_out, pairs(N), C_in, accumulate_dw);

@@ -1,6 +1,7 @@
 // core/bf16_pack.hpp: core-internal pieces of the bfloat16 kernels (core/bf16.hpp): packing FP32
 // matrices into bfloat16 pairs, and the one register-tiled GEMM over pairs that the linear
-// layers and the convolution's input gradient share. Nothing outside core/ includes this.
+// layers and the convolution's input gradient share. Nothing outside core/ includes this but
+// its tests.
 //
 // A pair is a uint32 holding bf16(lo) in its low half and bf16(hi) in its high half: the operand
 // layout of VDPBF16PS. A product C = A . B over a summed dimension K runs over Q = ceil(K/2)
@@ -48,5 +49,22 @@ void zero_cols(std::uint32_t* dst, std::int64_t ld, std::int64_t rows, std::int6
 void gemm_pairs(float* c, std::int64_t ldc, const std::uint32_t* a, std::int64_t a_row,
                 std::int64_t a_q, const std::uint32_t* b, std::int64_t ldb, std::int64_t M,
                 std::int64_t Q, std::int64_t N, bool accumulate);
+
+// The same products with the large operand given in FP32 and packed piece by piece, each piece
+// just before the tiles that use it, into a per-thread buffer that stays in cache: a weight
+// matrix (the fc layer's 6.4 MB) is then read once from memory and never written back packed
+// (pack all, then multiply, wrote 3.2 MB and read it again, per call). The same bits as
+// pack_rows / pack_pairs followed by gemm_pairs: every output is still one tile's sum in q order.
+// scratch: gemm_pairs_scratch(K) uint32 for each of num_threads() threads.
+std::int64_t gemm_pairs_scratch(std::int64_t K);
+// C (M, N) (+)= pack_rows(A) . B: A (M, K) FP32 rows (lda), packed a row tile at a time.
+void gemm_pairs_pack_a(float* c, std::int64_t ldc, const float* a, std::int64_t lda,
+                       const std::uint32_t* b, std::int64_t ldb, std::int64_t M, std::int64_t K,
+                       std::int64_t N, bool accumulate, std::uint32_t* scratch);
+// C (M, N) (+)= A . pack_pairs(B): B (K, N) FP32 rows (ldbf), packed a panel of columns at a
+// time; A as gemm_pairs' (a_row, a_q) over pairs(K).
+void gemm_pairs_pack_b(float* c, std::int64_t ldc, const std::uint32_t* a, std::int64_t a_row,
+                       std::int64_t a_q, const float* b, std::int64_t ldbf, std::int64_t M,
+                       std::int64_t K, std::int64_t N, bool accumulate, std::uint32_t* scratch);
 
 }  // namespace dqn::bf16

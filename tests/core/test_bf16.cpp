@@ -22,10 +22,12 @@
 
 #include "core/autodiff.hpp"
 #include "core/bf16.hpp"
+#include "core/bf16_pack.hpp"
 #include "core/conv2d.hpp"
 #include "core/linear.hpp"
 #include "core/parallel.hpp"
 #include "core/rng.hpp"
+#include "core/simd.hpp"
 #include "tests/core/kernel_check.hpp"
 
 using namespace dqn;
@@ -216,6 +218,46 @@ TEST_CASE(
   MESSAGE("worst bf16 linear error relative to sum|a b|: ", worst);
   CHECK(worst > 1.0 / 4096);
 }
+
+#if defined(DQN_HAVE_BF16_DOT)
+TEST_CASE("gemm_pairs_pack_a and _pack_b give the bits of packing whole, then gemm_pairs") {
+  // Packing the FP32 operand a row tile or a column panel at a time, just before its tiles,
+  // must not change a single sum: shapes with a partial row tile (M mod 12, 8), odd K (a half
+  // pair), partial column vectors, several panels (128 or 192 columns) and a last partial one,
+  // writing and accumulating, 1 and 2 threads.
+  const std::int64_t shapes[][3] = {{1, 1, 1},     {13, 7, 5},   {32, 3136, 32}, {32, 512, 3136},
+                                    {25, 65, 130}, {9, 33, 200}, {40, 130, 97}};
+  for (const auto& sh : shapes)
+    for (int threads : {1, 2})
+      for (bool accumulate : {false, true}) {
+        const std::int64_t M = sh[0], K = sh[1], N = sh[2], Q = bf16::pairs(K);
+        CAPTURE(M);
+        CAPTURE(K);
+        CAPTURE(N);
+        CAPTURE(threads);
+        CAPTURE(accumulate);
+        ThreadScope scope(threads);
+        const auto a = random_floats(M * K, 51), b = random_floats(K * N, 52);
+        const auto c0 = random_floats(M * N, 53);
+        const std::int64_t ldb = bf16::padded_cols(N);
+        std::vector<std::uint32_t> ap(M * Q), bp(Q * ldb, 0u), bt(Q * ldb, 0u);
+        std::vector<std::uint32_t> scratch(num_threads() * bf16::gemm_pairs_scratch(K));
+        bf16::pack_rows(ap.data(), Q, a.data(), K, M, K);
+        bf16::pack_pairs(bp.data(), ldb, b.data(), N, K, N);
+        // A . B with A packed whole, and with A packed a row tile at a time.
+        auto whole = c0, tiled = c0;
+        bf16::gemm_pairs(whole.data(), N, ap.data(), Q, 1, bp.data(), ldb, M, Q, N, accumulate);
+        bf16::gemm_pairs_pack_a(tiled.data(), N, a.data(), K, bp.data(), ldb, M, K, N, accumulate,
+                                scratch.data());
+        CHECK(std::memcmp(whole.data(), tiled.data(), whole.size() * sizeof(float)) == 0);
+        // The same with B packed a panel at a time.
+        auto paneled = c0;
+        bf16::gemm_pairs_pack_b(paneled.data(), N, ap.data(), Q, 1, b.data(), N, M, K, N,
+                                accumulate, scratch.data());
+        CHECK(std::memcmp(whole.data(), paneled.data(), whole.size() * sizeof(float)) == 0);
+      }
+}
+#endif
 
 namespace {
 
