@@ -37,8 +37,9 @@ void relu_backward_ref(T* dx, const T* dout, const T* x, std::int64_t n) {
     if (x[i] > T(0)) dx[i] += dout[i];
 }
 
-// Writes: dx = 0 + dout * (x > 0), the bits relu_backward_ref gives on a zeroed dx.
-// dout (n)  x (n) the forward input  dx (n)
+// Writes: dx = 0 + dout * (x > 0), the bits relu_backward_ref gives on a zeroed dx. dx may be
+// dout (in place). x may be the forward's output instead of its input: both are > 0 at the same
+// places. dout (n)  x (n)  dx (n)
 template <class T>
 void relu_backward_set_ref(T* dx, const T* dout, const T* x, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) dx[i] = x[i] > T(0) ? T(0) + dout[i] : T(0);

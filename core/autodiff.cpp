@@ -219,7 +219,8 @@ Conv2dShape BasicTape<T>::conv_shape(const Node& n) const {
 }
 
 template <class T>
-Value BasicTape<T>::conv2d(Value x, Value w, Value b, std::int64_t stride, std::int64_t pad) {
+Value BasicTape<T>::conv2d(Value x, Value w, Value b, std::int64_t stride, std::int64_t pad,
+                           bool relu) {
   const Shape xs = node(x).shape, ws = node(w).shape, bs = node(b).shape;
   DQN_CHECK(xs.rank == 4 && ws.rank == 4 && ws[1] == xs[1],
             "conv2d: x (N,C_in,H,W) and w (C_out,C_in,KH,KW) must agree on C_in, got x ", xs.str(),
@@ -234,15 +235,19 @@ Value BasicTape<T>::conv2d(Value x, Value w, Value b, std::int64_t stride, std::
                  needs_grad(x) || needs_grad(w) || needs_grad(b), x, w, b);
   n.stride = stride;
   n.pad = pad;
+  n.relu = relu;
   const Node &X = nodes_[x.id], &W = nodes_[w.id], &B = nodes_[b.id];
   if constexpr (kFast<T>) {
     if (bf16())
       conv2d_forward_bf16_fast(n.data, X.data, W.data, B.data, s,
-                               workspace(conv2d_bf16_workspace_floats(s)));
+                               workspace(conv2d_bf16_workspace_floats(s)), relu);
     else
-      conv2d_forward_fast(n.data, X.data, W.data, B.data, s, workspace(conv2d_workspace_floats(s)));
-  } else
+      conv2d_forward_fast(n.data, X.data, W.data, B.data, s, workspace(conv2d_workspace_floats(s)),
+                          relu);
+  } else {
     conv2d_forward_ref<T>(n.data, X.data, W.data, B.data, s);
+    if (relu) relu_forward_ref<T>(n.data, n.data, n.shape.numel());
+  }
   return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
 }
 
@@ -729,6 +734,16 @@ void BasicTape<T>::backward_node(Node& n) {
       T* db = grad_of(C);
       bool dx_fresh = false;
       T* dx = grad_set(A, &dx_fresh);
+      if (n.relu) {
+        // The fused ReLU's backward, in place on this node's own gradient: dout = 0 + dout where
+        // the output (relu(z), positive exactly where z is) is positive, else 0; the bits a
+        // separate relu node's relu_backward_set would hand the convolution.
+        T* g = n.grad;
+        if constexpr (kFast<T>)
+          relu_backward_set_fast(g, g, n.data, numel);
+        else
+          relu_backward_set_ref<T>(g, g, n.data, numel);
+      }
       if constexpr (kFast<T>) {
         if (bf16())
           conv2d_backward_bf16_fast(dx, dw, db, dout, A->data, B->data, s,

@@ -127,10 +127,13 @@ class BasicTape {
 
   // ---- ops (each says its shapes) ----
   Value linear(Value x, Value w, Value b);  // x (N,C_in)  w (C_out,C_in)  b (C_out) -> (N,C_out)
-  Value conv2d(Value x, Value w, Value b, std::int64_t stride,
-               std::int64_t pad);  // x (N,C,H,W) w (O,C,KH,KW) b (O) -> (N,O,H',W')
-  Value relu(Value x);             // any shape; gradient 0 at 0 (as PyTorch)
-  Value flatten(Value x);          // (N, ...) -> (N, rest); a view, no copy
+  // x (N,C,H,W) w (O,C,KH,KW) b (O) -> (N,O,H',W'). relu: the output is relu(conv), the same
+  // values and gradients as relu(conv2d(...)) bit for bit, with the ReLU applied where the
+  // convolution stores its output and folded into its backward (no pass and no buffer of its
+  // own); Sequential uses it for a Conv2d followed by a ReLU.
+  Value conv2d(Value x, Value w, Value b, std::int64_t stride, std::int64_t pad, bool relu = false);
+  Value relu(Value x);     // any shape; gradient 0 at 0 (as PyTorch)
+  Value flatten(Value x);  // (N, ...) -> (N, rest); a view, no copy
   // q (N,A), actions (N) -> (N): q[i, actions[i]]. `actions` must stay valid until reset().
   Value gather_actions(Value q, const std::int64_t* actions);
   Value max_actions(Value q);  // (N,A) -> (N); gradient flows to the (first) argmax
@@ -205,6 +208,7 @@ class BasicTape {
     T scalar = 0;                           // scale factor or huber delta
     const std::int64_t* actions = nullptr;  // gather
     std::int64_t stride = 1, pad = 0;       // conv2d
+    bool relu = false;                      // conv2d with its ReLU fused
     std::int64_t atoms = 0;                 // gather_atoms
     BasicVariable<T>* variable = nullptr;   // param
     const T* f_in = nullptr;                // noisy_linear's noise (C_in), (C_out)

@@ -142,9 +142,9 @@ void linear_backward_bf16_fast(float* dx, float* dw, float* db, const float* dou
 
 // Floats of scratch conv2d_*_bf16_fast need for shape s at the current num_threads().
 std::int64_t conv2d_bf16_workspace_floats(const Conv2dShape& s);
-// conv2d_forward_fast's contract with x, w rounded to bfloat16.
+// conv2d_forward_fast's contract (relu included) with x, w rounded to bfloat16.
 void conv2d_forward_bf16_fast(float* out, const float* x, const float* w, const float* b,
-                              const Conv2dShape& s, float* workspace);
+                              const Conv2dShape& s, float* workspace, bool relu = false);
 // conv2d_backward_fast's contract (accumulates, or writes dx with dx_overwrite) with dout, x, w
 // rounded; db sums dout in FP32.
 void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dout, const float* x,

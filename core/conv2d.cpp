@@ -339,10 +339,11 @@ template <int BC, class Store>
 // it goes through a buffer and out channel by channel, each a run of consecutive positions
 // (an element at a time straight from the registers, strided by P, cost 13-25% of the Nature
 // layers' forward: that many scalar stores against a few hundred FMAs per output).
+// relu: the stored value is relu(acc + b), written as relu_forward_ref does (v < 0 ? 0 : v).
 template <int R, int BC>
 inline void store_channel_major(float* out_n, const VecF (&acc)[R][BC], std::int64_t p0,
                                 std::int64_t valid, std::int64_t co0, const float* b,
-                                std::int64_t C_out, std::int64_t P) {
+                                std::int64_t C_out, std::int64_t P, bool relu) {
   alignas(64) float t[R][BC * kLanes];
   for (int i = 0; i < R; ++i)
     for (int j = 0; j < BC; ++j) acc[i][j].store(&t[i][j * kLanes]);
@@ -350,8 +351,19 @@ inline void store_channel_major(float* out_n, const VecF (&acc)[R][BC], std::int
   for (std::int64_t c = 0; c < channels; ++c) {
     const float bias = b ? b[co0 + c] : 0.0f;
     float* dst = out_n + (co0 + c) * P + p0;
-    for (std::int64_t i = 0; i < valid; ++i) dst[i] = t[i][c] + bias;
+    if (relu)
+      for (std::int64_t i = 0; i < valid; ++i) {
+        const float v = t[i][c] + bias;
+        dst[i] = v < 0.0f ? 0.0f : v;
+      }
+    else
+      for (std::int64_t i = 0; i < valid; ++i) dst[i] = t[i][c] + bias;
   }
+}
+
+// v = relu(v) in place over n floats, as relu_forward_ref (v < 0 ? 0 : v; NaN stays NaN).
+void relu_in_place(float* v, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) v[i] = v[i] < 0.0f ? 0.0f : v[i];
 }
 
 // Runs fn.template operator()<BC>(co0) over the channel vectors in groups of 4, 2 and 1 vectors
@@ -376,13 +388,13 @@ void transpose_channels_last(float* dst, const float* src, std::int64_t C_out, s
 }
 
 void forward_sample_lowering_free(float* out_n, const float* x_n, const float* wt, const float* b,
-                                  const Conv2dShape& s, const Dims& d) {
+                                  const Conv2dShape& s, const Dims& d, bool relu) {
   const std::int64_t co_pad = channels_padded(s);
   over_channel_groups(co_pad, [&]<int BC>(std::int64_t co0) {
     forward_channels<BC>(
         x_n, wt, co0, s, d, co_pad,
         [&](const auto& acc, std::int64_t p0, std::int64_t valid, std::int64_t first) {
-          store_channel_major(out_n, acc, p0, valid, first, b, s.C_out, d.P);
+          store_channel_major(out_n, acc, p0, valid, first, b, s.C_out, d.P, relu);
         });
   });
 }
@@ -542,7 +554,7 @@ std::int64_t conv2d_workspace_floats(const Conv2dShape& s) {
 }
 
 void conv2d_forward_fast(float* out, const float* x, const float* w, const float* b,
-                         const Conv2dShape& s, float* workspace) {
+                         const Conv2dShape& s, float* workspace, bool relu) {
   const Dims d(s);
   const std::int64_t x_stride = s.C_in * s.H * s.W, out_stride = s.C_out * d.P;
   const std::int64_t chunks = sample_chunks(s, d);
@@ -555,6 +567,7 @@ void conv2d_forward_fast(float* out, const float* x, const float* w, const float
       });
       fill_bias(out + n * out_stride, b, s, d);
       matmul_nn_fast(out + n * out_stride, w, ws.col, s.C_out, d.K, d.P, /*accumulate=*/true);
+      if (relu) relu_in_place(out + n * out_stride, out_stride);
     }
     return;
   }
@@ -563,7 +576,7 @@ void conv2d_forward_fast(float* out, const float* x, const float* w, const float
     transpose_channels_last(wt, w, s.C_out, d.K, channels_padded(s));
     parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
       for (std::int64_t n = s.N * c_lo / chunks; n < s.N * c_hi / chunks; ++n)
-        forward_sample_lowering_free(out + n * out_stride, x + n * x_stride, wt, b, s, d);
+        forward_sample_lowering_free(out + n * out_stride, x + n * x_stride, wt, b, s, d, relu);
     });
     return;
   }
@@ -580,6 +593,7 @@ void conv2d_forward_fast(float* out, const float* x, const float* w, const float
           float* out_n = out + n0 * out_stride;
           fill_bias(out_n, b, s, d);
           MapR(out_n, s.C_out, d.P).noalias() += W * CMapR(ws.col, d.K, d.P);
+          if (relu) relu_in_place(out_n, out_stride);
           continue;
         }
         MapR(ws.stage, s.C_out, ld).noalias() = W * CMapR(ws.col, d.K, ld);
@@ -589,6 +603,7 @@ void conv2d_forward_fast(float* out, const float* x, const float* w, const float
             float* dst = out + (n0 + j) * out_stride + co * d.P;
             const float bias = b ? b[co] : 0.0f;
             for (std::int64_t p = 0; p < d.P; ++p) dst[p] = src[p] + bias;
+            if (relu) relu_in_place(dst, d.P);
           }
       }
     }
@@ -809,7 +824,7 @@ std::int64_t conv2d_bf16_workspace_floats(const Conv2dShape& s) {
 }
 
 void conv2d_forward_bf16_fast(float* out, const float* x, const float* w, const float* b,
-                              const Conv2dShape& s, float* workspace) {
+                              const Conv2dShape& s, float* workspace, bool relu) {
   if (!bf16_direct(s)) {
     // Round the operands into FP32 copies, then the FP32 kernel: the same numbers.
     float* xr = workspace;
@@ -817,7 +832,7 @@ void conv2d_forward_bf16_fast(float* out, const float* x, const float* w, const 
     float* rest = wr + s.C_out * s.C_in * s.KH * s.KW + s.N * s.C_out * s.H_out() * s.W_out();
     bf16_round_fast(xr, x, s.N * s.C_in * s.H * s.W);
     bf16_round_fast(wr, w, s.C_out * s.C_in * s.KH * s.KW);
-    conv2d_forward_fast(out, xr, wr, b, s, rest);
+    conv2d_forward_fast(out, xr, wr, b, s, rest, relu);
     return;
   }
 #if defined(DQN_HAVE_BF16_DOT)
@@ -851,7 +866,7 @@ void conv2d_forward_bf16_fast(float* out, const float* x, const float* w, const 
           forward_channels_bf16<BC>(
               xc, wtb, qoff, ws.Q, co0, s, d, ws.co_pad,
               [&](const auto& acc, std::int64_t p0, std::int64_t valid, std::int64_t first) {
-                store_channel_major(out_n, acc, p0, valid, first, b, s.C_out, d.P);
+                store_channel_major(out_n, acc, p0, valid, first, b, s.C_out, d.P, relu);
               });
         });
       }

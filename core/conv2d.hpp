@@ -95,9 +95,10 @@ std::int64_t conv2d_workspace_floats(const Conv2dShape& s);
 // a GEMM of a few hundred columns), plus the bias. Samples are split over threads; a batch
 // smaller than the thread count splits im2col over input channels and the GEMM over output
 // channels instead, but only for images of 32 MFLOP or more: a Nature CNN layer at batch 1
-// (acting) runs faster on one thread.
+// (acting) runs faster on one thread. relu: out = relu(conv), applied where each output is stored
+// (the same bits as relu_forward_ref on the plain output, without a pass of its own).
 void conv2d_forward_fast(float* out, const float* x, const float* w, const float* b,
-                         const Conv2dShape& s, float* workspace);
+                         const Conv2dShape& s, float* workspace, bool relu = false);
 
 // Same contract as conv2d_backward_ref (accumulates). Without padding dw comes from register
 // tiles over x in place (as the forward's, accumulating dw^T), threads over tiles of products,

@@ -160,6 +160,14 @@ Value Conv2d::forward(Tape& tape, Value x) {
 }
 
 void Conv2d::infer(ConstTensorView x, Tensor& y) {
+  infer_impl(x, y, /*relu=*/false);
+}
+
+void Conv2d::infer_relu(ConstTensorView x, Tensor& y) {
+  infer_impl(x, y, /*relu=*/true);
+}
+
+void Conv2d::infer_impl(ConstTensorView x, Tensor& y, bool relu) {
   const Shape out = output_shape(x.shape);
   const Conv2dShape s{x.shape[0], in_channels, x.shape[2], x.shape[3], out_channels,
                       kernel,     kernel,      stride,     pad};
@@ -167,7 +175,7 @@ void Conv2d::infer(ConstTensorView x, Tensor& y) {
   if (workspace_.numel() < scratch) workspace_.resize_for_overwrite(Shape{scratch});
   y.resize_for_overwrite(out);
   conv2d_forward_fast(y.data(), x.data, weight.value.data(), bias.value.data(), s,
-                      workspace_.data());
+                      workspace_.data(), relu);
 }
 
 Shape Conv2d::output_shape(const Shape& input) const {
@@ -216,18 +224,41 @@ void Sequential::add(std::unique_ptr<Module> module) {
 }
 
 Value Sequential::forward(Tape& tape, Value x) {
-  for (auto& m : modules_) x = m->forward(tape, x);
+  for (std::size_t i = 0; i < modules_.size(); ++i) {
+    // A Conv2d followed by a ReLU runs as one tape op (Tape::conv2d with relu): the same values
+    // and gradients, without the ReLU's own pass over the activations and its buffer.
+    if (Conv2d* conv = conv_before_relu(i)) {
+      x = tape.conv2d(x, tape.param(conv->weight), tape.param(conv->bias), conv->stride, conv->pad,
+                      /*relu=*/true);
+      ++i;
+      continue;
+    }
+    x = modules_[i]->forward(tape, x);
+  }
   return x;
+}
+
+// The Conv2d at i when a ReLU follows it (forward() and infer() then run the two as one).
+Conv2d* Sequential::conv_before_relu(std::size_t i) const {
+  auto* conv = dynamic_cast<Conv2d*>(modules_[i].get());
+  if (conv == nullptr || i + 1 >= modules_.size()) return nullptr;
+  return dynamic_cast<ReLU*>(modules_[i + 1].get()) != nullptr ? conv : nullptr;
 }
 
 void Sequential::infer(ConstTensorView x, Tensor& y) {
   DQN_CHECK(!modules_.empty(), "Sequential: infer() on an empty Sequential");
   ConstTensorView current = x;
-  for (std::size_t i = 0; i + 1 < modules_.size(); ++i) {
-    modules_[i]->infer(current, activations_[i]);
-    current = activations_[i].view();
+  for (std::size_t i = 0; i < modules_.size(); ++i) {
+    Conv2d* conv = conv_before_relu(i);
+    const std::size_t last = conv != nullptr ? i + 1 : i;  // the module whose output this is
+    Tensor& out = last + 1 == modules_.size() ? y : activations_[last];
+    if (conv != nullptr)
+      conv->infer_relu(current, out);
+    else
+      modules_[i]->infer(current, out);
+    current = out.view();
+    i = last;
   }
-  modules_.back()->infer(current, y);
 }
 
 Shape Sequential::output_shape(const Shape& input) const {

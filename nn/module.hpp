@@ -50,6 +50,8 @@ class Linear : public Module {
   Linear(std::int64_t in_features, std::int64_t out_features, Rng& rng);
   Value forward(Tape& tape, Value x) override;
   void infer(ConstTensorView x, Tensor& y) override;
+  // infer() followed by a ReLU, in one pass (Sequential's Conv2d + ReLU).
+  void infer_relu(ConstTensorView x, Tensor& y);
   Shape output_shape(const Shape& input) const override;
   void parameters(const std::string& prefix, std::vector<NamedVariable>& out) override;
   std::string describe() const override;
@@ -134,6 +136,8 @@ class Conv2d : public Module {
          std::int64_t stride, std::int64_t pad, Rng& rng);
   Value forward(Tape& tape, Value x) override;
   void infer(ConstTensorView x, Tensor& y) override;
+  // infer() followed by a ReLU, in one pass (Sequential's Conv2d + ReLU).
+  void infer_relu(ConstTensorView x, Tensor& y);
   Shape output_shape(const Shape& input) const override;
   void parameters(const std::string& prefix, std::vector<NamedVariable>& out) override;
   std::string describe() const override;
@@ -142,6 +146,7 @@ class Conv2d : public Module {
   std::int64_t in_channels, out_channels, kernel, stride, pad;
 
  private:
+  void infer_impl(ConstTensorView x, Tensor& y, bool relu);
   Tensor workspace_;  // im2col scratch for infer()
 };
 
@@ -174,6 +179,8 @@ class Sequential : public Module {
   std::int64_t size() const { return static_cast<std::int64_t>(modules_.size()); }
 
  private:
+  Conv2d* conv_before_relu(std::size_t i) const;
+
   std::vector<std::unique_ptr<Module>> modules_;
   std::vector<Tensor> activations_;  // infer()'s intermediate outputs, one per child
 };

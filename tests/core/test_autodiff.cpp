@@ -266,3 +266,63 @@ TEST_CASE("a conv net whose activations fan out has finite-difference gradients"
   };
   check_gradients(loss, {&cw, &cb, &fw, &fb}, 1e-6);
 }
+
+namespace {
+
+// relu(conv2d(x)) as two ops or as conv2d(..., relu = true): the output and every parameter's
+// gradient, and the input's (through a conv below it), as bits.
+std::vector<float> conv_relu_run(bool fused, bool bf16, int threads) {
+  ThreadScope scope(threads);
+  Rng rng(13);
+  Variable c1w(Shape{6, 3, 3, 3}), c1b(Shape{6}), c2w(Shape{5, 6, 2, 2}), c2b(Shape{5}),
+      fw(Shape{2, 5 * 4 * 4}), fb(Shape{2});
+  for (Variable* v : {&c1w, &c1b, &c2w, &c2b, &fw, &fb}) {
+    for (std::int64_t i = 0; i < v->value.numel(); ++i) v->value[i] = rng.uniform(-0.5f, 0.5f);
+    v->zero_grad();
+  }
+  Tensor x(Shape{4, 3, 9, 9});
+  for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = rng.uniform(-1.0f, 1.0f);
+  Tape tape;
+  if (bf16) tape.set_precision(Precision::kBf16);
+  auto conv_relu = [&](Value in, Variable& w, Variable& b, std::int64_t stride, std::int64_t pad) {
+    return fused ? tape.conv2d(in, tape.param(w), tape.param(b), stride, pad, true)
+                 : tape.relu(tape.conv2d(in, tape.param(w), tape.param(b), stride, pad));
+  };
+  const Value h1 = conv_relu(tape.input(x.view()), c1w, c1b, 2, 1);  // 4x6x5x5, im2col
+  const Value h2 = conv_relu(h1, c2w, c2b, 1, 0);                    // 4x5x4x4, tiles
+  const Value q = tape.linear(tape.flatten(h2), tape.param(fw), tape.param(fb));
+  tape.backward(tape.mean(tape.mul(q, q)));
+  const ConstTensorView hv = tape.view(h2);
+  std::vector<float> out(hv.data, hv.data + hv.shape.numel());
+  for (Variable* v : {&c1w, &c1b, &c2w, &c2b, &fw, &fb})
+    out.insert(out.end(), v->grad.data(), v->grad.data() + v->grad.numel());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d with relu gives relu(conv2d)'s values and gradients bit for bit") {
+  for (int threads : {1, 2})
+    for (bool bf16 : {false, true}) {
+      CAPTURE(threads);
+      CAPTURE(bf16);
+      const auto two_ops = conv_relu_run(false, bf16, threads);
+      const auto fused = conv_relu_run(true, bf16, threads);
+      REQUIRE(two_ops.size() == fused.size());
+      CHECK(std::memcmp(two_ops.data(), fused.data(), two_ops.size() * sizeof(float)) == 0);
+    }
+}
+
+TEST_CASE("conv2d with relu has finite-difference gradients (stride 2 pad 1, then stride 1)") {
+  Rng rng(14);
+  VariableD c1w(Shape{3, 2, 3, 3}), c1b(Shape{3}), c2w(Shape{2, 3, 2, 2}), c2b(Shape{2});
+  for (auto* v : {&c1w, &c1b, &c2w, &c2b}) fill(*v, rng, -0.5, 0.5);
+  TensorD x(Shape{2, 2, 6, 6});
+  for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = rng.uniform(-1.0, 1.0);
+  auto loss = [&](TapeD& t) {
+    const Value h = t.conv2d(t.input(x.view()), t.param(c1w), t.param(c1b), 2, 1, true);
+    const Value y = t.conv2d(h, t.param(c2w), t.param(c2b), 1, 0, true);
+    return t.mean(t.mul(y, y));
+  };
+  check_gradients(loss, {&c1w, &c1b, &c2w, &c2b}, 1e-6);
+}
