@@ -200,6 +200,44 @@ inline void prefetch_ahead_for_write(float* p) {
       reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(p) + kPrefetchAheadBytes), 1, 0);
 }
 
+// ---- 16x16 transpose (AVX-512 builds only) ----
+#if defined(__AVX512F__)
+#define DQN_HAVE_TRANSPOSE16 1
+// r[i] lane j -> r[j] lane i. Three rounds of shuffles, 64 in all: interleave the floats of row
+// pairs, then the float pairs of row quads (each 128-bit lane then holds a 4x4 block,
+// transposed), then gather the four 128-bit lanes of each output row from the four quads.
+inline void transpose16(VecF (&r)[16]) {
+  __m512 t[16], u[16];
+  for (int k = 0; k < 8; ++k) {
+    t[2 * k] = _mm512_unpacklo_ps(r[2 * k].v, r[2 * k + 1].v);
+    t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k].v, r[2 * k + 1].v);
+  }
+  auto pd = [](__m512 x) { return _mm512_castps_pd(x); };
+  for (int k = 0; k < 4; ++k) {
+    u[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(pd(t[4 * k]), pd(t[4 * k + 2])));
+    u[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(pd(t[4 * k]), pd(t[4 * k + 2])));
+    u[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(pd(t[4 * k + 1]), pd(t[4 * k + 3])));
+    u[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(pd(t[4 * k + 1]), pd(t[4 * k + 3])));
+  }
+  // u[4k + m], 128-bit lane L, holds column 4L + m of rows 4k .. 4k + 3.
+  for (int m = 0; m < 4; ++m) {
+    const __m512 w0 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x44);
+    const __m512 w1 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x44);
+    const __m512 w2 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xEE);
+    const __m512 w3 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xEE);
+    r[m].v = _mm512_shuffle_f32x4(w0, w1, 0x88);
+    r[4 + m].v = _mm512_shuffle_f32x4(w0, w1, 0xDD);
+    r[8 + m].v = _mm512_shuffle_f32x4(w2, w3, 0x88);
+    r[12 + m].v = _mm512_shuffle_f32x4(w2, w3, 0xDD);
+  }
+}
+// Lanes below 0 become +0; others (NaN and -0 included) are kept: x < 0 ? 0 : x, relu_forward's
+// rule, lane by lane.
+inline VecF relu_select(VecF x) {
+  return {_mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x.v, _mm512_setzero_ps(), _CMP_NLT_UQ), x.v)};
+}
+#endif
+
 // ---- bfloat16 pairs (AVX512_BF16 builds only; core/bf16.hpp says what they are for) ----
 // A "pair" is one 32-bit lane holding two bfloat16 values, the low half first: the operand
 // layout of VDPBF16PS, which adds lo_a*lo_b + hi_a*hi_b into one FP32 sum per lane.

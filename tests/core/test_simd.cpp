@@ -1,10 +1,11 @@
 // Tests for core/simd.hpp's partial-vector steps: load_first reads only the first n lanes (the
 // rest come back 0) and store_first writes only them, for every n from 0 to a full vector; and
-// exp_nonpositive against exp in double.
+// exp_nonpositive against exp in double; the 16x16 transpose and the ReLU select.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "core/simd.hpp"
@@ -57,3 +58,28 @@ TEST_CASE("simd exp_nonpositive is within 2 ulp of exp from -87.3 to 0, and 0 fr
   dqn::simd::exp_nonpositive(VecF::set1(-87.3f)).store(out);
   CHECK(out[0] == 0.0f);  // the documented cut (exp is 1.2e-38 there, below any softmax's use)
 }
+
+#if defined(DQN_HAVE_TRANSPOSE16)
+TEST_CASE("simd transpose16 moves r[i] lane j to r[j] lane i; relu_select keeps NaN and -0") {
+  VecF r[16];
+  float in[16][16], out[16][16];
+  for (int i = 0; i < 16; ++i) {
+    for (int j = 0; j < 16; ++j) in[i][j] = static_cast<float>(100 * i + j);
+    r[i] = VecF::load(in[i]);
+  }
+  dqn::simd::transpose16(r);
+  for (int i = 0; i < 16; ++i) r[i].store(out[i]);
+  int wrong = 0;
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 16; ++j) wrong += out[j][i] != in[i][j];
+  CHECK(wrong == 0);
+
+  float x[16] = {-1.0f, -0.0f, 0.0f, 1.0f, -1e-30f, std::nanf(""), -INFINITY, INFINITY};
+  float y[16];
+  dqn::simd::relu_select(VecF::load(x)).store(y);
+  for (int i = 0; i < 16; ++i) {
+    const float want = x[i] < 0.0f ? 0.0f : x[i];  // relu_forward_ref's rule
+    CHECK(std::memcmp(&y[i], &want, sizeof want) == 0);
+  }
+}
+#endif
