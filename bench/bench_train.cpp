@@ -85,9 +85,34 @@ void BM_TrainAtariCatch2600(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_TrainAtariBreakout)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kSecond);
-BENCHMARK(BM_TrainAtariBreakoutBf16)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kSecond);
-BENCHMARK(BM_TrainAtariCatch2600)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kSecond);
-BENCHMARK(BM_TrainCartpolePreset)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kSecond);
-BENCHMARK(BM_TrainSeedPreset)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kSecond);
+BENCHMARK(BM_TrainAtariBreakout)
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("threads")
+    ->UseRealTime()
+    ->Unit(benchmark::kSecond);
+BENCHMARK(BM_TrainAtariBreakoutBf16)
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("threads")
+    ->UseRealTime()
+    ->Unit(benchmark::kSecond);
+BENCHMARK(BM_TrainAtariCatch2600)
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("threads")
+    ->UseRealTime()
+    ->Unit(benchmark::kSecond);
+BENCHMARK(BM_TrainCartpolePreset)
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("threads")
+    ->UseRealTime()
+    ->Unit(benchmark::kSecond);
+BENCHMARK(BM_TrainSeedPreset)
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("threads")
+    ->UseRealTime()
+    ->Unit(benchmark::kSecond);
 BENCHMARK_MAIN();

@@ -200,20 +200,55 @@ void BM_CnnAct(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_MlpUpdate)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_CnnUpdate)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_CnnUpdateBf16)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_NoisyMlpUpdate)->Arg(1)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_NoisyCnnUpdate)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_RainbowCnnUpdate)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MlpUpdate)
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("threads")
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CnnUpdate)
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("threads")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CnnUpdateBf16)
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("threads")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NoisyMlpUpdate)
+    ->Arg(1)
+    ->ArgName("threads")
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_NoisyCnnUpdate)
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("threads")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RainbowCnnUpdate)
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("threads")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DuelingRainbowCnnUpdate)
     ->Arg(1)
     ->Arg(2)
     ->ArgName("threads")
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_DerCnnUpdate)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DerCnnUpdate)
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("threads")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MlpAct)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_NoisyCnnAct)->Arg(1)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_CnnAct)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CnnAct)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(
+    benchmark::kMicrosecond);
 BENCHMARK_MAIN();
