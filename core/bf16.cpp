@@ -237,52 +237,52 @@ std::int64_t chunks_for(double flops, std::int64_t items) {
   return std::clamp<std::int64_t>(std::min<std::int64_t>(by_work, items), 1, num_threads());
 }
 
-template <int R, int BC>
-void run_pack_a(GemmArgs g, const float* a, std::int64_t lda, std::int64_t K,
-                std::uint32_t* scratch) {
-  const std::int64_t row_tiles = (g.M + R - 1) / R, col_blocks = (g.N + 16 * BC - 1) / (16 * BC);
+// Runs piece(buf, i) for i in [0, pieces), consecutive runs of them to a thread, buf the
+// running chunk's gemm_pairs_scratch(K) slice; as many chunks as the product's work warrants.
+template <class Piece>
+void over_pieces(const GemmArgs& g, std::int64_t K, std::int64_t pieces, std::uint32_t* scratch,
+                 Piece&& piece) {
   const std::int64_t chunks =
-      chunks_for(2.0 * static_cast<double>(g.M) * static_cast<double>(g.N * K), row_tiles);
+      chunks_for(2.0 * static_cast<double>(g.M) * static_cast<double>(g.N * K), pieces);
   parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
-    for (std::int64_t c = c_lo; c < c_hi; ++c) {
-      std::uint32_t* buf = scratch + c * gemm_pairs_scratch(K);
-      for (std::int64_t rt = row_tiles * c / chunks; rt < row_tiles * (c + 1) / chunks; ++rt) {
-        const std::int64_t i0 = rt * R, rows = std::min<std::int64_t>(R, g.M - i0);
-        pack_rows(buf, g.Q, a + i0 * lda, lda, rows, K);
-        GemmArgs t = g;
-        t.c = g.c + i0 * g.ldc;
-        t.a = buf;
-        t.M = rows;
-        for (std::int64_t cb = 0; cb < col_blocks; ++cb) tile<R, BC>(t, 0, cb * 16 * BC);
-      }
-    }
+    for (std::int64_t c = c_lo; c < c_hi; ++c)
+      for (std::int64_t i = pieces * c / chunks; i < pieces * (c + 1) / chunks; ++i)
+        piece(scratch + c * gemm_pairs_scratch(K), i);
   });
 }
 
 template <int R, int BC>
-void run_pack_b(GemmArgs g, const float* b, std::int64_t ldbf, std::int64_t K,
+void run_pack_a(const GemmArgs& g, const float* a, std::int64_t lda, std::int64_t K,
+                std::uint32_t* scratch) {
+  const std::int64_t row_tiles = (g.M + R - 1) / R, col_blocks = (g.N + 16 * BC - 1) / (16 * BC);
+  over_pieces(g, K, row_tiles, scratch, [&](std::uint32_t* buf, std::int64_t rt) {
+    const std::int64_t i0 = rt * R, rows = std::min<std::int64_t>(R, g.M - i0);
+    pack_rows(buf, g.Q, a + i0 * lda, lda, rows, K);
+    GemmArgs t = g;
+    t.c = g.c + i0 * g.ldc;
+    t.a = buf;
+    t.M = rows;
+    for (std::int64_t cb = 0; cb < col_blocks; ++cb) tile<R, BC>(t, 0, cb * 16 * BC);
+  });
+}
+
+template <int R, int BC>
+void run_pack_b(const GemmArgs& g, const float* b, std::int64_t ldbf, std::int64_t K,
                 std::uint32_t* scratch) {
   constexpr std::int64_t kPanel = kPanelBlocks * 16 * BC;
   const std::int64_t row_tiles = (g.M + R - 1) / R, panels = (g.N + kPanel - 1) / kPanel;
-  const std::int64_t chunks =
-      chunks_for(2.0 * static_cast<double>(g.M) * static_cast<double>(g.N * K), panels);
-  parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
-    for (std::int64_t c = c_lo; c < c_hi; ++c) {
-      std::uint32_t* buf = scratch + c * gemm_pairs_scratch(K);
-      for (std::int64_t p = panels * c / chunks; p < panels * (c + 1) / chunks; ++p) {
-        const std::int64_t j0 = p * kPanel, cols = std::min(kPanel, g.N - j0);
-        const std::int64_t blocks = (cols + 16 * BC - 1) / (16 * BC);
-        pack_pairs(buf, kPanel, b + j0, ldbf, K, cols);
-        zero_cols(buf, kPanel, g.Q, cols, blocks * 16 * BC);  // read by the last block, dropped
-        GemmArgs t = g;
-        t.c = g.c + j0;
-        t.b = buf;
-        t.ldb = kPanel;
-        t.N = cols;
-        for (std::int64_t rt = 0; rt < row_tiles; ++rt)
-          for (std::int64_t cb = 0; cb < blocks; ++cb) tile<R, BC>(t, rt * R, cb * 16 * BC);
-      }
-    }
+  over_pieces(g, K, panels, scratch, [&](std::uint32_t* buf, std::int64_t p) {
+    const std::int64_t j0 = p * kPanel, cols = std::min(kPanel, g.N - j0);
+    const std::int64_t blocks = (cols + 16 * BC - 1) / (16 * BC);
+    pack_pairs(buf, kPanel, b + j0, ldbf, K, cols);
+    zero_cols(buf, kPanel, g.Q, cols, blocks * 16 * BC);  // read by the last block, dropped
+    GemmArgs t = g;
+    t.c = g.c + j0;
+    t.b = buf;
+    t.ldb = kPanel;
+    t.N = cols;
+    for (std::int64_t rt = 0; rt < row_tiles; ++rt)
+      for (std::int64_t cb = 0; cb < blocks; ++cb) tile<R, BC>(t, rt * R, cb * 16 * BC);
   });
 }
 

@@ -253,14 +253,11 @@ TEST_CASE("conv2d matches PyTorch nn.Conv2d with stride 2 and padding 1, ref in 
   check_within_bound(db_f, f.at("db").values, db_b, per_image + 2, "fast db vs torch");
 }
 
-TEST_CASE("conv2d backward with dx_overwrite writes dx: the bits of accumulating onto zeros") {
-  // dx starts as NaN, which an add would keep: every element must be written. Shapes: padded
-  // (im2col, phase-split col2im), stride 1 (one phase, col2im straight onto dx), strided without
-  // padding, and one large image at 2 threads (channels split inside it); the bf16 kernel too.
-  const Conv2dShape shapes[] = {{3, 2, 9, 7, 5, 3, 3, 2, 1},
-                                {4, 64, 9, 9, 64, 3, 3, 1, 0},
-                                {5, 32, 20, 20, 64, 4, 4, 2, 0},
-                                {1, 8, 96, 96, 32, 3, 3, 1, 1}};  // 42 MFLOP: split inside
+namespace {
+
+// Runs check(s, bf16) for every shape at 1 and 2 threads, FP32 and bf16 kernels.
+template <std::size_t S, class Check>
+void for_each_conv_case(const Conv2dShape (&shapes)[S], Check&& check) {
   for (const auto& s : shapes)
     for (int threads : {1, 2})
       for (bool bf16 : {false, true}) {
@@ -269,27 +266,41 @@ TEST_CASE("conv2d backward with dx_overwrite writes dx: the bits of accumulating
         CAPTURE(threads);
         CAPTURE(bf16);
         ThreadScope scope(threads);
-        const auto x = random_floats(x_size(s), 41), w = random_floats(w_size(s), 42);
-        const auto dout = random_floats(out_size(s), 43);
-        std::vector<float> ws(
-            std::max(conv2d_workspace_floats(s), conv2d_bf16_workspace_floats(s)));
-        auto run = [&](bool overwrite) {
-          std::vector<float> dx(x_size(s), overwrite ? std::nanf("") : 0.0f);
-          std::vector<float> dw(w_size(s), 0.0f), db(s.C_out, 0.0f);
-          if (bf16)
-            conv2d_backward_bf16_fast(dx.data(), dw.data(), db.data(), dout.data(), x.data(),
-                                      w.data(), s, ws.data(), overwrite);
-          else
-            conv2d_backward_fast(dx.data(), dw.data(), db.data(), dout.data(), x.data(), w.data(),
-                                 s, ws.data(), overwrite);
-          dx.insert(dx.end(), dw.begin(), dw.end());
-          dx.insert(dx.end(), db.begin(), db.end());
-          return dx;
-        };
-        const auto added = run(false), written = run(true);
-        REQUIRE(added.size() == written.size());
-        CHECK(std::memcmp(added.data(), written.data(), added.size() * sizeof(float)) == 0);
+        check(s, bf16);
       }
+}
+
+}  // namespace
+
+TEST_CASE("conv2d backward with dx_overwrite writes dx: the bits of accumulating onto zeros") {
+  // dx starts as NaN, which an add would keep: every element must be written. Shapes: padded
+  // (im2col, phase-split col2im), stride 1 (one phase, col2im straight onto dx), strided without
+  // padding, and one large image at 2 threads (channels split inside it); the bf16 kernel too.
+  const Conv2dShape shapes[] = {{3, 2, 9, 7, 5, 3, 3, 2, 1},
+                                {4, 64, 9, 9, 64, 3, 3, 1, 0},
+                                {5, 32, 20, 20, 64, 4, 4, 2, 0},
+                                {1, 8, 96, 96, 32, 3, 3, 1, 1}};  // 42 MFLOP: split inside
+  for_each_conv_case(shapes, [](const Conv2dShape& s, bool bf16) {
+    const auto x = random_floats(x_size(s), 41), w = random_floats(w_size(s), 42);
+    const auto dout = random_floats(out_size(s), 43);
+    std::vector<float> ws(std::max(conv2d_workspace_floats(s), conv2d_bf16_workspace_floats(s)));
+    auto run = [&](bool overwrite) {
+      std::vector<float> dx(x_size(s), overwrite ? std::nanf("") : 0.0f);
+      std::vector<float> dw(w_size(s), 0.0f), db(s.C_out, 0.0f);
+      if (bf16)
+        conv2d_backward_bf16_fast(dx.data(), dw.data(), db.data(), dout.data(), x.data(), w.data(),
+                                  s, ws.data(), overwrite);
+      else
+        conv2d_backward_fast(dx.data(), dw.data(), db.data(), dout.data(), x.data(), w.data(), s,
+                             ws.data(), overwrite);
+      dx.insert(dx.end(), dw.begin(), dw.end());
+      dx.insert(dx.end(), db.begin(), db.end());
+      return dx;
+    };
+    const auto added = run(false), written = run(true);
+    REQUIRE(added.size() == written.size());
+    CHECK(std::memcmp(added.data(), written.data(), added.size() * sizeof(float)) == 0);
+  });
 }
 
 TEST_CASE("conv2d forward with relu equals the forward then relu_forward_ref, bit for bit") {
@@ -300,32 +311,24 @@ TEST_CASE("conv2d forward with relu equals the forward then relu_forward_ref, bi
                                 {5, 32, 20, 20, 64, 4, 4, 2, 0},
                                 {4, 5, 11, 9, 37, 3, 2, 2, 0},
                                 {1, 8, 96, 96, 32, 3, 3, 1, 1}};
-  for (const auto& s : shapes)
-    for (int threads : {1, 2})
-      for (bool bf16 : {false, true}) {
-        CAPTURE(s.C_in);
-        CAPTURE(s.pad);
-        CAPTURE(threads);
-        CAPTURE(bf16);
-        ThreadScope scope(threads);
-        auto x = random_floats(x_size(s), 61);
-        const auto w = random_floats(w_size(s), 62), b = random_floats(s.C_out, 63);
-        x[0] = std::nanf("");  // NaN stays NaN through the ReLU, as relu_forward_ref keeps it
-        std::vector<float> ws(
-            std::max(conv2d_workspace_floats(s), conv2d_bf16_workspace_floats(s)));
-        auto forward = [&](float* out, bool relu) {
-          if (bf16)
-            conv2d_forward_bf16_fast(out, x.data(), w.data(), b.data(), s, ws.data(), relu);
-          else
-            conv2d_forward_fast(out, x.data(), w.data(), b.data(), s, ws.data(), relu);
-        };
-        std::vector<float> plain(out_size(s)), fused(out_size(s));
-        forward(plain.data(), false);
-        relu_forward_ref(plain.data(), plain.data(), out_size(s));
-        forward(fused.data(), true);
-        CHECK(std::memcmp(plain.data(), fused.data(), plain.size() * sizeof(float)) == 0);
-        std::int64_t zeros = 0;
-        for (float v : fused) zeros += v == 0.0f;
-        CHECK(zeros > 0);  // the ReLU did cut something
-      }
+  for_each_conv_case(shapes, [](const Conv2dShape& s, bool bf16) {
+    auto x = random_floats(x_size(s), 61);
+    const auto w = random_floats(w_size(s), 62), b = random_floats(s.C_out, 63);
+    x[0] = std::nanf("");  // NaN stays NaN through the ReLU, as relu_forward_ref keeps it
+    std::vector<float> ws(std::max(conv2d_workspace_floats(s), conv2d_bf16_workspace_floats(s)));
+    auto forward = [&](float* out, bool relu) {
+      if (bf16)
+        conv2d_forward_bf16_fast(out, x.data(), w.data(), b.data(), s, ws.data(), relu);
+      else
+        conv2d_forward_fast(out, x.data(), w.data(), b.data(), s, ws.data(), relu);
+    };
+    std::vector<float> plain(out_size(s)), fused(out_size(s));
+    forward(plain.data(), false);
+    relu_forward_ref(plain.data(), plain.data(), out_size(s));
+    forward(fused.data(), true);
+    CHECK(std::memcmp(plain.data(), fused.data(), plain.size() * sizeof(float)) == 0);
+    std::int64_t zeros = 0;
+    for (float v : fused) zeros += v == 0.0f;
+    CHECK(zeros > 0);  // the ReLU did cut something
+  });
 }
