@@ -23,6 +23,7 @@ and saved to bench/results/compare_pytorch.md.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -194,7 +195,10 @@ def run_ours(quick, with_seed_run):
             ours[names[name]] = b["real_time"] * unit[b["time_unit"]]
     if with_seed_run:
         for threads in (1, 2):
+            # The script's own scratch run, removed before each call (outside the timing): left
+            # in place, the script's second call stopped at dqn's refusal to overwrite a run.
             out_dir = os.path.join(BUILD, "compare_seed_run_t%d" % threads)
+            shutil.rmtree(out_dir, ignore_errors=True)
             start = time.perf_counter()
             res = subprocess.run([os.path.join(BUILD, "tools", "dqn"), "train", "--preset", "seed",
                                   "--set", "max_episodes=300", "--set", "final_eval_episodes=0",
