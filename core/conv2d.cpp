@@ -17,6 +17,7 @@
 
 #include <algorithm>
 
+#include "core/activation.hpp"
 #include "core/bf16.hpp"
 #include "core/bf16_pack.hpp"
 #include "core/matmul.hpp"
@@ -311,29 +312,6 @@ void finish_weight_tile(float* dwt, const VecF (&acc)[R][BC], std::int64_t valid
     for (int j = 0; j < BC; ++j) acc[i][j].store(dwt + (k0 + i) * co_pad + co0 + j * kLanes);
 }
 
-// Forward, BC channel vectors from channel co0 on, every position of one sample. Each finished
-// tile goes to store(acc, p0, valid, co0): acc[i][j] holds positions p0 + i (the first `valid`
-// real), channels co0 + 16 j ... (see store_channel_major).
-template <int BC, class Store>
-[[gnu::noinline]] void forward_channels(const float* x_n, const float* wt, std::int64_t co0,
-                                        const Conv2dShape& s, const Dims& d, std::int64_t co_pad,
-                                        Store&& store) {
-  constexpr int R = kAccumulators / BC;
-  for (std::int64_t p0 = 0; p0 < d.P; p0 += R) {
-    std::int64_t off[R];
-    const std::int64_t valid = position_offsets(off, p0, s, d);
-    VecF acc[R][BC];
-    zero(acc);
-    const float* v = wt + co0;
-    for (std::int64_t ci = 0; ci < s.C_in; ++ci)
-      for (std::int64_t kh = 0; kh < s.KH; ++kh) {
-        const float* x_row = x_n + (ci * s.H + kh) * s.W;
-        for (std::int64_t kw = 0; kw < s.KW; ++kw, v += co_pad) fma_term(acc, x_row + kw, v, off);
-      }
-    store(acc, p0, valid, co0);
-  }
-}
-
 // The forward's stores. The tiles hold positions x channels and out_n is channel-major, so a
 // tile goes out position-major into a per-sample buffer tb (P + kAccumulators rows of co_pad:
 // whole vectors, the last tile's rows past P included), and once every channel group of the
@@ -383,9 +361,26 @@ void store_channel_major(float* out_n, const float* tb, const float* b, std::int
 #endif
 }
 
-// v = relu(v) in place over n floats, as relu_forward_ref (v < 0 ? 0 : v; NaN stays NaN).
-void relu_in_place(float* v, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) v[i] = v[i] < 0.0f ? 0.0f : v[i];
+// Forward, BC channel vectors from channel co0 on, every position of one sample. Each finished
+// tile goes position-major into tb (store_positions; store_channel_major turns it around).
+template <int BC>
+[[gnu::noinline]] void forward_channels(const float* x_n, const float* wt, std::int64_t co0,
+                                        const Conv2dShape& s, const Dims& d, std::int64_t co_pad,
+                                        float* tb) {
+  constexpr int R = kAccumulators / BC;
+  for (std::int64_t p0 = 0; p0 < d.P; p0 += R) {
+    std::int64_t off[R];
+    position_offsets(off, p0, s, d);  // rows past P repeat the last position; tb has room
+    VecF acc[R][BC];
+    zero(acc);
+    const float* v = wt + co0;
+    for (std::int64_t ci = 0; ci < s.C_in; ++ci)
+      for (std::int64_t kh = 0; kh < s.KH; ++kh) {
+        const float* x_row = x_n + (ci * s.H + kh) * s.W;
+        for (std::int64_t kw = 0; kw < s.KW; ++kw, v += co_pad) fma_term(acc, x_row + kw, v, off);
+      }
+    store_positions(tb, acc, p0, co0, co_pad);
+  }
 }
 
 // Runs fn.template operator()<BC>(co0) over the channel vectors in groups of 4, 2 and 1 vectors
@@ -414,10 +409,7 @@ void forward_sample_lowering_free(float* out_n, const float* x_n, const float* w
                                   const Conv2dShape& s, const Dims& d, bool relu, float* tb) {
   const std::int64_t co_pad = channels_padded(s);
   over_channel_groups(co_pad, [&]<int BC>(std::int64_t co0) {
-    forward_channels<BC>(x_n, wt, co0, s, d, co_pad,
-                         [&](const auto& acc, std::int64_t p0, std::int64_t, std::int64_t first) {
-                           store_positions(tb, acc, p0, first, co_pad);
-                         });
+    forward_channels<BC>(x_n, wt, co0, s, d, co_pad, tb);
   });
   store_channel_major(out_n, tb, b, s.C_out, co_pad, d.P, relu);
 }
@@ -591,7 +583,7 @@ void conv2d_forward_fast(float* out, const float* x, const float* w, const float
       });
       fill_bias(out + n * out_stride, b, s, d);
       matmul_nn_fast(out + n * out_stride, w, ws.col, s.C_out, d.K, d.P, /*accumulate=*/true);
-      if (relu) relu_in_place(out + n * out_stride, out_stride);
+      if (relu) relu_forward_fast(out + n * out_stride, out + n * out_stride, out_stride);
     }
     return;
   }
@@ -621,7 +613,7 @@ void conv2d_forward_fast(float* out, const float* x, const float* w, const float
           float* out_n = out + n0 * out_stride;
           fill_bias(out_n, b, s, d);
           MapR(out_n, s.C_out, d.P).noalias() += W * CMapR(ws.col, d.K, d.P);
-          if (relu) relu_in_place(out_n, out_stride);
+          if (relu) relu_forward_fast(out_n, out_n, out_stride);
           continue;
         }
         MapR(ws.stage, s.C_out, ld).noalias() = W * CMapR(ws.col, d.K, ld);
@@ -631,7 +623,7 @@ void conv2d_forward_fast(float* out, const float* x, const float* w, const float
             float* dst = out + (n0 + j) * out_stride + co * d.P;
             const float bias = b ? b[co] : 0.0f;
             for (std::int64_t p = 0; p < d.P; ++p) dst[p] = src[p] + bias;
-            if (relu) relu_in_place(dst, d.P);
+            if (relu) relu_forward_fast(dst, dst, d.P);
           }
       }
     }
@@ -760,15 +752,15 @@ struct Bf16Ws {
   }
 };
 
-template <int BC, class Store>
+template <int BC>
 [[gnu::noinline]] void forward_channels_bf16(const std::uint32_t* xc, const std::uint32_t* wtb,
                                              const std::uint32_t* qoff, std::int64_t Q,
                                              std::int64_t co0, const Conv2dShape& s, const Dims& d,
-                                             std::int64_t co_pad, Store&& store) {
+                                             std::int64_t co_pad, float* tb) {
   constexpr int R = kAccumulators / BC;
   for (std::int64_t p0 = 0; p0 < d.P; p0 += R) {
     std::int64_t off[R];
-    const std::int64_t valid = position_offsets(off, p0, s, d);
+    position_offsets(off, p0, s, d);
     VecF acc[R][BC];
     zero(acc);
     const std::uint32_t* v = wtb + co0;
@@ -781,7 +773,7 @@ template <int BC, class Store>
         for (int j = 0; j < BC; ++j) acc[i][j] = simd::dot_pairs(acc[i][j], xi, bv[j]);
       }
     }
-    store(acc, p0, valid, co0);
+    store_positions(tb, acc, p0, co0, co_pad);
   }
 }
 
@@ -891,11 +883,7 @@ void conv2d_forward_bf16_fast(float* out, const float* x, const float* w, const 
       for (std::int64_t n = s.N * c / chunks; n < s.N * (c + 1) / chunks; ++n) {
         bf16::pack_pairs(xc, s.H * s.W, x + n * x_stride, s.H * s.W, s.C_in, s.H * s.W);
         over_channel_groups(ws.co_pad, [&]<int BC>(std::int64_t co0) {
-          forward_channels_bf16<BC>(
-              xc, wtb, qoff, ws.Q, co0, s, d, ws.co_pad,
-              [&](const auto& acc, std::int64_t p0, std::int64_t, std::int64_t first) {
-                store_positions(tb, acc, p0, first, ws.co_pad);
-              });
+          forward_channels_bf16<BC>(xc, wtb, qoff, ws.Q, co0, s, d, ws.co_pad, tb);
         });
         store_channel_major(out + n * out_stride, tb, b, s.C_out, ws.co_pad, d.P, relu);
       }
