@@ -169,8 +169,59 @@ inline void add_run(float* __restrict dst, const float* __restrict src, std::int
 // dx_n. Rows of one channel touch only that channel, so channel ranges never collide.
 // zero_first: those channels of dx_n are zeroed first (dx written, not added to), here where
 // they are about to be read, rather than in a pass of their own over the whole batch.
+#if defined(DQN_HAVE_TRANSPOSE16)
+// col2im_add without padding, stride 1 or 2, and phase rows of at most 16 floats (the Nature
+// CNN's layers 2 and 3), as a gather: each input row's sums are built in registers, one vector
+// per column phase, and written once. The scatter below stores each dcol run onto rows that the
+// next runs reload, one float apart; those stores did not forward to the loads, and the phase
+// buffer cost a fill and a strided merge of its own (col2im was 4-5% of the Nature update).
+// The bits are the scatter's: each phase sum adds its terms in the same (kh, kw) order, from
+// dx_n itself when the input is its own only phase (stride 1), from 0 otherwise, then onto dx_n.
+template <int S>
+void col2im_gather(float* dx_n, const float* dcol, const Conv2dShape& s, const Dims& d,
+                   std::int64_t ci_lo, std::int64_t ci_hi, std::int64_t ld, bool zero_first) {
+  using simd::VecF;
+  const int wo = static_cast<int>(d.Wo), w = static_cast<int>(s.W);
+  for (std::int64_t ci = ci_lo; ci < ci_hi; ++ci)
+    for (std::int64_t ih = 0; ih < s.H; ++ih) {
+      float* dst = dx_n + (ci * s.H + ih) * s.W;
+      const int w_lo = std::min(w, 16);  // the row's first vector; stride 2 may have a second
+      const VecF base = zero_first ? VecF::zero() : VecF::load_first(dst, w_lo);
+      VecF acc[S];
+      for (int r = 0; r < S; ++r) acc[r] = S == 1 ? base : VecF::zero();
+      // Rows kh of the kernel that land on ih: ih = oh*S + kh with 0 <= oh < Ho.
+      for (std::int64_t kh = 0; kh < s.KH && kh <= ih; ++kh) {
+        if ((ih - kh) % S != 0 || (ih - kh) / S >= d.Ho) continue;
+        const float* rows = dcol + (ci * s.KH + kh) * s.KW * ld + (ih - kh) / S * d.Wo;
+        // kw = q*S + r: phase r, shifted by q. r unrolled, so that acc stays in registers.
+        for (int q = 0; q * S < s.KW; ++q)
+          for (int r = 0; r < S; ++r)
+            if (q * S + r < s.KW)
+              acc[r] = acc[r] + simd::load_run_at(rows + (q * S + r) * ld, wo, q);
+      }
+      if constexpr (S == 1) {
+        acc[0].store_first(dst, w);
+      } else {
+        VecF lo, hi;
+        simd::interleave2(acc[0], acc[1], lo, hi);
+        (base + lo).store_first(dst, w_lo);
+        if (w > 16) {
+          const VecF base_hi = zero_first ? VecF::zero() : VecF::load_first(dst + 16, w - 16);
+          (base_hi + hi).store_first(dst + 16, w - 16);
+        }
+      }
+    }
+}
+#endif
+
 void col2im_add(float* dx_n, const float* dcol, float* dxp, const Conv2dShape& s, const Dims& d,
                 std::int64_t ci_lo, std::int64_t ci_hi, std::int64_t ld, bool zero_first) {
+#if defined(DQN_HAVE_TRANSPOSE16)
+  if (s.pad == 0 && d.Wq <= 16 && (d.S == 1 || d.S == 2)) {
+    if (d.S == 1) return col2im_gather<1>(dx_n, dcol, s, d, ci_lo, ci_hi, ld, zero_first);
+    return col2im_gather<2>(dx_n, dcol, s, d, ci_lo, ci_hi, ld, zero_first);
+  }
+#endif
   if (zero_first) std::fill(dx_n + ci_lo * s.H * s.W, dx_n + ci_hi * s.H * s.W, 0.0f);
   float* phases = d.one_phase ? dx_n : dxp;
   if (!d.one_phase)

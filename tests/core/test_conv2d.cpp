@@ -85,6 +85,11 @@ TEST_CASE("conv2d fast matches the reference on a spread of awkward shapes, stri
       // 4 channel vectors together, and a last vector that is partly padding.
       {3, 5, 11, 9, 37, 3, 2, 2, 0},
       {2, 3, 10, 12, 80, 3, 3, 1, 0},
+      // The gathering col2im's limits: stride 2 over 31 columns (16 per phase, the last column
+      // and row never read), stride 1 over 16, and stride 2 over 33 (17 per phase: the scatter).
+      {2, 3, 12, 31, 5, 3, 4, 2, 0},
+      {2, 3, 10, 16, 5, 3, 3, 1, 0},
+      {2, 3, 9, 33, 5, 3, 3, 2, 0},
   };
   for (int threads : {1, 2}) {
     ThreadScope scope(threads);
