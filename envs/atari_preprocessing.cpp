@@ -228,7 +228,9 @@ void AtariPreprocessing::push_observation(bool fill_stack) {
 }
 
 // frame_skip emulated frames of one ALE action, summing the score; the last two frames' grey
-// screens are kept for pooling. Stops early at game over or at the frame cap.
+// screens are kept for pooling. Stops emulating at game over or at the frame cap; the frames
+// left are idle frames, as in ALE's act() (with sticky actions the emulator still draws for
+// them: skipping those draws put the next episode on other numbers than ALE's).
 int AtariPreprocessing::repeat(int ale_action, StepResult& r) {
   int score = 0;
   for (std::int64_t t = 0; t < frame_skip_; ++t) {
@@ -237,7 +239,10 @@ int AtariPreprocessing::repeat(int ale_action, StepResult& r) {
     score += game_->act(ale_action);
     r.terminated = game_->game_over();
     r.truncated = game_->episode_frame_number() >= options_.max_episode_frames;
-    if (r.terminated || r.truncated) break;
+    if (r.terminated || r.truncated) {
+      for (++t; t < frame_skip_; ++t) game_->idle_frame(ale_action);
+      break;
+    }
     if (t == frame_skip_ - 2) {
       grab(screens_[1].data());
     } else if (t == frame_skip_ - 1) {

@@ -117,6 +117,11 @@ class AtariScreen {
   // One emulated frame with an ALE action code (any of the 18; those outside the minimal set act
   // as their nearest meaning or as NOOP); returns the score change of that frame.
   virtual int act(int action) = 0;
+  // A frame left in an agent step after the episode ended (game over or the frame cap), for
+  // which ALE's act() draws its sticky-action numbers and emulates nothing. The emulator
+  // (RomGame) draws them, to stay in step with ALE; our own games have their own generator,
+  // which has no such draws to match, and ignore it.
+  virtual void idle_frame(int /*action*/) {}
   // A speed hint for the act() calls that follow: false = nobody will read their screens.
   // Screens read anyway must still be right; games that draw lazily can ignore it.
   virtual void set_screen_wanted(bool /*wanted*/) {}

@@ -57,6 +57,10 @@ int RomGame::act(int action) {
   }
 }
 
+void RomGame::idle_frame(int action) {
+  runner_->idle_frame(action);
+}
+
 const std::uint8_t* RomGame::screen() const {
   return runner_->console().screen();
 }

@@ -32,6 +32,7 @@ class RomGame final : public AtariScreen {
   // ALE: setInt("random_seed", seed) then loadROM: a new power-on whose sticky draws follow it.
   void set_seed(std::uint64_t seed) override;
   int act(int action) override;
+  void idle_frame(int action) override;
   // The emulator then skips drawing frames (envs/atari2600/console.hpp, "Skipped frames").
   void set_screen_wanted(bool wanted) override { runner_->console().set_render(wanted); }
   bool game_over() const override { return runner_->terminal(); }

@@ -236,19 +236,28 @@ void AleRunner::reset_game() {
   for (int a : game.start_actions) run_frame(inputs_for(a), false, "reset");
 }
 
+// README 4.8: two draws per frame (player A, then B); A's decides whether the new action replaces
+// the previous one. Player B's action is always NOOP under act(). The draws (and the choice)
+// happen even when the episode is over and nothing is emulated (GAMES.md 1.1; the oracle's
+// `applied` after a terminal step shows it).
+void AleRunner::sticky_choice(int action) {
+  const double u_a = static_cast<double>(env_rng_()) / 4294967296.0;
+  env_rng_();
+  if (u_a >= options_.repeat_action_probability) last_action_ = action;
+  applied_.push_back(last_action_);
+}
+
+void AleRunner::idle_frame(int action) {
+  action_name(action);  // throws on an action outside 0-17
+  sticky_choice(action);
+}
+
 int AleRunner::act(int action) {
   action_name(action);  // throws on an action outside 0-17
   applied_.clear();
   int total = 0;
   for (int k = 0; k < options_.frame_skip; ++k) {
-    // README 4.8: two draws per frame (player A, then B); A's decides whether the new action
-    // replaces the previous one. Player B's action is always NOOP under act(). The draws (and
-    // the choice) happen even when the episode is over and nothing is emulated (GAMES.md 1.1;
-    // the oracle's `applied` after a terminal step shows it).
-    const double u_a = static_cast<double>(env_rng_()) / 4294967296.0;
-    env_rng_();
-    if (u_a >= options_.repeat_action_probability) last_action_ = action;
-    applied_.push_back(last_action_);
+    sticky_choice(action);
     if (terminal() || truncated()) continue;
     if (options_.left_paddles) {
       // GAMES.md 4.2: each frame the RIGHT forms turn the paddle by -23000 ohms, LEFT by +23000.

@@ -85,6 +85,11 @@ class AleRunner {
 
   // One agent step: the summed reward of frame_skip frames; 0 and no emulation once over.
   int act(int action);
+  // One frame of act() once the episode is over: ALE still draws that frame's sticky-action
+  // numbers (README 4.8) and emulates nothing. A frame skip done outside the runner (one act()
+  // per frame, as AtariPreprocessing does) calls it for the frames its step has left after the
+  // game ended, so that the generator stays where ALE's is when the next episode starts.
+  void idle_frame(int action);
   void reset_game();
 
   bool terminal() const { return logic_.terminal(); }
@@ -111,6 +116,7 @@ class AleRunner {
   void load_state(const std::string& blob);
 
  private:
+  void sticky_choice(int action);  // one frame's draws and choice (README 4.8)
   void run_frame(const Inputs& in, bool count_step, const char* phase, bool step_logic = true);
   void soft_reset();
   void select(int frames);
