@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "envs/atari2600/ale.hpp"
+#include "envs/atari2600/bundled.hpp"
 #include "envs/atari2600/palette.hpp"
 #include "envs/atari_preprocessing.hpp"
 #include "envs/env.hpp"
@@ -183,4 +184,44 @@ TEST_CASE("rom game: ale:catch2600 runs with no ROM file, ten balls to a game") 
   wrong.rom_path = source("tests/atari2600/probes/probe.bin");
   CHECK_THROWS_WITH_AS(make_env("ale:catch2600", wrong), doctest::Contains("catch2600.bin (md5"),
                        Error);
+}
+
+// ALE's act() draws its two sticky-action numbers for every frame of a frame skip, also for the
+// frames after a game over (the Atari kit's README 4.8). A catch2600 game ends inside an agent
+// step (ten balls of 81 frames: 202.5 steps), so AtariPreprocessing, which repeats the frames
+// itself, must still draw for the 2 frames left, or the next game runs on other numbers than the
+// emulator doing ALE's own frame skip. Six games, step by step, one path against the other.
+TEST_CASE("rom game: sticky actions stay in step with ALE's act() after a game over mid skip") {
+  const std::uint32_t seed = 7;
+  atari2600::AleOptions ao;
+  ao.game = "catch2600";
+  ao.frame_skip = 4;
+  ao.repeat_action_probability = 0.25;
+  ao.random_seed = seed;
+  const auto rom = atari2600::catch2600_rom();
+  atari2600::AleRunner runner(std::vector<std::uint8_t>(rom.begin(), rom.end()), ao);
+  EnvOptions o;
+  o.noop_max = 0;
+  o.repeat_action_probability = 0.25;
+  auto env = make_env("ale:catch2600", o);
+  env->reset(seed);
+  const std::vector<int> ale_actions = runner.minimal_actions();
+  REQUIRE(static_cast<std::int64_t>(ale_actions.size()) == env->num_actions());
+  Rng rng(11);
+  std::vector<int> ale_rewards, env_rewards;
+  for (int game = 0; game < 6; ++game) {
+    runner.reset_game();  // env->reset(seed), as Gymnasium's, loads the ROM and then resets too
+    if (game > 0) env->reset();
+    for (std::int64_t step = 0;; ++step) {
+      REQUIRE(step < 1000);
+      const std::int64_t a = rng.uniform_int(0, env->num_actions());
+      ale_rewards.push_back(runner.act(ale_actions[static_cast<std::size_t>(a)]));
+      const StepResult r = env->step(a);
+      env_rewards.push_back(static_cast<int>(r.raw_reward));
+      REQUIRE(runner.terminal() == r.terminated);
+      if (r.terminated) break;
+    }
+  }
+  CHECK(ale_rewards.size() == 6 * 203);
+  CHECK(ale_rewards == env_rewards);
 }
