@@ -164,11 +164,6 @@ inline void add_run(float* __restrict dst, const float* __restrict src, std::int
   }
 }
 
-// The adjoint of im2col for channels [ci_lo, ci_hi): dcol rows are added as contiguous runs onto
-// phase-split gradients dxp (or straight onto dx_n when one_phase), which are then added back onto
-// dx_n. Rows of one channel touch only that channel, so channel ranges never collide.
-// zero_first: those channels of dx_n are zeroed first (dx written, not added to), here where
-// they are about to be read, rather than in a pass of their own over the whole batch.
 #if defined(DQN_HAVE_TRANSPOSE16)
 // col2im_add without padding, stride 1 or 2, and phase rows of at most 16 floats (the Nature
 // CNN's layers 2 and 3), as a gather: each input row's sums are built in registers, one vector
@@ -182,10 +177,10 @@ void col2im_gather(float* dx_n, const float* dcol, const Conv2dShape& s, const D
                    std::int64_t ci_lo, std::int64_t ci_hi, std::int64_t ld, bool zero_first) {
   using simd::VecF;
   const int wo = static_cast<int>(d.Wo), w = static_cast<int>(s.W);
+  const int w_lo = std::min(w, 16);  // a row's first vector; at stride 2 it may have a second
   for (std::int64_t ci = ci_lo; ci < ci_hi; ++ci)
     for (std::int64_t ih = 0; ih < s.H; ++ih) {
       float* dst = dx_n + (ci * s.H + ih) * s.W;
-      const int w_lo = std::min(w, 16);  // the row's first vector; stride 2 may have a second
       const VecF base = zero_first ? VecF::zero() : VecF::load_first(dst, w_lo);
       VecF acc[S];
       for (int r = 0; r < S; ++r) acc[r] = S == 1 ? base : VecF::zero();
@@ -214,6 +209,12 @@ void col2im_gather(float* dx_n, const float* dcol, const Conv2dShape& s, const D
 }
 #endif
 
+// The adjoint of im2col for channels [ci_lo, ci_hi): dcol rows are added as contiguous runs onto
+// phase-split gradients dxp (or straight onto dx_n when one_phase), which are then added back onto
+// dx_n. Rows of one channel touch only that channel, so channel ranges never collide.
+// zero_first: those channels of dx_n are zeroed first (dx written, not added to), here where
+// they are about to be read, rather than in a pass of their own over the whole batch. The shapes
+// col2im_gather covers go there instead, with the same bits.
 void col2im_add(float* dx_n, const float* dcol, float* dxp, const Conv2dShape& s, const Dims& d,
                 std::int64_t ci_lo, std::int64_t ci_hi, std::int64_t ld, bool zero_first) {
 #if defined(DQN_HAVE_TRANSPOSE16)

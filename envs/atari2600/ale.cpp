@@ -249,6 +249,7 @@ void AleRunner::sticky_choice(int action) {
 
 void AleRunner::idle_frame(int action) {
   action_name(action);  // throws on an action outside 0-17
+  applied_.clear();     // as act(): applied() lists this call's frame
   sticky_choice(action);
 }
 

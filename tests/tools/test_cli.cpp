@@ -617,8 +617,7 @@ void check_tetris_eval(const std::string& golden_file, const std::vector<std::st
   }
   std::istringstream golden(read_text(std::string(DQN_SOURCE_DIR) + "/tests/tools/" + golden_file));
   std::string line, seed;
-  std::int64_t listed = 0, summary_episodes = -1, return_sum = 0, length_sum = 0;
-  std::int64_t summary_return = -1, summary_length = -1;
+  std::int64_t summary_episodes = -1, summary_return = -1, summary_length = -1;
   std::vector<std::pair<std::int64_t, std::int64_t>> per_episode;  // (return, length)
   while (std::getline(golden, line)) {
     if (line.empty() || line[0] == '#') continue;
@@ -630,24 +629,23 @@ void check_tetris_eval(const std::string& golden_file, const std::vector<std::st
     }
     std::int64_t index = -1, ret = 0, len = 0;
     words >> index >> ret >> len;
-    REQUIRE(index == listed++);
+    REQUIRE(index == static_cast<std::int64_t>(per_episode.size()));
     per_episode.emplace_back(ret, len);
   }
   // The per-episode lines and the oracle's summary agree, so a prefix of them is as good.
   REQUIRE(summary_episodes == static_cast<std::int64_t>(per_episode.size()));
   if (episodes == 0) episodes = summary_episodes;
   REQUIRE(episodes <= summary_episodes);
-  std::int64_t all_returns = 0, all_lengths = 0;
-  for (std::int64_t e = 0; e < summary_episodes; ++e) {
-    all_returns += per_episode[e].first;
-    all_lengths += per_episode[e].second;
-    if (e < episodes) {
-      return_sum += per_episode[e].first;
-      length_sum += per_episode[e].second;
+  auto sums_of_first = [&](std::int64_t n) {  // (return sum, length sum) of episodes [0, n)
+    std::pair<std::int64_t, std::int64_t> sums{0, 0};
+    for (std::int64_t e = 0; e < n; ++e) {
+      sums.first += per_episode[static_cast<std::size_t>(e)].first;
+      sums.second += per_episode[static_cast<std::size_t>(e)].second;
     }
-  }
-  REQUIRE(all_returns == summary_return);
-  REQUIRE(all_lengths == summary_length);
+    return sums;
+  };
+  REQUIRE(sums_of_first(summary_episodes) == std::make_pair(summary_return, summary_length));
+  const auto [return_sum, length_sum] = sums_of_first(episodes);
   std::vector<std::string> args = {"eval",   "random", "--env",      "ale:tetris",
                                    "--rom",  rom,      "--episodes", std::to_string(episodes),
                                    "--seed", seed};
