@@ -1,6 +1,6 @@
 // core/simd_loop.hpp (private to core/*.cpp): the one loop shape of the element-wise kernels:
-// whole VecF vectors, then the scalar tail, over parallel_for chunks of kElementwiseGrain (or a
-// kernel's own grain).
+// whole VecF vectors, then the scalar tail, over the pieces of parallel_for_pieces at
+// kElementwiseGrain (or a kernel's own grain).
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,8 @@
 
 namespace dqn::detail {
 
-// Runs vec(i) on whole vectors and scalar(i) on the tail of each chunk.
+// Runs vec(i) on whole vectors and scalar(i) on the tail of each piece: parallel_for_pieces,
+// since no element's result depends on the piece that holds it.
 //
 // Trap (performance): the SIMD store types are declared may_alias, so after each store the
 // compiler must assume any memory changed, including pointers a lambda captured by reference or
@@ -21,7 +22,7 @@ namespace dqn::detail {
 template <class Vec, class Scalar>
 void for_each_lane(std::int64_t n, const Vec& vec_shared, const Scalar& scalar_shared,
                    std::int64_t grain = kElementwiseGrain) {
-  parallel_for(0, n, grain, [&](std::int64_t lo, std::int64_t hi) {
+  parallel_for_pieces(0, n, grain, simd::VecF::kLanes, [&](std::int64_t lo, std::int64_t hi) {
     const Vec vec = vec_shared;
     const Scalar scalar = scalar_shared;
     std::int64_t i = lo;

@@ -24,6 +24,48 @@ TEST_CASE("parallel_for covers every index exactly once, for 1 and 2 threads") {
   }
 }
 
+TEST_CASE(
+    "parallel_for_pieces covers every index once, in pieces aligned from begin that depend only "
+    "on the range and the thread count") {
+  // Ranges a piece count divides and does not, shorter than a piece per thread, and unaligned
+  // ends; the pieces are recorded by their start, whichever thread ran them.
+  struct Case {
+    std::int64_t begin, end, grain, align;
+  };
+  for (const Case c : {Case{0, 1001, 10, 16}, Case{5, 100005, 64, 16}, Case{3, 40, 2, 16},
+                       Case{0, 4096, 1, 1}, Case{7, 7, 1, 16}}) {
+    CAPTURE(c.begin);
+    CAPTURE(c.end);
+    std::vector<std::vector<std::int64_t>> starts;
+    for (int threads : {1, 2, 2}) {
+      ThreadScope scope(threads);
+      CAPTURE(threads);
+      std::vector<std::atomic<int>> hits(static_cast<std::size_t>(c.end));
+      std::vector<std::atomic<std::int64_t>> piece_end(static_cast<std::size_t>(c.end + 1));
+      parallel_for_pieces(c.begin, c.end, c.grain, c.align, [&](std::int64_t lo, std::int64_t hi) {
+        CHECK(in_parallel_chunk() == (threads > 1 && omp_in_parallel()));
+        piece_end[static_cast<std::size_t>(lo)] = hi;
+        for (std::int64_t i = lo; i < hi; ++i) ++hits[static_cast<std::size_t>(i)];
+      });
+      for (std::int64_t i = c.begin; i < c.end; ++i) CHECK(hits[static_cast<std::size_t>(i)] == 1);
+      std::vector<std::int64_t> s;
+      for (std::int64_t i = c.begin; i < c.end; ++i)
+        if (piece_end[static_cast<std::size_t>(i)] != 0) {
+          s.push_back(i);
+          CHECK((i - c.begin) % c.align == 0);
+          CHECK(piece_end[static_cast<std::size_t>(i)] > i);
+        }
+      starts.push_back(s);
+      if (threads == 1 && c.end > c.begin) CHECK(s.size() == 1);  // inline, one call
+      const std::int64_t n = c.end - c.begin;
+      if (threads == 2 && parallel_chunks(n, c.grain) == 2)
+        CHECK(static_cast<std::int64_t>(s.size()) ==
+              std::min(2 * kPiecesPerThread, std::max<std::int64_t>(n / c.align, 1)));
+    }
+    CHECK(starts[1] == starts[2]);  // the same pieces on a second run
+  }
+}
+
 TEST_CASE("work at or below the grain runs inline on the calling thread") {
   ThreadScope scope(2);
   std::atomic<int> calls{0};
