@@ -545,8 +545,17 @@ void weight_grad_lowering_free(float* dw, const float* x, const float* dout, flo
 
 // db += the sums of dout over samples and positions, one channel per thread: each channel's sum
 // in one fixed order (lanes over positions, then samples), whatever the thread count.
+// Channels split over threads only past 2^19 floats of dout a thread: a Nature layer's sum
+// (at most 410K floats, conv1 at batch 32) took 37 us of work on the two threads together but
+// 40-70 us of wall time as a parallel region on this project's 2-vCPU VMs (the region's wake
+// and join cost more than the sum); inline, on one thread, it costs its work. Same bits either
+// way: each channel is one sum on one thread.
+constexpr std::int64_t kBiasGradGrain = std::int64_t{1} << 19;
+
 void bias_grad_batch(float* db, const float* dout, const Conv2dShape& s, const Dims& d) {
-  parallel_for(0, s.C_out, 8, [&](std::int64_t lo, std::int64_t hi) {
+  const std::int64_t per_channel = std::max<std::int64_t>(s.N * d.P, 1);
+  const std::int64_t grain = std::max<std::int64_t>(1, kBiasGradGrain / per_channel);
+  parallel_for(0, s.C_out, grain, [&](std::int64_t lo, std::int64_t hi) {
     for (std::int64_t co = lo; co < hi; ++co) {
       VecF acc = VecF::zero();
       float tail = 0.0f;
