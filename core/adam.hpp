@@ -76,6 +76,13 @@ void adam_step_ref(T* param, T* m, T* v, const T* grad, std::int64_t n, const Ad
 void adam_step_fast(float* param, float* m, float* v, const float* grad, std::int64_t n,
                     const AdamHyper& h, std::int64_t step);
 
+// The same update on the gradient grad_scale * grad, formed as it is read (clipping's scale,
+// clip_coefficient): bit for bit scale_fast(grad, grad, grad_scale, n) then adam_step_fast, with
+// one weight-sized pass fewer (a read and a write of grad: 6.7 MB on the Nature CNN, at every
+// update that clips). grad itself is not scaled.
+void adam_step_scaled_fast(float* param, float* m, float* v, const float* grad, float grad_scale,
+                           std::int64_t n, const AdamHyper& h, std::int64_t step);
+
 // Adam on a noisy layer's weight pair (core/noisy_linear.hpp) whose sigma gradient was never
 // formed (BasicTape::backward with a deferred list): the gradients are g_mu = s * dmu and
 // g_sigma = s * (0 + dmu . (f_out f_in^T)), s the clipping scale (1 when not clipping, exact),

@@ -69,9 +69,12 @@ void Adam::step(float grad_scale, const std::vector<DeferredSigma<float>>& defer
                                 m_[j].data(), v_[j].data(), p.grad.data(), d.f_in, d.f_out, d.C_out,
                                 d.C_in, grad_scale, hyper_, steps_);
     } else if (!role.with_mu) {
-      if (grad_scale < 1.0f) scale_fast(p.grad.data(), p.grad.data(), grad_scale, p.grad.numel());
-      adam_step_fast(p.value.data(), m_[i].data(), v_[i].data(), p.grad.data(), p.value.numel(),
-                     hyper_, steps_);
+      if (grad_scale < 1.0f)
+        adam_step_scaled_fast(p.value.data(), m_[i].data(), v_[i].data(), p.grad.data(), grad_scale,
+                              p.value.numel(), hyper_, steps_);
+      else
+        adam_step_fast(p.value.data(), m_[i].data(), v_[i].data(), p.grad.data(), p.value.numel(),
+                       hyper_, steps_);
     }
   }
 }

@@ -1,5 +1,5 @@
-// Tests for core/adam.hpp: the first step by hand, fast = ref bit for bit over several steps,
-// and the bias correction against the textbook formula in double.
+// Tests for core/adam.hpp: the first step by hand, fast = ref bit for bit over several steps (and
+// on a scaled gradient), and the bias correction against the textbook formula in double.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -61,6 +61,40 @@ TEST_CASE("adam fast equals the reference bit for bit over 5 steps on awkward si
       CHECK(p_f == p_r);
       CHECK(m_f == m_r);
       CHECK(v_f == v_r);
+    }
+  }
+}
+
+TEST_CASE(
+    "adam on a scaled gradient equals scaling it, then the reference, and leaves it as it was") {
+  // adam_step_scaled_fast forms scale * g as it reads g: the product scale_ref writes, one
+  // rounding, so the result is exact against the two-pass version, tails and threads included.
+  // Scales: a clipping coefficient, one that rounds every product, and 1 (exact).
+  for (int threads : {1, 2}) {
+    ThreadScope scope(threads);
+    for (std::int64_t n :
+         std::initializer_list<std::int64_t>{1, 17, 1000, 2 * kElementwiseGrain + 37}) {
+      for (float scale : {0.37f, 1.0f / 3.0f, 1.0f}) {
+        CAPTURE(threads);
+        CAPTURE(n);
+        CAPTURE(scale);
+        auto p_f = random_floats(n, 2), m_f = std::vector<float>(n, 0.0f), v_f = m_f;
+        auto p_r = p_f, m_r = m_f, v_r = v_f;
+        AdamHyper h;
+        h.lr = 2.3e-3;
+        for (std::int64_t step = 1; step <= 3; ++step) {
+          const auto g = random_floats(n, 200 + step);
+          auto g_fast = g, g_scaled = g;
+          adam_step_scaled_fast(p_f.data(), m_f.data(), v_f.data(), g_fast.data(), scale, n, h,
+                                step);
+          CHECK(g_fast == g);  // not written back
+          scale_ref(g_scaled.data(), g_scaled.data(), scale, n);
+          adam_step_ref(p_r.data(), m_r.data(), v_r.data(), g_scaled.data(), n, h, step);
+        }
+        CHECK(p_f == p_r);
+        CHECK(m_f == m_r);
+        CHECK(v_f == v_r);
+      }
     }
   }
 }
