@@ -220,6 +220,40 @@ TEST_CASE(
 }
 
 #if defined(DQN_HAVE_BF16_DOT)
+TEST_CASE("the pair packers round every class of float as bf16_bits, low half first") {
+  // pack_pairs (two rows interleaved: simd::bf16_pairs) and pack_rows (neighbours in a row)
+  // against the scalar rule on random bit patterns (normals of every exponent, subnormals,
+  // infinities, NaNs), ties, zeros; odd lengths leave a scalar tail and a half pair.
+  Rng rng(11);
+  std::vector<float> x;
+  for (int i = 0; i < 4094; ++i)
+    x.push_back(from_bits(static_cast<std::uint32_t>(rng.next_u64() >> 32)));
+  for (std::uint32_t hi : {0x3f80u, 0x3f81u, 0x7f7fu, 0x0080u, 0x8080u})
+    x.push_back(from_bits((hi << 16) | 0x8000u));
+  x.push_back(0.0f);
+  x.push_back(-0.0f);
+  auto pair = [](float lo, float hi) {
+    return static_cast<std::uint32_t>(bf16_bits(lo)) |
+           (static_cast<std::uint32_t>(bf16_bits(hi)) << 16);
+  };
+  for (std::int64_t n : {std::int64_t{1}, std::int64_t{33}, std::int64_t{2050}}) {
+    CAPTURE(n);
+    // pack_pairs: rows 0 and 1 of a (2, n) matrix, rows x[0, n) and x[n, 2n).
+    std::vector<std::uint32_t> got(static_cast<std::size_t>(n));
+    bf16::pack_pairs(got.data(), n, x.data(), n, 2, n);
+    std::int64_t bad = 0;
+    for (std::int64_t j = 0; j < n; ++j) bad += got[j] != pair(x[j], x[n + j]);
+    CHECK(bad == 0);
+    // pack_rows: one row of n (odd n: the last pair's high half is 0).
+    std::vector<std::uint32_t> rows(static_cast<std::size_t>(bf16::pairs(n)));
+    bf16::pack_rows(rows.data(), bf16::pairs(n), x.data(), n, 1, n);
+    bad = 0;
+    for (std::int64_t q = 0; q < bf16::pairs(n); ++q)
+      bad += rows[q] != pair(x[2 * q], 2 * q + 1 < n ? x[2 * q + 1] : 0.0f);
+    CHECK(bad == 0);
+  }
+}
+
 TEST_CASE("gemm_pairs_pack_a and _pack_b give the bits of packing whole, then gemm_pairs") {
   // Packing the FP32 operand a row tile or a column panel at a time, just before its tiles,
   // must not change a single sum: shapes with a partial row tile (M mod 12, 8), odd K (a half
