@@ -64,15 +64,22 @@ inline std::int64_t parallel_chunks(std::int64_t n, std::int64_t grain) {
   return std::max<std::int64_t>(1, std::min<std::int64_t>(num_threads(), by_grain));
 }
 
+namespace detail {
+// The threads [begin, end) at `grain` splits over, or 0 after running fn(begin, end) inline when
+// it is one chunk (or nothing when it is empty): the start parallel_for and _pieces share.
+template <class Fn>
+std::int64_t threads_or_inline(std::int64_t begin, std::int64_t end, std::int64_t grain, Fn& fn) {
+  const std::int64_t chunks = parallel_chunks(end - begin, grain);
+  if (chunks == 1) fn(begin, end);
+  return chunks > 1 ? chunks : 0;
+}
+}  // namespace detail
+
 template <class Fn>
 void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain, Fn&& fn) {
   const std::int64_t n = end - begin;
-  const std::int64_t chunks = parallel_chunks(n, grain);
+  const std::int64_t chunks = detail::threads_or_inline(begin, end, grain, fn);
   if (chunks == 0) return;
-  if (chunks == 1) {
-    fn(begin, end);
-    return;
-  }
 #pragma omp parallel for num_threads(static_cast <int>(chunks)) schedule(static, 1)
   for (std::int64_t c = 0; c < chunks; ++c) {
     const detail::InChunk in_chunk;
@@ -95,12 +102,8 @@ template <class Fn>
 void parallel_for_pieces(std::int64_t begin, std::int64_t end, std::int64_t grain,
                          std::int64_t align, Fn&& fn) {
   const std::int64_t n = end - begin;
-  const std::int64_t chunks = parallel_chunks(n, grain);
+  const std::int64_t chunks = detail::threads_or_inline(begin, end, grain, fn);
   if (chunks == 0) return;
-  if (chunks == 1) {
-    fn(begin, end);
-    return;
-  }
   const std::int64_t pieces =
       std::min(chunks * kPiecesPerThread, std::max<std::int64_t>(n / align, 1));
   const auto bound = [=](std::int64_t p) {

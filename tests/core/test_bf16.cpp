@@ -48,6 +48,21 @@ std::uint32_t bits_of(float x) {
   return u;
 }
 
+// `random` random bit patterns (normals of every exponent, subnormals, infinities, NaNs), then
+// ties (a random pattern rarely has its low 16 bits at 0x8000, so they are added on purpose)
+// and both zeros.
+std::vector<float> every_class_of_float(int random, std::uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> x;
+  for (int i = 0; i < random; ++i)
+    x.push_back(from_bits(static_cast<std::uint32_t>(rng.next_u64() >> 32)));
+  for (std::uint32_t hi : {0x3f80u, 0x3f81u, 0x7f7fu, 0x0080u, 0x8080u})
+    x.push_back(from_bits((hi << 16) | 0x8000u));
+  x.push_back(0.0f);
+  x.push_back(-0.0f);
+  return x;
+}
+
 std::vector<double> rounded_double(const std::vector<float>& v) {
   std::vector<double> r(v.size());
   for (std::size_t i = 0; i < v.size(); ++i) r[i] = bf16_round(v[i]);
@@ -96,14 +111,7 @@ TEST_CASE("bf16_bits rounds to nearest even and keeps specials, as VCVTNEPS2BF16
 TEST_CASE("bf16_round_fast equals bf16_round bit for bit on every class of float") {
   // Random bit patterns cover normals of every exponent, subnormals, infinities and NaNs; the
   // ties are added on purpose (a random pattern rarely has its low 16 bits at 0x8000).
-  Rng rng(7);
-  std::vector<float> x;
-  for (int i = 0; i < 100000; ++i)
-    x.push_back(from_bits(static_cast<std::uint32_t>(rng.next_u64() >> 32)));
-  for (std::uint32_t hi : {0x3f80u, 0x3f81u, 0x7f7fu, 0x0080u, 0x8080u})
-    x.push_back(from_bits((hi << 16) | 0x8000u));
-  x.push_back(0.0f);
-  x.push_back(-0.0f);
+  const std::vector<float> x = every_class_of_float(100000, 7);
   for (int n : {1, 15, 16, 17, 33, static_cast<int>(x.size())}) {
     CAPTURE(n);
     std::vector<float> got(static_cast<std::size_t>(n));
@@ -224,14 +232,7 @@ TEST_CASE("the pair packers round every class of float as bf16_bits, low half fi
   // pack_pairs (two rows interleaved: simd::bf16_pairs) and pack_rows (neighbours in a row)
   // against the scalar rule on random bit patterns (normals of every exponent, subnormals,
   // infinities, NaNs), ties, zeros; odd lengths leave a scalar tail and a half pair.
-  Rng rng(11);
-  std::vector<float> x;
-  for (int i = 0; i < 4094; ++i)
-    x.push_back(from_bits(static_cast<std::uint32_t>(rng.next_u64() >> 32)));
-  for (std::uint32_t hi : {0x3f80u, 0x3f81u, 0x7f7fu, 0x0080u, 0x8080u})
-    x.push_back(from_bits((hi << 16) | 0x8000u));
-  x.push_back(0.0f);
-  x.push_back(-0.0f);
+  const std::vector<float> x = every_class_of_float(4094, 11);
   auto pair = [](float lo, float hi) {
     return static_cast<std::uint32_t>(bf16_bits(lo)) |
            (static_cast<std::uint32_t>(bf16_bits(hi)) << 16);
