@@ -16,8 +16,10 @@
 
 #include "core/matmul.hpp"
 
+#include <algorithm>
 #include <vector>
 
+#include "core/error.hpp"
 #include "core/parallel.hpp"
 #include "core/simd.hpp"
 
@@ -169,6 +171,11 @@ void broadcast_block(float* c, std::int64_t ldc, const float* a, std::int64_t a_
   }
 }
 
+// The tile shape of broadcast_gemm and of matmul_tn_piece.
+constexpr int kGemmBC = kAccumulators / (kLanes == 16 ? 8 : 4);  // 8 (or 4) rows x 3 vectors
+constexpr std::int64_t kGemmBlock = kGemmBC * kLanes;            // columns of one tile
+constexpr std::int64_t kGemmRows = kAccumulators / kGemmBC;      // rows of one tile
+
 // C (M, N) (+)= A(M,K) B(K,N) with A(r,k) = a[r*a_row + k*a_step], columns split over threads in
 // whole tiles of BC vectors. Each element of C is summed by one thread in k order: the same bits
 // for any thread count. rows_outer walks C row tile by row tile, so that a large C (TN's weight
@@ -179,14 +186,12 @@ void broadcast_block(float* c, std::int64_t ldc, const float* a, std::int64_t a_
 void broadcast_gemm(float* c, const float* a, std::int64_t a_row, std::int64_t a_step,
                     const float* b, std::int64_t M, std::int64_t K, std::int64_t N, bool accumulate,
                     bool rows_outer) {
-  constexpr int BC = kAccumulators / (kLanes == 16 ? 8 : 4);  // 8 (or 4) rows x 3 vectors
-  constexpr std::int64_t block = BC * kLanes;
-  const std::int64_t blocks = (N + block - 1) / block;
-  const std::int64_t flops_per_block = std::max<std::int64_t>(2 * M * K * block, 1);
+  const std::int64_t flops_per_block = std::max<std::int64_t>(2 * M * K * kGemmBlock, 1);
   const std::int64_t grain = std::max<std::int64_t>(1, kGemmGrainFlops / flops_per_block);
+  const std::int64_t blocks = (N + kGemmBlock - 1) / kGemmBlock;
   parallel_for(0, blocks, grain, [&](std::int64_t lo, std::int64_t hi) {
-    broadcast_block<BC>(c, N, a, a_row, a_step, b, N, M, K, lo * block, std::min(N, hi * block),
-                        accumulate, rows_outer);
+    broadcast_block<kGemmBC>(c, N, a, a_row, a_step, b, N, M, K, lo * kGemmBlock,
+                             std::min(N, hi * kGemmBlock), accumulate, rows_outer);
   });
 }
 
@@ -319,6 +324,24 @@ void matmul_tn_fast(float* c, const float* a, const float* b, std::int64_t M, st
   parallel_for(0, M, row_grain(K, N), [&](std::int64_t lo, std::int64_t hi) {
     assign(MapR(c + lo * N, hi - lo, N), A.middleCols(lo, hi - lo).transpose(), B, accumulate);
   });
+}
+
+std::int64_t matmul_tn_pieces(std::int64_t M, std::int64_t K, std::int64_t N, std::int64_t most) {
+  if (!streams(K, M * N, N)) return 0;
+  return std::clamp<std::int64_t>((M + kGemmRows - 1) / kGemmRows, 0, most);
+}
+
+void matmul_tn_piece(float* c, const float* a, const float* b, std::int64_t M, std::int64_t K,
+                     std::int64_t N, bool accumulate, std::int64_t p, std::int64_t pieces) {
+  DQN_CHECK(matmul_tn_pieces(M, K, N, pieces) == pieces && p >= 0 && p < pieces,
+            "matmul_tn_piece: piece ", p, " of ", pieces, " for (", K, "x", M, ")^T.(", K, "x", N,
+            "); take the count from matmul_tn_pieces");
+  // Rows [lo, hi) of C are columns [lo, hi) of A: C, A and M start at lo, B stays whole.
+  const std::int64_t tiles = (M + kGemmRows - 1) / kGemmRows;
+  const std::int64_t lo = std::min(M, tiles * p / pieces * kGemmRows);
+  const std::int64_t hi = std::min(M, tiles * (p + 1) / pieces * kGemmRows);
+  broadcast_block<kGemmBC>(c + lo * N, N, a + lo, 1, M, b, N, hi - lo, K, 0, N, accumulate,
+                           /*rows_outer=*/true);
 }
 
 }  // namespace dqn

@@ -90,4 +90,16 @@ void matmul_nt_formed_fast(float* c, const float* a, std::int64_t M, std::int64_
 void matmul_tn_fast(float* c, const float* a, const float* b, std::int64_t M, std::int64_t K,
                     std::int64_t N, bool accumulate);
 
+// TN cut into pieces that the caller schedules itself: linear_backward hands dW's pieces to
+// threads as they come free, beside dX, so that the two products' unequal times (dW writes a
+// weight-sized C) leave no thread waiting. matmul_tn_pieces(M, K, N, most) is how many pieces
+// C's rows cut into, at most `most`, where the product streams (see the file comment), and 0
+// where it does not (Eigen's GEMM has no piece form). matmul_tn_piece computes piece p of
+// `pieces` on the calling thread: whole register tiles of rows, each piece C's rows whole, so
+// that it still writes memory in order. Every element of C is one tile's sum in k order, so the
+// pieces, in any order on any threads, give matmul_tn_fast's bits.
+std::int64_t matmul_tn_pieces(std::int64_t M, std::int64_t K, std::int64_t N, std::int64_t most);
+void matmul_tn_piece(float* c, const float* a, const float* b, std::int64_t M, std::int64_t K,
+                     std::int64_t N, bool accumulate, std::int64_t p, std::int64_t pieces);
+
 }  // namespace dqn

@@ -80,6 +80,38 @@ TEST_CASE("linear fast matches the reference on the DQN layers, 1 and 2 threads"
   }
 }
 
+TEST_CASE("linear backward gives the same bits at 1 and 2 threads on the Nature CNN head") {
+  // At two threads the head's dX and dW go as column pieces taken by whichever thread is free
+  // (linear.cpp); at one, as two whole products. Every element must come out the same, with
+  // and without db, accumulating (linear_backward_fast) and overwriting dw and db.
+  const std::int64_t N = 32, C_in = 3136, C_out = 512;
+  const auto x = random_floats(N * C_in, 31), w = random_floats(C_out * C_in, 32);
+  const auto dout = random_floats(N * C_out, 33);
+  for (bool overwrite : {false, true})
+    for (bool with_db : {false, true}) {
+      CAPTURE(overwrite);
+      CAPTURE(with_db);
+      if (overwrite && !with_db) continue;  // the overwriting form requires db
+      std::vector<float> dx[2], dw[2], db[2];
+      for (int t = 0; t < 2; ++t) {
+        ThreadScope scope(t + 1);
+        dx[t] = random_floats(N * C_in, 34);
+        dw[t] = random_floats(C_out * C_in, 35);
+        db[t] = random_floats(C_out, 36);
+        float* dbp = with_db ? db[t].data() : nullptr;
+        if (overwrite)
+          linear_backward_overwrite_fast(dx[t].data(), dw[t].data(), dbp, dout.data(), x.data(),
+                                         w.data(), N, C_in, C_out);
+        else
+          linear_backward_fast(dx[t].data(), dw[t].data(), dbp, dout.data(), x.data(), w.data(), N,
+                               C_in, C_out);
+      }
+      CHECK(dx[0] == dx[1]);
+      CHECK(dw[0] == dw[1]);
+      CHECK(db[0] == db[1]);
+    }
+}
+
 TEST_CASE("linear backward skips dx and db when they are null") {
   const std::int64_t N = 3, C_in = 5, C_out = 4;
   const auto x = random_floats(N * C_in, 1), w = random_floats(C_out * C_in, 2);

@@ -2,7 +2,9 @@
 // loops, on awkward and DQN sizes.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <exception>
 #include <vector>
 
 #include "core/matmul.hpp"
@@ -128,6 +130,55 @@ TEST_CASE("matmul streaming tiles give the same bits at 1 and 2 threads") {
     matmul_nn_fast(two.data(), a.data(), b.data(), M, K, N, false);
   }
   CHECK(one == two);
+}
+
+TEST_CASE("matmul TN pieces, run in any order, give the whole product's bits") {
+  // The Nature CNN head's weight gradient dW = dout^T . x, cut by rows, C starting random, with
+  // and without accumulation; pieces run last to first, as a second thread may take them.
+  const std::int64_t batch = 32, C_out = 512, C_in = 3136;
+  const auto dout = random_floats(batch * C_out, 21), x = random_floats(batch * C_in, 23);
+  // At most one piece a tile: 512 rows are 64 tiles of 8 with AVX-512 (128 of 4 with AVX2).
+  const std::int64_t tiles = matmul_tn_pieces(C_out, batch, C_in, 1 << 30);
+  REQUIRE(tiles >= 64);
+  for (bool accumulate : {false, true}) {
+    CAPTURE(accumulate);
+    for (std::int64_t most : {1, 5, 7, 14, 1000}) {
+      CAPTURE(most);
+      const std::int64_t pieces = matmul_tn_pieces(C_out, batch, C_in, most);
+      REQUIRE(pieces == std::min(most, tiles));
+      auto whole = random_floats(C_out * C_in, 25), parts = whole;
+      matmul_tn_fast(whole.data(), dout.data(), x.data(), C_out, batch, C_in, accumulate);
+      for (std::int64_t p = pieces - 1; p >= 0; --p)
+        matmul_tn_piece(parts.data(), dout.data(), x.data(), C_out, batch, C_in, accumulate, p,
+                        pieces);
+      CHECK(parts == whole);
+    }
+  }
+  // 37 rows (a weight of 74,000, enough to stream): the last tile short, in whichever piece.
+  const auto a = random_floats(batch * 37, 26), b = random_floats(batch * 2000, 27);
+  for (std::int64_t most : {1, 2, 3, 5}) {
+    const std::int64_t pieces = matmul_tn_pieces(37, batch, 2000, most);
+    REQUIRE(pieces == most);
+    std::vector<float> whole(37 * 2000), parts(37 * 2000, -1.0f);
+    matmul_tn_fast(whole.data(), a.data(), b.data(), 37, batch, 2000, false);
+    for (std::int64_t p = 0; p < pieces; ++p)
+      matmul_tn_piece(parts.data(), a.data(), b.data(), 37, batch, 2000, false, p, pieces);
+    CHECK(parts == whole);
+  }
+}
+
+TEST_CASE("matmul TN pieces: none where the product does not stream, bad counts rejected") {
+  // A batch of 1 and a small weight take Eigen's GEMM, which has no pieces.
+  CHECK(matmul_tn_pieces(512, 1, 3136, 7) == 0);
+  CHECK(matmul_tn_pieces(64, 32, 64, 7) == 0);
+  std::vector<float> c(512 * 3136), a(32 * 512), b(32 * 3136);
+  CHECK_THROWS_WITH_AS(
+      matmul_tn_piece(c.data(), a.data(), b.data(), 512, 32, 3136, false, 0, 100000),
+      doctest::Contains("take the count from matmul_tn_pieces"), std::exception);
+  CHECK_THROWS_AS(matmul_tn_piece(c.data(), a.data(), b.data(), 512, 32, 3136, false, 7, 7),
+                  std::exception);
+  CHECK_THROWS_AS(matmul_tn_piece(c.data(), a.data(), b.data(), 64, 1, 64, false, 0, 1),
+                  std::exception);
 }
 
 TEST_CASE("matmul with K = 0 writes zeros, or leaves C unchanged when accumulating") {
