@@ -54,8 +54,9 @@ void linear_backward(float* dx, float* dw, float* db, const float* dout, const f
   // the other wait: dW writes a weight-sized C and took 0.89 ms against dX's 0.67 ms (the
   // two-thread update, timed per task on a 2-vCPU Zen 5 VM; the region went from 0.92 to 0.84 ms
   // an update). Each piece has the bits of its rows of the whole product (see matmul_tn_pieces),
-  // and dX is computed whole, so the result does not depend on who ran what. (dX in column
-  // pieces as well measured no better: its pieces reread the small dout for every column range.)
+  // and dX is computed whole, so the result does not depend on who ran what. (A first version
+  // cut both products by columns and measured no better than the two tasks; row pieces keep
+  // dW's writes in memory order, as broadcast_gemm's rows_outer does.)
   const std::int64_t dw_pieces = matmul_tn_pieces(C_out, N, C_in, kWeightGradPieces);
   if (!parallel || dw_pieces == 0 || parallel_chunks(2, 1) < 2) {
     parallel_tasks(parallel, dx_whole, dw_whole);

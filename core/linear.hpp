@@ -49,15 +49,17 @@ void linear_backward_ref(T* dx, T* dw, T* db, const T* dout, const T* x, const T
 void linear_forward_fast(float* out, const float* x, const float* w, const float* b, std::int64_t N,
                          std::int64_t C_in, std::int64_t C_out);
 
-// Same contract as linear_backward_ref (accumulates): two GEMMs and a SIMD column sum. db sums
-// rows in the reference's order, so db matches the reference bit for bit. With two threads and
-// dx, the dX GEMM and the dW GEMM + db run as two tasks (parallel_tasks), each on one thread.
 // db (+)= the column sums of dout (N,C_out), rows in order, lanes across columns: the addition
 // order of linear_backward_ref. Written (not added) when !accumulate. The FP32 and bf16 linear
 // backward kernels share it.
 void linear_bias_grad_fast(float* db, const float* dout, std::int64_t N, std::int64_t C_out,
                            bool accumulate);
 
+// Same contract as linear_backward_ref (accumulates): two GEMMs and a SIMD column sum. db sums
+// rows in the reference's order, so db matches the reference bit for bit. With two threads and
+// dx, dX and dW + db run side by side: where dW streams (the Nature CNN's head), dX whole and
+// dW in row pieces that the threads take as they come free (the bits of dW whole); otherwise
+// as two tasks (parallel_tasks).
 void linear_backward_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
                           const float* w, std::int64_t N, std::int64_t C_in, std::int64_t C_out);
 
