@@ -81,9 +81,9 @@ TEST_CASE("linear fast matches the reference on the DQN layers, 1 and 2 threads"
 }
 
 TEST_CASE("linear backward gives the same bits at 1 and 2 threads on the Nature CNN head") {
-  // At two threads the head's dX and dW go as column pieces taken by whichever thread is free
-  // (linear.cpp); at one, as two whole products. Every element must come out the same, with
-  // and without db, accumulating (linear_backward_fast) and overwriting dw and db.
+  // At two threads the head's dX goes whole and dW as row pieces taken by whichever thread is
+  // free (linear.cpp); at one, as two whole products. Every element must come out the same,
+  // with and without db, accumulating (linear_backward_fast) and overwriting dw and db.
   const std::int64_t N = 32, C_in = 3136, C_out = 512;
   const auto x = random_floats(N * C_in, 31), w = random_floats(C_out * C_in, 32);
   const auto dout = random_floats(N * C_out, 33);
