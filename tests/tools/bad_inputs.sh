@@ -22,14 +22,14 @@ rows=()
 # A quick CartPole run: a few hundred steps, a tiny network, no periodic evaluation.
 quick=(--steps 300 --set hidden=8 --set learning_starts=100 --set final_eval_episodes=1)
 
-# check NAME EXPECTED_CODE PATTERN -- COMMAND...: runs COMMAND (60 s at most), then checks the
-# exit code and that PATTERN (grep -E) matches the output. The table shows stderr's first line,
-# or stdout's where stderr is empty.
+# check NAME EXPECTED_CODE PATTERN -- COMMAND...: runs COMMAND (60 s at most, or $limit seconds
+# where the caller sets it), then checks the exit code and that PATTERN (grep -E) matches the
+# output. The table shows stderr's first line, or stdout's where stderr is empty.
 check() {
   local name="$1" expected="$2" pattern="$3"
   shift 4
   local out err code first
-  out="$(timeout 60 "$@" 2>"$work/stderr" </dev/null)"
+  out="$(timeout "${limit:-60}" "$@" 2>"$work/stderr" </dev/null)"
   code=$?
   err="$(cat "$work/stderr")"
   first="$(printf '%s\n' "${err:-$out}" | head -n 1)"
@@ -74,7 +74,9 @@ for _ in $(seq 600); do [[ -f killed/snapshot.bin ]] && break; sleep 0.05; done
 sleep 0.1  # past the snapshot, into steps no snapshot covers
 kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
-check "kill -9 mid-run, then resume" 0 "done: 20000 env steps" -- "$dqn" resume killed
+# The resume trains 19,000 steps: about 2 s in a release build, but over 60 s under ASan on a
+# slow CI machine (a CI run timed out here at 60 s). The limit guards against a hang, not speed.
+limit=600 check "kill -9 mid-run, then resume" 0 "done: 20000 env steps" -- "$dqn" resume killed
 if ! cmp -s straight/metrics.jsonl killed/metrics.jsonl; then
   echo "FAILED: the killed and resumed run's metrics.jsonl differs from the straight run's" >&2
   failures=$((failures + 1))
