@@ -119,6 +119,48 @@ void BM_DerCnnUpdate(benchmark::State& state) {
   run_update(state, NetworkSpec::der_cnn(6), 32);
 }
 
+// The update's two forward passes, alone and side by side, to split the two-thread update's
+// shortfall into waiting and slowdown. The online pass (recorded for backward) and the target
+// pass (no gradients, its own network and tape) as DqnAgent::update runs them:
+//   pass:0  the online forward alone, one thread;   pass:1  the target forward alone, one thread;
+//   pass:2  both in turn, one thread;                pass:3  both as two tasks at two threads.
+// If each pass ran beside the other as fast as alone, pass:3 would take max(pass:0, pass:1);
+// the excess over that is what sharing the machine costs each forward (caches, memory, the
+// VM's second vCPU), which no scheduling can win back.
+void BM_CnnForwardPasses(benchmark::State& state) {
+  const auto pass = state.range(0);
+  ThreadScope threads(pass == 3 ? 2 : 1);
+  const NetworkSpec spec = cnn_spec();
+  Rng rng(1);
+  QNetwork online(spec, rng), target(spec, rng);
+  const Batch b = random_batch(spec, 32, rng);
+  Tape online_tape, target_tape;
+  auto online_pass = [&] {
+    online_tape.reset();
+    benchmark::DoNotOptimize(online_tape.view(online.forward(online_tape, b.frames.view())).data);
+  };
+  auto target_pass = [&] {
+    target_tape.reset();
+    NoGradScope no_grad(target_tape);
+    benchmark::DoNotOptimize(
+        target_tape.view(target.forward(target_tape, b.next_frames.view())).data);
+  };
+  online_pass();  // first passes size every buffer
+  target_pass();
+  for (auto _ : state) {
+    if (pass == 0) online_pass();
+    if (pass == 1) target_pass();
+    if (pass == 2) {
+      online_pass();
+      target_pass();
+    }
+    if (pass == 3) parallel_tasks(true, online_pass, target_pass);
+  }
+  const double passes = pass >= 2 ? 2.0 : 1.0;
+  state.counters["GFLOPS"] = benchmark::Counter(passes * 2.0 * forward_macs(spec) * 32,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // Rainbow's update (Hessel et al. 2018) on the Nature CNN at batch 32, beside BM_CnnUpdate: C51
 // with 51 atoms (the cross-entropy loss and the projected target), noisy fc layers (online and
 // target noise redrawn each update), 3-step discounts in the batch, and prioritized replay's
@@ -223,6 +265,11 @@ BENCHMARK(BM_CnnUpdateBf16)
     ->Arg(1)
     ->Arg(2)
     ->ArgName("threads")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CnnForwardPasses)
+    ->DenseRange(0, 3)
+    ->ArgName("pass")
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CnnUpdateClipped)
