@@ -1,7 +1,8 @@
 // bench/bench_update.cpp: one full DQN update (online + target forward, gather, TD target,
 // Huber, backward, clip_grad_norm 10, Adam) for the seed's MLP at batch 64 and the Nature CNN at
 // batch 32, at 1 and 2 threads, plus batch-1 greedy action latency. These are the workloads
-// ../shared/PEERS.md and bench/compare_pytorch.py measure for PyTorch.
+// ../shared/PEERS.md and bench/compare_pytorch.py measure for PyTorch. BM_CnnForwardPasses
+// times the CNN update's two forward passes alone and side by side.
 //
 // FLOP counts (multiply-adds x 2): online forward + target forward + backward (twice a forward),
 // i.e. 4 forward passes' worth. MLP 4-256-256-2: 67,072 MACs a sample -> 34.3 MFLOP at batch 64.
@@ -125,8 +126,8 @@ void BM_DerCnnUpdate(benchmark::State& state) {
 //   pass:0  the online forward alone, one thread;   pass:1  the target forward alone, one thread;
 //   pass:2  both in turn, one thread;                pass:3  both as two tasks at two threads.
 // If each pass ran beside the other as fast as alone, pass:3 would take max(pass:0, pass:1);
-// the excess over that is what sharing the machine costs each forward (caches, memory, the
-// VM's second vCPU), which no scheduling can win back.
+// the excess over that is what running side by side costs (shared cache and memory, and on
+// the project's VMs two vCPUs that run 5-10% apart: README, "bfloat16 mixed precision").
 void BM_CnnForwardPasses(benchmark::State& state) {
   const auto pass = state.range(0);
   ThreadScope threads(pass == 3 ? 2 : 1);
