@@ -110,8 +110,22 @@ const typename BasicTape<T>::Node& BasicTape<T>::node(Value v) const {
 }
 
 template <class T>
+void BasicTape<T>::settle(const Node& n) const {
+  if (!n.unconverted) return;
+  if constexpr (kFast<T>)
+    u8_to_float_fast(n.data, n.u8, n.scalar, n.shape.numel());
+  else
+    u8_to_float_ref<T>(n.data, n.u8, n.scalar, n.shape.numel());
+  n.unconverted = false;
+}
+
+template <class T>
 typename BasicTape<T>::Node& BasicTape<T>::push(Op op, Shape shape, bool requires_grad, Value a,
                                                 Value b, Value c) {
+  // Every op reads its inputs' values after pushing its node; conv2d settles its x itself,
+  // since it may read the frames instead.
+  for (const Value v : {a, b, c})
+    if (v.id >= 0 && !(op == Op::kConv2d && v.id == a.id)) settle(nodes_[v.id]);
   const auto id = static_cast<std::int32_t>(nodes_.size());
   if (values_.size() <= nodes_.size()) {  // first time this step is this long: grow the pools
     values_.emplace_back();
@@ -151,6 +165,7 @@ template <class T>
 T BasicTape<T>::item(Value v) const {
   const Node& n = node(v);
   DQN_CHECK(n.shape.numel() == 1, "tape.item(): expected a scalar, got shape ", n.shape.str());
+  settle(n);
   return n.data[0];
 }
 
@@ -166,10 +181,9 @@ Value BasicTape<T>::input(View<const T> x) {
 template <class T>
 Value BasicTape<T>::input_u8(View<const std::uint8_t> x, T scale) {
   Node& n = push(Op::kU8Input, x.shape, false);
-  if constexpr (kFast<T>)
-    u8_to_float_fast(n.data, x.data, scale, x.numel());
-  else
-    u8_to_float_ref<T>(n.data, x.data, scale, x.numel());
+  n.u8 = x.data;
+  n.scalar = scale;
+  n.unconverted = true;  // converted by settle(), when an op first reads it
   return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
 }
 
@@ -237,6 +251,14 @@ Value BasicTape<T>::conv2d(Value x, Value w, Value b, std::int64_t stride, std::
   n.pad = pad;
   n.relu = relu;
   const Node &X = nodes_[x.id], &W = nodes_[w.id], &B = nodes_[b.id];
+  if constexpr (kFast<T>) {
+    if (bf16() && X.unconverted && conv2d_bf16_reads_u8(s)) {
+      conv2d_forward_bf16_u8_fast(n.data, X.u8, X.scalar, W.data, B.data, s,
+                                  workspace(conv2d_bf16_workspace_floats(s)), relu);
+      return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+    }
+  }
+  settle(X);
   if constexpr (kFast<T>) {
     if (bf16())
       conv2d_forward_bf16_fast(n.data, X.data, W.data, B.data, s,
@@ -744,6 +766,15 @@ void BasicTape<T>::backward_node(Node& n) {
         else
           relu_backward_set_ref<T>(g, g, n.data, numel);
       }
+      if constexpr (kFast<T>) {
+        // x never converted: the forward read the frames (input_u8, which has no gradient).
+        if (A->unconverted && bf16() && conv2d_bf16_reads_u8(s) && dx == nullptr) {
+          conv2d_backward_bf16_u8_fast(dw, db, dout, A->u8, A->scalar, B->data, s,
+                                       workspace(conv2d_bf16_workspace_floats(s)));
+          return;
+        }
+      }
+      settle(*A);
       if constexpr (kFast<T>) {
         if (bf16())
           conv2d_backward_bf16_fast(dx, dw, db, dout, A->data, B->data, s,

@@ -120,7 +120,9 @@ class BasicTape {
   // A constant input. The tape points at x's memory, which must stay valid until reset().
   Value input(View<const T> x);
   // A uint8 input (Atari frames) converted to T and multiplied by `scale` (1/255 in the
-  // Nature CNN) into a tape buffer.
+  // Nature CNN) into a tape buffer. The tape points at x's memory, which must stay valid until
+  // reset(): the conversion waits for the first op that reads the value, and a bf16 conv2d that
+  // can pack the frames itself (conv2d_bf16_reads_u8) never makes it (see conv2d below).
   Value input_u8(View<const std::uint8_t> x, T scale);
   // A parameter: its gradient is accumulated into v.grad by backward().
   Value param(BasicVariable<T>& v);
@@ -130,7 +132,10 @@ class BasicTape {
   // x (N,C,H,W) w (O,C,KH,KW) b (O) -> (N,O,H',W'). relu: the output is relu(conv), the same
   // values and gradients as relu(conv2d(...)) bit for bit, with the ReLU applied where the
   // convolution stores its output and folded into its backward (no pass and no buffer of its
-  // own); Sequential uses it for a Conv2d followed by a ReLU.
+  // own); Sequential uses it for a Conv2d followed by a ReLU. On a bf16 tape, x straight from
+  // input_u8 is packed from the frames, forward and backward, with the same bits as from their
+  // float conversion, which is then never written (two 3.6 MB passes an update's forward saved
+  // on the Nature CNN's batch of 32).
   Value conv2d(Value x, Value w, Value b, std::int64_t stride, std::int64_t pad, bool relu = false);
   Value relu(Value x);     // any shape; gradient 0 at 0 (as PyTorch)
   Value flatten(Value x);  // (N, ...) -> (N, rest); a view, no copy
@@ -189,7 +194,10 @@ class BasicTape {
                 std::vector<DeferredSigma<T>>* deferred);
 
   const Shape& shape(Value v) const { return node(v).shape; }
-  View<const T> view(Value v) const { return View<const T>{node(v).data, node(v).shape}; }
+  View<const T> view(Value v) const {
+    settle(node(v));
+    return View<const T>{node(v).data, node(v).shape};
+  }
   T item(Value v) const;  // the value of a scalar
   std::int64_t size() const { return static_cast<std::int64_t>(nodes_.size()); }
 
@@ -213,9 +221,14 @@ class BasicTape {
     BasicVariable<T>* variable = nullptr;   // param
     const T* f_in = nullptr;                // noisy_linear's noise (C_in), (C_out)
     const T* f_out = nullptr;
+    // input_u8: the frames, and whether data still waits for their conversion (settle()).
+    const std::uint8_t* u8 = nullptr;
+    mutable bool unconverted = false;
   };
 
   const Node& node(Value v) const;
+  // Converts an input_u8 node's frames into its data if not yet done; any other node as is.
+  void settle(const Node& n) const;
   Node& push(Op op, Shape shape, bool requires_grad, Value a = {}, Value b = {}, Value c = {});
   bool needs_grad(Value v) const { return v.id >= 0 && nodes_[v.id].requires_grad; }
   void backward_node(Node& n);

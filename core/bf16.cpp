@@ -95,6 +95,24 @@ void pack_pairs(std::uint32_t* dst, std::int64_t ldd, const float* src, std::int
   }
 }
 
+void pack_pairs_u8(std::uint32_t* dst, std::int64_t ldd, const std::uint8_t* src, std::int64_t lds,
+                   std::int64_t K, std::int64_t N, float scale) {
+  const auto value = [=](std::uint8_t v) { return static_cast<float>(v) * scale; };
+  for (std::int64_t q = 0; q < pairs(K); ++q) {
+    const std::uint8_t* lo = src + 2 * q * lds;
+    const std::uint8_t* hi = 2 * q + 1 < K ? lo + lds : nullptr;
+    std::uint32_t* d = dst + q * ldd;
+    std::int64_t j = 0;
+#if defined(DQN_HAVE_BF16_DOT)
+    const VecF sv = VecF::set1(scale);
+    for (; j + kLanes <= N; j += kLanes)
+      _mm512_storeu_si512(d + j, simd::bf16_pairs(VecF::load_u8(lo + j) * sv,
+                                                  hi ? VecF::load_u8(hi + j) * sv : VecF::zero()));
+#endif
+    for (; j < N; ++j) d[j] = pair_of(value(lo[j]), hi ? value(hi[j]) : 0.0f);
+  }
+}
+
 void pack_rows(std::uint32_t* dst, std::int64_t ldd, const float* src, std::int64_t lds,
                std::int64_t M, std::int64_t K) {
   for (std::int64_t i = 0; i < M; ++i) {

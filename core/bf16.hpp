@@ -151,4 +151,18 @@ void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dou
                                const float* w, const Conv2dShape& s, float* workspace,
                                bool dx_overwrite = false);
 
+// The first layer of a pixel network reads uint8 frames: these take x as frames times `scale`
+// (the tape's input_u8) and give the bits of u8_to_float_fast into a buffer followed by the
+// float kernels above, without the buffer (each frame is rounded to bfloat16 as it is packed).
+// Only the VDPBF16PS kernels read frames: true for shapes (no padding, AVX512_BF16) they take;
+// the others throw, and their caller converts the frames to floats first.
+bool conv2d_bf16_reads_u8(const Conv2dShape& s);
+void conv2d_forward_bf16_u8_fast(float* out, const std::uint8_t* x, float scale, const float* w,
+                                 const float* b, const Conv2dShape& s, float* workspace,
+                                 bool relu = false);
+// The backward without dx (frames are no parameter): dw (+)=, db (+)= as conv2d_backward_bf16_fast.
+void conv2d_backward_bf16_u8_fast(float* dw, float* db, const float* dout, const std::uint8_t* x,
+                                  float scale, const float* w, const Conv2dShape& s,
+                                  float* workspace);
+
 }  // namespace dqn

@@ -28,6 +28,12 @@ inline std::int64_t padded_cols(std::int64_t n) {
 // rows 2q and 2q+1 of the (K, N) matrix src interleaved. Columns [N, ldd) are left alone.
 void pack_pairs(std::uint32_t* dst, std::int64_t ldd, const float* src, std::int64_t lds,
                 std::int64_t K, std::int64_t N);
+// pack_pairs of the (K, N) matrix float(src) * scale: uint8 frames (the tape's input_u8), formed
+// as u8_to_float_fast forms them (one product, rounded to FP32) and then rounded to bfloat16,
+// so the same bits as u8_to_float_fast into a buffer and pack_pairs from it, without the
+// buffer: a quarter of the bytes read, none written in FP32.
+void pack_pairs_u8(std::uint32_t* dst, std::int64_t ldd, const std::uint8_t* src, std::int64_t lds,
+                   std::int64_t K, std::int64_t N, float scale);
 // dst[i * ldd + q] = pair(src[i * lds + 2q], src[i * lds + 2q + 1]) for i < M, q < pairs(K):
 // each row of the (M, K) matrix src in bfloat16, consecutive elements paired.
 void pack_rows(std::uint32_t* dst, std::int64_t ldd, const float* src, std::int64_t lds,

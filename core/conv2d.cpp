@@ -20,6 +20,7 @@
 #include "core/activation.hpp"
 #include "core/bf16.hpp"
 #include "core/bf16_pack.hpp"
+#include "core/error.hpp"
 #include "core/matmul.hpp"
 #include "core/parallel.hpp"
 #include "core/simd.hpp"
@@ -956,19 +957,31 @@ std::int64_t conv2d_bf16_workspace_floats(const Conv2dShape& s) {
   return bf16_fallback_floats(s);
 }
 
-void conv2d_forward_bf16_fast(float* out, const float* x, const float* w, const float* b,
-                              const Conv2dShape& s, float* workspace, bool relu) {
-  if (!bf16_direct(s)) {
-    // Round the operands into FP32 copies, then the FP32 kernel: the same numbers.
-    float* xr = workspace;
-    float* wr = xr + s.N * s.C_in * s.H * s.W;
-    float* rest = wr + s.C_out * s.C_in * s.KH * s.KW + s.N * s.C_out * s.H_out() * s.W_out();
-    bf16_round_fast(xr, x, s.N * s.C_in * s.H * s.W);
-    bf16_round_fast(wr, w, s.C_out * s.C_in * s.KH * s.KW);
-    conv2d_forward_fast(out, xr, wr, b, s, rest, relu);
-    return;
-  }
 #if defined(DQN_HAVE_BF16_DOT)
+namespace {
+
+// The convolution's input as the VDPBF16PS kernels read it: FP32 activations, or uint8 frames
+// times a scale (the tape's input_u8, which then never writes the frames out as floats: a
+// Nature batch is 3.6 MB of FP32 written and read again by each of the update's two forward
+// passes, against 0.9 MB of uint8). Both pack to the same pairs (bf16::pack_pairs_u8).
+struct Bf16Input {
+  const float* f = nullptr;
+  const std::uint8_t* u8 = nullptr;
+  float scale = 1.0f;
+  explicit Bf16Input(const float* x) : f(x) {}
+  Bf16Input(const std::uint8_t* x, float sc) : u8(x), scale(sc) {}
+  // pack_pairs of the (K, N) matrix of leading dimension lds that starts at element `at`.
+  void pack(std::uint32_t* dst, std::int64_t ldd, std::int64_t at, std::int64_t lds, std::int64_t K,
+            std::int64_t N) const {
+    if (u8)
+      bf16::pack_pairs_u8(dst, ldd, u8 + at, lds, K, N, scale);
+    else
+      bf16::pack_pairs(dst, ldd, f + at, lds, K, N);
+  }
+};
+
+void forward_bf16_direct(float* out, const Bf16Input& x, const float* w, const float* b,
+                         const Conv2dShape& s, float* workspace, bool relu) {
   const Dims d(s);
   const Bf16Ws ws(s, d);
   auto* wtb = reinterpret_cast<std::uint32_t*>(workspace);
@@ -994,7 +1007,7 @@ void conv2d_forward_bf16_fast(float* out, const float* x, const float* w, const 
       std::uint32_t* xc = xc_all + c * ws.fwd_per_chunk;
       float* tb = reinterpret_cast<float*>(xc + pairs(s.C_in) * s.H * s.W);
       for (std::int64_t n = s.N * c / chunks; n < s.N * (c + 1) / chunks; ++n) {
-        bf16::pack_pairs(xc, s.H * s.W, x + n * x_stride, s.H * s.W, s.C_in, s.H * s.W);
+        x.pack(xc, s.H * s.W, n * x_stride, s.H * s.W, s.C_in, s.H * s.W);
         over_channel_groups(ws.co_pad, [&]<int BC>(std::int64_t co0) {
           forward_channels_bf16<BC>(xc, wtb, qoff, ws.Q, co0, s, d, ws.co_pad, tb);
         });
@@ -1002,26 +1015,12 @@ void conv2d_forward_bf16_fast(float* out, const float* x, const float* w, const 
       }
     }
   });
-#endif
 }
 
-void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
-                               const float* w, const Conv2dShape& s, float* workspace,
-                               bool dx_overwrite) {
+void backward_bf16_direct(float* dx, float* dw, const float* dout, const Bf16Input& x,
+                          const float* w, const Conv2dShape& s, float* workspace,
+                          bool dx_overwrite) {
   const Dims d(s);
-  if (db) bias_grad_batch(db, dout, s, d);  // FP32 sums of the unrounded dout
-  if (!bf16_direct(s)) {
-    float* xr = workspace;
-    float* wr = xr + s.N * s.C_in * s.H * s.W;
-    float* gr = wr + s.C_out * s.C_in * s.KH * s.KW;
-    float* rest = gr + s.N * s.C_out * d.P;
-    bf16_round_fast(xr, x, s.N * s.C_in * s.H * s.W);
-    bf16_round_fast(wr, w, s.C_out * s.C_in * s.KH * s.KW);
-    bf16_round_fast(gr, dout, s.N * s.C_out * d.P);
-    conv2d_backward_fast(dx, dw, nullptr, gr, xr, wr, s, rest, dx_overwrite);
-    return;
-  }
-#if defined(DQN_HAVE_BF16_DOT)
   const Bf16Ws ws(s, d);
   const std::int64_t sample = s.C_in * s.H * s.W;
   auto* xs = reinterpret_cast<std::uint32_t*>(workspace);
@@ -1030,8 +1029,8 @@ void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dou
   std::uint32_t* per_chunk = wpk + ws.wpk + d.K * ws.co_pad;
   // ---- dw: sample pairs
   parallel_for(0, pairs(s.N), 1, [&](std::int64_t lo, std::int64_t hi) {
-    bf16::pack_pairs(xs + lo * sample, sample, x + 2 * lo * sample, sample,
-                     std::min(2 * hi, s.N) - 2 * lo, sample);
+    x.pack(xs + lo * sample, sample, 2 * lo * sample, sample, std::min(2 * hi, s.N) - 2 * lo,
+           sample);
     pack_dout_sample_pairs(gs, dout, s, d, ws.co_pad, lo, hi);
   });
   float* dwt = reinterpret_cast<float*>(wpk + ws.wpk);  // dw^T (K, co_pad), then added to dw
@@ -1069,6 +1068,77 @@ void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dou
       }
     }
   });
+}
+
+}  // namespace
+#endif
+
+void conv2d_forward_bf16_fast(float* out, const float* x, const float* w, const float* b,
+                              const Conv2dShape& s, float* workspace, bool relu) {
+  if (!bf16_direct(s)) {
+    // Round the operands into FP32 copies, then the FP32 kernel: the same numbers.
+    float* xr = workspace;
+    float* wr = xr + s.N * s.C_in * s.H * s.W;
+    float* rest = wr + s.C_out * s.C_in * s.KH * s.KW + s.N * s.C_out * s.H_out() * s.W_out();
+    bf16_round_fast(xr, x, s.N * s.C_in * s.H * s.W);
+    bf16_round_fast(wr, w, s.C_out * s.C_in * s.KH * s.KW);
+    conv2d_forward_fast(out, xr, wr, b, s, rest, relu);
+    return;
+  }
+#if defined(DQN_HAVE_BF16_DOT)
+  forward_bf16_direct(out, Bf16Input{x}, w, b, s, workspace, relu);
+#endif
+}
+
+void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
+                               const float* w, const Conv2dShape& s, float* workspace,
+                               bool dx_overwrite) {
+  const Dims d(s);
+  if (db) bias_grad_batch(db, dout, s, d);  // FP32 sums of the unrounded dout
+  if (!bf16_direct(s)) {
+    float* xr = workspace;
+    float* wr = xr + s.N * s.C_in * s.H * s.W;
+    float* gr = wr + s.C_out * s.C_in * s.KH * s.KW;
+    float* rest = gr + s.N * s.C_out * d.P;
+    bf16_round_fast(xr, x, s.N * s.C_in * s.H * s.W);
+    bf16_round_fast(wr, w, s.C_out * s.C_in * s.KH * s.KW);
+    bf16_round_fast(gr, dout, s.N * s.C_out * d.P);
+    conv2d_backward_fast(dx, dw, nullptr, gr, xr, wr, s, rest, dx_overwrite);
+    return;
+  }
+#if defined(DQN_HAVE_BF16_DOT)
+  backward_bf16_direct(dx, dw, dout, Bf16Input{x}, w, s, workspace, dx_overwrite);
+#endif
+}
+
+bool conv2d_bf16_reads_u8(const Conv2dShape& s) {
+  return bf16_direct(s);
+}
+
+void conv2d_forward_bf16_u8_fast(float* out, const std::uint8_t* x, float scale, const float* w,
+                                 const float* b, const Conv2dShape& s, float* workspace,
+                                 bool relu) {
+  DQN_CHECK(conv2d_bf16_reads_u8(s), "conv2d_forward_bf16_u8_fast: a padded shape (pad ", s.pad,
+            ") or a CPU without AVX512_BF16 needs the rounding fallback; ask "
+            "conv2d_bf16_reads_u8 first");
+#if defined(DQN_HAVE_BF16_DOT)
+  forward_bf16_direct(out, Bf16Input(x, scale), w, b, s, workspace, relu);
+#else
+  (void)out, (void)x, (void)scale, (void)w, (void)b, (void)workspace, (void)relu;
+#endif
+}
+
+void conv2d_backward_bf16_u8_fast(float* dw, float* db, const float* dout, const std::uint8_t* x,
+                                  float scale, const float* w, const Conv2dShape& s,
+                                  float* workspace) {
+  DQN_CHECK(conv2d_bf16_reads_u8(s), "conv2d_backward_bf16_u8_fast: a padded shape (pad ", s.pad,
+            ") or a CPU without AVX512_BF16 needs the rounding fallback; ask "
+            "conv2d_bf16_reads_u8 first");
+  if (db) bias_grad_batch(db, dout, s, Dims(s));
+#if defined(DQN_HAVE_BF16_DOT)
+  backward_bf16_direct(nullptr, dw, dout, Bf16Input(x, scale), w, s, workspace, false);
+#else
+  (void)dw, (void)x, (void)scale, (void)w, (void)workspace;
 #endif
 }
 

@@ -92,9 +92,10 @@ class QNetwork {
 
   // Q-values (N, num_actions) for a batch of observations, recorded on the tape; with a C51
   // head (atoms > 1) the logits (N, num_actions * atoms) instead.
-  Value forward(Tape& tape, ConstTensorView obs);              // MLP: float (N, obs_dim)
-  Value forward(Tape& tape, View<const std::uint8_t> frames);  // CNNs: uint8 (N,4,84,84)
-  Value forward_value(Tape& tape, Value x);                    // from an input already on the tape
+  Value forward(Tape& tape, ConstTensorView obs);  // MLP: float (N, obs_dim)
+  // CNNs: uint8 (N,4,84,84); as obs, frames must stay valid until the tape is reset.
+  Value forward(Tape& tape, View<const std::uint8_t> frames);
+  Value forward_value(Tape& tape, Value x);  // from an input already on the tape
 
   // Tape-free inference into q (N, num_actions), for acting; with a C51 head the expected
   // values sum_j z_j p_j.

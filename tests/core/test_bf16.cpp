@@ -469,3 +469,121 @@ TEST_CASE("a bf16 tape's gradients are within the stated bfloat16 error of the e
   CHECK_THROWS_WITH_AS(d.set_precision(Precision::kBf16),
                        doctest::Contains("bf16 runs on a float Tape only"), std::exception);
 }
+
+namespace {
+
+std::vector<std::uint8_t> random_frames(std::int64_t n, std::uint64_t seed) {
+  Rng rng(seed);
+  std::vector<std::uint8_t> f(n);
+  for (auto& v : f) v = static_cast<std::uint8_t>(rng.below(256));
+  return f;
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("bf16 conv2d on uint8 frames gives the bits of their float conversion, 1 and 2 threads") {
+  // The first layer of a pixel net packs the frames itself instead of reading their FP32
+  // conversion: the same bits, forward (with and without the fused ReLU) and backward, on
+  // awkward sizes (a single element, odd channel counts and batches, widths with a partial
+  // vector) and the Nature CNN's first layer at batch 32. scale 1/255 as the Nature CNN's, and
+  // 0.37 so that no product is exact.
+  const Conv2dShape shapes[] = {
+      {1, 1, 1, 1, 1, 1, 1, 1, 0},     {3, 5, 11, 9, 37, 3, 2, 2, 0},
+      {5, 4, 20, 20, 7, 8, 8, 4, 0},   {4, 3, 17, 19, 17, 4, 4, 3, 0},
+      {32, 4, 84, 84, 32, 8, 8, 4, 0},
+  };
+  for (const auto& s : shapes) {
+    CAPTURE(s.N);
+    CAPTURE(s.C_in);
+    CAPTURE(s.W);
+    CAPTURE(s.C_out);
+    if (!conv2d_bf16_reads_u8(s)) {
+      MESSAGE("skipped: no AVX512_BF16 on this CPU, so bf16 convolutions convert frames first");
+      CHECK_THROWS_WITH_AS(
+          conv2d_forward_bf16_u8_fast(nullptr, nullptr, 1.0f, nullptr, nullptr, s, nullptr),
+          doctest::Contains("conv2d_bf16_reads_u8"), std::exception);
+      continue;
+    }
+    const auto frames = random_frames(x_size(s), 61);
+    const auto w = random_floats(w_size(s), 62), b = random_floats(s.C_out, 63);
+    const auto dout = random_floats(out_size(s), 64);
+    for (const float scale : {1.0f / 255.0f, 0.37f})
+      for (const bool relu : {false, true})
+        for (int threads : {1, 2}) {
+          ThreadScope scope(threads);
+          CAPTURE(scale);
+          CAPTURE(relu);
+          CAPTURE(threads);
+          std::vector<float> ws(conv2d_bf16_workspace_floats(s)), xf(x_size(s));
+          u8_to_float_fast(xf.data(), frames.data(), scale, x_size(s));
+          std::vector<float> out_f(out_size(s)), out_u(out_size(s), 7.0f);
+          conv2d_forward_bf16_fast(out_f.data(), xf.data(), w.data(), b.data(), s, ws.data(), relu);
+          conv2d_forward_bf16_u8_fast(out_u.data(), frames.data(), scale, w.data(), b.data(), s,
+                                      ws.data(), relu);
+          CHECK(same_bits(out_f, out_u));
+          auto dw_f = random_floats(w_size(s), 65), db_f = random_floats(s.C_out, 66);
+          auto dw_u = dw_f, db_u = db_f;
+          conv2d_backward_bf16_fast(nullptr, dw_f.data(), db_f.data(), dout.data(), xf.data(),
+                                    w.data(), s, ws.data());
+          conv2d_backward_bf16_u8_fast(dw_u.data(), db_u.data(), dout.data(), frames.data(), scale,
+                                       w.data(), s, ws.data());
+          CHECK(same_bits(dw_f, dw_u));
+          CHECK(same_bits(db_f, db_u));
+        }
+  }
+  // Padding takes the rounding fallback, which reads floats only: a clear error, not a guess.
+  const Conv2dShape padded{2, 3, 9, 9, 5, 3, 3, 1, 1};
+  CHECK_FALSE(conv2d_bf16_reads_u8(padded));
+  CHECK_THROWS_WITH_AS(conv2d_backward_bf16_u8_fast(nullptr, nullptr, nullptr, nullptr, 1.0f,
+                                                    nullptr, padded, nullptr),
+                       doctest::Contains("rounding fallback"), std::exception);
+}
+
+TEST_CASE("a tape's input_u8 gives the same values and gradients read as frames or as floats") {
+  // A small Nature-style net on uint8 frames: conv 8x8/4 + ReLU (fused) -> conv 4x4/2 + ReLU ->
+  // flatten -> linear. On a bf16 tape the first convolution reads the frames (input_u8 is never
+  // converted); on an FP32 one it converts them when the convolution first reads them. Either
+  // way every output and gradient must have the bits of the same net on tape.input() of the
+  // frames converted by u8_to_float_fast. The frames are then read once more through view(),
+  // which must convert them then.
+  const Shape xs{5, 4, 36, 36};
+  const auto frames = random_frames(xs.numel(), 71);
+  constexpr float kScale = 1.0f / 255.0f;
+  std::vector<float> xf(xs.numel());
+  u8_to_float_fast(xf.data(), frames.data(), kScale, xs.numel());
+  Rng rng(72);
+  Variable c1w(Shape{8, 4, 8, 8}), c1b(Shape{8}), c2w(Shape{16, 8, 4, 4}), c2b(Shape{16});
+  Variable fw(Shape{6, 16 * 3 * 3}), fb(Shape{6});
+  const std::vector<Variable*> params{&c1w, &c1b, &c2w, &c2b, &fw, &fb};
+  for (auto* v : params)
+    for (std::int64_t i = 0; i < v->value.numel(); ++i) v->value[i] = rng.uniform(-0.2f, 0.2f);
+  for (const Precision p : {Precision::kFp32, Precision::kBf16})
+    for (int threads : {1, 2}) {
+      ThreadScope scope(threads);
+      CAPTURE(static_cast<int>(p));
+      CAPTURE(threads);
+      std::vector<float> got[2];
+      for (int as_frames : {0, 1}) {
+        Tape t;
+        t.set_precision(p);
+        for (auto* v : params) v->zero_grad();
+        const Value x = as_frames ? t.input_u8(View<const std::uint8_t>{frames.data(), xs}, kScale)
+                                  : t.input(ConstTensorView{xf.data(), xs});
+        Value h = t.conv2d(x, t.param(c1w), t.param(c1b), 4, 0, /*relu=*/true);
+        h = t.conv2d(h, t.param(c2w), t.param(c2b), 2, 0, /*relu=*/true);
+        const Value q = t.linear(t.flatten(h), t.param(fw), t.param(fb));
+        const Value loss = t.mean(t.mul(q, q));
+        auto& g = got[as_frames];
+        g.push_back(t.item(loss));
+        t.backward(loss);
+        for (auto* v : params) g.insert(g.end(), v->grad.data(), v->grad.data() + v->grad.numel());
+        const View<const float> seen = t.view(x);
+        CHECK(std::memcmp(seen.data, xf.data(), xf.size() * sizeof(float)) == 0);
+      }
+      CHECK(same_bits(got[0], got[1]));
+    }
+}
