@@ -257,6 +257,11 @@ Value BasicTape<T>::conv2d(Value x, Value w, Value b, std::int64_t stride, std::
                                   workspace(conv2d_bf16_workspace_floats(s)), relu);
       return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
     }
+    if (!bf16() && X.unconverted && conv2d_reads_u8(s)) {
+      conv2d_forward_u8_fast(n.data, X.u8, X.scalar, W.data, B.data, s,
+                             workspace(conv2d_workspace_floats(s)), relu);
+      return Value{static_cast<std::int32_t>(nodes_.size() - 1)};
+    }
   }
   settle(X);
   if constexpr (kFast<T>) {
@@ -768,10 +773,17 @@ void BasicTape<T>::backward_node(Node& n) {
       }
       if constexpr (kFast<T>) {
         // x never converted: the forward read the frames (input_u8, which has no gradient).
-        if (A->unconverted && bf16() && conv2d_bf16_reads_u8(s) && dx == nullptr) {
-          conv2d_backward_bf16_u8_fast(dw, db, dout, A->u8, A->scalar, B->data, s,
-                                       workspace(conv2d_bf16_workspace_floats(s)));
-          return;
+        if (A->unconverted && dx == nullptr) {
+          if (bf16() && conv2d_bf16_reads_u8(s)) {
+            conv2d_backward_bf16_u8_fast(dw, db, dout, A->u8, A->scalar, B->data, s,
+                                         workspace(conv2d_bf16_workspace_floats(s)));
+            return;
+          }
+          if (!bf16() && conv2d_reads_u8(s)) {
+            conv2d_backward_u8_fast(dw, db, dout, A->u8, A->scalar, s,
+                                    workspace(conv2d_workspace_floats(s)));
+            return;
+          }
         }
       }
       settle(*A);

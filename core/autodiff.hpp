@@ -121,8 +121,8 @@ class BasicTape {
   Value input(View<const T> x);
   // A uint8 input (Atari frames) converted to T and multiplied by `scale` (1/255 in the
   // Nature CNN) into a tape buffer. The tape points at x's memory, which must stay valid until
-  // reset(): the conversion waits for the first op that reads the value, and a bf16 conv2d that
-  // can pack the frames itself (conv2d_bf16_reads_u8) never makes it (see conv2d below).
+  // reset(): the conversion waits for the first op that reads the value, and a conv2d that
+  // can read the frames itself (conv2d_reads_u8, conv2d_bf16_reads_u8) never makes it.
   Value input_u8(View<const std::uint8_t> x, T scale);
   // A parameter: its gradient is accumulated into v.grad by backward().
   Value param(BasicVariable<T>& v);
@@ -132,10 +132,11 @@ class BasicTape {
   // x (N,C,H,W) w (O,C,KH,KW) b (O) -> (N,O,H',W'). relu: the output is relu(conv), the same
   // values and gradients as relu(conv2d(...)) bit for bit, with the ReLU applied where the
   // convolution stores its output and folded into its backward (no pass and no buffer of its
-  // own); Sequential uses it for a Conv2d followed by a ReLU. On a bf16 tape, x straight from
-  // input_u8 is packed from the frames, forward and backward, with the same bits as from their
-  // float conversion, which is then never written (two 3.6 MB passes an update's forward saved
-  // on the Nature CNN's batch of 32).
+  // own); Sequential uses it for a Conv2d followed by a ReLU. An x straight from input_u8 is
+  // read as frames, forward and backward, where the fast kernels can (conv2d_reads_u8 and
+  // conv2d_bf16_reads_u8: no padding), with the bits of reading their float conversion, which is
+  // then never written (3.6 MB for the Nature CNN's batch of 32, written and read back by each of
+  // an update's two forward passes).
   Value conv2d(Value x, Value w, Value b, std::int64_t stride, std::int64_t pad, bool relu = false);
   Value relu(Value x);     // any shape; gradient 0 at 0 (as PyTorch)
   Value flatten(Value x);  // (N, ...) -> (N, rest); a view, no copy

@@ -541,7 +541,8 @@ template <int BC>
 // part of the workspace. Each chunk of tiles transposes dout_n into its own gt_n (P, co_pad),
 // from the chunk's slice, sample by sample: a second copy of a small transpose per thread
 // costs less than a whole batch of them written out and read back (9% of a two-thread update).
-void weight_grad_lowering_free(float* dw, const float* x, const float* dout, float* workspace,
+struct FloatInput;
+void weight_grad_lowering_free(float* dw, const FloatInput& x, const float* dout, float* workspace,
                                const Conv2dShape& s, const Dims& d);
 
 // db += the sums of dout over samples and positions, one channel per thread: each channel's sum
@@ -621,10 +622,14 @@ std::int64_t shared_floats(const Conv2dShape& s, const Dims& d) {
 // dout^T (P, co_pad) for the weight gradient's tiles, with padding the dw (C_out, K) partial of
 // the im2col path.
 struct Slice {
-  float *col, *dcol, *stage, *xp, *gt, *dw;
+  float *col, *dcol, *stage, *xp, *gt, *dw, *xs;
   static std::int64_t floats(const Conv2dShape& s, const Dims& d) {
     return (2 * d.K + s.C_out) * d.B * d.P + d.phase_floats(s.C_in) + gt_floats(s, d) +
-           dw_floats(s, d);
+           dw_floats(s, d) + xs_floats(s);
+  }
+  // One sample of frames converted to floats (FloatInput), for the lowering-free kernels.
+  static std::int64_t xs_floats(const Conv2dShape& s) {
+    return lowering_free(s) ? s.C_in * s.H * s.W : 0;
   }
   // The weight gradient's dout^T (P rows), or the forward's position-major tile outputs.
   static std::int64_t gt_floats(const Conv2dShape& s, const Dims& d) {
@@ -639,10 +644,33 @@ struct Slice {
         stage(dcol + d.K * d.B * d.P),
         xp(stage + s.C_out * d.B * d.P),
         gt(xp + d.phase_floats(s.C_in)),
-        dw(gt + gt_floats(s, d)) {}
+        dw(gt + gt_floats(s, d)),
+        xs(dw + dw_floats(s, d)) {}
 };
 
-void weight_grad_lowering_free(float* dw, const float* x, const float* dout, float* workspace,
+// The lowering-free kernels' input: FP32 activations, or uint8 frames times a scale (the tape's
+// input_u8, see conv2d_reads_u8) that a chunk converts one sample at a time into its slice's xs,
+// where the tiles then find it in L2, instead of the whole batch written out first (3.6 MB of
+// floats for the Nature CNN's batch of 32, written and read back by each forward pass).
+struct FloatInput {
+  const float* f = nullptr;
+  const std::uint8_t* u8 = nullptr;
+  float scale = 1.0f;
+  // Sample n (of `stride` elements): in place, or converted into xs as u8_to_float_fast would
+  // (one product each, so the same bits). Written out here rather than called: inside a
+  // one-chunk region u8_to_float_fast could open a parallel region of its own.
+  const float* sample(std::int64_t n, std::int64_t stride, float* xs) const {
+    if (!u8) return f + n * stride;
+    const std::uint8_t* src = u8 + n * stride;
+    const VecF sv = VecF::set1(scale);
+    std::int64_t i = 0;
+    for (; i + kLanes <= stride; i += kLanes) (VecF::load_u8(src + i) * sv).store(xs + i);
+    for (; i < stride; ++i) xs[i] = static_cast<float>(src[i]) * scale;
+    return xs;
+  }
+};
+
+void weight_grad_lowering_free(float* dw, const FloatInput& x, const float* dout, float* workspace,
                                const Conv2dShape& s, const Dims& d) {
   const std::int64_t co_pad = channels_padded(s);
   float* dwt = workspace;
@@ -651,12 +679,12 @@ void weight_grad_lowering_free(float* dw, const float* x, const float* dout, flo
     const std::int64_t tiles = (d.K + R - 1) / R, chunks = parallel_chunks(tiles, 1);
     parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
       for (std::int64_t c = c_lo; c < c_hi; ++c) {
-        float* gt = Slice(workspace, c, s, d).gt;
+        const Slice ws(workspace, c, s, d);
         for (std::int64_t n = 0; n < s.N; ++n) {
-          transpose_channels_last(gt, dout + n * s.C_out * d.P, s.C_out, d.P, co_pad);
+          transpose_channels_last(ws.gt, dout + n * s.C_out * d.P, s.C_out, d.P, co_pad);
+          const float* x_n = x.sample(n, s.C_in * s.H * s.W, ws.xs);
           for (std::int64_t t = tiles * c / chunks; t < tiles * (c + 1) / chunks; ++t)
-            weight_grad_tile<BC>(dwt, x + n * s.C_in * s.H * s.W, gt, n == 0, t * R, co0, s, d,
-                                 co_pad);
+            weight_grad_tile<BC>(dwt, x_n, ws.gt, n == 0, t * R, co0, s, d, co_pad);
         }
       }
     });
@@ -664,7 +692,47 @@ void weight_grad_lowering_free(float* dw, const float* x, const float* dout, flo
   add_transposed(dw, dwt, s.C_out, d.K, co_pad);
 }
 
+// The batch's forward without lowering, chunks of samples over threads.
+void forward_lowering_free(float* out, const FloatInput& x, const float* w, const float* b,
+                           const Conv2dShape& s, float* workspace, bool relu, std::int64_t chunks) {
+  const Dims d(s);
+  const std::int64_t x_stride = s.C_in * s.H * s.W, out_stride = s.C_out * d.P;
+  float* wt = workspace;
+  transpose_channels_last(wt, w, s.C_out, d.K, channels_padded(s));
+  parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
+    for (std::int64_t c = c_lo; c < c_hi; ++c) {
+      const Slice ws(workspace, c, s, d);
+      for (std::int64_t n = s.N * c / chunks; n < s.N * (c + 1) / chunks; ++n)
+        forward_sample_lowering_free(out + n * out_stride, x.sample(n, x_stride, ws.xs), wt, b, s,
+                                     d, relu, ws.gt);
+    }
+  });
+}
+
 }  // namespace
+
+bool conv2d_reads_u8(const Conv2dShape& s) {
+  const Dims d(s);
+  return lowering_free(s) && !split_inside_images(s, d, sample_chunks(s, d));
+}
+
+void conv2d_forward_u8_fast(float* out, const std::uint8_t* x, float scale, const float* w,
+                            const float* b, const Conv2dShape& s, float* workspace, bool relu) {
+  DQN_CHECK(conv2d_reads_u8(s), "conv2d_forward_u8_fast: a padded shape (pad ", s.pad,
+            "), or one split inside its images, reads floats only; ask conv2d_reads_u8 first");
+  const Dims d(s);
+  forward_lowering_free(out, FloatInput{nullptr, x, scale}, w, b, s, workspace, relu,
+                        sample_chunks(s, d));
+}
+
+void conv2d_backward_u8_fast(float* dw, float* db, const float* dout, const std::uint8_t* x,
+                             float scale, const Conv2dShape& s, float* workspace) {
+  DQN_CHECK(conv2d_reads_u8(s), "conv2d_backward_u8_fast: a padded shape (pad ", s.pad,
+            "), or one split inside its images, reads floats only; ask conv2d_reads_u8 first");
+  const Dims d(s);
+  if (db) bias_grad_batch(db, dout, s, d);
+  weight_grad_lowering_free(dw, FloatInput{nullptr, x, scale}, dout, workspace, s, d);
+}
 
 std::int64_t conv2d_workspace_floats(const Conv2dShape& s) {
   const Dims d(s);
@@ -690,16 +758,7 @@ void conv2d_forward_fast(float* out, const float* x, const float* w, const float
     return;
   }
   if (lowering_free(s)) {
-    float* wt = workspace;
-    transpose_channels_last(wt, w, s.C_out, d.K, channels_padded(s));
-    parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
-      for (std::int64_t c = c_lo; c < c_hi; ++c) {
-        float* tb = Slice(workspace, c, s, d).gt;
-        for (std::int64_t n = s.N * c / chunks; n < s.N * (c + 1) / chunks; ++n)
-          forward_sample_lowering_free(out + n * out_stride, x + n * x_stride, wt, b, s, d, relu,
-                                       tb);
-      }
-    });
+    forward_lowering_free(out, FloatInput{x}, w, b, s, workspace, relu, chunks);
     return;
   }
   const CMapR W(w, s.C_out, d.K);
@@ -760,7 +819,7 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
   }
   if (db) bias_grad_batch(db, dout, s, d);
   const bool direct_dw = lowering_free(s);
-  if (direct_dw) weight_grad_lowering_free(dw, x, dout, workspace, s, d);
+  if (direct_dw) weight_grad_lowering_free(dw, FloatInput{x}, dout, workspace, s, d);
   if (direct_dw && !dx) return;
   // Blocks of B samples from sample 0, whole blocks to a chunk: a block's dcol GEMM has the same
   // shape, hence the same summation order, at any thread count.

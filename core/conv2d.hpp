@@ -113,4 +113,18 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
                           const float* w, const Conv2dShape& s, float* workspace,
                           bool dx_overwrite = false);
 
+// The first layer of a pixel network reads uint8 frames. These take x as frames times `scale`
+// (the tape's input_u8) and give the bits of u8_to_float_fast into a buffer followed by the
+// kernels above, without the buffer: each chunk of samples converts one sample at a time into
+// its own slice of the workspace (one more sample's floats per thread). Only the lowering-free
+// path reads frames: true for shapes (no padding, not split inside images at this thread
+// count) it takes; the others throw, and their caller converts the frames first.
+bool conv2d_reads_u8(const Conv2dShape& s);
+void conv2d_forward_u8_fast(float* out, const std::uint8_t* x, float scale, const float* w,
+                            const float* b, const Conv2dShape& s, float* workspace,
+                            bool relu = false);
+// The backward without dx (frames are no parameter), so without w: dw +=, db += as above.
+void conv2d_backward_u8_fast(float* dw, float* db, const float* dout, const std::uint8_t* x,
+                             float scale, const Conv2dShape& s, float* workspace);
+
 }  // namespace dqn

@@ -24,6 +24,7 @@
 #include "core/bf16.hpp"
 #include "core/bf16_pack.hpp"
 #include "core/conv2d.hpp"
+#include "core/elementwise.hpp"
 #include "core/linear.hpp"
 #include "core/parallel.hpp"
 #include "core/rng.hpp"
