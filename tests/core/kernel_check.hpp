@@ -15,10 +15,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "core/conv2d.hpp"
+#include "core/elementwise.hpp"
+#include "core/parallel.hpp"
 #include "core/rng.hpp"
 
 namespace dqn::test {
@@ -42,6 +45,47 @@ inline std::vector<float> random_floats(std::int64_t n, std::uint64_t seed, floa
   std::vector<float> v(static_cast<std::size_t>(n));
   for (float& x : v) x = rng.uniform(lo, hi);
   return v;
+}
+
+// Frames-in-place convolutions (the first layer of a pixel net reading uint8 frames) hold
+// their outputs to the same kernel on the frames' float conversion, bit for bit. For shape s:
+// random frames (every value 0-255), weights, bias and output gradient, then
+// check(frames, xf, w, b, dout, scale, relu) with xf = u8_to_float_fast(frames, scale), for
+// scale 1/255 (the Nature CNN's) and 0.37 (so that no product is exact), with and without
+// the fused ReLU, at 1 and 2 threads.
+template <class Check>
+void for_each_frames_case(const Conv2dShape& s, std::uint64_t seed, Check&& check) {
+  CAPTURE(s.N);
+  CAPTURE(s.C_in);
+  CAPTURE(s.W);
+  CAPTURE(s.C_out);
+  Rng rng(seed);
+  std::vector<std::uint8_t> frames(static_cast<std::size_t>(x_size(s)));
+  for (auto& v : frames) v = static_cast<std::uint8_t>(rng.below(256));
+  const auto w = random_floats(w_size(s), seed + 1), b = random_floats(s.C_out, seed + 2);
+  const auto dout = random_floats(out_size(s), seed + 3);
+  for (const float scale : {1.0f / 255.0f, 0.37f})
+    for (const bool relu : {false, true})
+      for (int threads : {1, 2}) {
+        ThreadScope scope(threads);
+        CAPTURE(scale);
+        CAPTURE(relu);
+        CAPTURE(threads);
+        std::vector<float> xf(frames.size());
+        u8_to_float_fast(xf.data(), frames.data(), scale, x_size(s));
+        check(frames, xf, w, b, dout, scale, relu);
+      }
+}
+
+// Shapes for them: a single element, odd channel counts and batches, widths with a partial
+// vector, and the Nature CNN's first layer at batch 32.
+inline const Conv2dShape kFrameShapes[] = {
+    {1, 1, 1, 1, 1, 1, 1, 1, 0},    {3, 5, 11, 9, 37, 3, 2, 2, 0},   {5, 4, 20, 20, 7, 8, 8, 4, 0},
+    {4, 3, 17, 19, 17, 4, 4, 3, 0}, {32, 4, 84, 84, 32, 8, 8, 4, 0},
+};
+
+inline bool bits_equal(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 inline std::vector<double> random_doubles(std::int64_t n, std::uint64_t seed, double lo = -1.0,

@@ -24,7 +24,6 @@
 #include "core/bf16.hpp"
 #include "core/bf16_pack.hpp"
 #include "core/conv2d.hpp"
-#include "core/elementwise.hpp"
 #include "core/linear.hpp"
 #include "core/parallel.hpp"
 #include "core/rng.hpp"
@@ -471,37 +470,10 @@ TEST_CASE("a bf16 tape's gradients are within the stated bfloat16 error of the e
                        doctest::Contains("bf16 runs on a float Tape only"), std::exception);
 }
 
-namespace {
-
-std::vector<std::uint8_t> random_frames(std::int64_t n, std::uint64_t seed) {
-  Rng rng(seed);
-  std::vector<std::uint8_t> f(n);
-  for (auto& v : f) v = static_cast<std::uint8_t>(rng.below(256));
-  return f;
-}
-
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-}  // namespace
-
 TEST_CASE("bf16 conv2d on uint8 frames gives the bits of their float conversion, 1 and 2 threads") {
   // The first layer of a pixel net packs the frames itself instead of reading their FP32
-  // conversion: the same bits, forward (with and without the fused ReLU) and backward, on
-  // awkward sizes (a single element, odd channel counts and batches, widths with a partial
-  // vector) and the Nature CNN's first layer at batch 32. scale 1/255 as the Nature CNN's, and
-  // 0.37 so that no product is exact.
-  const Conv2dShape shapes[] = {
-      {1, 1, 1, 1, 1, 1, 1, 1, 0},     {3, 5, 11, 9, 37, 3, 2, 2, 0},
-      {5, 4, 20, 20, 7, 8, 8, 4, 0},   {4, 3, 17, 19, 17, 4, 4, 3, 0},
-      {32, 4, 84, 84, 32, 8, 8, 4, 0},
-  };
-  for (const auto& s : shapes) {
-    CAPTURE(s.N);
-    CAPTURE(s.C_in);
-    CAPTURE(s.W);
-    CAPTURE(s.C_out);
+  // conversion: the same bits, forward and backward (kernel_check.hpp's cases).
+  for (const auto& s : kFrameShapes) {
     if (!conv2d_bf16_reads_u8(s)) {
       MESSAGE("skipped: no AVX512_BF16 on this CPU, so bf16 convolutions convert frames first");
       CHECK_THROWS_WITH_AS(
@@ -509,32 +481,25 @@ TEST_CASE("bf16 conv2d on uint8 frames gives the bits of their float conversion,
           doctest::Contains("conv2d_bf16_reads_u8"), std::exception);
       continue;
     }
-    const auto frames = random_frames(x_size(s), 61);
-    const auto w = random_floats(w_size(s), 62), b = random_floats(s.C_out, 63);
-    const auto dout = random_floats(out_size(s), 64);
-    for (const float scale : {1.0f / 255.0f, 0.37f})
-      for (const bool relu : {false, true})
-        for (int threads : {1, 2}) {
-          ThreadScope scope(threads);
-          CAPTURE(scale);
-          CAPTURE(relu);
-          CAPTURE(threads);
-          std::vector<float> ws(conv2d_bf16_workspace_floats(s)), xf(x_size(s));
-          u8_to_float_fast(xf.data(), frames.data(), scale, x_size(s));
+    for_each_frames_case(
+        s, 61,
+        [&](const auto& frames, const auto& xf, const auto& w, const auto& b, const auto& dout,
+            float scale, bool relu) {
+          std::vector<float> ws(conv2d_bf16_workspace_floats(s));
           std::vector<float> out_f(out_size(s)), out_u(out_size(s), 7.0f);
           conv2d_forward_bf16_fast(out_f.data(), xf.data(), w.data(), b.data(), s, ws.data(), relu);
           conv2d_forward_bf16_u8_fast(out_u.data(), frames.data(), scale, w.data(), b.data(), s,
                                       ws.data(), relu);
-          CHECK(same_bits(out_f, out_u));
+          CHECK(bits_equal(out_f, out_u));
           auto dw_f = random_floats(w_size(s), 65), db_f = random_floats(s.C_out, 66);
           auto dw_u = dw_f, db_u = db_f;
           conv2d_backward_bf16_fast(nullptr, dw_f.data(), db_f.data(), dout.data(), xf.data(),
                                     w.data(), s, ws.data());
           conv2d_backward_bf16_u8_fast(dw_u.data(), db_u.data(), dout.data(), frames.data(), scale,
                                        w.data(), s, ws.data());
-          CHECK(same_bits(dw_f, dw_u));
-          CHECK(same_bits(db_f, db_u));
-        }
+          CHECK(bits_equal(dw_f, dw_u));
+          CHECK(bits_equal(db_f, db_u));
+        });
   }
   // Padding takes the rounding fallback, which reads floats only: a clear error, not a guess.
   const Conv2dShape padded{2, 3, 9, 9, 5, 3, 3, 1, 1};
@@ -552,11 +517,12 @@ TEST_CASE("a tape's input_u8 gives the same values and gradients read as frames 
   // frames converted by u8_to_float_fast. The frames are then read once more through view(),
   // which must convert them then.
   const Shape xs{5, 4, 36, 36};
-  const auto frames = random_frames(xs.numel(), 71);
+  std::vector<std::uint8_t> frames(static_cast<std::size_t>(xs.numel()));
+  Rng rng(71);
+  for (auto& v : frames) v = static_cast<std::uint8_t>(rng.below(256));
   constexpr float kScale = 1.0f / 255.0f;
   std::vector<float> xf(xs.numel());
   u8_to_float_fast(xf.data(), frames.data(), kScale, xs.numel());
-  Rng rng(72);
   Variable c1w(Shape{8, 4, 8, 8}), c1b(Shape{8}), c2w(Shape{16, 8, 4, 4}), c2b(Shape{16});
   Variable fw(Shape{6, 16 * 3 * 3}), fb(Shape{6});
   const std::vector<Variable*> params{&c1w, &c1b, &c2w, &c2b, &fw, &fb};
@@ -585,6 +551,6 @@ TEST_CASE("a tape's input_u8 gives the same values and gradients read as frames 
         const View<const float> seen = t.view(x);
         CHECK(std::memcmp(seen.data, xf.data(), xf.size() * sizeof(float)) == 0);
       }
-      CHECK(same_bits(got[0], got[1]));
+      CHECK(bits_equal(got[0], got[1]));
     }
 }

@@ -13,7 +13,6 @@
 #include "core/activation.hpp"
 #include "core/bf16.hpp"
 #include "core/conv2d.hpp"
-#include "core/elementwise.hpp"
 #include "core/parallel.hpp"
 #include "tests/core/kernel_check.hpp"
 #include "tests/fixtures.hpp"
@@ -342,50 +341,29 @@ TEST_CASE("conv2d forward with relu equals the forward then relu_forward_ref, bi
 
 TEST_CASE("conv2d fast on uint8 frames gives the bits of their float conversion, 1 and 2 threads") {
   // The first layer of a pixel net converts one sample at a time into its chunk's slice instead
-  // of reading the whole batch converted: the same bits, forward (with and without the fused
-  // ReLU) and backward, on awkward sizes (a single element, odd channel counts and batches,
-  // widths with a partial vector) and the Nature CNN's first layer at batch 32. scale 1/255 as
-  // the Nature CNN's, and 0.37 so that no product is exact.
-  const Conv2dShape shapes[] = {
-      {1, 1, 1, 1, 1, 1, 1, 1, 0},     {3, 5, 11, 9, 37, 3, 2, 2, 0},
-      {5, 4, 20, 20, 7, 8, 8, 4, 0},   {4, 3, 17, 19, 17, 4, 4, 3, 0},
-      {32, 4, 84, 84, 32, 8, 8, 4, 0},
-  };
-  Rng rng(81);
-  for (const auto& s : shapes) {
-    CAPTURE(s.N);
-    CAPTURE(s.C_in);
-    CAPTURE(s.W);
-    CAPTURE(s.C_out);
-    std::vector<std::uint8_t> frames(x_size(s));
-    for (auto& v : frames) v = static_cast<std::uint8_t>(rng.below(256));
-    const auto w = random_floats(w_size(s), 82), b = random_floats(s.C_out, 83);
-    const auto dout = random_floats(out_size(s), 84);
-    for (const float scale : {1.0f / 255.0f, 0.37f})
-      for (const bool relu : {false, true})
-        for (int threads : {1, 2}) {
-          ThreadScope scope(threads);
-          CAPTURE(scale);
-          CAPTURE(relu);
-          CAPTURE(threads);
+  // of reading the whole batch converted: the same bits, forward and backward (kernel_check.hpp's
+  // cases).
+  for (const auto& s : kFrameShapes)
+    for_each_frames_case(
+        s, 81,
+        [&](const auto& frames, const auto& xf, const auto& w, const auto& b, const auto& dout,
+            float scale, bool relu) {
           REQUIRE(conv2d_reads_u8(s));
-          std::vector<float> ws(conv2d_workspace_floats(s)), xf(x_size(s));
-          u8_to_float_fast(xf.data(), frames.data(), scale, x_size(s));
+          std::vector<float> ws(conv2d_workspace_floats(s));
           std::vector<float> out_f(out_size(s)), out_u(out_size(s), 7.0f);
           conv2d_forward_fast(out_f.data(), xf.data(), w.data(), b.data(), s, ws.data(), relu);
           conv2d_forward_u8_fast(out_u.data(), frames.data(), scale, w.data(), b.data(), s,
                                  ws.data(), relu);
-          CHECK(std::memcmp(out_f.data(), out_u.data(), out_f.size() * sizeof(float)) == 0);
+          CHECK(bits_equal(out_f, out_u));
           auto dw_f = random_floats(w_size(s), 85), db_f = random_floats(s.C_out, 86);
           auto dw_u = dw_f, db_u = db_f;
           conv2d_backward_fast(nullptr, dw_f.data(), db_f.data(), dout.data(), xf.data(), w.data(),
                                s, ws.data());
           conv2d_backward_u8_fast(dw_u.data(), db_u.data(), dout.data(), frames.data(), scale, s,
                                   ws.data());
-          CHECK(std::memcmp(dw_f.data(), dw_u.data(), dw_f.size() * sizeof(float)) == 0);
-          CHECK(std::memcmp(db_f.data(), db_u.data(), db_f.size() * sizeof(float)) == 0);
-        }
-  }
+          CHECK(bits_equal(dw_f, dw_u));
+          CHECK(bits_equal(db_f, db_u));
+        });
   // Padding (im2col), and a single large image split inside over two threads, read floats only:
   // the predicate says so and the kernels give a clear error, not a guess.
   const Conv2dShape padded{2, 3, 9, 9, 5, 3, 3, 1, 1}, one_large{1, 16, 64, 64, 64, 3, 3, 1, 0};
