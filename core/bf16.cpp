@@ -79,38 +79,43 @@ const char* bf16_kernel_name() {
 
 namespace bf16 {
 
-void pack_pairs(std::uint32_t* dst, std::int64_t ldd, const float* src, std::int64_t lds,
-                std::int64_t K, std::int64_t N) {
+namespace {
+
+// pack_pairs over elements of type T: vec(p) reads kLanes of them at p as floats, one(v) one.
+// Captured by value (see simd_loop.hpp's trap on may_alias stores).
+template <class T, class Vec, class One>
+void pack_pairs_of(std::uint32_t* dst, std::int64_t ldd, const T* src, std::int64_t lds,
+                   std::int64_t K, std::int64_t N, Vec vec, One one) {
   for (std::int64_t q = 0; q < pairs(K); ++q) {
-    const float* lo = src + 2 * q * lds;
-    const float* hi = 2 * q + 1 < K ? lo + lds : nullptr;
+    const T* lo = src + 2 * q * lds;
+    const T* hi = 2 * q + 1 < K ? lo + lds : nullptr;
     std::uint32_t* d = dst + q * ldd;
     std::int64_t j = 0;
 #if defined(DQN_HAVE_BF16_DOT)
     for (; j + kLanes <= N; j += kLanes)
-      _mm512_storeu_si512(
-          d + j, simd::bf16_pairs(VecF::load(lo + j), hi ? VecF::load(hi + j) : VecF::zero()));
+      _mm512_storeu_si512(d + j, simd::bf16_pairs(vec(lo + j), hi ? vec(hi + j) : VecF::zero()));
+#else
+    (void)vec;
 #endif
-    for (; j < N; ++j) d[j] = pair_of(lo[j], hi ? hi[j] : 0.0f);
+    for (; j < N; ++j) d[j] = pair_of(one(lo[j]), hi ? one(hi[j]) : 0.0f);
   }
+}
+
+}  // namespace
+
+void pack_pairs(std::uint32_t* dst, std::int64_t ldd, const float* src, std::int64_t lds,
+                std::int64_t K, std::int64_t N) {
+  pack_pairs_of(
+      dst, ldd, src, lds, K, N, [](const float* p) { return VecF::load(p); },
+      [](float v) { return v; });
 }
 
 void pack_pairs_u8(std::uint32_t* dst, std::int64_t ldd, const std::uint8_t* src, std::int64_t lds,
                    std::int64_t K, std::int64_t N, float scale) {
-  const auto value = [=](std::uint8_t v) { return static_cast<float>(v) * scale; };
-  for (std::int64_t q = 0; q < pairs(K); ++q) {
-    const std::uint8_t* lo = src + 2 * q * lds;
-    const std::uint8_t* hi = 2 * q + 1 < K ? lo + lds : nullptr;
-    std::uint32_t* d = dst + q * ldd;
-    std::int64_t j = 0;
-#if defined(DQN_HAVE_BF16_DOT)
-    const VecF sv = VecF::set1(scale);
-    for (; j + kLanes <= N; j += kLanes)
-      _mm512_storeu_si512(d + j, simd::bf16_pairs(VecF::load_u8(lo + j) * sv,
-                                                  hi ? VecF::load_u8(hi + j) * sv : VecF::zero()));
-#endif
-    for (; j < N; ++j) d[j] = pair_of(value(lo[j]), hi ? value(hi[j]) : 0.0f);
-  }
+  const VecF sv = VecF::set1(scale);
+  pack_pairs_of(
+      dst, ldd, src, lds, K, N, [=](const std::uint8_t* p) { return VecF::load_u8(p) * sv; },
+      [=](std::uint8_t v) { return static_cast<float>(v) * scale; });
 }
 
 void pack_rows(std::uint32_t* dst, std::int64_t ldd, const float* src, std::int64_t lds,

@@ -20,6 +20,7 @@
 #include "core/activation.hpp"
 #include "core/bf16.hpp"
 #include "core/bf16_pack.hpp"
+#include "core/elementwise.hpp"
 #include "core/error.hpp"
 #include "core/matmul.hpp"
 #include "core/parallel.hpp"
@@ -541,8 +542,8 @@ template <int BC>
 // part of the workspace. Each chunk of tiles transposes dout_n into its own gt_n (P, co_pad),
 // from the chunk's slice, sample by sample: a second copy of a small transpose per thread
 // costs less than a whole batch of them written out and read back (9% of a two-thread update).
-struct FloatInput;
-void weight_grad_lowering_free(float* dw, const FloatInput& x, const float* dout, float* workspace,
+struct ConvInput;
+void weight_grad_lowering_free(float* dw, const ConvInput& x, const float* dout, float* workspace,
                                const Conv2dShape& s, const Dims& d);
 
 // db += the sums of dout over samples and positions, one channel per thread: each channel's sum
@@ -627,7 +628,7 @@ struct Slice {
     return (2 * d.K + s.C_out) * d.B * d.P + d.phase_floats(s.C_in) + gt_floats(s, d) +
            dw_floats(s, d) + xs_floats(s);
   }
-  // One sample of frames converted to floats (FloatInput), for the lowering-free kernels.
+  // One sample of frames converted to floats (ConvInput::sample), for the lowering-free kernels.
   static std::int64_t xs_floats(const Conv2dShape& s) {
     return lowering_free(s) ? s.C_in * s.H * s.W : 0;
   }
@@ -648,29 +649,33 @@ struct Slice {
         xs(dw + dw_floats(s, d)) {}
 };
 
-// The lowering-free kernels' input: FP32 activations, or uint8 frames times a scale (the tape's
-// input_u8, see conv2d_reads_u8) that a chunk converts one sample at a time into its slice's xs,
-// where the tiles then find it in L2, instead of the whole batch written out first (3.6 MB of
-// floats for the Nature CNN's batch of 32, written and read back by each forward pass).
-struct FloatInput {
+// A convolution's input: FP32 activations, or uint8 frames times a scale (the tape's input_u8;
+// see conv2d_reads_u8 and conv2d_bf16_reads_u8), which are then never written out whole as
+// floats (3.6 MB for the Nature CNN's batch of 32, written and read back by each of an update's
+// two forward passes, against 0.9 MB of uint8). The FP32 lowering-free kernels take a sample at
+// a time, converted into their chunk's slice where the tiles find it in L2; the bf16 kernels
+// pack frames straight into bfloat16 pairs. Either way the bits of u8_to_float_fast's floats.
+struct ConvInput {
   const float* f = nullptr;
   const std::uint8_t* u8 = nullptr;
   float scale = 1.0f;
-  // Sample n (of `stride` elements): in place, or converted into xs as u8_to_float_fast would
-  // (one product each, so the same bits). Written out here rather than called: inside a
-  // one-chunk region u8_to_float_fast could open a parallel region of its own.
+  // Sample n (of `stride` elements): in place, or converted into xs.
   const float* sample(std::int64_t n, std::int64_t stride, float* xs) const {
     if (!u8) return f + n * stride;
-    const std::uint8_t* src = u8 + n * stride;
-    const VecF sv = VecF::set1(scale);
-    std::int64_t i = 0;
-    for (; i + kLanes <= stride; i += kLanes) (VecF::load_u8(src + i) * sv).store(xs + i);
-    for (; i < stride; ++i) xs[i] = static_cast<float>(src[i]) * scale;
+    u8_to_float_fast(xs, u8 + n * stride, scale, stride);
     return xs;
+  }
+  // bf16::pack_pairs of the (K, N) matrix of leading dimension lds that starts at element `at`.
+  void pack(std::uint32_t* dst, std::int64_t ldd, std::int64_t at, std::int64_t lds, std::int64_t K,
+            std::int64_t N) const {
+    if (u8)
+      bf16::pack_pairs_u8(dst, ldd, u8 + at, lds, K, N, scale);
+    else
+      bf16::pack_pairs(dst, ldd, f + at, lds, K, N);
   }
 };
 
-void weight_grad_lowering_free(float* dw, const FloatInput& x, const float* dout, float* workspace,
+void weight_grad_lowering_free(float* dw, const ConvInput& x, const float* dout, float* workspace,
                                const Conv2dShape& s, const Dims& d) {
   const std::int64_t co_pad = channels_padded(s);
   float* dwt = workspace;
@@ -693,7 +698,7 @@ void weight_grad_lowering_free(float* dw, const FloatInput& x, const float* dout
 }
 
 // The batch's forward without lowering, chunks of samples over threads.
-void forward_lowering_free(float* out, const FloatInput& x, const float* w, const float* b,
+void forward_lowering_free(float* out, const ConvInput& x, const float* w, const float* b,
                            const Conv2dShape& s, float* workspace, bool relu, std::int64_t chunks) {
   const Dims d(s);
   const std::int64_t x_stride = s.C_in * s.H * s.W, out_stride = s.C_out * d.P;
@@ -721,7 +726,7 @@ void conv2d_forward_u8_fast(float* out, const std::uint8_t* x, float scale, cons
   DQN_CHECK(conv2d_reads_u8(s), "conv2d_forward_u8_fast: a padded shape (pad ", s.pad,
             "), or one split inside its images, reads floats only; ask conv2d_reads_u8 first");
   const Dims d(s);
-  forward_lowering_free(out, FloatInput{nullptr, x, scale}, w, b, s, workspace, relu,
+  forward_lowering_free(out, ConvInput{nullptr, x, scale}, w, b, s, workspace, relu,
                         sample_chunks(s, d));
 }
 
@@ -731,7 +736,7 @@ void conv2d_backward_u8_fast(float* dw, float* db, const float* dout, const std:
             "), or one split inside its images, reads floats only; ask conv2d_reads_u8 first");
   const Dims d(s);
   if (db) bias_grad_batch(db, dout, s, d);
-  weight_grad_lowering_free(dw, FloatInput{nullptr, x, scale}, dout, workspace, s, d);
+  weight_grad_lowering_free(dw, ConvInput{nullptr, x, scale}, dout, workspace, s, d);
 }
 
 std::int64_t conv2d_workspace_floats(const Conv2dShape& s) {
@@ -758,7 +763,7 @@ void conv2d_forward_fast(float* out, const float* x, const float* w, const float
     return;
   }
   if (lowering_free(s)) {
-    forward_lowering_free(out, FloatInput{x}, w, b, s, workspace, relu, chunks);
+    forward_lowering_free(out, ConvInput{x}, w, b, s, workspace, relu, chunks);
     return;
   }
   const CMapR W(w, s.C_out, d.K);
@@ -819,7 +824,7 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
   }
   if (db) bias_grad_batch(db, dout, s, d);
   const bool direct_dw = lowering_free(s);
-  if (direct_dw) weight_grad_lowering_free(dw, FloatInput{x}, dout, workspace, s, d);
+  if (direct_dw) weight_grad_lowering_free(dw, ConvInput{x}, dout, workspace, s, d);
   if (direct_dw && !dx) return;
   // Blocks of B samples from sample 0, whole blocks to a chunk: a block's dcol GEMM has the same
   // shape, hence the same summation order, at any thread count.
@@ -1019,27 +1024,7 @@ std::int64_t conv2d_bf16_workspace_floats(const Conv2dShape& s) {
 #if defined(DQN_HAVE_BF16_DOT)
 namespace {
 
-// The convolution's input as the VDPBF16PS kernels read it: FP32 activations, or uint8 frames
-// times a scale (the tape's input_u8, which then never writes the frames out as floats: a
-// Nature batch is 3.6 MB of FP32 written and read again by each of the update's two forward
-// passes, against 0.9 MB of uint8). Both pack to the same pairs (bf16::pack_pairs_u8).
-struct Bf16Input {
-  const float* f = nullptr;
-  const std::uint8_t* u8 = nullptr;
-  float scale = 1.0f;
-  explicit Bf16Input(const float* x) : f(x) {}
-  Bf16Input(const std::uint8_t* x, float sc) : u8(x), scale(sc) {}
-  // pack_pairs of the (K, N) matrix of leading dimension lds that starts at element `at`.
-  void pack(std::uint32_t* dst, std::int64_t ldd, std::int64_t at, std::int64_t lds, std::int64_t K,
-            std::int64_t N) const {
-    if (u8)
-      bf16::pack_pairs_u8(dst, ldd, u8 + at, lds, K, N, scale);
-    else
-      bf16::pack_pairs(dst, ldd, f + at, lds, K, N);
-  }
-};
-
-void forward_bf16_direct(float* out, const Bf16Input& x, const float* w, const float* b,
+void forward_bf16_direct(float* out, const ConvInput& x, const float* w, const float* b,
                          const Conv2dShape& s, float* workspace, bool relu) {
   const Dims d(s);
   const Bf16Ws ws(s, d);
@@ -1076,7 +1061,7 @@ void forward_bf16_direct(float* out, const Bf16Input& x, const float* w, const f
   });
 }
 
-void backward_bf16_direct(float* dx, float* dw, const float* dout, const Bf16Input& x,
+void backward_bf16_direct(float* dx, float* dw, const float* dout, const ConvInput& x,
                           const float* w, const Conv2dShape& s, float* workspace,
                           bool dx_overwrite) {
   const Dims d(s);
@@ -1145,7 +1130,7 @@ void conv2d_forward_bf16_fast(float* out, const float* x, const float* w, const 
     return;
   }
 #if defined(DQN_HAVE_BF16_DOT)
-  forward_bf16_direct(out, Bf16Input{x}, w, b, s, workspace, relu);
+  forward_bf16_direct(out, ConvInput{x}, w, b, s, workspace, relu);
 #endif
 }
 
@@ -1166,7 +1151,7 @@ void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dou
     return;
   }
 #if defined(DQN_HAVE_BF16_DOT)
-  backward_bf16_direct(dx, dw, dout, Bf16Input{x}, w, s, workspace, dx_overwrite);
+  backward_bf16_direct(dx, dw, dout, ConvInput{x}, w, s, workspace, dx_overwrite);
 #endif
 }
 
@@ -1181,7 +1166,7 @@ void conv2d_forward_bf16_u8_fast(float* out, const std::uint8_t* x, float scale,
             ") or a CPU without AVX512_BF16 needs the rounding fallback; ask "
             "conv2d_bf16_reads_u8 first");
 #if defined(DQN_HAVE_BF16_DOT)
-  forward_bf16_direct(out, Bf16Input(x, scale), w, b, s, workspace, relu);
+  forward_bf16_direct(out, ConvInput{nullptr, x, scale}, w, b, s, workspace, relu);
 #else
   (void)out, (void)x, (void)scale, (void)w, (void)b, (void)workspace, (void)relu;
 #endif
@@ -1195,7 +1180,7 @@ void conv2d_backward_bf16_u8_fast(float* dw, float* db, const float* dout, const
             "conv2d_bf16_reads_u8 first");
   if (db) bias_grad_batch(db, dout, s, Dims(s));
 #if defined(DQN_HAVE_BF16_DOT)
-  backward_bf16_direct(nullptr, dw, dout, Bf16Input(x, scale), w, s, workspace, false);
+  backward_bf16_direct(nullptr, dw, dout, ConvInput{nullptr, x, scale}, w, s, workspace, false);
 #else
   (void)dw, (void)x, (void)scale, (void)w, (void)workspace;
 #endif
