@@ -704,13 +704,12 @@ void forward_lowering_free(float* out, const ConvInput& x, const float* w, const
   const std::int64_t x_stride = s.C_in * s.H * s.W, out_stride = s.C_out * d.P;
   float* wt = workspace;
   transpose_channels_last(wt, w, s.C_out, d.K, channels_padded(s));
-  parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
-    for (std::int64_t c = c_lo; c < c_hi; ++c) {
-      const Slice ws(workspace, c, s, d);
-      for (std::int64_t n = s.N * c / chunks; n < s.N * (c + 1) / chunks; ++n)
-        forward_sample_lowering_free(out + n * out_stride, x.sample(n, x_stride, ws.xs), wt, b, s,
-                                     d, relu, ws.gt);
-    }
+  // A sample at a time to whichever thread is free: each sample's output is the same whoever
+  // computes it (see parallel_for_slots).
+  parallel_for_slots(s.N, chunks, [&](std::int64_t n, std::int64_t slot) {
+    const Slice ws(workspace, slot, s, d);
+    forward_sample_lowering_free(out + n * out_stride, x.sample(n, x_stride, ws.xs), wt, b, s, d,
+                                 relu, ws.gt);
   });
 }
 
@@ -826,41 +825,50 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
   const bool direct_dw = lowering_free(s);
   if (direct_dw) weight_grad_lowering_free(dw, ConvInput{x}, dout, workspace, s, d);
   if (direct_dw && !dx) return;
-  // Blocks of B samples from sample 0, whole blocks to a chunk: a block's dcol GEMM has the same
-  // shape, hence the same summation order, at any thread count.
+  // Blocks of B samples from sample 0: a block's dcol GEMM has the same shape, hence the same
+  // summation order, at any thread count.
   const std::int64_t blocks = (s.N + d.B - 1) / d.B;
+  const auto block = [&](const Slice& ws, std::int64_t blk) {
+    const std::int64_t n0 = blk * d.B, m = std::min(d.B, s.N - n0), ld = m * d.P;
+    for (std::int64_t j = 0; j < m; ++j) {
+      const float* dout_n = dout + (n0 + j) * out_stride;
+      if (!direct_dw) lower(ws.col + j * d.P, ws.xp, x + (n0 + j) * x_stride, s, d, 0, s.C_in, ld);
+      if (m > 1)  // gather the m samples' dout side by side: (C_out, m*P)
+        for (std::int64_t co = 0; co < s.C_out; ++co)
+          std::copy(dout_n + co * d.P, dout_n + (co + 1) * d.P, ws.stage + co * ld + j * d.P);
+    }
+    const CMapR G(m > 1 ? ws.stage : dout + n0 * out_stride, s.C_out, ld);
+    if (!direct_dw) MapR(ws.dw, s.C_out, d.K).noalias() += G * CMapR(ws.col, d.K, ld).transpose();
+    if (dx) {
+      matmul_tn_fast(ws.dcol, w, G.data(), d.K, s.C_out, ld, /*accumulate=*/false);
+      for (std::int64_t j = 0; j < m; ++j)
+        col2im_add(dx + (n0 + j) * x_stride, ws.dcol + j * d.P, ws.xp, s, d, 0, s.C_in, ld,
+                   dx_overwrite);
+    }
+  };
+  if (direct_dw) {
+    // Only dx: each block's samples are the same whoever computes them, so a block at a time to
+    // whichever thread is free (see parallel_for_slots).
+    parallel_for_slots(blocks, chunks, [&](std::int64_t blk, std::int64_t slot) {
+      block(Slice(workspace, slot, s, d), blk);
+    });
+    return;
+  }
+  // With padding each chunk sums its blocks' dw into its own partial: whole blocks to a chunk,
+  // fixed by the thread count.
   parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
     for (std::int64_t c = c_lo; c < c_hi; ++c) {
       const Slice ws(workspace, c, s, d);
       std::fill(ws.dw, ws.dw + Slice::dw_floats(s, d), 0.0f);
-      for (std::int64_t blk = blocks * c / chunks; blk < blocks * (c + 1) / chunks; ++blk) {
-        const std::int64_t n0 = blk * d.B, m = std::min(d.B, s.N - n0), ld = m * d.P;
-        for (std::int64_t j = 0; j < m; ++j) {
-          const float* dout_n = dout + (n0 + j) * out_stride;
-          if (!direct_dw)
-            lower(ws.col + j * d.P, ws.xp, x + (n0 + j) * x_stride, s, d, 0, s.C_in, ld);
-          if (m > 1)  // gather the m samples' dout side by side: (C_out, m*P)
-            for (std::int64_t co = 0; co < s.C_out; ++co)
-              std::copy(dout_n + co * d.P, dout_n + (co + 1) * d.P, ws.stage + co * ld + j * d.P);
-        }
-        const CMapR G(m > 1 ? ws.stage : dout + n0 * out_stride, s.C_out, ld);
-        if (!direct_dw)
-          MapR(ws.dw, s.C_out, d.K).noalias() += G * CMapR(ws.col, d.K, ld).transpose();
-        if (dx) {
-          matmul_tn_fast(ws.dcol, w, G.data(), d.K, s.C_out, ld, /*accumulate=*/false);
-          for (std::int64_t j = 0; j < m; ++j)
-            col2im_add(dx + (n0 + j) * x_stride, ws.dcol + j * d.P, ws.xp, s, d, 0, s.C_in, ld,
-                       dx_overwrite);
-        }
-      }
+      for (std::int64_t blk = blocks * c / chunks; blk < blocks * (c + 1) / chunks; ++blk)
+        block(ws, blk);
     }
   });
   // With padding (the im2col path) dw's partials are added in chunk order: the same bits on
   // every run for a given thread count, but not across thread counts (the lowering-free
   // weight gradient above is the same at any).
-  if (!direct_dw)
-    for (std::int64_t c = 0; c < chunks; ++c)
-      MapR(dw, s.C_out, d.K) += CMapR(Slice(workspace, c, s, d).dw, s.C_out, d.K);
+  for (std::int64_t c = 0; c < chunks; ++c)
+    MapR(dw, s.C_out, d.K) += CMapR(Slice(workspace, c, s, d).dw, s.C_out, d.K);
 }
 
 // ================================================================ bfloat16 (core/bf16.hpp)
@@ -1046,18 +1054,15 @@ void forward_bf16_direct(float* out, const ConvInput& x, const float* w, const f
     }
   const std::int64_t x_stride = s.C_in * s.H * s.W, out_stride = s.C_out * d.P;
   const std::int64_t chunks = std::min<std::int64_t>(sample_chunks(s, d), ws.chunks);
-  parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
-    for (std::int64_t c = c_lo; c < c_hi; ++c) {
-      std::uint32_t* xc = xc_all + c * ws.fwd_per_chunk;
-      float* tb = reinterpret_cast<float*>(xc + pairs(s.C_in) * s.H * s.W);
-      for (std::int64_t n = s.N * c / chunks; n < s.N * (c + 1) / chunks; ++n) {
-        x.pack(xc, s.H * s.W, n * x_stride, s.H * s.W, s.C_in, s.H * s.W);
-        over_channel_groups(ws.co_pad, [&]<int BC>(std::int64_t co0) {
-          forward_channels_bf16<BC>(xc, wtb, qoff, ws.Q, co0, s, d, ws.co_pad, tb);
-        });
-        store_channel_major(out + n * out_stride, tb, b, s.C_out, ws.co_pad, d.P, relu);
-      }
-    }
+  // A sample at a time to whichever thread is free (see parallel_for_slots).
+  parallel_for_slots(s.N, chunks, [&](std::int64_t n, std::int64_t slot) {
+    std::uint32_t* xc = xc_all + slot * ws.fwd_per_chunk;
+    float* tb = reinterpret_cast<float*>(xc + pairs(s.C_in) * s.H * s.W);
+    x.pack(xc, s.H * s.W, n * x_stride, s.H * s.W, s.C_in, s.H * s.W);
+    over_channel_groups(ws.co_pad, [&]<int BC>(std::int64_t co0) {
+      forward_channels_bf16<BC>(xc, wtb, qoff, ws.Q, co0, s, d, ws.co_pad, tb);
+    });
+    store_channel_major(out + n * out_stride, tb, b, s.C_out, ws.co_pad, d.P, relu);
   });
 }
 
@@ -1093,24 +1098,21 @@ void backward_bf16_direct(float* dx, float* dw, const float* dout, const ConvInp
   bf16::pack_pairs(wpk, d.K, w, d.K, s.C_out, d.K);
   const std::int64_t x_stride = s.C_in * s.H * s.W, out_stride = s.C_out * d.P;
   const std::int64_t chunks = std::min<std::int64_t>(sample_chunks(s, d), ws.chunks);
-  parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
-    for (std::int64_t c = c_lo; c < c_hi; ++c) {
-      std::uint32_t* gb = per_chunk + c * ws.bwd_per_chunk;
-      float* dcol = reinterpret_cast<float*>(gb + pairs(s.C_out) * ws.ldb);
-      float* xp = dcol + d.K * d.B * d.P;
-      const std::int64_t last = s.N * (c + 1) / chunks;
-      for (std::int64_t n0 = s.N * c / chunks; n0 < last; n0 += d.B) {
-        const std::int64_t m = std::min(d.B, last - n0), ld = m * d.P;
-        for (std::int64_t j = 0; j < m; ++j)
-          bf16::pack_pairs(gb + j * d.P, ws.ldb, dout + (n0 + j) * out_stride, d.P, s.C_out, d.P);
-        bf16::zero_cols(gb, ws.ldb, pairs(s.C_out), ld, bf16::padded_cols(ld));
-        bf16::gemm_pairs(dcol, ld, wpk, 1, d.K, gb, ws.ldb, d.K, pairs(s.C_out), ld,
-                         /*accumulate=*/false);
-        for (std::int64_t j = 0; j < m; ++j)
-          col2im_add(dx + (n0 + j) * x_stride, dcol + j * d.P, xp, s, d, 0, s.C_in, ld,
-                     dx_overwrite);
-      }
-    }
+  // Blocks of B samples from sample 0, a block at a time to whichever thread is free (see
+  // parallel_for_slots): every output of gemm_pairs is one tile's sum in q order, whatever the
+  // block's width, so neither the blocks nor their assignment can change a bit.
+  parallel_for_slots((s.N + d.B - 1) / d.B, chunks, [&](std::int64_t blk, std::int64_t slot) {
+    std::uint32_t* gb = per_chunk + slot * ws.bwd_per_chunk;
+    float* dcol = reinterpret_cast<float*>(gb + pairs(s.C_out) * ws.ldb);
+    float* xp = dcol + d.K * d.B * d.P;
+    const std::int64_t n0 = blk * d.B, m = std::min(d.B, s.N - n0), ld = m * d.P;
+    for (std::int64_t j = 0; j < m; ++j)
+      bf16::pack_pairs(gb + j * d.P, ws.ldb, dout + (n0 + j) * out_stride, d.P, s.C_out, d.P);
+    bf16::zero_cols(gb, ws.ldb, pairs(s.C_out), ld, bf16::padded_cols(ld));
+    bf16::gemm_pairs(dcol, ld, wpk, 1, d.K, gb, ws.ldb, d.K, pairs(s.C_out), ld,
+                     /*accumulate=*/false);
+    for (std::int64_t j = 0; j < m; ++j)
+      col2im_add(dx + (n0 + j) * x_stride, dcol + j * d.P, xp, s, d, 0, s.C_in, ld, dx_overwrite);
   });
 }
 

@@ -66,6 +66,39 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("parallel_for_slots runs every item once, and no two items at once on the same slot") {
+  // The slot is the running thread's: a slot's items must never overlap in time, or two items
+  // would share one workspace slice. busy[slot] is set while an item runs on it.
+  for (const std::int64_t items :
+       {std::int64_t{0}, std::int64_t{1}, std::int64_t{7}, std::int64_t{64}}) {
+    for (const std::int64_t threads : {std::int64_t{1}, std::int64_t{2}, std::int64_t{8}}) {
+      ThreadScope scope(2);
+      CAPTURE(items);
+      CAPTURE(threads);
+      std::vector<std::atomic<int>> hits(static_cast<std::size_t>(items));
+      std::atomic<int> busy[2] = {0, 0};
+      std::atomic<bool> overlap{false}, bad_slot{false};
+      std::atomic<int> slots_seen{0};
+      parallel_for_slots(items, threads, [&](std::int64_t i, std::int64_t slot) {
+        if (slot < 0 || slot >= std::min<std::int64_t>(threads, 2)) {
+          bad_slot = true;
+          return;
+        }
+        if (busy[slot].fetch_add(1) != 0) overlap = true;
+        slots_seen |= 1 << slot;
+        volatile double x = 0;  // long enough for the other thread to take items meanwhile
+        for (int k = 0; k < 20000; ++k) x = x + 1.0;
+        ++hits[static_cast<std::size_t>(i)];
+        busy[slot].fetch_sub(1);
+      });
+      CHECK_FALSE(bad_slot);
+      CHECK_FALSE(overlap);
+      for (std::int64_t i = 0; i < items; ++i) CHECK(hits[static_cast<std::size_t>(i)] == 1);
+      if (threads == 1 || items <= 1) CHECK((slots_seen == 0 || slots_seen == 1));
+    }
+  }
+}
+
 TEST_CASE("work at or below the grain runs inline on the calling thread") {
   ThreadScope scope(2);
   std::atomic<int> calls{0};
