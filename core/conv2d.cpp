@@ -538,14 +538,6 @@ template <int BC>
   finish_weight_tile(dwt, acc, valid, k0, co0, co_pad);
 }
 
-// dw += the lowering-free weight gradient of the batch, through dwt (K, co_pad), the shared
-// part of the workspace. Each chunk of tiles transposes dout_n into its own gt_n (P, co_pad),
-// from the chunk's slice, sample by sample: a second copy of a small transpose per thread
-// costs less than a whole batch of them written out and read back (9% of a two-thread update).
-struct ConvInput;
-void weight_grad_lowering_free(float* dw, const ConvInput& x, const float* dout, float* workspace,
-                               const Conv2dShape& s, const Dims& d);
-
 // db += the sums of dout over samples and positions, one channel per thread: each channel's sum
 // in one fixed order (lanes over positions, then samples), whatever the thread count.
 // Channels split over threads only past 2^19 floats of dout a thread: a Nature layer's sum
@@ -675,26 +667,54 @@ struct ConvInput {
   }
 };
 
-void weight_grad_lowering_free(float* dw, const ConvInput& x, const float* dout, float* workspace,
-                               const Conv2dShape& s, const Dims& d) {
+// The lowering-free weight gradient of the batch goes through dwt (K, co_pad), the shared part
+// of the workspace, in `shares`: share c of every channel group's tiles, over all samples. Each
+// share transposes dout_n into its own gt_n (P, co_pad), in the slice of the thread running it,
+// sample by sample: a second copy of a small transpose per thread costs less than a whole batch
+// of them written out and read back (9% of a two-thread update).
+void weight_grad_share(float* dwt, const ConvInput& x, const float* dout, const Slice& ws,
+                       const Conv2dShape& s, const Dims& d, std::int64_t share,
+                       std::int64_t shares) {
   const std::int64_t co_pad = channels_padded(s);
-  float* dwt = workspace;
   over_channel_groups(co_pad, [&]<int BC>(std::int64_t co0) {
     constexpr int R = kAccumulators / BC;
-    const std::int64_t tiles = (d.K + R - 1) / R, chunks = parallel_chunks(tiles, 1);
-    parallel_for(0, chunks, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
-      for (std::int64_t c = c_lo; c < c_hi; ++c) {
-        const Slice ws(workspace, c, s, d);
-        for (std::int64_t n = 0; n < s.N; ++n) {
-          transpose_channels_last(ws.gt, dout + n * s.C_out * d.P, s.C_out, d.P, co_pad);
-          const float* x_n = x.sample(n, s.C_in * s.H * s.W, ws.xs);
-          for (std::int64_t t = tiles * c / chunks; t < tiles * (c + 1) / chunks; ++t)
-            weight_grad_tile<BC>(dwt, x_n, ws.gt, n == 0, t * R, co0, s, d, co_pad);
-        }
-      }
-    });
+    const std::int64_t tiles = (d.K + R - 1) / R;
+    const std::int64_t t0 = tiles * share / shares, t1 = tiles * (share + 1) / shares;
+    if (t0 == t1) return;
+    for (std::int64_t n = 0; n < s.N; ++n) {
+      transpose_channels_last(ws.gt, dout + n * s.C_out * d.P, s.C_out, d.P, co_pad);
+      const float* x_n = x.sample(n, s.C_in * s.H * s.W, ws.xs);
+      for (std::int64_t t = t0; t < t1; ++t)
+        weight_grad_tile<BC>(dwt, x_n, ws.gt, n == 0, t * R, co0, s, d, co_pad);
+    }
   });
-  add_transposed(dw, dwt, s.C_out, d.K, co_pad);
+}
+
+// The lowering-free backward as the items of one region, each taken by whichever thread comes
+// free (see parallel_for_slots): first `chunks` shares of the weight gradient's tiles (each
+// with its own transposes of dout, so no more shares than threads), then db's sums, then the
+// dx_blocks blocks of dx through dx_block(slice, blk). Why one region: the static shares of the
+// weight gradient finished 0.1-0.2 ms apart at two threads (one vCPU runs 5-10% slower than the
+// other on this project's VMs), and dx, a region of its own after it, started only then; now
+// the first thread done with its share goes on to db and dx, only the last dx block can leave a
+// thread waiting, and a layer pays one region's wake and join instead of two. No item's result
+// depends on which thread runs it or when, so the bits are those of any split.
+template <class Block>
+void backward_lowering_free(float* dw, float* db, const ConvInput& x, const float* dout,
+                            float* workspace, const Conv2dShape& s, const Dims& d,
+                            std::int64_t chunks, std::int64_t dx_blocks, Block&& dx_block) {
+  float* dwt = workspace;
+  const std::int64_t shares = dw ? chunks : 0, sums = db ? 1 : 0;
+  parallel_for_slots(shares + sums + dx_blocks, chunks, [&](std::int64_t i, std::int64_t slot) {
+    const Slice ws(workspace, slot, s, d);
+    if (i < shares)
+      weight_grad_share(dwt, x, dout, ws, s, d, i, shares);
+    else if (i < shares + sums)
+      bias_grad_batch(db, dout, s, d);
+    else
+      dx_block(ws, i - shares - sums);
+  });
+  if (dw) add_transposed(dw, dwt, s.C_out, d.K, channels_padded(s));
 }
 
 // The batch's forward without lowering, chunks of samples over threads.
@@ -734,8 +754,8 @@ void conv2d_backward_u8_fast(float* dw, float* db, const float* dout, const std:
   DQN_CHECK(conv2d_reads_u8(s), "conv2d_backward_u8_fast: a padded shape (pad ", s.pad,
             "), or one split inside its images, reads floats only; ask conv2d_reads_u8 first");
   const Dims d(s);
-  if (db) bias_grad_batch(db, dout, s, d);
-  weight_grad_lowering_free(dw, ConvInput{nullptr, x, scale}, dout, workspace, s, d);
+  backward_lowering_free(dw, db, ConvInput{nullptr, x, scale}, dout, workspace, s, d,
+                         sample_chunks(s, d), 0, [](const Slice&, std::int64_t) {});
 }
 
 std::int64_t conv2d_workspace_floats(const Conv2dShape& s) {
@@ -821,10 +841,8 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
     }
     return;
   }
-  if (db) bias_grad_batch(db, dout, s, d);
   const bool direct_dw = lowering_free(s);
-  if (direct_dw) weight_grad_lowering_free(dw, ConvInput{x}, dout, workspace, s, d);
-  if (direct_dw && !dx) return;
+  if (db && !direct_dw) bias_grad_batch(db, dout, s, d);
   // Blocks of B samples from sample 0: a block's dcol GEMM has the same shape, hence the same
   // summation order, at any thread count.
   const std::int64_t blocks = (s.N + d.B - 1) / d.B;
@@ -847,11 +865,9 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
     }
   };
   if (direct_dw) {
-    // Only dx: each block's samples are the same whoever computes them, so a block at a time to
-    // whichever thread is free (see parallel_for_slots).
-    parallel_for_slots(blocks, chunks, [&](std::int64_t blk, std::int64_t slot) {
-      block(Slice(workspace, slot, s, d), blk);
-    });
+    // dw, db and dx in one region; each dx block's samples are the same whoever computes them.
+    backward_lowering_free(dw, db, ConvInput{x}, dout, workspace, s, d, chunks, dx ? blocks : 0,
+                           block);
     return;
   }
   // With padding each chunk sums its blocks' dw into its own partial: whole blocks to a chunk,
@@ -1066,7 +1082,7 @@ void forward_bf16_direct(float* out, const ConvInput& x, const float* w, const f
   });
 }
 
-void backward_bf16_direct(float* dx, float* dw, const float* dout, const ConvInput& x,
+void backward_bf16_direct(float* dx, float* dw, float* db, const float* dout, const ConvInput& x,
                           const float* w, const Conv2dShape& s, float* workspace,
                           bool dx_overwrite) {
   const Dims d(s);
@@ -1076,36 +1092,44 @@ void backward_bf16_direct(float* dx, float* dw, const float* dout, const ConvInp
   std::uint32_t* gs = xs + ws.xs;
   std::uint32_t* wpk = gs + ws.gs;
   std::uint32_t* per_chunk = wpk + ws.wpk + d.K * ws.co_pad;
-  // ---- dw: sample pairs
+  float* dwt = reinterpret_cast<float*>(wpk + ws.wpk);  // dw^T (K, co_pad), then added to dw
+  // ---- the packed operands: x and dout in sample pairs for dw, w in output-channel pairs for dx
   parallel_for(0, pairs(s.N), 1, [&](std::int64_t lo, std::int64_t hi) {
     x.pack(xs + lo * sample, sample, 2 * lo * sample, sample, std::min(2 * hi, s.N) - 2 * lo,
            sample);
     pack_dout_sample_pairs(gs, dout, s, d, ws.co_pad, lo, hi);
   });
-  float* dwt = reinterpret_cast<float*>(wpk + ws.wpk);  // dw^T (K, co_pad), then added to dw
-  over_channel_groups(ws.co_pad, [&]<int BC>(std::int64_t co0) {
-    constexpr int R = kAccumulators / BC;
-    parallel_for(0, (d.K + R - 1) / R, 1, [&](std::int64_t lo, std::int64_t hi) {
-      for (std::int64_t m = 0; m < pairs(s.N); ++m)
-        for (std::int64_t t = lo; t < hi; ++t)
-          weight_grad_channels_bf16<BC>(dwt, xs + m * sample, gs + m * d.P * ws.co_pad, m == 0,
-                                        t * R, co0, s, d, ws.co_pad);
-    });
-  });
-  add_transposed(dw, dwt, s.C_out, d.K, ws.co_pad);
-  if (!dx) return;
-  // ---- dx: dcol = w^T . dout per block of samples, then col2im
-  bf16::pack_pairs(wpk, d.K, w, d.K, s.C_out, d.K);
+  if (dx) bf16::pack_pairs(wpk, d.K, w, d.K, s.C_out, d.K);
+  // ---- then dw, db and dx as the items of one region, as the FP32 backward_lowering_free runs
+  // them and for its reasons: `chunks` shares of dw's tiles over all sample pairs, db's FP32 sums
+  // of the unrounded dout, then dx's blocks of B samples from sample 0 (dcol = w^T . dout, then
+  // col2im). Every output of gemm_pairs is one tile's sum in q order, whatever the block's width,
+  // and each dw element one tile's sum over the sample pairs in order, so neither the items nor
+  // the threads that run them can change a bit.
   const std::int64_t x_stride = s.C_in * s.H * s.W, out_stride = s.C_out * d.P;
   const std::int64_t chunks = std::min<std::int64_t>(sample_chunks(s, d), ws.chunks);
-  // Blocks of B samples from sample 0, a block at a time to whichever thread is free (see
-  // parallel_for_slots): every output of gemm_pairs is one tile's sum in q order, whatever the
-  // block's width, so neither the blocks nor their assignment can change a bit.
-  parallel_for_slots((s.N + d.B - 1) / d.B, chunks, [&](std::int64_t blk, std::int64_t slot) {
+  const std::int64_t shares = chunks, sums = db ? 1 : 0, blocks = dx ? (s.N + d.B - 1) / d.B : 0;
+  parallel_for_slots(shares + sums + blocks, chunks, [&](std::int64_t i, std::int64_t slot) {
+    if (i < shares) {
+      over_channel_groups(ws.co_pad, [&]<int BC>(std::int64_t co0) {
+        constexpr int R = kAccumulators / BC;
+        const std::int64_t tiles = (d.K + R - 1) / R;
+        const std::int64_t t0 = tiles * i / shares, t1 = tiles * (i + 1) / shares;
+        for (std::int64_t m = 0; m < pairs(s.N) && t0 < t1; ++m)
+          for (std::int64_t t = t0; t < t1; ++t)
+            weight_grad_channels_bf16<BC>(dwt, xs + m * sample, gs + m * d.P * ws.co_pad, m == 0,
+                                          t * R, co0, s, d, ws.co_pad);
+      });
+      return;
+    }
+    if (i < shares + sums) {
+      bias_grad_batch(db, dout, s, d);
+      return;
+    }
     std::uint32_t* gb = per_chunk + slot * ws.bwd_per_chunk;
     float* dcol = reinterpret_cast<float*>(gb + pairs(s.C_out) * ws.ldb);
     float* xp = dcol + d.K * d.B * d.P;
-    const std::int64_t n0 = blk * d.B, m = std::min(d.B, s.N - n0), ld = m * d.P;
+    const std::int64_t n0 = (i - shares - sums) * d.B, m = std::min(d.B, s.N - n0), ld = m * d.P;
     for (std::int64_t j = 0; j < m; ++j)
       bf16::pack_pairs(gb + j * d.P, ws.ldb, dout + (n0 + j) * out_stride, d.P, s.C_out, d.P);
     bf16::zero_cols(gb, ws.ldb, pairs(s.C_out), ld, bf16::padded_cols(ld));
@@ -1114,6 +1138,7 @@ void backward_bf16_direct(float* dx, float* dw, const float* dout, const ConvInp
     for (std::int64_t j = 0; j < m; ++j)
       col2im_add(dx + (n0 + j) * x_stride, dcol + j * d.P, xp, s, d, 0, s.C_in, ld, dx_overwrite);
   });
+  add_transposed(dw, dwt, s.C_out, d.K, ws.co_pad);
 }
 
 }  // namespace
@@ -1140,8 +1165,8 @@ void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dou
                                const float* w, const Conv2dShape& s, float* workspace,
                                bool dx_overwrite) {
   const Dims d(s);
-  if (db) bias_grad_batch(db, dout, s, d);  // FP32 sums of the unrounded dout
   if (!bf16_direct(s)) {
+    if (db) bias_grad_batch(db, dout, s, d);  // FP32 sums of the unrounded dout
     float* xr = workspace;
     float* wr = xr + s.N * s.C_in * s.H * s.W;
     float* gr = wr + s.C_out * s.C_in * s.KH * s.KW;
@@ -1153,7 +1178,7 @@ void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dou
     return;
   }
 #if defined(DQN_HAVE_BF16_DOT)
-  backward_bf16_direct(dx, dw, dout, ConvInput{x}, w, s, workspace, dx_overwrite);
+  backward_bf16_direct(dx, dw, db, dout, ConvInput{x}, w, s, workspace, dx_overwrite);
 #endif
 }
 
@@ -1180,11 +1205,10 @@ void conv2d_backward_bf16_u8_fast(float* dw, float* db, const float* dout, const
   DQN_CHECK(conv2d_bf16_reads_u8(s), "conv2d_backward_bf16_u8_fast: a padded shape (pad ", s.pad,
             ") or a CPU without AVX512_BF16 needs the rounding fallback; ask "
             "conv2d_bf16_reads_u8 first");
-  if (db) bias_grad_batch(db, dout, s, Dims(s));
 #if defined(DQN_HAVE_BF16_DOT)
-  backward_bf16_direct(nullptr, dw, dout, ConvInput{nullptr, x, scale}, w, s, workspace, false);
+  backward_bf16_direct(nullptr, dw, db, dout, ConvInput{nullptr, x, scale}, w, s, workspace, false);
 #else
-  (void)dw, (void)x, (void)scale, (void)w, (void)workspace;
+  (void)dw, (void)db, (void)dout, (void)x, (void)scale, (void)w, (void)workspace;
 #endif
 }
 
