@@ -129,11 +129,9 @@ void parallel_for_pieces(std::int64_t begin, std::int64_t end, std::int64_t grai
 // chunk, or with one thread, the items run in order with slot 0.
 template <class Fn>
 void parallel_for_slots(std::int64_t items, std::int64_t threads, Fn&& fn) {
-  const std::int64_t slots = std::min(threads, parallel_chunks(items, 1));
-  if (slots <= 1) {
-    for (std::int64_t i = 0; i < items; ++i) fn(i, std::int64_t{0});
-    return;
-  }
+  // One slot (or a call inside a chunk) runs inline in parallel_for: the items in order, slot 0.
+  const std::int64_t slots =
+      std::min(std::max<std::int64_t>(threads, 1), parallel_chunks(items, 1));
   std::atomic<std::int64_t> next{0};
   parallel_for(0, slots, 1, [&](std::int64_t lo, std::int64_t hi) {
     for (std::int64_t slot = lo; slot < hi; ++slot)
