@@ -565,6 +565,29 @@ void bias_grad_batch(float* db, const float* dout, const Conv2dShape& s, const D
   });
 }
 
+// A layer's backward as the items of one region, each taken by whichever thread comes free (see
+// parallel_for_slots): first `shares` of the weight gradient's tiles, share(i, slot); then db's
+// sums when `sums`, db_sums(); then dx's blocks, dx_block(blk, slot). Why one region: the
+// static shares of the weight gradient finished 0.1-0.2 ms apart at two threads (one vCPU runs
+// 5-10% slower than the other on this project's VMs), and dx, a region of its own after it,
+// started only then; now the first thread done with its share goes on to db and dx, only the
+// last dx block can leave a thread waiting, and a layer pays one region's wake and join instead
+// of two or three. The FP32 and bf16 kernels both run their backward this way; neither's items
+// give results that depend on which thread runs them or when.
+template <class Share, class Sums, class Block>
+void backward_items(std::int64_t chunks, std::int64_t shares, bool sums, std::int64_t dx_blocks,
+                    Share&& share, Sums&& db_sums, Block&& dx_block) {
+  const std::int64_t first_block = shares + (sums ? 1 : 0);
+  parallel_for_slots(first_block + dx_blocks, chunks, [&](std::int64_t i, std::int64_t slot) {
+    if (i < shares)
+      share(i, slot);
+    else if (i < first_block)
+      db_sums();
+    else
+      dx_block(i - first_block, slot);
+  });
+}
+
 // Splits one sample's channels over threads when the im2col is large enough to pay for it.
 template <class Fn>
 void over_channels(const Conv2dShape& s, const Dims& d, Fn&& fn) {
@@ -690,30 +713,22 @@ void weight_grad_share(float* dwt, const ConvInput& x, const float* dout, const 
   });
 }
 
-// The lowering-free backward as the items of one region, each taken by whichever thread comes
-// free (see parallel_for_slots): first `chunks` shares of the weight gradient's tiles (each
-// with its own transposes of dout, so no more shares than threads), then db's sums, then the
-// dx_blocks blocks of dx through dx_block(slice, blk). Why one region: the static shares of the
-// weight gradient finished 0.1-0.2 ms apart at two threads (one vCPU runs 5-10% slower than the
-// other on this project's VMs), and dx, a region of its own after it, started only then; now
-// the first thread done with its share goes on to db and dx, only the last dx block can leave a
-// thread waiting, and a layer pays one region's wake and join instead of two. No item's result
-// depends on which thread runs it or when, so the bits are those of any split.
+// The lowering-free backward (backward_items): `chunks` shares of the weight gradient (each with
+// its own transposes of dout, so no more shares than threads), db, then the dx_blocks blocks of
+// dx through dx_block(slice, blk).
 template <class Block>
 void backward_lowering_free(float* dw, float* db, const ConvInput& x, const float* dout,
                             float* workspace, const Conv2dShape& s, const Dims& d,
                             std::int64_t chunks, std::int64_t dx_blocks, Block&& dx_block) {
   float* dwt = workspace;
-  const std::int64_t shares = dw ? chunks : 0, sums = db ? 1 : 0;
-  parallel_for_slots(shares + sums + dx_blocks, chunks, [&](std::int64_t i, std::int64_t slot) {
-    const Slice ws(workspace, slot, s, d);
-    if (i < shares)
-      weight_grad_share(dwt, x, dout, ws, s, d, i, shares);
-    else if (i < shares + sums)
-      bias_grad_batch(db, dout, s, d);
-    else
-      dx_block(ws, i - shares - sums);
-  });
+  const std::int64_t shares = dw ? chunks : 0;
+  backward_items(
+      chunks, shares, db != nullptr, dx_blocks,
+      [&](std::int64_t i, std::int64_t slot) {
+        weight_grad_share(dwt, x, dout, Slice(workspace, slot, s, d), s, d, i, shares);
+      },
+      [&] { bias_grad_batch(db, dout, s, d); },
+      [&](std::int64_t blk, std::int64_t slot) { dx_block(Slice(workspace, slot, s, d), blk); });
   if (dw) add_transposed(dw, dwt, s.C_out, d.K, channels_padded(s));
 }
 
@@ -1100,36 +1115,31 @@ void backward_bf16_direct(float* dx, float* dw, float* db, const float* dout, co
     pack_dout_sample_pairs(gs, dout, s, d, ws.co_pad, lo, hi);
   });
   if (dx) bf16::pack_pairs(wpk, d.K, w, d.K, s.C_out, d.K);
-  // ---- then dw, db and dx as the items of one region, as the FP32 backward_lowering_free runs
-  // them and for its reasons: `chunks` shares of dw's tiles over all sample pairs, db's FP32 sums
-  // of the unrounded dout, then dx's blocks of B samples from sample 0 (dcol = w^T . dout, then
-  // col2im). Every output of gemm_pairs is one tile's sum in q order, whatever the block's width,
-  // and each dw element one tile's sum over the sample pairs in order, so neither the items nor
-  // the threads that run them can change a bit.
+  // ---- then dw, db and dx as the items of one region (backward_items): `chunks` shares of dw's
+  // tiles over all sample pairs, db's FP32 sums of the unrounded dout, then dx's blocks of B
+  // samples from sample 0 (dcol = w^T . dout, then col2im). Every output of gemm_pairs is one
+  // tile's sum in q order, whatever the block's width, and each dw element one tile's sum over
+  // the sample pairs in order, so neither the items nor the threads that run them can change a
+  // bit.
   const std::int64_t x_stride = s.C_in * s.H * s.W, out_stride = s.C_out * d.P;
   const std::int64_t chunks = std::min<std::int64_t>(sample_chunks(s, d), ws.chunks);
-  const std::int64_t shares = chunks, sums = db ? 1 : 0, blocks = dx ? (s.N + d.B - 1) / d.B : 0;
-  parallel_for_slots(shares + sums + blocks, chunks, [&](std::int64_t i, std::int64_t slot) {
-    if (i < shares) {
-      over_channel_groups(ws.co_pad, [&]<int BC>(std::int64_t co0) {
-        constexpr int R = kAccumulators / BC;
-        const std::int64_t tiles = (d.K + R - 1) / R;
-        const std::int64_t t0 = tiles * i / shares, t1 = tiles * (i + 1) / shares;
-        for (std::int64_t m = 0; m < pairs(s.N) && t0 < t1; ++m)
-          for (std::int64_t t = t0; t < t1; ++t)
-            weight_grad_channels_bf16<BC>(dwt, xs + m * sample, gs + m * d.P * ws.co_pad, m == 0,
-                                          t * R, co0, s, d, ws.co_pad);
-      });
-      return;
-    }
-    if (i < shares + sums) {
-      bias_grad_batch(db, dout, s, d);
-      return;
-    }
+  const auto share = [&](std::int64_t i, std::int64_t) {
+    over_channel_groups(ws.co_pad, [&]<int BC>(std::int64_t co0) {
+      constexpr int R = kAccumulators / BC;
+      const std::int64_t tiles = (d.K + R - 1) / R;
+      const std::int64_t t0 = tiles * i / chunks, t1 = tiles * (i + 1) / chunks;
+      if (t0 == t1) return;
+      for (std::int64_t m = 0; m < pairs(s.N); ++m)
+        for (std::int64_t t = t0; t < t1; ++t)
+          weight_grad_channels_bf16<BC>(dwt, xs + m * sample, gs + m * d.P * ws.co_pad, m == 0,
+                                        t * R, co0, s, d, ws.co_pad);
+    });
+  };
+  const auto dx_block = [&](std::int64_t blk, std::int64_t slot) {
     std::uint32_t* gb = per_chunk + slot * ws.bwd_per_chunk;
     float* dcol = reinterpret_cast<float*>(gb + pairs(s.C_out) * ws.ldb);
     float* xp = dcol + d.K * d.B * d.P;
-    const std::int64_t n0 = (i - shares - sums) * d.B, m = std::min(d.B, s.N - n0), ld = m * d.P;
+    const std::int64_t n0 = blk * d.B, m = std::min(d.B, s.N - n0), ld = m * d.P;
     for (std::int64_t j = 0; j < m; ++j)
       bf16::pack_pairs(gb + j * d.P, ws.ldb, dout + (n0 + j) * out_stride, d.P, s.C_out, d.P);
     bf16::zero_cols(gb, ws.ldb, pairs(s.C_out), ld, bf16::padded_cols(ld));
@@ -1137,7 +1147,10 @@ void backward_bf16_direct(float* dx, float* dw, float* db, const float* dout, co
                      /*accumulate=*/false);
     for (std::int64_t j = 0; j < m; ++j)
       col2im_add(dx + (n0 + j) * x_stride, dcol + j * d.P, xp, s, d, 0, s.C_in, ld, dx_overwrite);
-  });
+  };
+  backward_items(
+      chunks, chunks, db != nullptr, dx ? (s.N + d.B - 1) / d.B : 0, share,
+      [&] { bias_grad_batch(db, dout, s, d); }, dx_block);
   add_transposed(dw, dwt, s.C_out, d.K, ws.co_pad);
 }
 
