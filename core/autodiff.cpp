@@ -661,6 +661,10 @@ void BasicTape<T>::backward(Value loss, const std::vector<BasicVariable<T>*>& se
   // conv2d's dX (zeroed sample by sample inside its chunk, just before col2im adds onto it) do,
   // with the same bits as adding onto zeros; every other writer gets it zero-filled (grad_acc).
   // On the Nature CNN this drops most of a 5.5 MB zero pass from every update.
+  for (Node& n : nodes_) n.consumers = 0;
+  for (const Node& n : nodes_)
+    for (const Value in : {n.a, n.b, n.c, n.d, n.e})
+      if (in.id >= 0) ++nodes_[in.id].consumers;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     Node& n = nodes_[i];
     if (!n.requires_grad) continue;
@@ -761,7 +765,17 @@ void BasicTape<T>::backward_node(Node& n) {
       T* db = grad_of(C);
       bool dx_fresh = false;
       T* dx = grad_set(A, &dx_fresh);
-      if (n.relu) {
+      // x a fused conv2d + ReLU's output whose only consumer is this convolution: its gradient
+      // is whole once written here, so the ReLU's backward is made where each sample's dx is
+      // stored (DxWrite::kSetThroughRelu), and A's own backward skips the pass below. On the
+      // Nature CNN that is layers 1 and 2 (layer 3 feeds the linear layer through flatten).
+      const bool through_relu =
+          kFast<T> && dx_fresh && A->op == Op::kConv2d && A->relu && A->consumers == 1;
+      if (through_relu) A->relu_applied = true;
+      const DxWrite dx_write = through_relu ? DxWrite::kSetThroughRelu
+                               : dx_fresh   ? DxWrite::kSet
+                                            : DxWrite::kAdd;
+      if (n.relu && !n.relu_applied) {
         // The fused ReLU's backward, in place on this node's own gradient: dout = 0 + dout where
         // the output (relu(z), positive exactly where z is) is positive, else 0; the bits a
         // separate relu node's relu_backward_set would hand the convolution.
@@ -790,10 +804,10 @@ void BasicTape<T>::backward_node(Node& n) {
       if constexpr (kFast<T>) {
         if (bf16())
           conv2d_backward_bf16_fast(dx, dw, db, dout, A->data, B->data, s,
-                                    workspace(conv2d_bf16_workspace_floats(s)), dx_fresh);
+                                    workspace(conv2d_bf16_workspace_floats(s)), dx_write);
         else
           conv2d_backward_fast(dx, dw, db, dout, A->data, B->data, s,
-                               workspace(conv2d_workspace_floats(s)), dx_fresh);
+                               workspace(conv2d_workspace_floats(s)), dx_write);
       } else {
         if (dx_fresh) std::fill(dx, dx + A->shape.numel(), T(0));
         conv2d_backward_ref<T>(dx, dw, db, dout, A->data, B->data, s);

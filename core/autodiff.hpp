@@ -218,9 +218,13 @@ class BasicTape {
     const std::int64_t* actions = nullptr;  // gather
     std::int64_t stride = 1, pad = 0;       // conv2d
     bool relu = false;                      // conv2d with its ReLU fused
-    std::int64_t atoms = 0;                 // gather_atoms
-    BasicVariable<T>* variable = nullptr;   // param
-    const T* f_in = nullptr;                // noisy_linear's noise (C_in), (C_out)
+    // backward(): the nodes that name this one as an input, and (a fused conv2d + ReLU) whether
+    // its only consumer, a convolution, already applied the ReLU's backward to its gradient.
+    int consumers = 0;
+    bool relu_applied = false;
+    std::int64_t atoms = 0;                // gather_atoms
+    BasicVariable<T>* variable = nullptr;  // param
+    const T* f_in = nullptr;               // noisy_linear's noise (C_in), (C_out)
     const T* f_out = nullptr;
     // input_u8: the frames, and whether data still waits for their conversion (settle()).
     const std::uint8_t* u8 = nullptr;

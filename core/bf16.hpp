@@ -145,11 +145,11 @@ std::int64_t conv2d_bf16_workspace_floats(const Conv2dShape& s);
 // conv2d_forward_fast's contract (relu included) with x, w rounded to bfloat16.
 void conv2d_forward_bf16_fast(float* out, const float* x, const float* w, const float* b,
                               const Conv2dShape& s, float* workspace, bool relu = false);
-// conv2d_backward_fast's contract (accumulates, or writes dx with dx_overwrite) with dout, x, w
-// rounded; db sums dout in FP32.
+// conv2d_backward_fast's contract (accumulates, or writes dx as `dx_write` says) with dout, x, w
+// rounded (kSetThroughRelu's select reads x unrounded); db sums dout in FP32.
 void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
                                const float* w, const Conv2dShape& s, float* workspace,
-                               bool dx_overwrite = false);
+                               DxWrite dx_write = DxWrite::kAdd);
 
 // The first layer of a pixel network reads uint8 frames: these take x as frames times `scale`
 // (the tape's input_u8) and give the bits of u8_to_float_fast into a buffer followed by the

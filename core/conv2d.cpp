@@ -174,15 +174,22 @@ inline void add_run(float* __restrict dst, const float* __restrict src, std::int
 // buffer cost a fill and a strided merge of its own (col2im was 4-5% of the Nature update).
 // The bits are the scatter's: each phase sum adds its terms in the same (kh, kw) order, from
 // dx_n itself when the input is its own only phase (stride 1), from 0 otherwise, then onto dx_n.
+// relu_x: kSetThroughRelu's x_n (the select is made on the sums before they are stored), or null.
 template <int S>
 void col2im_gather(float* dx_n, const float* dcol, const Conv2dShape& s, const Dims& d,
-                   std::int64_t ci_lo, std::int64_t ci_hi, std::int64_t ld, bool zero_first) {
+                   std::int64_t ci_lo, std::int64_t ci_hi, std::int64_t ld, bool zero_first,
+                   const float* relu_x) {
   using simd::VecF;
   const int wo = static_cast<int>(d.Wo), w = static_cast<int>(s.W);
   const int w_lo = std::min(w, 16);  // a row's first vector; at stride 2 it may have a second
+  // What is stored: the sum, or 0 + the sum where x > 0, else 0 (relu_backward_set's bits).
+  const auto out = [relu_x](VecF sum, std::int64_t at, int n) {
+    return relu_x ? VecF::zero() + VecF::load_first(relu_x + at, n).where_positive(sum) : sum;
+  };
   for (std::int64_t ci = ci_lo; ci < ci_hi; ++ci)
     for (std::int64_t ih = 0; ih < s.H; ++ih) {
-      float* dst = dx_n + (ci * s.H + ih) * s.W;
+      const std::int64_t row = (ci * s.H + ih) * s.W;
+      float* dst = dx_n + row;
       const VecF base = zero_first ? VecF::zero() : VecF::load_first(dst, w_lo);
       VecF acc[S];
       for (int r = 0; r < S; ++r) acc[r] = S == 1 ? base : VecF::zero();
@@ -197,32 +204,45 @@ void col2im_gather(float* dx_n, const float* dcol, const Conv2dShape& s, const D
               acc[r] = acc[r] + simd::load_run_at(rows + (q * S + r) * ld, wo, q);
       }
       if constexpr (S == 1) {
-        acc[0].store_first(dst, w);
+        out(acc[0], row, w).store_first(dst, w);
       } else {
         VecF lo, hi;
         simd::interleave2(acc[0], acc[1], lo, hi);
-        (base + lo).store_first(dst, w_lo);
+        out(base + lo, row, w_lo).store_first(dst, w_lo);
         if (w > 16) {
           const VecF base_hi = zero_first ? VecF::zero() : VecF::load_first(dst + 16, w - 16);
-          (base_hi + hi).store_first(dst + 16, w - 16);
+          out(base_hi + hi, row + 16, w - 16).store_first(dst + 16, w - 16);
         }
       }
     }
 }
 #endif
 
+// In place, on the calling thread: g = 0 + g where x > 0, else 0 (relu_backward_set_fast's bits).
+void through_relu(float* g, const float* x, std::int64_t n) {
+  using simd::VecF;
+  std::int64_t i = 0;
+  for (; i + VecF::kLanes <= n; i += VecF::kLanes)
+    (VecF::zero() + VecF::load(x + i).where_positive(VecF::load(g + i))).store(g + i);
+  for (; i < n; ++i) g[i] = x[i] > 0.0f ? 0.0f + g[i] : 0.0f;
+}
+
 // The adjoint of im2col for channels [ci_lo, ci_hi): dcol rows are added as contiguous runs onto
 // phase-split gradients dxp (or straight onto dx_n when one_phase), which are then added back onto
 // dx_n. Rows of one channel touch only that channel, so channel ranges never collide.
-// zero_first: those channels of dx_n are zeroed first (dx written, not added to), here where
-// they are about to be read, rather than in a pass of their own over the whole batch. The shapes
-// col2im_gather covers go there instead, with the same bits.
+// kSet and kSetThroughRelu: those channels of dx_n are zeroed first (dx written, not added to),
+// here where they are about to be read, rather than in a pass of their own over the whole batch;
+// kSetThroughRelu then selects by x_n (sample n of x, read only then) while they are in cache.
+// The shapes col2im_gather covers go there instead, with the same bits.
 void col2im_add(float* dx_n, const float* dcol, float* dxp, const Conv2dShape& s, const Dims& d,
-                std::int64_t ci_lo, std::int64_t ci_hi, std::int64_t ld, bool zero_first) {
+                std::int64_t ci_lo, std::int64_t ci_hi, std::int64_t ld, DxWrite mode,
+                const float* x_n) {
+  const bool zero_first = mode != DxWrite::kAdd;
+  const float* relu_x = mode == DxWrite::kSetThroughRelu ? x_n : nullptr;
 #if defined(DQN_HAVE_TRANSPOSE16)
   if (s.pad == 0 && d.Wq <= 16 && (d.S == 1 || d.S == 2)) {
-    if (d.S == 1) return col2im_gather<1>(dx_n, dcol, s, d, ci_lo, ci_hi, ld, zero_first);
-    return col2im_gather<2>(dx_n, dcol, s, d, ci_lo, ci_hi, ld, zero_first);
+    if (d.S == 1) return col2im_gather<1>(dx_n, dcol, s, d, ci_lo, ci_hi, ld, zero_first, relu_x);
+    return col2im_gather<2>(dx_n, dcol, s, d, ci_lo, ci_hi, ld, zero_first, relu_x);
   }
 #endif
   if (zero_first) std::fill(dx_n + ci_lo * s.H * s.W, dx_n + ci_hi * s.H * s.W, 0.0f);
@@ -238,20 +258,24 @@ void col2im_add(float* dx_n, const float* dcol, float* dxp, const Conv2dShape& s
         for (std::int64_t oh = 0; oh < d.Ho; ++oh)
           add_run(plane + (oh * d.S + kh) * d.Wq, row + oh * d.Wo, d.Wo);
       }
-  if (d.one_phase) return;
-  for (std::int64_t ci = ci_lo; ci < ci_hi; ++ci)
-    for (std::int64_t r = 0; r < d.S; ++r)
-      for (std::int64_t ih = 0; ih < s.H; ++ih) {
-        const float* src = dxp + ((ci * d.S + r) * d.Hp + ih + s.pad) * d.Wq;
-        float* dst = dx_n + (ci * s.H + ih) * s.W;
-        // iw = j*S + r - pad inside [0, W)
-        const std::int64_t j_lo = s.pad - r > 0 ? (s.pad - r + d.S - 1) / d.S : 0;
-        for (std::int64_t j = j_lo; j < d.Wq; ++j) {
-          const std::int64_t iw = j * d.S + r - s.pad;
-          if (iw >= s.W) break;
-          dst[iw] += src[j];
+  if (!d.one_phase)
+    for (std::int64_t ci = ci_lo; ci < ci_hi; ++ci)
+      for (std::int64_t r = 0; r < d.S; ++r)
+        for (std::int64_t ih = 0; ih < s.H; ++ih) {
+          const float* src = dxp + ((ci * d.S + r) * d.Hp + ih + s.pad) * d.Wq;
+          float* dst = dx_n + (ci * s.H + ih) * s.W;
+          // iw = j*S + r - pad inside [0, W)
+          const std::int64_t j_lo = s.pad - r > 0 ? (s.pad - r + d.S - 1) / d.S : 0;
+          for (std::int64_t j = j_lo; j < d.Wq; ++j) {
+            const std::int64_t iw = j * d.S + r - s.pad;
+            if (iw >= s.W) break;
+            dst[iw] += src[j];
+          }
         }
-      }
+  if (relu_x) {
+    const std::int64_t area = s.H * s.W;
+    through_relu(dx_n + ci_lo * area, relu_x + ci_lo * area, (ci_hi - ci_lo) * area);
+  }
 }
 
 // im2col of channels [lo, hi) of sample x_n into col, through the phase buffer xp.
@@ -832,7 +856,7 @@ void conv2d_forward_fast(float* out, const float* x, const float* w, const float
 
 void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
                           const float* w, const Conv2dShape& s, float* workspace,
-                          bool dx_overwrite) {
+                          DxWrite dx_write) {
   const Dims d(s);
   const std::int64_t x_stride = s.C_in * s.H * s.W, out_stride = s.C_out * d.P;
   const std::int64_t chunks = sample_chunks(s, d);
@@ -850,7 +874,8 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
       if (dx) {
         matmul_tn_fast(ws.dcol, w, dout_n, d.K, s.C_out, d.P, /*accumulate=*/false);
         over_channels(s, d, [&](std::int64_t lo, std::int64_t hi) {
-          col2im_add(dx + n * x_stride, ws.dcol, ws.xp, s, d, lo, hi, d.P, dx_overwrite);
+          col2im_add(dx + n * x_stride, ws.dcol, ws.xp, s, d, lo, hi, d.P, dx_write,
+                     x + n * x_stride);
         });
       }
     }
@@ -876,7 +901,7 @@ void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, co
       matmul_tn_fast(ws.dcol, w, G.data(), d.K, s.C_out, ld, /*accumulate=*/false);
       for (std::int64_t j = 0; j < m; ++j)
         col2im_add(dx + (n0 + j) * x_stride, ws.dcol + j * d.P, ws.xp, s, d, 0, s.C_in, ld,
-                   dx_overwrite);
+                   dx_write, x + (n0 + j) * x_stride);
     }
   };
   if (direct_dw) {
@@ -1099,7 +1124,7 @@ void forward_bf16_direct(float* out, const ConvInput& x, const float* w, const f
 
 void backward_bf16_direct(float* dx, float* dw, float* db, const float* dout, const ConvInput& x,
                           const float* w, const Conv2dShape& s, float* workspace,
-                          bool dx_overwrite) {
+                          DxWrite dx_write) {
   const Dims d(s);
   const Bf16Ws ws(s, d);
   const std::int64_t sample = s.C_in * s.H * s.W;
@@ -1146,7 +1171,8 @@ void backward_bf16_direct(float* dx, float* dw, float* db, const float* dout, co
     bf16::gemm_pairs(dcol, ld, wpk, 1, d.K, gb, ws.ldb, d.K, pairs(s.C_out), ld,
                      /*accumulate=*/false);
     for (std::int64_t j = 0; j < m; ++j)
-      col2im_add(dx + (n0 + j) * x_stride, dcol + j * d.P, xp, s, d, 0, s.C_in, ld, dx_overwrite);
+      col2im_add(dx + (n0 + j) * x_stride, dcol + j * d.P, xp, s, d, 0, s.C_in, ld, dx_write,
+                 x.f + (n0 + j) * x_stride);  // dx only for FP32 activations: x.f is set
   };
   backward_items(
       chunks, chunks, db != nullptr, dx ? (s.N + d.B - 1) / d.B : 0, share,
@@ -1176,7 +1202,7 @@ void conv2d_forward_bf16_fast(float* out, const float* x, const float* w, const 
 
 void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
                                const float* w, const Conv2dShape& s, float* workspace,
-                               bool dx_overwrite) {
+                               DxWrite dx_write) {
   const Dims d(s);
   if (!bf16_direct(s)) {
     if (db) bias_grad_batch(db, dout, s, d);  // FP32 sums of the unrounded dout
@@ -1187,11 +1213,14 @@ void conv2d_backward_bf16_fast(float* dx, float* dw, float* db, const float* dou
     bf16_round_fast(xr, x, s.N * s.C_in * s.H * s.W);
     bf16_round_fast(wr, w, s.C_out * s.C_in * s.KH * s.KW);
     bf16_round_fast(gr, dout, s.N * s.C_out * d.P);
-    conv2d_backward_fast(dx, dw, nullptr, gr, xr, wr, s, rest, dx_overwrite);
+    // The ReLU's select reads x itself: rounding can take a positive subnormal to +0.
+    const bool relu = dx_write == DxWrite::kSetThroughRelu;
+    conv2d_backward_fast(dx, dw, nullptr, gr, xr, wr, s, rest, relu ? DxWrite::kSet : dx_write);
+    if (relu) relu_backward_set_fast(dx, dx, x, s.N * s.C_in * s.H * s.W);
     return;
   }
 #if defined(DQN_HAVE_BF16_DOT)
-  backward_bf16_direct(dx, dw, db, dout, ConvInput{x}, w, s, workspace, dx_overwrite);
+  backward_bf16_direct(dx, dw, db, dout, ConvInput{x}, w, s, workspace, dx_write);
 #endif
 }
 
@@ -1219,7 +1248,8 @@ void conv2d_backward_bf16_u8_fast(float* dw, float* db, const float* dout, const
             ") or a CPU without AVX512_BF16 needs the rounding fallback; ask "
             "conv2d_bf16_reads_u8 first");
 #if defined(DQN_HAVE_BF16_DOT)
-  backward_bf16_direct(nullptr, dw, db, dout, ConvInput{nullptr, x, scale}, w, s, workspace, false);
+  backward_bf16_direct(nullptr, dw, db, dout, ConvInput{nullptr, x, scale}, w, s, workspace,
+                       DxWrite::kAdd);
 #else
   (void)dw, (void)db, (void)dout, (void)x, (void)scale, (void)w, (void)workspace;
 #endif

@@ -100,18 +100,32 @@ std::int64_t conv2d_workspace_floats(const Conv2dShape& s);
 void conv2d_forward_fast(float* out, const float* x, const float* w, const float* b,
                          const Conv2dShape& s, float* workspace, bool relu = false);
 
-// Same contract as conv2d_backward_ref (accumulates). Without padding dw comes from register
-// tiles over x in place (as the forward's, accumulating dw^T), threads over tiles of products,
-// each sum over the whole batch in one order: the same bits at any thread count; db likewise,
-// threads over channels. dx per block of samples as forward: dcol = w^T . dout_blk, then col2im
-// into dx (each sample's dx its own). With padding dw += dout_blk . col^T per block, summed
-// into per-thread partials added in thread order: the same bits on every run for a given
-// thread count. dx_overwrite: dx is written, not added to (each sample's dx is zeroed inside
-// its chunk just before col2im adds onto it: the bits of accumulating onto a zeroed dx without
-// a separate pass over it; the tape passes it for a buffer no other op has written yet).
+// How a fast backward hands over dx, the gradient g of the loss with respect to x.
+enum class DxWrite {
+  kAdd,  // dx += g: the reference's contract
+  // dx = g, with the bits of adding onto zeros: each sample's dx is zeroed inside its chunk just
+  // before col2im adds onto it, not in a pass of its own. The tape uses it for a buffer no other
+  // op has written yet.
+  kSet,
+  // dx = relu_backward_set(g) through x, where x is a ReLU's output and this convolution its only
+  // consumer: 0 + g where x > 0, else 0, the bits kSet followed by relu_backward_set_fast(dx, dx,
+  // x) give. The select is made where each sample's dx is stored, in registers or while it is in
+  // cache, instead of in a pass over the batch's dx of its own (read back from memory, and a
+  // parallel region of its own at two threads; 1.6 MB for the Nature CNN's first layer at batch
+  // 32). The tape uses it for a fused conv2d + ReLU feeding a convolution.
+  kSetThroughRelu,
+};
+
+// Same contract as conv2d_backward_ref (accumulates; dx as `dx_write` says). Without padding dw
+// comes from register tiles over x in place (as the forward's, accumulating dw^T), threads over
+// tiles of products, each sum over the whole batch in one order: the same bits at any thread
+// count; db likewise, threads over channels. dx per block of samples as forward: dcol = w^T .
+// dout_blk, then col2im into dx (each sample's dx its own). With padding dw += dout_blk . col^T
+// per block, summed into per-thread partials added in thread order: the same bits on every run
+// for a given thread count.
 void conv2d_backward_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
                           const float* w, const Conv2dShape& s, float* workspace,
-                          bool dx_overwrite = false);
+                          DxWrite dx_write = DxWrite::kAdd);
 
 // The first layer of a pixel network reads uint8 frames. These take x as frames times `scale`
 // (the tape's input_u8) and give the bits of u8_to_float_fast into a buffer followed by the

@@ -270,12 +270,19 @@ TEST_CASE("a conv net whose activations fan out has finite-difference gradients"
 namespace {
 
 // relu(conv2d(x)) as two ops or as conv2d(..., relu = true): the output and every parameter's
-// gradient, and the input's (through a conv below it), as bits.
-std::vector<float> conv_relu_run(bool fused, bool bf16, int threads) {
+// gradient, and the input's (through a conv below it), as bits. The first layer's gradient is
+// written through its ReLU by the second convolution (DxWrite::kSetThroughRelu) when it is the
+// only consumer: pad2 0 takes the register tiles' dx, 1 the im2col path's (the bf16 fallback's).
+// shared 1 or 2 adds a second consumer of the first layer's output (its mean, into the loss: a
+// gradient the ReLU must still zero), which must arrive before the ReLU's backward is made:
+// recorded before the second convolution (so the backward sweep reaches it after) or after it.
+std::vector<float> conv_relu_run(bool fused, bool bf16, int threads, std::int64_t pad2,
+                                 int shared) {
   ThreadScope scope(threads);
   Rng rng(13);
+  const std::int64_t side2 = 4 + 2 * pad2;
   Variable c1w(Shape{6, 3, 3, 3}), c1b(Shape{6}), c2w(Shape{5, 6, 2, 2}), c2b(Shape{5}),
-      fw(Shape{2, 5 * 4 * 4}), fb(Shape{2});
+      fw(Shape{2, 5 * side2 * side2}), fb(Shape{2});
   for (Variable* v : {&c1w, &c1b, &c2w, &c2b, &fw, &fb}) {
     for (std::int64_t i = 0; i < v->value.numel(); ++i) v->value[i] = rng.uniform(-0.5f, 0.5f);
     v->zero_grad();
@@ -289,9 +296,14 @@ std::vector<float> conv_relu_run(bool fused, bool bf16, int threads) {
                  : tape.relu(tape.conv2d(in, tape.param(w), tape.param(b), stride, pad));
   };
   const Value h1 = conv_relu(tape.input(x.view()), c1w, c1b, 2, 1);  // 4x6x5x5, im2col
-  const Value h2 = conv_relu(h1, c2w, c2b, 1, 0);                    // 4x5x4x4, tiles
+  Value square;
+  if (shared == 1) square = tape.mean(h1);
+  const Value h2 = conv_relu(h1, c2w, c2b, 1, pad2);  // 4x5xside2xside2
+  if (shared == 2) square = tape.mean(h1);
   const Value q = tape.linear(tape.flatten(h2), tape.param(fw), tape.param(fb));
-  tape.backward(tape.mean(tape.mul(q, q)));
+  Value loss = tape.mean(tape.mul(q, q));
+  if (shared != 0) loss = tape.add(loss, square);
+  tape.backward(loss);
   const ConstTensorView hv = tape.view(h2);
   std::vector<float> out(hv.data, hv.data + hv.shape.numel());
   for (Variable* v : {&c1w, &c1b, &c2w, &c2b, &fw, &fb})
@@ -303,14 +315,18 @@ std::vector<float> conv_relu_run(bool fused, bool bf16, int threads) {
 
 TEST_CASE("conv2d with relu gives relu(conv2d)'s values and gradients bit for bit") {
   for (int threads : {1, 2})
-    for (bool bf16 : {false, true}) {
-      CAPTURE(threads);
-      CAPTURE(bf16);
-      const auto two_ops = conv_relu_run(false, bf16, threads);
-      const auto fused = conv_relu_run(true, bf16, threads);
-      REQUIRE(two_ops.size() == fused.size());
-      CHECK(std::memcmp(two_ops.data(), fused.data(), two_ops.size() * sizeof(float)) == 0);
-    }
+    for (bool bf16 : {false, true})
+      for (std::int64_t pad2 : {0, 1})
+        for (int shared : {0, 1, 2}) {
+          CAPTURE(threads);
+          CAPTURE(bf16);
+          CAPTURE(pad2);
+          CAPTURE(shared);
+          const auto two_ops = conv_relu_run(false, bf16, threads, pad2, shared);
+          const auto fused = conv_relu_run(true, bf16, threads, pad2, shared);
+          REQUIRE(two_ops.size() == fused.size());
+          CHECK(std::memcmp(two_ops.data(), fused.data(), two_ops.size() * sizeof(float)) == 0);
+        }
 }
 
 TEST_CASE("conv2d with relu has finite-difference gradients (stride 2 pad 1, then stride 1)") {

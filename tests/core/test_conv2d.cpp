@@ -1,6 +1,7 @@
 // Tests for core/conv2d.hpp: fast against ref on a spread of awkward shapes, strides and pads and
 // on the Nature CNN at batch 32 and 1; the ref backward against central differences; bitwise
-// determinism of the threaded backward; dx_overwrite against accumulating onto zeros; uint8
+// determinism of the threaded backward; dx written (and written through a ReLU) against
+// accumulating onto zeros; uint8
 // frames read in place against their float conversion.
 #include <doctest/doctest.h>
 
@@ -278,34 +279,48 @@ void for_each_conv_case(const Conv2dShape (&shapes)[S], Check&& check) {
 
 }  // namespace
 
-TEST_CASE("conv2d backward with dx_overwrite writes dx: the bits of accumulating onto zeros") {
-  // dx starts as NaN, which an add would keep: every element must be written. Shapes: padded
-  // (im2col, phase-split col2im), stride 1 (one phase, col2im straight onto dx), strided without
-  // padding, and one large image at 2 threads (channels split inside it); the bf16 kernel too.
-  const Conv2dShape shapes[] = {{3, 2, 9, 7, 5, 3, 3, 2, 1},
-                                {4, 64, 9, 9, 64, 3, 3, 1, 0},
-                                {5, 32, 20, 20, 64, 4, 4, 2, 0},
-                                {1, 8, 96, 96, 32, 3, 3, 1, 1}};  // 42 MFLOP: split inside
+TEST_CASE(
+    "conv2d backward's dx modes: kSet gives kAdd's bits on zeros, kSetThroughRelu then a "
+    "relu_backward_set") {
+  // dx starts as NaN for the writing modes, which an add would keep: every element must be
+  // written. x is a ReLU's output (about half exact zeros), as the tape hands kSetThroughRelu.
+  // Shapes: padded (im2col, phase-split col2im), stride 1 (one phase, col2im straight onto dx:
+  // gathered up to 16 columns, scattered beyond), stride 2 without padding (gathered, a second
+  // vector past 16 columns), stride 3 (phases, scattered), and one large image at 2 threads
+  // (channels split inside it); the bf16 kernel too (its padded shapes take the fallback).
+  const Conv2dShape shapes[] = {
+      {3, 2, 9, 7, 5, 3, 3, 2, 1},     {4, 64, 9, 9, 64, 3, 3, 1, 0},
+      {5, 32, 20, 20, 64, 4, 4, 2, 0}, {2, 3, 19, 18, 4, 3, 3, 1, 0},
+      {2, 3, 13, 13, 5, 3, 3, 3, 0},   {1, 8, 96, 96, 32, 3, 3, 1, 1}};  // 42 MFLOP: split inside
   for_each_conv_case(shapes, [](const Conv2dShape& s, bool bf16) {
-    const auto x = random_floats(x_size(s), 41), w = random_floats(w_size(s), 42);
-    const auto dout = random_floats(out_size(s), 43);
+    auto x = random_floats(x_size(s), 41);
+    for (float& v : x) v = std::max(v, 0.0f);
+    const auto w = random_floats(w_size(s), 42), dout = random_floats(out_size(s), 43);
     std::vector<float> ws(std::max(conv2d_workspace_floats(s), conv2d_bf16_workspace_floats(s)));
-    auto run = [&](bool overwrite) {
-      std::vector<float> dx(x_size(s), overwrite ? std::nanf("") : 0.0f);
+    auto run = [&](DxWrite mode) {
+      std::vector<float> dx(x_size(s), mode == DxWrite::kAdd ? 0.0f : std::nanf(""));
       std::vector<float> dw(w_size(s), 0.0f), db(s.C_out, 0.0f);
       if (bf16)
         conv2d_backward_bf16_fast(dx.data(), dw.data(), db.data(), dout.data(), x.data(), w.data(),
-                                  s, ws.data(), overwrite);
+                                  s, ws.data(), mode);
       else
         conv2d_backward_fast(dx.data(), dw.data(), db.data(), dout.data(), x.data(), w.data(), s,
-                             ws.data(), overwrite);
+                             ws.data(), mode);
       dx.insert(dx.end(), dw.begin(), dw.end());
       dx.insert(dx.end(), db.begin(), db.end());
       return dx;
     };
-    const auto added = run(false), written = run(true);
-    REQUIRE(added.size() == written.size());
-    CHECK(std::memcmp(added.data(), written.data(), added.size() * sizeof(float)) == 0);
+    const auto bits_equal = [](const std::vector<float>& a, const std::vector<float>& b) {
+      return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+    };
+    auto added = run(DxWrite::kAdd);
+    CHECK(bits_equal(run(DxWrite::kSet), added));
+    // Through the ReLU: dx selected by x in place, dw and db unchanged. The select must matter.
+    const auto zeros_before = std::count(added.begin(), added.begin() + x_size(s), 0.0f);
+    relu_backward_set_ref(added.data(), added.data(), x.data(), x_size(s));
+    CHECK(std::count(added.begin(), added.begin() + x_size(s), 0.0f) >
+          zeros_before + x_size(s) / 4);
+    CHECK(bits_equal(run(DxWrite::kSetThroughRelu), added));
   });
 }
 
