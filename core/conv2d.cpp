@@ -218,15 +218,6 @@ void col2im_gather(float* dx_n, const float* dcol, const Conv2dShape& s, const D
 }
 #endif
 
-// In place, on the calling thread: g = 0 + g where x > 0, else 0 (relu_backward_set_fast's bits).
-void through_relu(float* g, const float* x, std::int64_t n) {
-  using simd::VecF;
-  std::int64_t i = 0;
-  for (; i + VecF::kLanes <= n; i += VecF::kLanes)
-    (VecF::zero() + VecF::load(x + i).where_positive(VecF::load(g + i))).store(g + i);
-  for (; i < n; ++i) g[i] = x[i] > 0.0f ? 0.0f + g[i] : 0.0f;
-}
-
 // The adjoint of im2col for channels [ci_lo, ci_hi): dcol rows are added as contiguous runs onto
 // phase-split gradients dxp (or straight onto dx_n when one_phase), which are then added back onto
 // dx_n. Rows of one channel touch only that channel, so channel ranges never collide.
@@ -274,7 +265,8 @@ void col2im_add(float* dx_n, const float* dcol, float* dxp, const Conv2dShape& s
         }
   if (relu_x) {
     const std::int64_t area = s.H * s.W;
-    through_relu(dx_n + ci_lo * area, relu_x + ci_lo * area, (ci_hi - ci_lo) * area);
+    float* g = dx_n + ci_lo * area;  // in place; inside a chunk it runs on this thread
+    relu_backward_set_fast(g, g, relu_x + ci_lo * area, (ci_hi - ci_lo) * area);
   }
 }
 

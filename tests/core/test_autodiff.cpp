@@ -296,13 +296,13 @@ std::vector<float> conv_relu_run(bool fused, bool bf16, int threads, std::int64_
                  : tape.relu(tape.conv2d(in, tape.param(w), tape.param(b), stride, pad));
   };
   const Value h1 = conv_relu(tape.input(x.view()), c1w, c1b, 2, 1);  // 4x6x5x5, im2col
-  Value square;
-  if (shared == 1) square = tape.mean(h1);
+  Value extra;
+  if (shared == 1) extra = tape.mean(h1);
   const Value h2 = conv_relu(h1, c2w, c2b, 1, pad2);  // 4x5xside2xside2
-  if (shared == 2) square = tape.mean(h1);
+  if (shared == 2) extra = tape.mean(h1);
   const Value q = tape.linear(tape.flatten(h2), tape.param(fw), tape.param(fb));
   Value loss = tape.mean(tape.mul(q, q));
-  if (shared != 0) loss = tape.add(loss, square);
+  if (shared != 0) loss = tape.add(loss, extra);
   tape.backward(loss);
   const ConstTensorView hv = tape.view(h2);
   std::vector<float> out(hv.data, hv.data + hv.shape.numel());

@@ -1,8 +1,7 @@
 // Tests for core/conv2d.hpp: fast against ref on a spread of awkward shapes, strides and pads and
 // on the Nature CNN at batch 32 and 1; the ref backward against central differences; bitwise
 // determinism of the threaded backward; dx written (and written through a ReLU) against
-// accumulating onto zeros; uint8
-// frames read in place against their float conversion.
+// accumulating onto zeros; uint8 frames read in place against their float conversion.
 #include <doctest/doctest.h>
 
 #include <algorithm>
