@@ -66,8 +66,9 @@ void BM_eigen(benchmark::State& state) {
 }
 
 void dqn_shapes(benchmark::internal::Benchmark* b, bool threads) {
-  const std::int64_t shapes[][3] = {{64, 256, 256}, {64, 4, 256},  {64, 256, 2},  {256, 64, 256},
-                                    {32, 256, 400}, {64, 512, 81}, {64, 576, 49}, {32, 3136, 512}};
+  const std::int64_t shapes[][3] = {{64, 256, 256},  {64, 4, 256},   {64, 256, 2},  {256, 64, 256},
+                                    {32, 256, 400},  {64, 512, 81},  {64, 576, 49}, {32, 3136, 512},
+                                    {32, 512, 3136}, {512, 32, 3136}};
   for (const auto& s : shapes)
     for (int t : {1, 2})
       if (t == 1 || threads) b->Args({s[0], s[1], s[2], t});

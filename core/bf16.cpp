@@ -195,7 +195,11 @@ template <int R, int BC, bool kPrefetch = false>
   std::int64_t off[R];
   for (int i = 0; i < R; ++i) off[i] = (i0 + std::min<std::int64_t>(i, rows - 1)) * g.a_row;
   VecF acc[R][BC];
+  // The loops over the tile unrolled so that acc lives in registers (the tile trap in
+  // core/simd.hpp).
+#pragma GCC unroll 64
   for (auto& r : acc)
+#pragma GCC unroll 64
     for (VecF& v : r) v = VecF::zero();
   const std::uint32_t* a = g.a;
   const std::uint32_t* b = g.b + j0;
@@ -225,8 +229,10 @@ template <int R, int BC, bool kPrefetch = false>
   for (int j = 0; j < BC; ++j)
     lanes[j] = static_cast<int>(std::clamp<std::int64_t>(g.N - j0 - j * kLanes, 0, kLanes));
   float* row = g.c + i0 * g.ldc + j0;
+#pragma GCC unroll 64
   for (int i = 0; i < R; ++i, row += g.ldc) {
     if (i >= rows) break;
+#pragma GCC unroll 64
     for (int j = 0; j < BC; ++j) {
       VecF v = acc[i][j];
       if (g.accumulate) v = v + VecF::load_first(row + j * kLanes, lanes[j]);

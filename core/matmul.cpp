@@ -109,7 +109,11 @@ template <int R, int BC, bool kPartial = false, bool kPrefetch = false>
       return VecF::load(p);
   };
   VecF acc[R][BC];
+  // Both loops over the tile unrolled, so that acc lives in registers (the tile trap in
+  // core/simd.hpp).
+#pragma GCC unroll 64
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 64
     for (int j = 0; j < BC; ++j)
       acc[r][j] = accumulate ? load(c + r * ldc + j * kLanes) : VecF::zero();
   const float* rows[R];
@@ -126,7 +130,9 @@ template <int R, int BC, bool kPartial = false, bool kPrefetch = false>
       for (int j = 0; j < BC; ++j) acc[r][j] = x.fma(v[j], acc[r][j]);
     }
   }
+#pragma GCC unroll 64
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 64
     for (int j = 0; j < BC; ++j) {
       if constexpr (kPartial)
         acc[r][j].store_first(c + r * ldc + j * kLanes, lanes);
