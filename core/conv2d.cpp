@@ -1045,6 +1045,7 @@ void pack_dout_sample_pairs(std::uint32_t* gs, const float* dout, const Conv2dSh
       for (std::int64_t p0 = 0; p0 < d.P; p0 += kLanes) {
         const int n = static_cast<int>(std::min<std::int64_t>(kLanes, d.P - p0));
         VecF r[kLanes];
+#pragma GCC unroll 16  // r[] in registers, not on the stack (the tile trap in core/simd.hpp)
         for (int i = 0; i < kLanes; ++i) {
           if (i >= channels) {
             r[i] = VecF::zero();  // padded channels pair to 0

@@ -109,7 +109,7 @@ template <int R, int BC, bool kPartial = false, bool kPrefetch = false>
       return VecF::load(p);
   };
   VecF acc[R][BC];
-  // Both loops over the tile unrolled, so that acc lives in registers (the tile trap in
+  // Every loop over the tile unrolled, so that acc lives in registers (the tile trap in
   // core/simd.hpp).
 #pragma GCC unroll 64
   for (int r = 0; r < R; ++r)
@@ -124,9 +124,12 @@ template <int R, int BC, bool kPartial = false, bool kPrefetch = false>
       __builtin_prefetch(pf.b + k * R, 0, 2);
     }
     VecF v[BC];
+#pragma GCC unroll 64
     for (int j = 0; j < BC; ++j) v[j] = load(b + k * ldb + j * kLanes);
+#pragma GCC unroll 64
     for (int r = 0; r < R; ++r) {
       const VecF x = VecF::set1(rows[r][k * a_step]);
+#pragma GCC unroll 64
       for (int j = 0; j < BC; ++j) acc[r][j] = x.fma(v[j], acc[r][j]);
     }
   }

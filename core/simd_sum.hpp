@@ -32,17 +32,23 @@ std::array<double, S> cascade_sums(std::int64_t lo, std::int64_t hi, VecTerms&& 
   std::array<double, S> total{};
   for (std::int64_t block = lo; block < hi; block += kSumBlock) {
     const std::int64_t end = block + kSumBlock < hi ? block + kSumBlock : hi;
+    // Every loop over acc unrolled, so that it lives in registers (the tile trap in simd.hpp).
     VecF acc[S][kSumAccumulators];
+#pragma GCC unroll 16
     for (auto& sum : acc)
+#pragma GCC unroll 16
       for (auto& a : sum) a = VecF::zero();
     std::int64_t i = block;
     for (; i + kSumAccumulators * L <= end; i += kSumAccumulators * L)
+#pragma GCC unroll 16
       for (int a = 0; a < kSumAccumulators; ++a) {
         const std::array<VecF, S> t = vec_terms(i + a * L);
+#pragma GCC unroll 16
         for (int k = 0; k < S; ++k) acc[k][a] = acc[k][a] + t[k];
       }
     for (; i + L <= end; i += L) {
       const std::array<VecF, S> t = vec_terms(i);
+#pragma GCC unroll 16
       for (int k = 0; k < S; ++k) acc[k][0] = acc[k][0] + t[k];
     }
     std::array<float, S> tail{};
@@ -51,6 +57,7 @@ std::array<double, S> cascade_sums(std::int64_t lo, std::int64_t hi, VecTerms&& 
       for (int k = 0; k < S; ++k) tail[k] += t[k];
     }
     static_assert(kSumAccumulators == 4, "the combine below names four accumulators");
+#pragma GCC unroll 16
     for (int k = 0; k < S; ++k) {
       const VecF both = (acc[k][0] + acc[k][1]) + (acc[k][2] + acc[k][3]);
       total[k] += static_cast<double>(both.sum()) + static_cast<double>(tail[k]);
