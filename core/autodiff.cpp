@@ -642,9 +642,11 @@ void BasicTape<T>::form_deferred(const BasicVariable<T>* v) {
 
 template <class T>
 void BasicTape<T>::backward(Value loss, const std::vector<BasicVariable<T>*>& set,
-                            std::vector<DeferredSigma<T>>* deferred) {
+                            std::vector<DeferredSigma<T>>* deferred,
+                            std::vector<SqNormParts>* norms) {
   if (deferred != nullptr) deferred->clear();
   deferred_ = deferred;
+  norms_ = norms;
   fresh_.assign(set.begin(), set.end());
   const Node& l = node(loss);
   DQN_CHECK(!released_,
@@ -686,6 +688,7 @@ void BasicTape<T>::backward(Value loss, const std::vector<BasicVariable<T>*>& se
   for (BasicVariable<T>* v : fresh_) v->zero_grad();  // set variables the loss does not reach
   fresh_.clear();
   deferred_ = nullptr;
+  norms_ = nullptr;
   released_ = true;
 }
 
@@ -726,7 +729,8 @@ void BasicTape<T>::backward_node(Node& n) {
                                       /*accumulate_dw=*/false,
                                       workspace(linear_bf16_workspace_floats(N, C_in, C_out)));
           else
-            linear_backward_overwrite_fast(dx, dw, db, dout, A->data, B->data, N, C_in, C_out);
+            linear_backward_overwrite_fast(dx, dw, db, dout, A->data, B->data, N, C_in, C_out,
+                                           norm_parts(dw, C_out * C_in));
           return;
         }
       }

@@ -31,6 +31,7 @@
 
 #include "core/conv2d.hpp"
 #include "core/elementwise.hpp"
+#include "core/reduce.hpp"
 #include "core/tensor.hpp"
 
 namespace dqn {
@@ -191,8 +192,13 @@ class BasicTape {
   // before mu's gradient or the noise changes (nn/optim's grad_sq_norm and Adam::step take the
   // list and form it inside their own passes). A deferred sigma or its mu that another op then
   // touches is formed there and then, and dropped from the list, so the list stays exact.
+  // With `norms`: each SqNormParts there that the caller reset for a set weight's .grad gets
+  // that gradient's clipping-norm terms from the op that writes it, piece by piece as it writes
+  // (the FP32 linear op where dW streams: linear_backward_overwrite_fast), so that finish() is
+  // sqnorm_fast of the gradient without another pass over it. Any other part stays as reset,
+  // and finish() reads its gradient whole.
   void backward(Value loss, const std::vector<BasicVariable<T>*>& set,
-                std::vector<DeferredSigma<T>>* deferred);
+                std::vector<DeferredSigma<T>>* deferred, std::vector<SqNormParts>* norms = nullptr);
 
   const Shape& shape(Value v) const { return node(v).shape; }
   View<const T> view(Value v) const {
@@ -255,7 +261,16 @@ class BasicTape {
   BasicTensor<T> workspace_;
   std::vector<BasicVariable<T>*> fresh_;  // backward(loss, set): set variables not yet written
   std::vector<DeferredSigma<T>>* deferred_ = nullptr;  // backward(loss, set, deferred)
+  std::vector<SqNormParts>* norms_ = nullptr;          // backward(loss, set, deferred, norms)
   void form_deferred(const BasicVariable<T>* v);       // forms and drops v's entry, if v is in one
+  // The part of *norms_ reset for grad (n floats), or nullptr.
+  SqNormParts* norm_parts(const T* grad, std::int64_t n) const {
+    if (norms_ == nullptr) return nullptr;
+    for (SqNormParts& p : *norms_)
+      if (static_cast<const void*>(p.data()) == static_cast<const void*>(grad) && p.size() == n)
+        return &p;
+    return nullptr;
+  }
   bool grad_enabled_ = true;
   bool released_ = false;
   Precision precision_ = Precision::kFp32;

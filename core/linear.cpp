@@ -4,6 +4,7 @@
 
 #include "core/matmul.hpp"
 #include "core/parallel.hpp"
+#include "core/reduce.hpp"
 #include "core/simd.hpp"
 
 namespace dqn {
@@ -19,6 +20,10 @@ constexpr std::int64_t kTaskGrainFlops = std::int64_t{1} << 20;
 // parallel_for_pieces' 16 pieces at two threads, one index each; a piece of the Nature CNN's
 // 3136x512 layer is about 0.06 ms, the finest the waiting can come down to.
 constexpr std::int64_t kWeightGradPieces = 14;
+// Row pieces of dW when the pieces also form dw's clipping-norm terms (SqNormParts): one row
+// tile each where the rows allow (8 rows of the Nature CNN's layer, 100 KB), so that a piece is
+// still in L1/L2 when its terms are formed, right after its stores.
+constexpr std::int64_t kNormPieces = 64;
 }  // namespace
 
 void linear_forward_fast(float* out, const float* x, const float* w, const float* b, std::int64_t N,
@@ -38,7 +43,7 @@ void linear_forward_fast(float* out, const float* x, const float* w, const float
 namespace {
 void linear_backward(float* dx, float* dw, float* db, const float* dout, const float* x,
                      const float* w, std::int64_t N, std::int64_t C_in, std::int64_t C_out,
-                     bool accumulate_dw) {
+                     bool accumulate_dw, SqNormParts* dw_norm = nullptr) {
   auto dx_whole = [&] {  // (N,C_out).(C_out,C_in)
     if (dx) matmul_nn_fast(dx, dout, w, N, C_out, C_in, /*accumulate=*/true);
   };
@@ -57,8 +62,15 @@ void linear_backward(float* dx, float* dw, float* db, const float* dout, const f
   // and dX is computed whole, so the result does not depend on who ran what. (A first version
   // cut both products by columns and measured no better than the two tasks; row pieces keep
   // dW's writes in memory order, as broadcast_gemm's rows_outer does.)
-  const std::int64_t dw_pieces = matmul_tn_pieces(C_out, N, C_in, kWeightGradPieces);
-  if (!parallel || dw_pieces == 0 || parallel_chunks(2, 1) < 2) {
+  // With dw_norm (reset for dw), dW goes in pieces at any thread count, each forming its
+  // norm terms right after it is written; where dW does not stream, the terms are left to
+  // dw_norm->finish(), which then reads dw whole as sqnorm_fast would.
+  const bool norm = dw_norm != nullptr && dw_norm->data() == dw &&
+                    dw_norm->size() == C_out * C_in &&
+                    matmul_tn_pieces(C_out, N, C_in, kNormPieces) > 0;
+  const std::int64_t dw_pieces =
+      matmul_tn_pieces(C_out, N, C_in, norm ? kNormPieces : kWeightGradPieces);
+  if (!norm && (!parallel || dw_pieces == 0 || parallel_chunks(2, 1) < 2)) {
     parallel_tasks(parallel, dx_whole, dw_whole);
     return;
   }
@@ -68,9 +80,14 @@ void linear_backward(float* dx, float* dw, float* db, const float* dout, const f
     for (std::int64_t p = lo; p < hi; ++p) {
       if (p == 0)
         dx_whole();  // inside a piece: its GEMM stays on this thread (see parallel.hpp)
-      else if (p <= dw_pieces)
+      else if (p <= dw_pieces) {
         matmul_tn_piece(dw, dout, x, C_out, N, C_in, accumulate_dw, p - 1, dw_pieces);
-      else
+        if (norm) {
+          std::int64_t lo = 0, hi = 0;
+          matmul_tn_piece_rows(C_out, p - 1, dw_pieces, &lo, &hi);
+          dw_norm->form(lo * C_in, hi * C_in);
+        }
+      } else
         linear_bias_grad_fast(db, dout, N, C_out, accumulate_dw);
     }
   });
@@ -101,8 +118,8 @@ void linear_backward_fast(float* dx, float* dw, float* db, const float* dout, co
 
 void linear_backward_overwrite_fast(float* dx, float* dw, float* db, const float* dout,
                                     const float* x, const float* w, std::int64_t N,
-                                    std::int64_t C_in, std::int64_t C_out) {
-  linear_backward(dx, dw, db, dout, x, w, N, C_in, C_out, /*accumulate_dw=*/false);
+                                    std::int64_t C_in, std::int64_t C_out, SqNormParts* dw_norm) {
+  linear_backward(dx, dw, db, dout, x, w, N, C_in, C_out, /*accumulate_dw=*/false, dw_norm);
 }
 
 }  // namespace dqn

@@ -15,6 +15,8 @@
 
 namespace dqn {
 
+class SqNormParts;  // core/reduce.hpp
+
 // out[i,o] = b[o] + sum_k x[i,k] w[o,k]
 // x (N,C_in)  w (C_out,C_in)  b (C_out) or nullptr  out (N,C_out)
 template <class T>
@@ -66,9 +68,12 @@ void linear_backward_fast(float* dx, float* dw, float* db, const float* dout, co
 // As linear_backward_fast, but dw and db (both required) are OVERWRITTEN (dw = dout^T . x,
 // db = column sums) while dx still accumulates: for a caller that post-processes the weight
 // gradient from scratch (the fused noisy layer) and would otherwise zero it first, one extra
-// weight-sized pass.
+// weight-sized pass. With dw_norm, reset for dw (C_out * C_in floats), the pieces of dw form
+// their terms of its clipping norm as they are written (core/reduce.hpp): same dw, and
+// dw_norm->finish() then gives sqnorm_fast(dw) without reading dw again.
 void linear_backward_overwrite_fast(float* dx, float* dw, float* db, const float* dout,
                                     const float* x, const float* w, std::int64_t N,
-                                    std::int64_t C_in, std::int64_t C_out);
+                                    std::int64_t C_in, std::int64_t C_out,
+                                    SqNormParts* dw_norm = nullptr);
 
 }  // namespace dqn

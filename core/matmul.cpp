@@ -340,15 +340,21 @@ std::int64_t matmul_tn_pieces(std::int64_t M, std::int64_t K, std::int64_t N, st
   return std::clamp<std::int64_t>((M + kGemmRows - 1) / kGemmRows, 0, most);
 }
 
+void matmul_tn_piece_rows(std::int64_t M, std::int64_t p, std::int64_t pieces, std::int64_t* lo,
+                          std::int64_t* hi) {
+  const std::int64_t tiles = (M + kGemmRows - 1) / kGemmRows;
+  *lo = std::min(M, tiles * p / pieces * kGemmRows);
+  *hi = std::min(M, tiles * (p + 1) / pieces * kGemmRows);
+}
+
 void matmul_tn_piece(float* c, const float* a, const float* b, std::int64_t M, std::int64_t K,
                      std::int64_t N, bool accumulate, std::int64_t p, std::int64_t pieces) {
   DQN_CHECK(matmul_tn_pieces(M, K, N, pieces) == pieces && p >= 0 && p < pieces,
             "matmul_tn_piece: piece ", p, " of ", pieces, " for (", K, "x", M, ")^T.(", K, "x", N,
             "); take the count from matmul_tn_pieces");
   // Rows [lo, hi) of C are columns [lo, hi) of A: C, A and M start at lo, B stays whole.
-  const std::int64_t tiles = (M + kGemmRows - 1) / kGemmRows;
-  const std::int64_t lo = std::min(M, tiles * p / pieces * kGemmRows);
-  const std::int64_t hi = std::min(M, tiles * (p + 1) / pieces * kGemmRows);
+  std::int64_t lo = 0, hi = 0;
+  matmul_tn_piece_rows(M, p, pieces, &lo, &hi);
   broadcast_block<kGemmBC>(c + lo * N, N, a + lo, 1, M, b, N, hi - lo, K, 0, N, accumulate,
                            /*rows_outer=*/true);
 }

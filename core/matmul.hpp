@@ -101,5 +101,8 @@ void matmul_tn_fast(float* c, const float* a, const float* b, std::int64_t M, st
 std::int64_t matmul_tn_pieces(std::int64_t M, std::int64_t K, std::int64_t N, std::int64_t most);
 void matmul_tn_piece(float* c, const float* a, const float* b, std::int64_t M, std::int64_t K,
                      std::int64_t N, bool accumulate, std::int64_t p, std::int64_t pieces);
+// The rows [*lo, *hi) of C that piece p of `pieces` writes (M rows in all).
+void matmul_tn_piece_rows(std::int64_t M, std::int64_t p, std::int64_t pieces, std::int64_t* lo,
+                          std::int64_t* hi);
 
 }  // namespace dqn

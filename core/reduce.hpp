@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace dqn {
 
@@ -71,5 +72,39 @@ void max_actions_fast(float* value, std::int64_t* argmax, const float* q, std::i
 // SIMD cascade sums in float blocks of 1024 carried in double; threads above kElementwiseGrain.
 float sum_fast(const float* x, std::int64_t n);
 float sqnorm_fast(const float* x, std::int64_t n);
+
+// sqnorm_fast(x, n) formed in parts, by the kernel that writes x while its pieces are in cache:
+// the clipping norm of the Nature CNN's 6.4 MB fc weight gradient without reading it back from
+// memory. sqnorm_fast is a fixed sequence: the range of each of its thread chunks cut into
+// blocks of 1024 from the chunk's start, each block's float cascade sum made a double term, the
+// terms added in order within a chunk, the chunks' sums in chunk order. form() makes the terms of
+// the blocks inside a piece; finish() makes any block not yet formed (those that straddle two
+// pieces, or all of them when no kernel formed any) and adds every term in that order, so the
+// result is sqnorm_fast's, bit for bit, however the pieces fell.
+//
+//   parts.reset(dw, n);                     // before the kernel writes dw (outside any chunk)
+//   ... parts.form(lo, hi) for each written piece [lo, hi) of dw, on any thread ...
+//   float sq = parts.finish();              // == sqnorm_fast(dw, n), outside any chunk
+class SqNormParts {
+ public:
+  // Forgets every term: x (n floats) will be written. Takes the chunks sqnorm_fast(x, n) uses
+  // at the current thread count.
+  void reset(const float* x, std::int64_t n);
+  // The terms of every block that lies whole inside [lo, hi) of x, whose values are final.
+  // Calls on disjoint ranges may run at once on different threads.
+  void form(std::int64_t lo, std::int64_t hi);
+  // sqnorm_fast(x, n) (computed whole if the thread count changed since reset()).
+  float finish();
+  const float* data() const { return x_; }
+  std::int64_t size() const { return n_; }
+
+ private:
+  std::int64_t chunk_lo(std::int64_t c) const { return n_ * c / chunks_; }
+  const float* x_ = nullptr;
+  std::int64_t n_ = 0, chunks_ = 0;
+  std::vector<std::int64_t> first_block_;  // chunk c's blocks: [first_block_[c], first_block_[c+1])
+  std::vector<double> terms_;
+  std::vector<std::uint8_t> formed_;
+};
 
 }  // namespace dqn

@@ -81,6 +81,13 @@ void Adam::step(float grad_scale, const std::vector<DeferredSigma<float>>& defer
 
 double grad_sq_norm(const std::vector<NamedVariable>& parameters,
                     const std::vector<DeferredSigma<float>>& deferred) {
+  std::vector<SqNormParts> none;
+  return grad_sq_norm(parameters, deferred, none);
+}
+
+double grad_sq_norm(const std::vector<NamedVariable>& parameters,
+                    const std::vector<DeferredSigma<float>>& deferred,
+                    std::vector<SqNormParts>& norms) {
   // Summed in double in the parameters' fixed order: the same bits for the same thread count.
   // A pair's two sums come from one read of mu's gradient, taken when the first is reached.
   double total = 0;
@@ -91,7 +98,11 @@ double grad_sq_norm(const std::vector<NamedVariable>& parameters,
     const DeferredSigma<float>* d = deferred_entry(deferred, v, false);
     const bool is_sigma = d == nullptr && (d = deferred_entry(deferred, v, true)) != nullptr;
     if (d == nullptr) {
-      total += static_cast<double>(sqnorm_fast(v->grad.data(), v->grad.numel()));
+      SqNormParts* part = nullptr;
+      for (SqNormParts& p : norms)
+        if (p.data() == v->grad.data() && p.size() == v->grad.numel()) part = &p;
+      total +=
+          static_cast<double>(part ? part->finish() : sqnorm_fast(v->grad.data(), v->grad.numel()));
       continue;
     }
     if (d != pair) {

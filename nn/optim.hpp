@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/adam.hpp"
+#include "core/reduce.hpp"
 #include "nn/module.hpp"
 
 namespace dqn {
@@ -63,6 +64,12 @@ double grad_sq_norm(const std::vector<NamedVariable>& parameters);
 // bit for bit what grad_sq_norm gives after forming them.
 double grad_sq_norm(const std::vector<NamedVariable>& parameters,
                     const std::vector<DeferredSigma<float>>& deferred);
+// The same with a gradient that has a SqNormParts in `norms` (reset for its .grad, filled by
+// the tape's backward(loss, set, deferred, norms)) summed by that part's finish(): the same bits
+// as sqnorm_fast of that gradient, without reading it whole again where its op formed the terms.
+double grad_sq_norm(const std::vector<NamedVariable>& parameters,
+                    const std::vector<DeferredSigma<float>>& deferred,
+                    std::vector<SqNormParts>& norms);
 
 // clip_grad_norm's factor for a gradient of norm `norm`: max_norm / (norm + 1e-6) when that is
 // below 1, else 1 (no clipping).

@@ -78,6 +78,10 @@ namespace {
 // was, so a noisy run initialises its networks from the same draws as before.
 constexpr std::uint64_t kNoiseStream = 0x6e6f697379;
 
+// Gradients of at least this many floats get a SqNormParts (finish_update): the streamed
+// weights' size (core/matmul.cpp's kStreamMinWeight), below which no op forms the terms.
+constexpr std::int64_t kNormPartsMinElements = std::int64_t{1} << 16;
+
 NetworkSpec checked(const NetworkSpec& spec) {
   spec.validate();
   return spec;
@@ -240,10 +244,21 @@ UpdateStats DqnAgent::finish_update(Value loss, UpdateStats stats) {
   // gradient inside the norm's pass over it and inside Adam (the same bits as clip_grad_norm
   // and step() on written ones), which saves three weight-sized passes (6.4 MB each on the
   // Nature CNN's fc) an update. sigma's .grad is left stale.
+  // Weight-sized gradients (the Nature CNN's 3136x512 fc: 6.4 MB) get their part of the norm
+  // formed by the op that writes them, piece by piece while each piece is in cache, instead of
+  // a pass that reads them back from memory; the same bits (SqNormParts, core/reduce.hpp).
   grad_set_.clear();
-  for (const NamedVariable& p : online_.parameters()) grad_set_.push_back(p.variable);
-  tape_.backward(loss, grad_set_, &deferred_);
-  stats.grad_norm = static_cast<float>(std::sqrt(grad_sq_norm(online_.parameters(), deferred_)));
+  std::size_t parts = 0;
+  for (const NamedVariable& p : online_.parameters()) {
+    grad_set_.push_back(p.variable);
+    if (p.variable->grad.numel() < kNormPartsMinElements) continue;
+    if (grad_norms_.size() <= parts) grad_norms_.emplace_back();
+    grad_norms_[parts++].reset(p.variable->grad.data(), p.variable->grad.numel());
+  }
+  grad_norms_.resize(parts);
+  tape_.backward(loss, grad_set_, &deferred_, &grad_norms_);
+  stats.grad_norm =
+      static_cast<float>(std::sqrt(grad_sq_norm(online_.parameters(), deferred_, grad_norms_)));
   DQN_CHECK(std::isfinite(stats.grad_norm), "divergence: the gradient norm is ", stats.grad_norm,
             " (not finite); lower lr or check the rewards");
   adam_.step(max_grad_norm_ > 0 ? clip_coefficient(stats.grad_norm, max_grad_norm_) : 1.0f,

@@ -147,6 +147,7 @@ class DqnAgent {
   Tape tape_;                                   // the online network's forward on s, with gradients
   std::vector<Variable*> grad_set_;             // the online parameters, whose .grad backward sets
   std::vector<DeferredSigma<float>> deferred_;  // noisy sigmas backward left for Adam to form
+  std::vector<SqNormParts> grad_norms_;         // large weights' norm terms, formed by backward
   Tape target_tape_;  // the no-grad passes on s' (its own tape, so it can run beside tape_)
   Tensor act_q_;
   Tensor next_values_, targets_, online_next_q_;

@@ -4,10 +4,12 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "core/linear.hpp"
 #include "core/parallel.hpp"
+#include "core/reduce.hpp"
 #include "tests/core/kernel_check.hpp"
 #include "tests/fixtures.hpp"
 
@@ -110,6 +112,45 @@ TEST_CASE("linear backward gives the same bits at 1 and 2 threads on the Nature 
       CHECK(dw[0] == dw[1]);
       CHECK(db[0] == db[1]);
     }
+}
+
+TEST_CASE("linear backward forming dw's norm terms gives the same dx, dw, db and sqnorm_fast(dw)") {
+  // With a SqNormParts reset for dw, dW goes in row pieces at any thread count, each forming its
+  // norm terms after its stores: dx, dw and db must be those of the call without it, bit for
+  // bit, and finish() sqnorm_fast(dw)'s bits. The Nature CNN's head (dW streams, 64 pieces) and
+  // a layer too narrow to stream (no pieces: finish() reads dw whole); with and without dx.
+  const std::int64_t shapes[][3] = {{32, 3136, 512}, {64, 256, 256}, {64, 40, 300}};
+  for (const auto& sh : shapes)
+    for (int threads : {1, 2})
+      for (bool with_dx : {true, false}) {
+        const std::int64_t N = sh[0], C_in = sh[1], C_out = sh[2];
+        CAPTURE(N);
+        CAPTURE(C_in);
+        CAPTURE(threads);
+        CAPTURE(with_dx);
+        ThreadScope scope(threads);
+        const auto x = random_floats(N * C_in, 41), w = random_floats(C_out * C_in, 42);
+        const auto dout = random_floats(N * C_out, 43);
+        std::vector<float> dx[2], dw[2], db[2];
+        float sq[2] = {};
+        for (int with_norm = 0; with_norm < 2; ++with_norm) {
+          dx[with_norm] = random_floats(N * C_in, 44);
+          dw[with_norm] = random_floats(C_out * C_in, 45);  // overwritten
+          db[with_norm] = random_floats(C_out, 46);
+          SqNormParts parts;
+          parts.reset(dw[with_norm].data(), C_out * C_in);
+          linear_backward_overwrite_fast(
+              with_dx ? dx[with_norm].data() : nullptr, dw[with_norm].data(), db[with_norm].data(),
+              dout.data(), x.data(), w.data(), N, C_in, C_out, with_norm ? &parts : nullptr);
+          sq[with_norm] = parts.finish();
+        }
+        CHECK(dx[0] == dx[1]);
+        CHECK(dw[0] == dw[1]);
+        CHECK(db[0] == db[1]);
+        CHECK(std::memcmp(&sq[1], &sq[0], sizeof(float)) == 0);
+        const float want = sqnorm_fast(dw[1].data(), C_out * C_in);
+        CHECK(std::memcmp(&sq[1], &want, sizeof(float)) == 0);
+      }
 }
 
 TEST_CASE("linear backward skips dx and db when they are null") {

@@ -2,8 +2,10 @@
 // determinism with 2 threads, and the gather gradient against central differences.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <vector>
 
@@ -76,6 +78,69 @@ TEST_CASE("sum_fast and sqnorm_fast give identical bits on repeated runs with 2 
     CHECK(sum_fast(x.data(), n) == s);
     CHECK(sqnorm_fast(x.data(), n) == q);
   }
+}
+
+namespace {
+bool same_bits(float a, float b) {
+  return std::memcmp(&a, &b, sizeof(float)) == 0;
+}
+}  // namespace
+
+TEST_CASE("SqNormParts gives sqnorm_fast's bits however its pieces fall") {
+  // Pieces aligned to the blocks, straddling them, one element long, out of order, overlapping
+  // none or all of x, at 1 and 2 threads (two chunks whose blocks start at n/2, not at a
+  // multiple of 1024): finish() must equal sqnorm_fast bit for bit. The sizes take in the Nature
+  // CNN's fc weight (512 x 3136) and sizes that leave a partial last block per chunk.
+  for (int threads : {1, 2}) {
+    ThreadScope scope(threads);
+    for (std::int64_t n : std::initializer_list<std::int64_t>{
+             0, 1, 1023, 1025, 100000, 2 * kElementwiseGrain + 5, 512 * 3136}) {
+      CAPTURE(threads);
+      CAPTURE(n);
+      const auto x = random_floats(n, 7);
+      const float want = sqnorm_fast(x.data(), n);
+      SqNormParts parts;
+      for (std::int64_t piece :
+           std::initializer_list<std::int64_t>{0, 1, 1000, 1024, 3136 * 8, n + 1}) {
+        CAPTURE(piece);
+        parts.reset(x.data(), n);
+        CHECK(parts.data() == x.data());
+        CHECK(parts.size() == n);
+        if (piece > 0) {  // the pieces from the last to the first, every one but the middle one
+          const std::int64_t count = (n + piece - 1) / piece;
+          for (std::int64_t p = count - 1; p >= 0; --p)
+            if (p != count / 2 || count < 3) parts.form(p * piece, std::min(n, (p + 1) * piece));
+        }
+        CHECK(same_bits(parts.finish(), want));
+        CHECK(same_bits(parts.finish(), want));  // finish() twice: the same
+      }
+    }
+  }
+}
+
+TEST_CASE("SqNormParts's terms are those of the values when formed: reset() forgets them") {
+  // A block formed, then its values changed, then reset(): finish() sees the new values. And a
+  // formed block is used as formed (the kernel's promise that its values are final): changing
+  // the values after form() without reset() is the one misuse finish() cannot see, so the test
+  // pins that the terms come from form() time, which is what makes the promise necessary.
+  const std::int64_t n = 4096;
+  auto x = random_floats(n, 8);
+  SqNormParts parts;
+  parts.reset(x.data(), n);
+  parts.form(0, n);
+  const float before = sqnorm_fast(x.data(), n);
+  x[5] = 100.0f;
+  CHECK(same_bits(parts.finish(), before));
+  parts.reset(x.data(), n);
+  CHECK(same_bits(parts.finish(), sqnorm_fast(x.data(), n)));
+  CHECK(parts.finish() > before);
+  // form() takes only the blocks whole inside its range: [0, 1500) forms block 0, not block 1,
+  // so a value of block 1 written after it still counts.
+  x = random_floats(n, 8);
+  parts.reset(x.data(), n);
+  parts.form(0, 1500);
+  x[1400] = 100.0f;
+  CHECK(same_bits(parts.finish(), sqnorm_fast(x.data(), n)));
 }
 
 TEST_CASE("gather backward reference matches central differences in double") {
