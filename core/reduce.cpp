@@ -93,6 +93,10 @@ void SqNormParts::form(std::int64_t lo, std::int64_t hi) {
   }
 }
 
+std::int64_t SqNormParts::formed() const {
+  return std::count(formed_.begin(), formed_.end(), std::uint8_t{1});
+}
+
 float SqNormParts::finish() {
   if (parallel_chunks(n_, kElementwiseGrain) != chunks_) return sqnorm_fast(x_, n_);
   // Mostly unformed (no kernel formed it, as on the bf16 path): sqnorm_fast itself, split over

@@ -97,6 +97,9 @@ class SqNormParts {
   float finish();
   const float* data() const { return x_; }
   std::int64_t size() const { return n_; }
+  // Blocks formed since reset(), of blocks() in all (tests: did a kernel form them?).
+  std::int64_t formed() const;
+  std::int64_t blocks() const { return static_cast<std::int64_t>(terms_.size()); }
 
  private:
   std::int64_t chunk_lo(std::int64_t c) const { return n_ * c / chunks_; }

@@ -12,6 +12,7 @@
 
 #include "core/autodiff.hpp"
 #include "core/parallel.hpp"
+#include "core/reduce.hpp"
 #include "core/rng.hpp"
 #include "tests/gradient_check.hpp"
 
@@ -157,6 +158,33 @@ TEST_CASE("backward with a set equals zero_grad then backward, bit for bit, 1 an
     // The listed variable off the loss's path came back as zeros, not NaN (the tail of the list
     // before `outside`, whose 18 floats accumulated onto 0.5).
     for (std::size_t i = got.size() - 18 - 7; i < got.size() - 18; ++i) CHECK(got[i] == 0u);
+  }
+}
+
+TEST_CASE("backward with norms hands a weight's SqNormParts to the linear op that writes it") {
+  // The Nature CNN's head (dW streams): the op forms every block of the weight's norm but the
+  // few straddling its pieces, and finish() is sqnorm_fast of the written gradient, at 1 and 2
+  // threads. A part reset for another buffer is left alone.
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    ThreadScope scope(threads);
+    Rng rng(10);
+    Variable w(Shape{512, 3136}), b(Shape{512});
+    for (std::int64_t i = 0; i < w.value.numel(); ++i) w.value[i] = rng.uniform(-0.02f, 0.02f);
+    Tensor x(Shape{32, 3136}), elsewhere(Shape{512 * 3136});
+    for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = rng.uniform(-1.0f, 1.0f);
+    Tape tape;
+    const Value y = tape.linear(tape.input(x.view()), tape.param(w), tape.param(b));
+    const Value loss = tape.mean(tape.mul(y, y));
+    std::vector<SqNormParts> norms(2);
+    norms[0].reset(w.grad.data(), w.grad.numel());
+    norms[1].reset(elsewhere.data(), elsewhere.numel());
+    tape.backward(loss, {&w, &b}, nullptr, &norms);
+    CHECK(norms[0].formed() > norms[0].blocks() - 64);
+    CHECK(norms[1].formed() == 0);
+    const float got = norms[0].finish(), want = sqnorm_fast(w.grad.data(), w.grad.numel());
+    CHECK(std::memcmp(&got, &want, sizeof got) == 0);
+    CHECK(want > 0.0f);
   }
 }
 
