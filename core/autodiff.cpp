@@ -727,7 +727,8 @@ void BasicTape<T>::backward_node(Node& n) {
           if (bf16())
             linear_backward_bf16_fast(dx, dw, db, dout, A->data, B->data, N, C_in, C_out,
                                       /*accumulate_dw=*/false,
-                                      workspace(linear_bf16_workspace_floats(N, C_in, C_out)));
+                                      workspace(linear_bf16_workspace_floats(N, C_in, C_out)),
+                                      norm_parts(dw, C_out * C_in));
           else
             linear_backward_overwrite_fast(dx, dw, db, dout, A->data, B->data, N, C_in, C_out,
                                            norm_parts(dw, C_out * C_in));

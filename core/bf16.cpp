@@ -20,8 +20,10 @@
 #endif
 
 #include "core/bf16_pack.hpp"
+#include "core/error.hpp"
 #include "core/matmul.hpp"
 #include "core/parallel.hpp"
+#include "core/reduce.hpp"
 #include "core/simd.hpp"
 
 namespace dqn {
@@ -268,6 +270,24 @@ void run(const GemmArgs& g) {
                       });
 }
 
+// run's rows-outer order with whole row tiles as the items, each followed by the norm terms of
+// its rows (gemm_pairs_norm): 12 rows of the fc layer's dW are 150 KB, still in L2 when the
+// terms read them.
+template <int R, int BC>
+void run_norm(const GemmArgs& g, SqNormParts& norm) {
+  const std::int64_t row_tiles = (g.M + R - 1) / R, col_blocks = (g.N + 16 * BC - 1) / (16 * BC);
+  const std::int64_t row_flops = std::max<std::int64_t>(4 * R * BC * kLanes * g.Q * col_blocks, 1);
+  parallel_for_pieces(0, row_tiles, std::max<std::int64_t>(1, kGrainFlops / row_flops), 1,
+                      [&](std::int64_t lo, std::int64_t hi) {
+                        for (std::int64_t rt = lo; rt < hi; ++rt) {
+                          for (std::int64_t cb = 0; cb < col_blocks; ++cb)
+                            tile<R, BC>(g, rt * R, cb * 16 * BC);
+                          const std::int64_t r1 = std::min<std::int64_t>(g.M, (rt + 1) * R);
+                          norm.form(rt * R * g.N, r1 * g.N);
+                        }
+                      });
+}
+
 }  // namespace
 
 namespace {
@@ -367,6 +387,25 @@ void gemm_pairs(float* c, std::int64_t ldc, const std::uint32_t* a, std::int64_t
     run<8, 3>(g);
 }
 
+void gemm_pairs_norm(float* c, const std::uint32_t* a, std::int64_t a_row, std::int64_t a_q,
+                     const std::uint32_t* b, std::int64_t ldb, std::int64_t M, std::int64_t Q,
+                     std::int64_t N, bool accumulate, SqNormParts& norm) {
+  DQN_CHECK(norm.data() == c && norm.size() == M * N,
+            "gemm_pairs_norm: the norm parts must be reset for C (", M * N, " floats at ",
+            static_cast<const void*>(c), "), got ", norm.size(), " floats at ",
+            static_cast<const void*>(norm.data()));
+  if (M <= 0 || N <= 0) return;
+  const GemmArgs g{c, N, a, a_row, a_q, b, ldb, M, Q, N, accumulate};
+  const bool rows_outer =
+      Q * ldb * static_cast<std::int64_t>(sizeof(std::uint32_t)) <= kL2ResidentB;
+  if (!rows_outer)
+    gemm_pairs(c, N, a, a_row, a_q, b, ldb, M, Q, N, accumulate);
+  else if (two_vector_tiles(N))
+    run_norm<12, 2>(g, norm);
+  else
+    run_norm<8, 3>(g, norm);
+}
+
 void gemm_pairs_pack_a(float* c, std::int64_t ldc, const float* a, std::int64_t lda,
                        const std::uint32_t* b, std::int64_t ldb, std::int64_t M, std::int64_t K,
                        std::int64_t N, bool accumulate, std::uint32_t* scratch) {
@@ -430,7 +469,8 @@ void linear_forward_bf16_fast(float* out, const float* x, const float* w, const 
 
 void linear_backward_bf16_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
                                const float* w, std::int64_t N, std::int64_t C_in,
-                               std::int64_t C_out, bool accumulate_dw, float* workspace) {
+                               std::int64_t C_out, bool accumulate_dw, float* workspace,
+                               SqNormParts* dw_norm) {
   using bf16::pairs;
   const std::int64_t ldb = bf16::padded_cols(C_in);
   auto* gr = reinterpret_cast<std::uint32_t*>(workspace);  // dY rows paired along C_out
@@ -446,7 +486,11 @@ void linear_backward_bf16_fast(float* dx, float* dw, float* db, const float* dou
     bf16::pack_pairs(gp, C_out, dout, C_out, N, C_out);  // dY rows 2q, 2q+1 interleaved
     bf16::pack_pairs(xp, ldb, x, C_in, N, C_in);
     bf16::zero_cols(xp, ldb, pairs(N), C_in, ldb);
-    bf16::gemm_pairs(dw, C_in, gp, 1, C_out, xp, ldb, C_out, pairs(N), C_in, accumulate_dw);
+    if (dw_norm != nullptr && !accumulate_dw && dw_norm->data() == dw &&
+        dw_norm->size() == C_out * C_in)
+      bf16::gemm_pairs_norm(dw, gp, 1, C_out, xp, ldb, C_out, pairs(N), C_in, false, *dw_norm);
+    else
+      bf16::gemm_pairs(dw, C_in, gp, 1, C_out, xp, ldb, C_out, pairs(N), C_in, accumulate_dw);
   }
   if (db) linear_bias_grad_fast(db, dout, N, C_out, accumulate_dw);
 }
@@ -469,7 +513,8 @@ void linear_forward_bf16_fast(float* out, const float* x, const float* w, const 
 
 void linear_backward_bf16_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
                                const float* w, std::int64_t N, std::int64_t C_in,
-                               std::int64_t C_out, bool accumulate_dw, float* workspace) {
+                               std::int64_t C_out, bool accumulate_dw, float* workspace,
+                               SqNormParts* dw_norm) {
   float* xr = workspace;
   float* wr = xr + N * C_in;
   float* gr = wr + C_out * C_in;
@@ -477,6 +522,7 @@ void linear_backward_bf16_fast(float* dx, float* dw, float* db, const float* dou
   bf16_round_fast(wr, w, C_out * C_in);
   bf16_round_fast(gr, dout, N * C_out);
   if (dx) matmul_nn_fast(dx, gr, wr, N, C_out, C_in, /*accumulate=*/true);
+  (void)dw_norm;  // left unformed: finish() reads dw whole
   if (dw) matmul_tn_fast(dw, gr, xr, C_out, N, C_in, accumulate_dw);
   if (db) linear_bias_grad_fast(db, dout, N, C_out, accumulate_dw);
 }

@@ -135,10 +135,14 @@ void linear_forward_bf16_fast(float* out, const float* x, const float* w, const 
                               float* workspace);
 // dx += dout . w (if dx), dw (+)= dout^T . x (if dw; written when !accumulate_dw), db (+)=
 // column sums of the unrounded dout (if db; written when !accumulate_dw), the products' operands
-// rounded to bfloat16.
+// rounded to bfloat16. With dw_norm reset for dw (C_out * C_in floats) and !accumulate_dw, dw's
+// row tiles form their clipping-norm terms as they are written (core/reduce.hpp, as
+// linear_backward_overwrite_fast): the same dw, and dw_norm->finish() gives sqnorm_fast(dw)
+// without reading it again. Otherwise dw_norm is left as it was.
 void linear_backward_bf16_fast(float* dx, float* dw, float* db, const float* dout, const float* x,
                                const float* w, std::int64_t N, std::int64_t C_in,
-                               std::int64_t C_out, bool accumulate_dw, float* workspace);
+                               std::int64_t C_out, bool accumulate_dw, float* workspace,
+                               SqNormParts* dw_norm = nullptr);
 
 // Floats of scratch conv2d_*_bf16_fast need for shape s at the current num_threads().
 std::int64_t conv2d_bf16_workspace_floats(const Conv2dShape& s);

@@ -12,6 +12,10 @@
 
 #include <cstdint>
 
+namespace dqn {
+class SqNormParts;  // core/reduce.hpp
+}
+
 namespace dqn::bf16 {
 
 inline std::int64_t pairs(std::int64_t k) {
@@ -55,6 +59,15 @@ void zero_cols(std::uint32_t* dst, std::int64_t ld, std::int64_t rows, std::int6
 void gemm_pairs(float* c, std::int64_t ldc, const std::uint32_t* a, std::int64_t a_row,
                 std::int64_t a_q, const std::uint32_t* b, std::int64_t ldb, std::int64_t M,
                 std::int64_t Q, std::int64_t N, bool accumulate);
+
+// gemm_pairs writing C (N columns, ldc == N: its rows one after another) that also forms the
+// clipping-norm terms of C in `norm` (reset for c, M * N floats; core/reduce.hpp) as it goes:
+// the threads take whole row tiles, and each forms the terms of its rows right after storing
+// them, while they are in cache. The same C as gemm_pairs; where B would not stay in L2 while
+// the row tiles pass over it, this is gemm_pairs and the terms are left to norm->finish().
+void gemm_pairs_norm(float* c, const std::uint32_t* a, std::int64_t a_row, std::int64_t a_q,
+                     const std::uint32_t* b, std::int64_t ldb, std::int64_t M, std::int64_t Q,
+                     std::int64_t N, bool accumulate, SqNormParts& norm);
 
 // The same products with the large operand given in FP32 and packed piece by piece, each piece
 // just before the tiles that use it, into a per-thread buffer that stays in cache: a weight

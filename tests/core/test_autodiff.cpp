@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/autodiff.hpp"
+#include "core/bf16.hpp"
 #include "core/parallel.hpp"
 #include "core/reduce.hpp"
 #include "core/rng.hpp"
@@ -164,28 +165,35 @@ TEST_CASE("backward with a set equals zero_grad then backward, bit for bit, 1 an
 TEST_CASE("backward with norms hands a weight's SqNormParts to the linear op that writes it") {
   // The Nature CNN's head (dW streams): the op forms every block of the weight's norm but the
   // few straddling its pieces, and finish() is sqnorm_fast of the written gradient, at 1 and 2
-  // threads. A part reset for another buffer is left alone.
-  for (int threads : {1, 2}) {
-    CAPTURE(threads);
-    ThreadScope scope(threads);
-    Rng rng(10);
-    Variable w(Shape{512, 3136}), b(Shape{512});
-    for (std::int64_t i = 0; i < w.value.numel(); ++i) w.value[i] = rng.uniform(-0.02f, 0.02f);
-    Tensor x(Shape{32, 3136}), elsewhere(Shape{512 * 3136});
-    for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = rng.uniform(-1.0f, 1.0f);
-    Tape tape;
-    const Value y = tape.linear(tape.input(x.view()), tape.param(w), tape.param(b));
-    const Value loss = tape.mean(tape.mul(y, y));
-    std::vector<SqNormParts> norms(2);
-    norms[0].reset(w.grad.data(), w.grad.numel());
-    norms[1].reset(elsewhere.data(), elsewhere.numel());
-    tape.backward(loss, {&w, &b}, nullptr, &norms);
-    CHECK(norms[0].formed() > norms[0].blocks() - 64);
-    CHECK(norms[1].formed() == 0);
-    const float got = norms[0].finish(), want = sqnorm_fast(w.grad.data(), w.grad.numel());
-    CHECK(std::memcmp(&got, &want, sizeof got) == 0);
-    CHECK(want > 0.0f);
-  }
+  // threads, FP32 and bf16. A part reset for another buffer is left alone.
+  for (int threads : {1, 2})
+    for (Precision precision : {Precision::kFp32, Precision::kBf16}) {
+      CAPTURE(threads);
+      CAPTURE(precision == Precision::kBf16);
+      ThreadScope scope(threads);
+      Rng rng(10);
+      Variable w(Shape{512, 3136}), b(Shape{512});
+      for (std::int64_t i = 0; i < w.value.numel(); ++i) w.value[i] = rng.uniform(-0.02f, 0.02f);
+      Tensor x(Shape{32, 3136}), elsewhere(Shape{512 * 3136});
+      for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = rng.uniform(-1.0f, 1.0f);
+      Tape tape;
+      tape.set_precision(precision);
+      const Value y = tape.linear(tape.input(x.view()), tape.param(w), tape.param(b));
+      const Value loss = tape.mean(tape.mul(y, y));
+      std::vector<SqNormParts> norms(2);
+      norms[0].reset(w.grad.data(), w.grad.numel());
+      norms[1].reset(elsewhere.data(), elsewhere.numel());
+      tape.backward(loss, {&w, &b}, nullptr, &norms);
+      // The bf16 op forms them where it runs VDPBF16PS (its FP32 fallback leaves them to finish()).
+      if (precision == Precision::kFp32 || bf16_dot_available())
+        CHECK(norms[0].formed() > norms[0].blocks() - 64);
+      else
+        CHECK(norms[0].formed() == 0);
+      CHECK(norms[1].formed() == 0);
+      const float got = norms[0].finish(), want = sqnorm_fast(w.grad.data(), w.grad.numel());
+      CHECK(std::memcmp(&got, &want, sizeof got) == 0);
+      CHECK(want > 0.0f);
+    }
 }
 
 TEST_CASE("inside a NoGradScope values are computed but nothing can be differentiated") {

@@ -26,6 +26,7 @@
 #include "core/conv2d.hpp"
 #include "core/linear.hpp"
 #include "core/parallel.hpp"
+#include "core/reduce.hpp"
 #include "core/rng.hpp"
 #include "core/simd.hpp"
 #include "tests/core/kernel_check.hpp"
@@ -292,7 +293,96 @@ TEST_CASE("gemm_pairs_pack_a and _pack_b give the bits of packing whole, then ge
         CHECK(std::memcmp(whole.data(), paneled.data(), whole.size() * sizeof(float)) == 0);
       }
 }
+
+TEST_CASE("gemm_pairs_norm gives gemm_pairs' C and sqnorm_fast(C)'s bits, forming in cache") {
+  // {M, Q, N}: the fc layer's dW at batch 32 (512 rows: 42 whole row tiles and one of 8, 3136
+  // columns of two-vector tiles), partial row tiles of both shapes (N = 40 takes 8 x 3 tiles),
+  // one row, and a B of 1 MB that would not stay in L2 (plain gemm_pairs, nothing formed).
+  const std::int64_t shapes[][3] = {
+      {512, 16, 3136}, {29, 5, 40}, {1, 3, 1}, {100, 7, 2000}, {70, 300, 900}};
+  for (const auto& sh : shapes)
+    for (int threads : {1, 2})
+      for (bool accumulate : {false, true}) {
+        const std::int64_t M = sh[0], Q = sh[1], N = sh[2], ldb = bf16::padded_cols(N);
+        CAPTURE(M);
+        CAPTURE(Q);
+        CAPTURE(N);
+        CAPTURE(threads);
+        CAPTURE(accumulate);
+        ThreadScope scope(threads);
+        const auto af = random_floats(M * 2 * Q, 61), bf = random_floats(2 * Q * N, 62);
+        const auto c0 = random_floats(M * N, 63);
+        std::vector<std::uint32_t> ap(M * Q), bp(Q * ldb, 0u);
+        bf16::pack_rows(ap.data(), Q, af.data(), 2 * Q, M, 2 * Q);
+        bf16::pack_pairs(bp.data(), ldb, bf.data(), N, 2 * Q, N);
+        auto plain = c0, formed = c0;
+        bf16::gemm_pairs(plain.data(), N, ap.data(), Q, 1, bp.data(), ldb, M, Q, N, accumulate);
+        SqNormParts parts;
+        parts.reset(formed.data(), M * N);
+        bf16::gemm_pairs_norm(formed.data(), ap.data(), Q, 1, bp.data(), ldb, M, Q, N, accumulate,
+                              parts);
+        CHECK(std::memcmp(plain.data(), formed.data(), plain.size() * sizeof(float)) == 0);
+        // Blocks straddling two row tiles (of 12 or 8 rows) or two chunks are left to
+        // finish(); a B past L2 forms none.
+        const std::int64_t tiles = (M + 7) / 8;
+        if (Q * ldb * 4 > (std::int64_t{512} << 10))
+          CHECK(parts.formed() == 0);
+        else if (M * N >= 12 * 1024 * 4)
+          CHECK(parts.formed() >= parts.blocks() - tiles - threads);
+        const float got = parts.finish(), want = sqnorm_fast(formed.data(), M * N);
+        CHECK(std::memcmp(&got, &want, sizeof got) == 0);
+      }
+  // A part reset for another buffer is refused, not half used.
+  std::vector<float> c(12 * 32), other(12 * 32);
+  std::vector<std::uint32_t> ap(12), bp(48, 0u);
+  SqNormParts parts;
+  parts.reset(other.data(), static_cast<std::int64_t>(other.size()));
+  CHECK_THROWS_WITH_AS(
+      bf16::gemm_pairs_norm(c.data(), ap.data(), 1, 1, bp.data(), 48, 12, 1, 32, false, parts),
+      doctest::Contains("must be reset for C"), Error);
+}
 #endif
+
+TEST_CASE("bf16 linear backward forming dw's norm terms gives the same dx, dw, db and norm") {
+  // As the FP32 op's test (test_linear.cpp): dw, dx and db bit for bit those of the call
+  // without the part, finish() sqnorm_fast(dw)'s bits; the fc layer's terms formed by the op
+  // with AVX512_BF16 (the FP32 fallback leaves them to finish()). Accumulating into dw leaves
+  // the part alone: its terms would be of a gradient not yet whole.
+  const std::int64_t shapes[][3] = {{32, 3136, 512}, {17, 130, 129}};
+  for (const auto& sh : shapes)
+    for (int threads : {1, 2})
+      for (bool accumulate : {false, true}) {
+        const std::int64_t N = sh[0], C_in = sh[1], C_out = sh[2];
+        CAPTURE(N);
+        CAPTURE(threads);
+        CAPTURE(accumulate);
+        ThreadScope scope(threads);
+        const auto x = random_floats(N * C_in, 41), w = random_floats(C_out * C_in, 42);
+        const auto dout = random_floats(N * C_out, 43);
+        std::vector<float> ws(linear_bf16_workspace_floats(N, C_in, C_out));
+        std::vector<float> dx[2], dw[2], db[2];
+        SqNormParts parts[2];
+        for (int with_norm = 0; with_norm < 2; ++with_norm) {
+          dx[with_norm] = random_floats(N * C_in, 44);
+          dw[with_norm] = random_floats(C_out * C_in, 45);
+          db[with_norm] = random_floats(C_out, 46);
+          parts[with_norm].reset(dw[with_norm].data(), C_out * C_in);
+          linear_backward_bf16_fast(dx[with_norm].data(), dw[with_norm].data(),
+                                    db[with_norm].data(), dout.data(), x.data(), w.data(), N, C_in,
+                                    C_out, accumulate, ws.data(),
+                                    with_norm ? &parts[with_norm] : nullptr);
+        }
+        CHECK(dx[0] == dx[1]);
+        CHECK(dw[0] == dw[1]);
+        CHECK(db[0] == db[1]);
+        if (accumulate || !bf16_dot_available())
+          CHECK(parts[1].formed() == 0);
+        else if (C_out * C_in >= 12 * 1024 * 4)
+          CHECK(parts[1].formed() >= parts[1].blocks() - (C_out + 11) / 12 - threads);
+        const float got = parts[1].finish(), want = sqnorm_fast(dw[1].data(), C_out * C_in);
+        CHECK(std::memcmp(&got, &want, sizeof got) == 0);
+      }
+}
 
 namespace {
 
