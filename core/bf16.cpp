@@ -319,9 +319,11 @@ void over_pieces(const GemmArgs& g, std::int64_t K, std::int64_t pieces, std::ui
                  Piece&& piece) {
   const std::int64_t threads =
       chunks_for(2.0 * static_cast<double>(g.M) * static_cast<double>(g.N * K), pieces);
-  parallel_for_slots(pieces, threads, [&](std::int64_t i, std::int64_t slot) {
-    piece(scratch + slot * gemm_pairs_scratch(K), i);
-  });
+  // Inside a task (the update's forward passes), the other task's thread may help with slot 1.
+  parallel_for_slots(
+      pieces, threads,
+      [&](std::int64_t i, std::int64_t slot) { piece(scratch + slot * gemm_pairs_scratch(K), i); },
+      num_threads());
 }
 
 template <int R, int BC>

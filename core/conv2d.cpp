@@ -783,11 +783,16 @@ void forward_lowering_free(float* out, const ConvInput& x, const float* w, const
   transpose_channels_last(wt, w, s.C_out, d.K, channels_padded(s));
   // A sample at a time to whichever thread is free: each sample's output is the same whoever
   // computes it (see parallel_for_slots).
-  parallel_for_slots(s.N, chunks, [&](std::int64_t n, std::int64_t slot) {
-    const Slice ws(workspace, slot, s, d);
-    forward_sample_lowering_free(out + n * out_stride, x.sample(n, x_stride, ws.xs), wt, b, s, d,
-                                 relu, ws.gt);
-  });
+  // Inside a task (the update's forward passes) the other task's thread may help with slot 1:
+  // the workspace has a slice per thread (conv2d_workspace_floats).
+  parallel_for_slots(
+      s.N, chunks,
+      [&](std::int64_t n, std::int64_t slot) {
+        const Slice ws(workspace, slot, s, d);
+        forward_sample_lowering_free(out + n * out_stride, x.sample(n, x_stride, ws.xs), wt, b, s,
+                                     d, relu, ws.gt);
+      },
+      num_threads());
 }
 
 }  // namespace
@@ -1129,16 +1134,20 @@ void forward_bf16_direct(float* out, const ConvInput& x, const float* w, const f
     }
   const std::int64_t x_stride = s.C_in * s.H * s.W, out_stride = s.C_out * d.P;
   const std::int64_t chunks = std::min<std::int64_t>(sample_chunks(s, d), ws.chunks);
-  // A sample at a time to whichever thread is free (see parallel_for_slots).
-  parallel_for_slots(s.N, chunks, [&](std::int64_t n, std::int64_t slot) {
-    std::uint32_t* xc = xc_all + slot * ws.fwd_per_chunk;
-    float* tb = reinterpret_cast<float*>(xc + pairs(s.C_in) * s.H * s.W);
-    x.pack(xc, s.H * s.W, n * x_stride, s.H * s.W, s.C_in, s.H * s.W);
-    over_channel_groups(ws.co_pad, [&]<int BC>(std::int64_t co0) {
-      forward_channels_bf16<BC>(xc, wtb, qoff, ws.Q, co0, s, d, ws.co_pad, tb);
-    });
-    store_channel_major(out + n * out_stride, tb, b, s.C_out, ws.co_pad, d.P, relu);
-  });
+  // A sample at a time to whichever thread is free (see parallel_for_slots); inside a task, the
+  // other task's thread may help with slot 1 (ws.chunks slices).
+  parallel_for_slots(
+      s.N, chunks,
+      [&](std::int64_t n, std::int64_t slot) {
+        std::uint32_t* xc = xc_all + slot * ws.fwd_per_chunk;
+        float* tb = reinterpret_cast<float*>(xc + pairs(s.C_in) * s.H * s.W);
+        x.pack(xc, s.H * s.W, n * x_stride, s.H * s.W, s.C_in, s.H * s.W);
+        over_channel_groups(ws.co_pad, [&]<int BC>(std::int64_t co0) {
+          forward_channels_bf16<BC>(xc, wtb, qoff, ws.Q, co0, s, d, ws.co_pad, tb);
+        });
+        store_channel_major(out + n * out_stride, tb, b, s.C_out, ws.co_pad, d.P, relu);
+      },
+      ws.chunks);
 }
 
 void backward_bf16_direct(float* dx, float* dw, float* db, const float* dout, const ConvInput& x,

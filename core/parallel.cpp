@@ -3,6 +3,10 @@
 
 #include <atomic>
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 namespace dqn {
 namespace {
 std::atomic<int> g_threads{1};
@@ -13,6 +17,14 @@ void set_num_threads(int threads) {
 }
 int num_threads() {
   return g_threads;
+}
+
+int detail::team_threads() {
+#if defined(_OPENMP)
+  return omp_get_num_threads();
+#else
+  return 1;
+#endif
 }
 
 }  // namespace dqn

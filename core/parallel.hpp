@@ -13,6 +13,15 @@
 // run independent pieces of work as tasks (the dX and dW GEMMs of a linear backward, the target
 // and online forward passes) whose own kernels then stay on their task's thread, whatever
 // OMP_MAX_ACTIVE_LEVELS says, and keeps results a function of the thread count alone.
+//
+// Helping: the one exception. Inside parallel_tasks, a parallel_for_slots whose caller has a
+// workspace slice for a second thread (slots_owned >= 2) posts its items, and the other task's
+// thread, once done with its own task, takes items from it with slot 1 until they run out. Its
+// items are those whose results do not depend on who runs them (parallel_for_slots' contract),
+// so only the assignment follows timing, never a bit. Why: the update's two forward passes run
+// as two tasks, and on the project's 2-vCPU VMs one pass finishes 0.3-0.5 ms after the other in
+// the median round (bench_update's BM_CnnForwardPasses pass:3 against pass:2); the thread done
+// first waited that out.
 #pragma once
 
 #include <algorithm>
@@ -20,6 +29,7 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <thread>
 
 namespace dqn {
 
@@ -127,8 +137,117 @@ void parallel_for_pieces(std::int64_t begin, std::int64_t end, std::int64_t grai
 // waits on it at every layer (see parallel_for_pieces). One item at a time from a shared counter
 // costs an atomic increment per item; keep items at tens of microseconds or more. Inside a
 // chunk, or with one thread, the items run in order with slot 0.
+namespace detail {
+// Items posted for the other task's thread to help with (see "Helping" at the top).
+struct HelpJob {
+  std::atomic<std::int64_t> next{0};
+  std::int64_t items = 0;
+  void (*run)(void* fn, std::int64_t item, std::int64_t slot) = nullptr;
+  void* fn = nullptr;
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;  // the helper's, if an item threw there (set once, under `failed`)
+};
+// The two tasks of one parallel_tasks region. A task's thread posts a job in posted[t] while its
+// own thread runs items of it; the other thread, done with its task, takes items of a posted job
+// between helping[t]++ and helping[t]--. The owner takes the job down and then waits for
+// helping[t] to be 0 before its job (on its stack) goes: a helper that came in before the take-
+// down is waited for, one that comes in after it reads nullptr (sequentially consistent order).
+struct TaskPair {
+  std::atomic<HelpJob*> posted[2] = {nullptr, nullptr};
+  std::atomic<int> helping[2] = {0, 0};
+  std::atomic<bool> done[2] = {false, false};
+};
+// Threads of the OpenMP team this thread is in (1 outside a region).
+int team_threads();
+inline thread_local TaskPair* tl_pair = nullptr;  // the region this thread runs a task of
+inline thread_local int tl_task = 0;              // which of its two tasks
+inline thread_local bool tl_in_item = false;      // running an item of a helped job
+
+class InItem {
+ public:
+  InItem() : saved_(tl_in_item) { tl_in_item = true; }
+  ~InItem() { tl_in_item = saved_; }
+  InItem(const InItem&) = delete;
+  InItem& operator=(const InItem&) = delete;
+
+ private:
+  bool saved_;
+};
+
+inline void spin_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Items of job j, as many as this thread gets, with `slot`. Never throws: an item's exception is
+// kept in j->error for the owner.
+inline void take_items(HelpJob* j, std::int64_t slot) {
+  const InItem in_item;
+  try {
+    for (std::int64_t i = j->next++; i < j->items; i = j->next++) j->run(j->fn, i, slot);
+  } catch (...) {
+    if (!j->failed.exchange(true)) j->error = std::current_exception();
+    j->next = j->items;  // the owner stops taking items too
+  }
+}
+
+// The thread of task t, done with it: help the other task's posted jobs until it is done too.
+// Spins (as OpenMP's own barrier does by default) for a while, then yields between looks.
+inline void help_until_done(TaskPair& p, int t) {
+  const int o = 1 - t;
+  for (std::int64_t looks = 0; !p.done[o].load(); ++looks) {
+    if (p.posted[o].load() != nullptr) {
+      p.helping[o].fetch_add(1);
+      if (HelpJob* j = p.posted[o].load()) take_items(j, 1);
+      p.helping[o].fetch_sub(1);
+      looks = 0;
+    } else if (looks < (std::int64_t{1} << 16)) {
+      spin_pause();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+// parallel_for_slots' items on this task's thread with slot 0, posted for the other task's
+// thread to join with slot 1.
 template <class Fn>
-void parallel_for_slots(std::int64_t items, std::int64_t threads, Fn&& fn) {
+void run_helped(std::int64_t items, Fn& fn) {
+  HelpJob job;
+  job.items = items;
+  job.fn = static_cast<void*>(&fn);
+  job.run = [](void* f, std::int64_t i, std::int64_t slot) { (*static_cast<Fn*>(f))(i, slot); };
+  TaskPair& p = *tl_pair;
+  const int t = tl_task;
+  p.posted[t].store(&job);
+  std::exception_ptr mine;
+  {
+    const InItem in_item;
+    try {
+      for (std::int64_t i = job.next++; i < items; i = job.next++) fn(i, 0);
+    } catch (...) {
+      mine = std::current_exception();
+      job.next = items;
+    }
+  }
+  p.posted[t].store(nullptr);
+  while (p.helping[t].load() != 0) spin_pause();
+  if (mine) std::rethrow_exception(mine);
+  if (job.failed.load()) std::rethrow_exception(job.error);
+}
+}  // namespace detail
+
+// slots_owned: workspace slices the caller has (default 1). With 2 or more, inside a task of
+// parallel_tasks, where the items would otherwise run inline on the task's thread, the other
+// task's thread may join in with slot 1 once its own task is done (see "Helping" at the top).
+template <class Fn>
+void parallel_for_slots(std::int64_t items, std::int64_t threads, Fn&& fn,
+                        std::int64_t slots_owned = 1) {
+  if (slots_owned >= 2 && items >= 2 && detail::tl_pair != nullptr && !detail::tl_in_item) {
+    detail::run_helped(items, fn);
+    return;
+  }
   // One slot (or a call inside a chunk) runs inline in parallel_for: the items in order, slot 0.
   const std::int64_t slots =
       std::min(std::max<std::int64_t>(threads, 1), parallel_chunks(items, 1));
@@ -137,6 +256,27 @@ void parallel_for_slots(std::int64_t items, std::int64_t threads, Fn&& fn) {
     for (std::int64_t slot = lo; slot < hi; ++slot)
       for (std::int64_t i = next++; i < items; i = next++) fn(i, slot);
   });
+}
+
+// parallel_for(begin, end, grain, fn) for work in which no element's result depends on which
+// call computes it (as parallel_for_pieces), that inside a task of parallel_tasks, where it
+// would run inline as one call, runs as helped items of `piece` indices each (the last one
+// shorter): the other task's thread, done with its own, may take some (see "Helping").
+template <class Fn>
+void parallel_for_helped(std::int64_t begin, std::int64_t end, std::int64_t grain,
+                         std::int64_t piece, Fn&& fn) {
+  if (detail::tl_pair == nullptr || detail::tl_in_item) {
+    parallel_for(begin, end, grain, fn);
+    return;
+  }
+  piece = std::max<std::int64_t>(piece, 1);
+  const std::int64_t items = (end - begin + piece - 1) / piece;
+  parallel_for_slots(
+      items, 1,
+      [&](std::int64_t i, std::int64_t) {
+        fn(begin + i * piece, std::min(end, begin + (i + 1) * piece));
+      },
+      /*slots_owned=*/2);  // the pieces use no workspace slice
 }
 
 // Runs two independent pieces of work: on two threads when `parallel` is true and
@@ -152,8 +292,13 @@ void parallel_tasks(bool parallel, First&& first, Second&& second) {
     return;
   }
   std::exception_ptr errors[2];
+  detail::TaskPair pair;
   parallel_for(0, 2, 1, [&](std::int64_t lo, std::int64_t hi) {
     for (std::int64_t t = lo; t < hi; ++t) {
+      detail::TaskPair* const saved_pair = detail::tl_pair;
+      const int saved_task = detail::tl_task;
+      detail::tl_pair = &pair;
+      detail::tl_task = static_cast<int>(t);
       try {
         if (t == 0)
           first();
@@ -162,6 +307,12 @@ void parallel_tasks(bool parallel, First&& first, Second&& second) {
       } catch (...) {
         errors[t] = std::current_exception();
       }
+      pair.done[t].store(true);
+      // Only where the other task has a thread of its own (OpenMP may give the region one
+      // thread, which then runs the tasks in turn: waiting for the other would never end).
+      if (detail::team_threads() >= 2) detail::help_until_done(pair, static_cast<int>(t));
+      detail::tl_pair = saved_pair;
+      detail::tl_task = saved_task;
     }
   });
   for (const auto& e : errors)

@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <stdexcept>
 #include <vector>
@@ -172,4 +173,155 @@ TEST_CASE("parallel_tasks rethrows a task's exception on the calling thread") {
           true, [] { throw std::runtime_error("first task failed"); }, [&] { second_ran = true; }),
       std::runtime_error);
   CHECK(second_ran);
+}
+
+namespace {
+// Spins until `flag` is set or `seconds` pass; true if it was set. A bound, not a retry: the
+// flag is set by the other thread as soon as the OS runs it.
+bool wait_for(const std::atomic<bool>& flag, double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!flag.load())
+    if (std::chrono::steady_clock::now() > until) return false;
+  return true;
+}
+}  // namespace
+
+TEST_CASE("inside parallel_tasks the thread done first helps the other task's items, slot 1") {
+  // The first task is empty; the second runs 64 items of a loop with two slots. Item 0 holds its
+  // thread until an item has run on slot 1, which only the first task's thread, helping, can do:
+  // without helping the bounded wait ends false. Every item runs once, the slots never overlap.
+  ThreadScope scope(2);
+  std::vector<std::atomic<int>> hits(64);
+  std::atomic<int> busy[2] = {0, 0};
+  std::atomic<bool> helped{false}, overlap{false}, bad_slot{false};
+  bool waited = false;
+  int owner = -1;
+  parallel_tasks(
+      true, [] {},
+      [&] {
+        owner = omp_get_thread_num();
+        parallel_for_slots(
+            64, 1,
+            [&](std::int64_t i, std::int64_t slot) {
+              if (slot != 0 && slot != 1) {
+                bad_slot = true;
+                return;
+              }
+              if (busy[slot].fetch_add(1) != 0) overlap = true;
+              if (slot == 1) helped = true;
+              if (i == 0) waited = wait_for(helped, 10.0);
+              ++hits[static_cast<std::size_t>(i)];
+              busy[slot].fetch_sub(1);
+            },
+            /*slots_owned=*/2);
+      });
+  CHECK(owner == 1);
+  CHECK(waited);
+  CHECK_FALSE(bad_slot);
+  CHECK_FALSE(overlap);
+  for (const auto& h : hits) CHECK(h == 1);
+}
+
+TEST_CASE(
+    "a loop with one slot, or outside parallel_tasks, or inside a helped item, is not helped") {
+  ThreadScope scope(2);
+  std::atomic<int> max_slot{-1};
+  auto record = [&](std::int64_t, std::int64_t slot) {
+    int seen = max_slot.load();
+    while (slot > seen && !max_slot.compare_exchange_weak(seen, static_cast<int>(slot))) {
+    }
+  };
+  // One slot owned: inline on the task's thread.
+  parallel_tasks(
+      true, [] {}, [&] { parallel_for_slots(64, 1, record, 1); });
+  CHECK(max_slot == 0);
+  // Inside an item of a helped loop: the nested loop runs inline with slot 0, whichever thread
+  // runs the outer item.
+  std::atomic<int> nested_max{-1};
+  parallel_tasks(
+      true, [] {},
+      [&] {
+        parallel_for_slots(
+            8, 1,
+            [&](std::int64_t, std::int64_t) {
+              parallel_for_slots(
+                  16, 1,
+                  [&](std::int64_t, std::int64_t slot) {
+                    int seen = nested_max.load();
+                    while (slot > seen &&
+                           !nested_max.compare_exchange_weak(seen, static_cast<int>(slot))) {
+                    }
+                  },
+                  2);
+            },
+            2);
+      });
+  CHECK(nested_max == 0);
+  // parallel_for_helped outside tasks is parallel_for: one call per chunk.
+  std::atomic<int> calls{0};
+  parallel_for_helped(0, 100, 1, 10, [&](std::int64_t, std::int64_t) { ++calls; });
+  CHECK(calls == 2);
+}
+
+TEST_CASE("parallel_for_helped inside a task covers every index once, in pieces of `piece`") {
+  ThreadScope scope(2);
+  for (const std::int64_t n :
+       {std::int64_t{0}, std::int64_t{1}, std::int64_t{7}, std::int64_t{100}}) {
+    CAPTURE(n);
+    std::vector<std::atomic<int>> hits(static_cast<std::size_t>(n));
+    std::atomic<bool> bad_piece{false};
+    parallel_tasks(
+        true, [] {},
+        [&] {
+          parallel_for_helped(0, n, 1, 3, [&](std::int64_t lo, std::int64_t hi) {
+            if (lo % 3 != 0 || (hi - lo != 3 && hi != n)) bad_piece = true;
+            for (std::int64_t i = lo; i < hi; ++i) ++hits[static_cast<std::size_t>(i)];
+          });
+        });
+    CHECK_FALSE(bad_piece);
+    for (const auto& h : hits) CHECK(h == 1);
+  }
+}
+
+TEST_CASE("a helped item's exception reaches parallel_tasks' caller, on either thread") {
+  ThreadScope scope(2);
+  for (int throwing_slot : {0, 1}) {
+    CAPTURE(throwing_slot);
+    std::atomic<bool> helped{false};
+    CHECK_THROWS_WITH_AS(parallel_tasks(
+                             true, [] {},
+                             [&] {
+                               parallel_for_slots(
+                                   64, 1,
+                                   [&](std::int64_t i, std::int64_t slot) {
+                                     if (slot == 1) helped = true;
+                                     if (i == 0) wait_for(helped, 10.0);  // let the helper in first
+                                     if (slot == throwing_slot)
+                                       throw std::runtime_error("item failed");
+                                   },
+                                   2);
+                             }),
+                         "item failed", std::runtime_error);
+  }
+}
+
+TEST_CASE("parallel_tasks in a team of one thread runs both tasks in turn, helping nobody") {
+  // Nested inside another OpenMP region with nesting off, the tasks' region gets one thread,
+  // which runs both: the first must not wait for the second to finish (it never would).
+  ThreadScope scope(2);
+  const int saved = omp_get_max_active_levels();
+  omp_set_max_active_levels(1);
+  std::atomic<int> ran{0};
+#pragma omp parallel num_threads(2)
+  {
+    parallel_tasks(
+        true, [&] { ++ran; },
+        [&] {
+          parallel_for_slots(
+              8, 1, [&](std::int64_t, std::int64_t slot) { CHECK(slot == 0); }, 2);
+          ++ran;
+        });
+  }
+  omp_set_max_active_levels(saved);
+  CHECK(ran == 4);
 }
