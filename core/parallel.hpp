@@ -216,7 +216,7 @@ template <class Fn>
 void run_helped(std::int64_t items, Fn& fn) {
   HelpJob job;
   job.items = items;
-  job.fn = static_cast<void*>(&fn);
+  job.fn = const_cast<void*>(static_cast<const void*>(&fn));  // Fn may be a const lambda
   job.run = [](void* f, std::int64_t i, std::int64_t slot) { (*static_cast<Fn*>(f))(i, slot); };
   TaskPair& p = *tl_pair;
   const int t = tl_task;

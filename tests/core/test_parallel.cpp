@@ -325,3 +325,12 @@ TEST_CASE("parallel_tasks in a team of one thread runs both tasks in turn, helpi
   omp_set_max_active_levels(saved);
   CHECK(ran == 4);
 }
+
+TEST_CASE("a helped loop takes a const function object") {
+  ThreadScope scope(2);
+  std::vector<std::atomic<int>> hits(16);
+  const auto count = [&](std::int64_t i, std::int64_t) { ++hits[static_cast<std::size_t>(i)]; };
+  parallel_tasks(
+      true, [] {}, [&] { parallel_for_slots(16, 1, count, 2); });
+  for (const auto& h : hits) CHECK(h == 1);
+}
