@@ -8,7 +8,8 @@ whatever the machine is doing at a given minute falls on all of them alike; at t
 prints, per benchmark and binary, the fastest round and the median of the wall-clock times.
 Why rounds: on the project's shared 2-vCPU VMs the same binary's CNN update has taken 11.3 and
 15.4 ms a minute apart, more than most changes being measured, so a ratio is only worth what
-the binaries' alternation makes it. Example (an old build beside the current one, with the
+the binaries' alternation makes it; for that reason it also prints, per benchmark, each binary's
+time over the first binary's in the same round, the median of those ratios. Example (an old build beside the current one, with the
 peak in the same rounds):
 
     OMP_WAIT_POLICY=passive bench/rounds.py 5 \\
@@ -43,6 +44,24 @@ def main():
     for (name, binary), t in sorted(times.items()):
         print("%-*s  %-40s  min %10.3f ms  median %10.3f ms  (%d rounds)"
               % (width, name, binary[-40:], min(t), statistics.median(t), len(t)))
+    # Paired: where a benchmark ran in several binaries, each later binary's time over the first
+    # one's in the same round, median over the rounds. The VM's slow minutes fall on both
+    # halves of a pair, so this ratio resolves changes that the two medians above, each spread
+    # over the whole run, do not.
+    firsts = {}
+    for run in args.runs:
+        binary = run.partition("@")[0]
+        for (name, b) in times:
+            if b == binary:
+                firsts.setdefault(name, binary)
+    for (name, binary), t in sorted(times.items()):
+        base = times[(name, firsts[name])]
+        if binary == firsts[name] or len(base) != len(t):
+            continue
+        ratios = [x / y for x, y in zip(t, base)]
+        print("%-*s  %-40s  paired median %.3f of %s  (%d of %d rounds faster)"
+              % (width, name, binary[-40:], statistics.median(ratios), firsts[name][-40:],
+                 sum(r < 1 for r in ratios), len(ratios)))
 
 
 if __name__ == "__main__":
