@@ -9,8 +9,8 @@ prints, per benchmark and binary, the fastest round and the median of the wall-c
 Why rounds: on the project's shared 2-vCPU VMs the same binary's CNN update has taken 11.3 and
 15.4 ms a minute apart, more than most changes being measured, so a ratio is only worth what
 the binaries' alternation makes it; for that reason it also prints, per benchmark, each binary's
-time over the first binary's in the same round, the median of those ratios. Example (an old build beside the current one, with the
-peak in the same rounds):
+time over the first binary's in the same round, the median of those ratios. Example (an old
+build beside the current one, with the peak in the same rounds):
 
     OMP_WAIT_POLICY=passive bench/rounds.py 5 \\
         build/release/bench/bench_peak@BM_peak_fma \\

@@ -43,14 +43,16 @@ namespace detail {
 // True on a thread while it runs a chunk of a multi-chunk parallel_for (see "Nesting" above).
 inline thread_local bool tl_in_chunk = false;
 
-class InChunk {
+// Sets one of this thread's flags for a scope and restores it after.
+class FlagScope {
  public:
-  InChunk() : saved_(tl_in_chunk) { tl_in_chunk = true; }
-  ~InChunk() { tl_in_chunk = saved_; }
-  InChunk(const InChunk&) = delete;
-  InChunk& operator=(const InChunk&) = delete;
+  explicit FlagScope(bool& flag) : flag_(flag), saved_(flag) { flag = true; }
+  ~FlagScope() { flag_ = saved_; }
+  FlagScope(const FlagScope&) = delete;
+  FlagScope& operator=(const FlagScope&) = delete;
 
  private:
+  bool& flag_;
   bool saved_;
 };
 }  // namespace detail
@@ -93,7 +95,7 @@ void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain, Fn&&
   if (chunks == 0) return;
 #pragma omp parallel for num_threads(static_cast <int>(chunks)) schedule(static, 1)
   for (std::int64_t c = 0; c < chunks; ++c) {
-    const detail::InChunk in_chunk;
+    const detail::FlagScope in_chunk(detail::tl_in_chunk);
     fn(begin + n * c / chunks, begin + n * (c + 1) / chunks);
   }
 }
@@ -122,21 +124,11 @@ void parallel_for_pieces(std::int64_t begin, std::int64_t end, std::int64_t grai
   };
 #pragma omp parallel for num_threads(static_cast <int>(chunks)) schedule(dynamic, 1)
   for (std::int64_t p = 0; p < pieces; ++p) {
-    const detail::InChunk in_chunk;
+    const detail::FlagScope in_chunk(detail::tl_in_chunk);
     fn(bound(p), bound(p + 1));
   }
 }
 
-// Runs fn(i, slot) for every item i in [0, items) on up to `threads` threads (at most
-// parallel_chunks(items, 1)), each thread taking the next item as it comes free; slot, in
-// [0, threads), names the thread running the item, so that fn can use that thread's own
-// workspace slice. For items whose results do not depend on the slot or on which other items a
-// thread ran (a convolution's samples, or its fixed blocks of samples): then only the
-// assignment follows timing, never a bit. Why: on the project's 2-vCPU VMs one vCPU runs the
-// same work 5-10% slower than the other, at times more, and a static split of a layer's samples
-// waits on it at every layer (see parallel_for_pieces). One item at a time from a shared counter
-// costs an atomic increment per item; keep items at tens of microseconds or more. Inside a
-// chunk, or with one thread, the items run in order with slot 0.
 namespace detail {
 // Items posted for the other task's thread to help with (see "Helping" at the top).
 struct HelpJob {
@@ -163,17 +155,6 @@ inline thread_local TaskPair* tl_pair = nullptr;  // the region this thread runs
 inline thread_local int tl_task = 0;              // which of its two tasks
 inline thread_local bool tl_in_item = false;      // running an item of a helped job
 
-class InItem {
- public:
-  InItem() : saved_(tl_in_item) { tl_in_item = true; }
-  ~InItem() { tl_in_item = saved_; }
-  InItem(const InItem&) = delete;
-  InItem& operator=(const InItem&) = delete;
-
- private:
-  bool saved_;
-};
-
 // Waiting for the other thread: spins (the wait is usually tens of microseconds), then yields
 // between looks, so that where the two threads share one CPU (other work on the machine, ctest
 // -j2) the one spinning does not keep the other from running. (65,536 spins before yielding made
@@ -188,10 +169,10 @@ inline void wait_a_little(std::int64_t looks) {
   }
 }
 
-// Items of job j, as many as this thread gets, with `slot`. Never throws: an item's exception is
-// kept in j->error for the owner.
+// Items of job j, as many as this thread gets, with `slot`. Never throws: the first item's
+// exception (either thread's) is kept in j->error, for the owner to rethrow.
 inline void take_items(HelpJob* j, std::int64_t slot) {
-  const InItem in_item;
+  const FlagScope in_item(tl_in_item);
   try {
     for (std::int64_t i = j->next++; i < j->items; i = j->next++) j->run(j->fn, i, slot);
   } catch (...) {
@@ -226,23 +207,24 @@ void run_helped(std::int64_t items, Fn& fn) {
   TaskPair& p = *tl_pair;
   const int t = tl_task;
   p.posted[t].store(&job);
-  std::exception_ptr mine;
-  {
-    const InItem in_item;
-    try {
-      for (std::int64_t i = job.next++; i < items; i = job.next++) fn(i, 0);
-    } catch (...) {
-      mine = std::current_exception();
-      job.next = items;
-    }
-  }
+  take_items(&job, 0);
   p.posted[t].store(nullptr);
   for (std::int64_t looks = 0; p.helping[t].load() != 0; ++looks) wait_a_little(looks);
-  if (mine) std::rethrow_exception(mine);
-  if (job.failed.load()) std::rethrow_exception(job.error);
+  if (job.failed.load())
+    std::rethrow_exception(job.error);  // the first item to throw, either thread's
 }
 }  // namespace detail
 
+// Runs fn(i, slot) for every item i in [0, items) on up to `threads` threads (at most
+// parallel_chunks(items, 1)), each thread taking the next item as it comes free; slot, in
+// [0, threads), names the thread running the item, so that fn can use that thread's own
+// workspace slice. For items whose results do not depend on the slot or on which other items a
+// thread ran (a convolution's samples, or its fixed blocks of samples): then only the
+// assignment follows timing, never a bit. Why: on the project's 2-vCPU VMs one vCPU runs the
+// same work 5-10% slower than the other, at times more, and a static split of a layer's samples
+// waits on it at every layer (see parallel_for_pieces). One item at a time from a shared counter
+// costs an atomic increment per item; keep items at tens of microseconds or more. Inside a
+// chunk, or with one thread, the items run in order with slot 0.
 // slots_owned: workspace slices the caller has (default 1). With 2 or more, inside a task of
 // parallel_tasks, where the items would otherwise run inline on the task's thread, the other
 // task's thread may join in with slot 1 once its own task is done (see "Helping" at the top).
