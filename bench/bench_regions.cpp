@@ -50,7 +50,7 @@ struct Region {
 
 struct Recorder {
   std::mutex mutex;
-  bool on = false;
+  std::atomic<bool> on{false};  // read by whichever thread opens a region
   std::size_t next = 0;         // the place of the next region in this update
   std::vector<Region> regions;  // summed over the recorded updates, by place
   std::size_t mismatches = 0;   // a place whose call site differed between updates
@@ -91,7 +91,11 @@ GompParallel libgomp_parallel() {
 // libgomp's ABI since GCC 4.9: fn(data) on a team of num_threads (0: the default), flags.
 extern "C" void GOMP_parallel(void (*fn)(void*), void* data, unsigned num_threads, unsigned flags) {
   const GompParallel real = libgomp_parallel();
-  if (real == nullptr) std::abort();  // not linked with libgomp: nothing to forward to
+  if (real == nullptr) {  // not linked with libgomp: nothing to forward to
+    std::fputs("bench_regions: libgomp's GOMP_parallel was not found (build with GCC's -fopenmp)\n",
+               stderr);
+    std::abort();
+  }
   if (!recorder.on) {
     real(fn, data, num_threads, flags);
     return;
