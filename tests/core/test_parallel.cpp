@@ -285,18 +285,24 @@ TEST_CASE("parallel_for_helped inside a task covers every index once, in pieces 
 }
 
 TEST_CASE("a helped item's exception reaches parallel_tasks' caller, on either thread") {
+  // Every item holds its thread until both slots have run one, so that an item runs with the
+  // throwing slot whichever thread gets there first. (Holding item 0 alone was not enough: the
+  // helper could take item 0 and then the other 63 while the owner's thread, preempted between
+  // posting its items and taking one, ran none; under ctest -j2 on two vCPUs it once did, and
+  // nothing threw.) The owner takes items right after posting them, and the helper, held in its
+  // first item, cannot take them all first.
   ThreadScope scope(2);
   for (int throwing_slot : {0, 1}) {
     CAPTURE(throwing_slot);
-    std::atomic<bool> helped{false};
+    std::atomic<bool> ran[2] = {false, false};
     CHECK_THROWS_WITH_AS(parallel_tasks(
                              true, [] {},
                              [&] {
                                parallel_for_slots(
                                    64, 1,
-                                   [&](std::int64_t i, std::int64_t slot) {
-                                     if (slot == 1) helped = true;
-                                     if (i == 0) wait_for(helped, 10.0);  // let the helper in first
+                                   [&](std::int64_t, std::int64_t slot) {
+                                     ran[slot] = true;
+                                     wait_for(ran[1 - slot], 10.0);
                                      if (slot == throwing_slot)
                                        throw std::runtime_error("item failed");
                                    },
