@@ -534,9 +534,9 @@ void forward_sample_lowering_free(float* out_n, const float* x_n, const float* w
 // over samples, added in thread order, as this kernel had before, were not).
 //
 // Samples whose terms one weight-gradient tile call adds before it stores its sums. The slices
-// then hold as many samples' dout^T and converted frames. 8 on the Nature CNN: 8 x 78 KB for
-// layer 2 and 8 x 39 KB for layer 3 stay in a 1 MB L2; layer 1's 8 x 167 KB (frames and dout^T)
-// do not, and measured no slower for it. Zen 5, bench_conv2d fwd+bwd at batch 32, 6 paired
+// then hold as many samples' dout^T and converted frames. For the Nature CNN, 8 x 78 KB (layer 2)
+// and 8 x 39 KB (layer 3) stay in a 1 MB L2; layer 1's 8 x 167 KB (frames and dout^T) do not,
+// and measured no slower for it. Zen 5, bench_conv2d fwd+bwd at batch 32, 6 paired
 // rounds, 8 against 4: layers 2 and 3 1.5-2% faster at 1 and 2 threads (5-6 of 6 rounds),
 // layer 1 0.990 / 0.998; bench_update, 10 paired rounds: the FP32 update 1.6% faster at one
 // thread (10 of 10), 0.3% at two.
